@@ -1,0 +1,1 @@
+"""The roadside agent: capture, recognise, sign, spool, publish."""

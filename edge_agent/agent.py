@@ -1,0 +1,123 @@
+"""The agent's main loop: frames in, signed passages into the spool, spool out over MQTT.
+
+Issue-3 scope: one passage per read per frame. Tracking and voting (one passage per
+vehicle) and privacy masks come with the full pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from edge_agent.capture import FrameSource
+from edge_agent.capture.folder import FolderSource
+from edge_agent.config import AgentConfig
+from edge_agent.heartbeat import HeartbeatBuilder
+from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
+from edge_agent.publisher import Publisher
+from edge_agent.recognizer import AnnotationRecognizer, Recognizer
+from edge_agent.spool import Spool
+from wire import SigningKey
+from wire.signing import load_verify_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentStats:
+    frames: int = 0
+    reads: int = 0
+    passages: int = 0
+    frames_failed: int = 0
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig,
+        recognizer: Recognizer | None = None,
+        source: FrameSource | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.stop_event = stop or threading.Event()
+        self.key = SigningKey.load(config.keys.signing_key)
+        central_key = load_verify_key(config.keys.central_public_key)
+        self.recognizer = recognizer or AnnotationRecognizer()
+        self.source = source or FolderSource(
+            config.source.path, config.source.fps, config.source.loop, stop=self.stop_event
+        )
+        self.spool = Spool(
+            config.spool.path, config.spool.ack_timeout_s, config.spool.max_backoff_s
+        )
+        self.publisher = Publisher(
+            config.camera.id, self.spool, central_key, config.mqtt, config.spool.max_inflight
+        )
+        self.factory = PassageFactory(
+            config.camera,
+            self.key,
+            self.recognizer.detector_version,
+            self.recognizer.reader_version,
+        )
+        self.heartbeats = HeartbeatBuilder(config.camera.id, self.key, self.spool)
+        self.stats = AgentStats()
+        self._next_heartbeat = 0.0
+
+    def run(self, exit_when_drained: bool = False) -> None:
+        """Capture until the source ends or stop is set; then keep delivering the spool."""
+        log.info(
+            "agent: camera=%s key_id=%s spool=%s (%d waiting)",
+            self.config.camera.id,
+            self.key.key_id,
+            self.config.spool.path,
+            self.spool.depth(),
+        )
+        self.publisher.start()
+        try:
+            for frame in self.source.frames():
+                self._process(frame)
+                self._maybe_heartbeat()
+                if self.stop_event.is_set():
+                    break
+            log.info("agent: source finished after %d frame(s)", self.stats.frames)
+            while not self.stop_event.is_set():
+                self._maybe_heartbeat()
+                if exit_when_drained and self.spool.depth() == 0:
+                    log.info("agent: spool drained, exiting")
+                    break
+                self.stop_event.wait(0.2)
+        finally:
+            self.publisher.stop()
+            self.spool.close()
+
+    def _process(self, frame) -> None:
+        self.stats.frames += 1
+        try:
+            reads = self.recognizer.read_frame(frame)
+        except ValueError as exc:
+            self.stats.frames_failed += 1
+            log.error("agent: frame %s not recognised: %s", frame.origin, exc)
+            return
+        if not reads:
+            return
+        overview = encode_jpeg(frame.image, OVERVIEW_QUALITY)
+        for read in reads:
+            self.stats.reads += 1
+            seq = self.spool.append(self.factory.payload_builder(frame, read, overview))
+            self.stats.passages += 1
+            log.info("passage: seq=%d plate=%s spooled", seq, read.plate)
+        self.publisher.wake()
+
+    def _maybe_heartbeat(self) -> None:
+        now = time.monotonic()
+        if now < self._next_heartbeat:
+            return
+        self._next_heartbeat = now + self.config.heartbeat.interval_s
+        payload = self.heartbeats.build(
+            source_ok=getattr(self.source, "healthy", True),
+            frames_captured=self.stats.frames,
+            frames_dropped=self.stats.frames_failed,
+        )
+        self.publisher.publish_heartbeat(payload)

@@ -1,0 +1,143 @@
+"""The agent's configuration: one TOML file, validated once at start-up.
+
+Every field has a default, bounds and a description; unknown keys are refused so that a
+technician's typo ("fsp = 5") fails loudly instead of being ignored on the roadside.
+Private keys are never inside the file: it names where they are (a systemd credential).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wire.fields import CAMERA_ID, DIRECTIONS
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message says which field and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraConfig(_Section):
+    id: str = Field(description="Camera id as registered in the camera plan, e.g. 'a12-hm34-n-1'")
+    lat: float = Field(ge=-90, le=90, description="WGS84 latitude of the camera, degrees")
+    lon: float = Field(ge=-180, le=180, description="WGS84 longitude of the camera, degrees")
+    direction: str = Field(description="Travel direction of the watched lane: N, NE, ... NW")
+    lane: int = Field(default=0, ge=0, le=16, description="Lane number, 0 when unknown")
+
+    @field_validator("id")
+    @classmethod
+    def _camera_id(cls, value: str) -> str:
+        if not CAMERA_ID.fullmatch(value):
+            raise ValueError("lower-case letters, digits and '-', 3 to 64 characters")
+        return value
+
+    @field_validator("direction")
+    @classmethod
+    def _direction(cls, value: str) -> str:
+        if value not in DIRECTIONS:
+            raise ValueError(f"must be one of {', '.join(DIRECTIONS)}")
+        return value
+
+
+class KeysConfig(_Section):
+    signing_key: Path = Field(description="PEM Ed25519 private key of this camera")
+    central_public_key: Path = Field(description="Base64 public key that signs the central's acks")
+
+
+class FolderSourceConfig(_Section):
+    kind: Literal["folder"] = "folder"
+    path: Path = Field(description="Folder of JPEG/PNG images replayed in name order")
+    fps: float = Field(default=2.0, gt=0, le=120, description="Replay rate, frames per second")
+    loop: bool = Field(default=False, description="Start again after the last image")
+
+
+class RecognizerConfig(_Section):
+    kind: Literal["annotations"] = Field(
+        default="annotations",
+        description="'annotations' reads the plate boxes and texts from the sidecar .txt file "
+        "beside each replayed image (ground-truth replay). The ONNX reader arrives with the "
+        "recognition models.",
+    )
+
+
+class MqttConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="Broker host name or address")
+    port: int = Field(default=8883, ge=1, le=65535, description="Broker port")
+    keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keep-alive interval")
+    reconnect_max_s: int = Field(default=60, ge=1, le=3600, description="Longest reconnect wait")
+
+
+class SpoolConfig(_Section):
+    path: Path = Field(description="SQLite file holding records until the central acknowledges")
+    max_inflight: int = Field(default=32, ge=1, le=1000, description="Records sent but unacked")
+    ack_timeout_s: float = Field(
+        default=20.0, gt=0, le=3600, description="Resend a record not acknowledged in this time"
+    )
+    max_backoff_s: float = Field(
+        default=300.0, gt=0, le=86400, description="Longest wait between resends of one record"
+    )
+
+
+class HeartbeatConfig(_Section):
+    interval_s: float = Field(default=60.0, gt=0, le=3600, description="Seconds between heartbeats")
+
+
+class AgentConfig(_Section):
+    camera: CameraConfig
+    keys: KeysConfig
+    source: FolderSourceConfig
+    recognizer: RecognizerConfig = RecognizerConfig()
+    mqtt: MqttConfig = MqttConfig()
+    spool: SpoolConfig
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and validate the agent's TOML; relative paths are taken from the file's folder."""
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read agent config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+    return _resolve_paths(config, path.parent)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"[{where}] {error['msg']}")
+    return "; ".join(problems)
+
+
+def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
+    def resolve(value: Path) -> Path:
+        value = Path(os.path.expandvars(str(value)))
+        return value if value.is_absolute() else base / value
+
+    return config.model_copy(
+        update={
+            "keys": config.keys.model_copy(
+                update={
+                    "signing_key": resolve(config.keys.signing_key),
+                    "central_public_key": resolve(config.keys.central_public_key),
+                }
+            ),
+            "source": config.source.model_copy(update={"path": resolve(config.source.path)}),
+            "spool": config.spool.model_copy(update={"path": resolve(config.spool.path)}),
+        }
+    )

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian packages the project needs (Mosquitto, Python venv support) when they
+# are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
+# Mosquitto is installed but not started: the project starts its own broker on loopback
+# from a generated config, so the packaged service must not grab port 1883 on install.
+set -eu
+
+need=""
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$need mosquitto"
+command -v mosquitto_pub >/dev/null 2>&1 || need="$need mosquitto-clients"
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need="$need python3-venv"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+
+if [ -z "$need" ]; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages:$need; run 'make test' as root or install them with apt-get" >&2
+    exit 1
+fi
+
+echo "installing Debian packages:$need"
+policy=/usr/sbin/policy-rc.d
+created_policy=no
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    created_policy=yes
+fi
+trap '[ "$created_policy" = yes ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $need

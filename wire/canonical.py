@@ -1,0 +1,96 @@
+"""The one byte encoding that signatures cover.
+
+Canonical JSON restricted so that every conforming value has exactly one encoding in any
+language: object keys sorted by code point, no whitespace, integers only (no floats, which
+have no portable shortest form), strings of printable ASCII without `"` or `\\` (so no escape
+sequences are ever needed), booleans, arrays and nested objects. For this subset the output
+equals RFC 8785 (JCS). See docs/wire-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from wire.errors import MalformedRecord
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_FORBIDDEN_IN_STRINGS = {'"', "\\"}
+
+
+def canonical_bytes(value: object) -> bytes:
+    """Encode `value` canonically, refusing anything outside the portable subset."""
+    return "".join(_encode(value, "$")).encode("ascii")
+
+
+def _encode(value: object, path: str) -> list[str]:
+    if value is True:
+        return ["true"]
+    if value is False:
+        return ["false"]
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise MalformedRecord(f"{path}: integer {value} outside +-(2^53-1)")
+        return [str(value)]
+    if isinstance(value, str):
+        _check_string(value, path)
+        return ['"', value, '"']
+    if isinstance(value, Mapping):
+        parts = ["{"]
+        for index, key in enumerate(sorted(value)):
+            if not isinstance(key, str):
+                raise MalformedRecord(f"{path}: object key {key!r} is not a string")
+            _check_string(key, path)
+            if index:
+                parts.append(",")
+            parts.extend(['"', key, '":'])
+            parts.extend(_encode(value[key], f"{path}.{key}"))
+        parts.append("}")
+        return parts
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        parts = ["["]
+        for index, item in enumerate(value):
+            if index:
+                parts.append(",")
+            parts.extend(_encode(item, f"{path}[{index}]"))
+        parts.append("]")
+        return parts
+    raise MalformedRecord(f"{path}: {type(value).__name__} has no canonical form")
+
+
+def _check_string(text: str, path: str) -> None:
+    for char in text:
+        if not (0x20 <= ord(char) <= 0x7E) or char in _FORBIDDEN_IN_STRINGS:
+            raise MalformedRecord(f"{path}: character {char!r} not allowed in wire strings")
+
+
+def parse_json_object(data: bytes, what: str) -> dict:
+    """Parse JSON strictly: UTF-8, one object, no duplicate keys, no floats or NaN."""
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_float=_reject_float,
+            parse_constant=_reject_float,
+        )
+    except UnicodeDecodeError as exc:
+        raise MalformedRecord(f"{what} is not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedRecord(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedRecord(f"{what} must be a JSON object")
+    return value
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedRecord(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_float(token: str) -> object:
+    raise MalformedRecord(f"number {token} is not an integer; the wire format has no floats")

@@ -1,0 +1,78 @@
+"""Checks for single wire fields, shared by every record type.
+
+Each check raises MalformedRecord naming the field, so that a rejected record says which
+field an agent got wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from wire.errors import MalformedRecord
+
+CAMERA_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
+KEY_ID = re.compile(r"[0-9a-f]{16}")
+PLATE = re.compile(r"[A-Z0-9]{1,12}")
+COUNTRY = re.compile(r"(|[A-Z]{2})")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+VERSION_LABEL = re.compile(r"[A-Za-z0-9._:+-]{1,64}")
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+DIRECTIONS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+
+
+def require_keys(record: dict, required: set[str], what: str) -> None:
+    missing = required - record.keys()
+    extra = record.keys() - required
+    if missing:
+        raise MalformedRecord(f"{what} lacks field(s): {', '.join(sorted(missing))}")
+    if extra:
+        raise MalformedRecord(f"{what} has unknown field(s): {', '.join(sorted(extra))}")
+
+
+def text(record: dict, name: str, pattern: re.Pattern[str]) -> str:
+    value = record[name]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise MalformedRecord(f"field {name}={value!r} does not match {pattern.pattern}")
+    return value
+
+
+def integer(record: dict, name: str, low: int, high: int) -> int:
+    value = record[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise MalformedRecord(f"field {name}={value!r} must be an integer in [{low}, {high}]")
+    return value
+
+
+def boolean(record: dict, name: str) -> bool:
+    value = record[name]
+    if not isinstance(value, bool):
+        raise MalformedRecord(f"field {name}={value!r} must be true or false")
+    return value
+
+
+def int_list(record: dict, name: str, low: int, high: int, max_len: int) -> tuple[int, ...]:
+    value = record[name]
+    if not isinstance(value, list) or len(value) > max_len:
+        raise MalformedRecord(f"field {name} must be a list of at most {max_len} integers")
+    return tuple(integer({name: item}, name, low, high) for item in value)
+
+
+def timestamp(record: dict, name: str) -> datetime:
+    value = text(record, name, TIMESTAMP)
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise MalformedRecord(f"field {name}={value!r} is not a real UTC time") from None
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a Z: the only time form on the wire."""
+    if moment.tzinfo is None:
+        raise ValueError("wire times must be timezone-aware")
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def truncate_to_millis(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

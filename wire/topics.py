@@ -1,0 +1,47 @@
+"""MQTT topic names. One prefix, one camera per subtree, so broker ACLs can be per camera:
+a camera may publish only under its own id and read only its own acknowledgements.
+"""
+
+from __future__ import annotations
+
+from wire.errors import MalformedRecord
+from wire.fields import CAMERA_ID
+
+PREFIX = "anpr/v1"
+PASSAGE_SUBSCRIPTION = f"{PREFIX}/+/passage"
+HEARTBEAT_SUBSCRIPTION = f"{PREFIX}/+/heartbeat"
+STATUS_SUBSCRIPTION = f"{PREFIX}/+/status"
+
+
+def _checked(camera_id: str) -> str:
+    if not CAMERA_ID.fullmatch(camera_id):
+        raise MalformedRecord(f"camera id {camera_id!r} is not valid in a topic")
+    return camera_id
+
+
+def passage_topic(camera_id: str) -> str:
+    """Camera -> central, QoS 1: signed passages."""
+    return f"{PREFIX}/{_checked(camera_id)}/passage"
+
+
+def heartbeat_topic(camera_id: str) -> str:
+    """Camera -> central, QoS 1: signed heartbeats."""
+    return f"{PREFIX}/{_checked(camera_id)}/heartbeat"
+
+
+def ack_topic(camera_id: str) -> str:
+    """Central -> camera, QoS 1: signed acknowledgements."""
+    return f"{PREFIX}/{_checked(camera_id)}/ack"
+
+
+def status_topic(camera_id: str) -> str:
+    """Camera -> anyone, retained: "online", or "offline" as the broker's last will."""
+    return f"{PREFIX}/{_checked(camera_id)}/status"
+
+
+def camera_of(topic: str) -> str:
+    """The camera id in a topic, checked; raises MalformedRecord for foreign topics."""
+    parts = topic.split("/")
+    if len(parts) != 4 or "/".join(parts[:2]) != PREFIX:
+        raise MalformedRecord(f"topic {topic!r} is not under {PREFIX}/<camera_id>/")
+    return _checked(parts[2])
