@@ -1,0 +1,30 @@
+"""The central service: MQTT ingest, passage store, camera registry, web UI and JSON API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from central.config import CentralConfig, read_session_key
+
+
+def create_app(config: CentralConfig) -> Flask:
+    """Build the web application. Refuses to start without a real session secret."""
+    app = Flask(__name__)
+    app.config.update(
+        ANPR=config,
+        SECRET_KEY=read_session_key(config.secrets.session_key_file),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        JSON_SORT_KEYS=False,
+    )
+    from central import api, web
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    app.teardown_appcontext(api.close_stores)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,124 @@
+"""JSON API (v1): recent passages per camera, their images, registered cameras, ingest health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+
+from central.cameras import CameraRegistry
+from central.rejections import RejectionLog
+from central.store.passages import PassageStore, StoredPassage
+from wire.fields import CAMERA_ID
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_LIMIT = 500
+
+
+def passage_store() -> PassageStore:
+    if "passages" not in g:
+        g.passages = PassageStore(current_app.config["ANPR"].passages_path)
+    return g.passages
+
+
+def camera_registry() -> CameraRegistry:
+    if "cameras" not in g:
+        g.cameras = CameraRegistry(current_app.config["ANPR"].cameras_path)
+    return g.cameras
+
+
+def rejection_log() -> RejectionLog:
+    if "rejections" not in g:
+        g.rejections = RejectionLog(current_app.config["ANPR"].rejections_path)
+    return g.rejections
+
+
+def close_stores(exc: BaseException | None = None) -> None:
+    for name in ("passages", "cameras", "rejections"):
+        store = g.pop(name, None)
+        if store is not None:
+            store.close()
+
+
+def passage_json(passage: StoredPassage) -> dict:
+    base = f"/api/v1/passages/{passage.camera_id}/{passage.seq}"
+    return {
+        "camera_id": passage.camera_id,
+        "seq": passage.seq,
+        "captured_at": passage.captured_at,
+        "received_at": passage.received_at,
+        "plate": passage.plate,
+        "country": passage.country,
+        "confidence": passage.confidence_pm / 1000,
+        "lat": passage.lat_e7 / 1e7,
+        "lon": passage.lon_e7 / 1e7,
+        "direction": passage.direction,
+        "lane": passage.lane,
+        "crop_url": f"{base}/crop.jpg",
+        "overview_url": f"{base}/overview.jpg",
+    }
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        abort(400, description=f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def _camera_id(camera_id: str) -> str:
+    if not CAMERA_ID.fullmatch(camera_id):
+        abort(400, description="camera id: lower-case letters, digits and '-', 3-64 characters")
+    return camera_id
+
+
+@bp.get("/cameras")
+def cameras():
+    registry = camera_registry()
+    return jsonify(
+        [
+            {
+                "camera_id": camera.camera_id,
+                "key_id": camera.key.key_id,
+                "registered_at": camera.registered_at,
+                "last_heartbeat": registry.last_heartbeat(camera.camera_id),
+            }
+            for camera in registry.all()
+        ]
+    )
+
+
+@bp.get("/cameras/<camera_id>/passages")
+def camera_passages(camera_id: str):
+    camera_id = _camera_id(camera_id)
+    if camera_registry().get(camera_id) is None:
+        abort(404, description=f"camera {camera_id} is not registered")
+    rows = passage_store().recent(camera_id, _limit())
+    return jsonify({"camera_id": camera_id, "passages": [passage_json(p) for p in rows]})
+
+
+@bp.get("/passages")
+def recent_passages():
+    return jsonify({"passages": [passage_json(p) for p in passage_store().recent(None, _limit())]})
+
+
+@bp.get("/passages/<camera_id>/<int:seq>/<which>.jpg")
+def passage_image(camera_id: str, seq: int, which: str):
+    if which not in ("crop", "overview"):
+        abort(404)
+    data = passage_store().image(_camera_id(camera_id), seq, which)
+    if data is None:
+        abort(404, description="no such passage")
+    response = Response(data, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/ingest/rejections")
+def rejections():
+    log = rejection_log()
+    return jsonify({"counts": log.counts(), "latest": log.latest(_limit())})
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def json_error(error):
+    return jsonify({"error": error.name, "detail": error.description}), error.code

@@ -1,0 +1,146 @@
+"""The central service's configuration: one TOML file, validated once at start-up.
+
+Secrets (the Flask session key, the ack-signing key) are files named here, never values in
+the file; under systemd they come from LoadCredential= and `$CREDENTIALS_DIRECTORY`.
+The service refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the field and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Section):
+    data_dir: Path = Field(description="Folder for the SQLite stores (passages, cameras, log)")
+
+
+class SecretsConfig(_Section):
+    session_key_file: Path = Field(description="File with >= 32 random bytes for Flask sessions")
+    ack_signing_key_file: Path = Field(description="PEM Ed25519 key that signs acknowledgements")
+
+
+class MqttConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="Broker host")
+    port: int = Field(default=8883, ge=1, le=65535, description="Broker port")
+    client_id: str = Field(
+        default="anpr-central-ingest",
+        description="Fixed id: the broker keeps this persistent session while ingest is down",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keep-alive interval")
+
+
+class IngestConfig(_Section):
+    batch_size: int = Field(default=200, ge=1, le=5000, description="Records per transaction")
+    batch_wait_ms: int = Field(default=50, ge=0, le=5000, description="Wait to fill a batch")
+    queue_size: int = Field(
+        default=2000,
+        ge=10,
+        le=100_000,
+        description="Received records waiting; full = back-pressure",
+    )
+    max_future_skew_s: int = Field(
+        default=300, ge=0, le=86400, description="Refuse records captured this far in the future"
+    )
+
+
+class WebConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="Listen address (loopback only for now)")
+    port: int = Field(default=8080, ge=1, le=65535, description="Listen port")
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        # Accounts and authorisation arrive with the officers' issue; until then the
+        # passage API must not be reachable from the network.
+        try:
+            loopback = ipaddress.ip_address(value).is_loopback
+        except ValueError:
+            loopback = value == "localhost"
+        if not loopback:
+            raise ValueError(
+                "the web service has no login yet and listens on loopback only "
+                "(127.0.0.1, ::1, localhost); put an authenticating proxy in front"
+            )
+        return value
+
+
+class CentralConfig(_Section):
+    storage: StorageConfig
+    secrets: SecretsConfig
+    mqtt: MqttConfig = MqttConfig()
+    ingest: IngestConfig = IngestConfig()
+    web: WebConfig = WebConfig()
+
+    @property
+    def passages_path(self) -> Path:
+        return self.storage.data_dir / "passages.sqlite"
+
+    @property
+    def cameras_path(self) -> Path:
+        return self.storage.data_dir / "cameras.sqlite"
+
+    @property
+    def rejections_path(self) -> Path:
+        return self.storage.data_dir / "rejections.sqlite"
+
+
+def load_config(path: Path) -> CentralConfig:
+    """Read and validate the TOML; relative paths are taken from the file's folder."""
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read central config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_config(raw, base=path.parent, source=str(path))
+
+
+def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig:
+    try:
+        config = CentralConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"[{'.'.join(str(p) for p in e['loc'])}] {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+    def resolve(value: Path) -> Path:
+        value = Path(os.path.expandvars(str(value)))
+        return value if value.is_absolute() else base / value
+
+    return config.model_copy(
+        update={
+            "storage": StorageConfig(data_dir=resolve(config.storage.data_dir)),
+            "secrets": SecretsConfig(
+                session_key_file=resolve(config.secrets.session_key_file),
+                ack_signing_key_file=resolve(config.secrets.ack_signing_key_file),
+            ),
+        }
+    )
+
+
+def read_session_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read session key {path}: {exc.strerror}; "
+            "create one with `anpr-provision central-keys`"
+        ) from None
+    if len(key) < 32:
+        raise ConfigError(f"session key {path} is shorter than 32 bytes; generate a real one")
+    return key

@@ -1,0 +1,1 @@
+"""Storage of accepted passages (SQLite, WAL, secure delete)."""

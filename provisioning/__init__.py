@@ -1,0 +1,1 @@
+"""Provisioning for technicians: keys now; CA, enrollment, broker ACLs and self-test next."""

@@ -1,0 +1,56 @@
+"""Key material for cameras and the central, written with owner-only permissions.
+
+Private keys never leave the machine they are made on except inside a device bundle;
+the public halves are what the central's registry and the agents' configs hold.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from wire import SigningKey
+
+
+class ProvisioningError(Exception):
+    """A provisioning step cannot be completed; the message says what to do."""
+
+
+def _write_public(path: Path, key: SigningKey) -> None:
+    path.write_text(key.verify_key.b64 + "\n", encoding="ascii")
+
+
+def _refuse_existing(*paths: Path) -> None:
+    for path in paths:
+        if path.exists():
+            raise ProvisioningError(f"{path} exists; refusing to overwrite key material")
+
+
+def make_camera_key(camera_id: str, out: Path) -> tuple[Path, Path]:
+    """Create `<camera_id>.key` (private, 0600) and `<camera_id>.pub` in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / f"{camera_id}.key", out / f"{camera_id}.pub"
+    _refuse_existing(private, public)
+    key = SigningKey.generate()
+    key.save(private)
+    _write_public(public, key)
+    return private, public
+
+
+def make_central_keys(out: Path) -> dict[str, Path]:
+    """Create the ack-signing key pair and the web session secret in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "ack_key": out / "ack-signing.key",
+        "ack_pub": out / "ack-signing.pub",
+        "session": out / "session.key",
+    }
+    _refuse_existing(*paths.values())
+    key = SigningKey.generate()
+    key.save(paths["ack_key"])
+    _write_public(paths["ack_pub"], key)
+    fd = os.open(paths["session"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return paths
