@@ -1,0 +1,1 @@
+"""Recognition models shipped with the agent (ONNX + config + model card) and their training."""

@@ -1,0 +1,1 @@
+"""Training-data generation, training, export and evaluation. Never imported at run time."""

@@ -1,0 +1,223 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, keys, configs, records."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from central.cameras import CameraRegistry
+from central.config import CentralConfig, parse_config
+from provisioning.broker_config import render_dev_config
+from provisioning.keys import make_camera_key, make_central_keys
+from wire import Passage, SigningKey
+from wire.signing import load_verify_key
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "replay"
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(64))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass
+class Broker:
+    host: str
+    port: int
+    process: subprocess.Popen
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    if found is None:
+        pytest.fail("mosquitto is not installed: run `make test`, which installs it with apt")
+    return found
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    """A real Mosquitto broker, started for one test and stopped after it."""
+    port = free_port()
+    data = tmp_path / "broker"
+    data.mkdir()
+    conf = data / "mosquitto.conf"
+    conf.write_text(render_dev_config(port, data))
+    log = (data / "mosquitto.log").open("wb")
+    process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log)
+    try:
+        wait_for_port(port)
+        yield Broker("127.0.0.1", port, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@dataclass
+class CentralSetup:
+    config: CentralConfig
+    config_path: Path
+    ack_public_key: Path
+    credentials: Path
+
+
+def write_central_config(tmp_path: Path, broker_port: int, web_port: int = 8080) -> CentralSetup:
+    credentials = tmp_path / "central-credentials"
+    keys = make_central_keys(credentials)
+    text = f"""
+[storage]
+data_dir = "{tmp_path / "central-data"}"
+
+[secrets]
+session_key_file = "{keys["session"]}"
+ack_signing_key_file = "{keys["ack_key"]}"
+
+[mqtt]
+host = "127.0.0.1"
+port = {broker_port}
+
+[ingest]
+batch_wait_ms = 20
+
+[web]
+port = {web_port}
+"""
+    path = tmp_path / "central.toml"
+    path.write_text(text)
+    config = parse_config(tomllib.loads(text), base=tmp_path)
+    return CentralSetup(config, path, keys["ack_pub"], credentials)
+
+
+@pytest.fixture
+def central_setup(tmp_path: Path, mosquitto: Broker) -> CentralSetup:
+    return write_central_config(tmp_path, mosquitto.port, free_port())
+
+
+@dataclass
+class CameraSetup:
+    camera_id: str
+    key: SigningKey
+    key_path: Path
+    public_path: Path
+
+
+def register_camera(central: CentralSetup, camera_id: str, tmp_path: Path) -> CameraSetup:
+    private, public = make_camera_key(camera_id, tmp_path / "camera-keys")
+    registry = CameraRegistry(central.config.cameras_path)
+    try:
+        registry.add(camera_id, load_verify_key(public), datetime.now(UTC))
+    finally:
+        registry.close()
+    return CameraSetup(camera_id, SigningKey.load(private), private, public)
+
+
+@pytest.fixture
+def camera(central_setup: CentralSetup, tmp_path: Path) -> CameraSetup:
+    return register_camera(central_setup, "test-cam-01", tmp_path)
+
+
+def make_passage(key: SigningKey, seq: int = 1, camera_id: str = "test-cam-01", **changes):
+    values = dict(
+        camera_id=camera_id,
+        key_id=key.key_id,
+        seq=seq,
+        captured_at=datetime(2026, 11, 22, 12, 0, 0, 123000, tzinfo=UTC),
+        lat_e7=520907000,
+        lon_e7=51214000,
+        direction="N",
+        lane=1,
+        plate="GBL12X",
+        country="NL",
+        confidence_pm=970,
+        char_confidence_pm=(990, 980, 970, 990, 999, 950),
+        plate_box=(100, 200, 120, 30),
+        detector_version="det-0.1",
+        reader_version="ocr-0.1",
+        crop_jpeg=JPEG,
+        overview_jpeg=JPEG + b"overview",
+    )
+    values.update(changes)
+    return Passage(**values)
+
+
+def write_agent_config(
+    tmp_path: Path,
+    camera: CameraSetup,
+    central: CentralSetup,
+    broker_port: int,
+    source: Path = SAMPLES,
+    fps: float = 50.0,
+    ack_timeout_s: float = 2.0,
+    name: str = "agent.toml",
+) -> Path:
+    path = tmp_path / name
+    path.write_text(
+        f"""
+[camera]
+id = "{camera.camera_id}"
+lat = 52.0907
+lon = 5.1214
+direction = "N"
+lane = 1
+
+[keys]
+signing_key = "{camera.key_path}"
+central_public_key = "{central.ack_public_key}"
+
+[source]
+path = "{source}"
+fps = {fps}
+
+[mqtt]
+host = "127.0.0.1"
+port = {broker_port}
+
+[spool]
+path = "{tmp_path / "agent-spool.sqlite"}"
+ack_timeout_s = {ack_timeout_s}
+max_backoff_s = {ack_timeout_s * 2}
+
+[heartbeat]
+interval_s = 1.0
+"""
+    )
+    return path

@@ -1,0 +1,65 @@
+"""One agent replays the sample images; the central stores every passage once and acks it."""
+
+import threading
+
+import pytest
+
+from central import create_app
+from central.ingest import IngestWorker
+from central.store.passages import PassageStore
+from edge_agent.agent import Agent
+from edge_agent.config import load_config
+from edge_agent.recognizer import parse_annotations
+from edge_agent.spool import Spool
+from tests.conftest import SAMPLES, wait_until, write_agent_config
+from wire import SigningKey
+
+pytestmark = pytest.mark.slow
+
+
+def expected_plates() -> list[str]:
+    plates = []
+    for sidecar in sorted(SAMPLES.glob("*.txt")):
+        plates += [plate for _, _, plate in parse_annotations(sidecar)]
+    return plates
+
+
+@pytest.fixture
+def ingest(central_setup):
+    worker = IngestWorker(
+        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    )
+    worker.start()
+    assert worker.subscribed.wait(10), "ingest did not subscribe"
+    yield worker
+    worker.stop()
+
+
+def test_replayed_passages_are_stored_once_acknowledged_and_leave_the_spool(
+    tmp_path, mosquitto, central_setup, camera, ingest
+):
+    config = load_config(write_agent_config(tmp_path, camera, central_setup, mosquitto.port))
+    agent = Agent(config)
+    runner = threading.Thread(target=agent.run, kwargs={"exit_when_drained": True})
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "agent did not drain its spool"
+
+    plates = expected_plates()
+    assert agent.stats.passages == len(plates) > 0
+    assert agent.publisher.stats.bad_acks == 0
+    assert Spool(config.spool.path).depth() == 0
+
+    store = PassageStore(central_setup.config.passages_path)
+    assert store.seqs(camera.camera_id) == list(range(1, len(plates) + 1))
+    stored = sorted(p.plate for p in store.recent(camera.camera_id, 100))
+    assert stored == sorted(plates)
+    assert ingest.counters["stored"] == len(plates)
+
+    wait_until(lambda: ingest.counters["heartbeats"] >= 1, what="a heartbeat")
+
+    client = create_app(central_setup.config).test_client()
+    listing = client.get(f"/api/v1/cameras/{camera.camera_id}/passages?limit=100").get_json()
+    assert sorted(p["plate"] for p in listing["passages"]) == sorted(plates)
+    crop = client.get(listing["passages"][0]["crop_url"])
+    assert crop.status_code == 200 and crop.data.startswith(b"\xff\xd8\xff")
