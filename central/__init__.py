@@ -15,8 +15,8 @@ def create_app(config: CentralConfig) -> Flask:
         SECRET_KEY=read_session_key(config.secrets.session_key_file),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False
     from central import api, web
 
     app.register_blueprint(api.bp)

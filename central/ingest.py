@@ -98,6 +98,8 @@ class IngestWorker:
         self._thread.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
+        # paho keeps its wake-up socket pair open until garbage collection; close it now.
+        self.client._reset_sockets()
         for db in (self.store, self.registry, self.rejections):
             db.close()
 

@@ -84,6 +84,8 @@ class Publisher:
             self.client.publish(status_topic(self.camera_id), b"offline", qos=1, retain=True)
         self.client.disconnect()
         self.client.loop_stop()
+        # paho keeps its wake-up socket pair open until garbage collection; close it now.
+        self.client._reset_sockets()
 
     def wake(self) -> None:
         """Tell the sender a new record is waiting, so it goes out without polling delay."""
