@@ -1,0 +1,68 @@
+"""The JSON API answers bad input with a clear 4xx, and serves what ingest stored."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from central import create_app
+from central.cameras import CameraRegistry
+from central.store.passages import PassageStore
+from tests.conftest import make_passage, write_central_config
+from wire import SigningKey, decode_passage, encode_passage
+
+
+@pytest.fixture
+def setup(tmp_path):
+    central = write_central_config(tmp_path, broker_port=1883)
+    key = SigningKey.generate()
+    registry = CameraRegistry(central.config.cameras_path)
+    registry.add("test-cam-01", key.verify_key, datetime.now(UTC))
+    registry.close()
+    store = PassageStore(central.config.passages_path)
+    verified = [
+        decode_passage(
+            encode_passage(make_passage(key, seq=seq, plate=f"AB{seq:02d}CD"), key)
+        ).verify(key.verify_key)
+        for seq in (1, 2, 3)
+    ]
+    store.insert_batch(verified, datetime.now(UTC))
+    store.close()
+    return create_app(central.config).test_client()
+
+
+def test_passages_of_a_camera(setup):
+    body = setup.get("/api/v1/cameras/test-cam-01/passages?limit=2").get_json()
+    assert [p["seq"] for p in body["passages"]] == [3, 2]
+    assert body["passages"][0]["plate"] == "AB03CD"
+    assert body["passages"][0]["lat"] == pytest.approx(52.0907)
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "501"])
+def test_bad_limit_is_a_400_with_a_reason(setup, limit):
+    response = setup.get(f"/api/v1/cameras/test-cam-01/passages?limit={limit}")
+    assert response.status_code == 400
+    assert "limit" in response.get_json()["detail"]
+
+
+def test_unregistered_camera_is_a_404(setup):
+    response = setup.get("/api/v1/cameras/no-such-cam/passages")
+    assert response.status_code == 404
+    assert "not registered" in response.get_json()["detail"]
+
+
+def test_invalid_camera_id_is_a_400(setup):
+    assert setup.get("/api/v1/cameras/BAD_ID/passages").status_code == 400
+
+
+def test_images_are_served_and_not_cached(setup):
+    response = setup.get("/api/v1/passages/test-cam-01/2/overview.jpg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/jpeg"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert setup.get("/api/v1/passages/test-cam-01/9/crop.jpg").status_code == 404
+    assert setup.get("/api/v1/passages/test-cam-01/2/other.jpg").status_code == 404
+
+
+def test_page_lists_latest_passages(setup):
+    page = setup.get("/").get_data(as_text=True)
+    assert "AB03CD" in page and "AB01CD" in page
