@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--camera-id", required=True)
     add.add_argument("--public-key", type=Path, required=True, help="camera's .pub file")
     add.add_argument("--note", default="")
+    add_key = commands.add_parser("camera-add-key", help="rotation: add a camera's new key")
+    add_key.add_argument("--camera-id", required=True)
+    add_key.add_argument("--public-key", type=Path, required=True, help="camera's new .pub")
+    retire = commands.add_parser("camera-retire-key", help="rotation: retire a camera's old key")
+    retire.add_argument("--camera-id", required=True)
+    retire.add_argument("--key-id", required=True)
     commands.add_parser("camera-list", help="list registered cameras")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -40,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "camera-add":
             return _camera_add(config, args.camera_id, args.public_key, args.note)
+        if args.command in ("camera-add-key", "camera-retire-key"):
+            return _camera_rotate(config, args)
         if args.command == "camera-list":
             return _camera_list(config)
         return _run(config, with_web=args.command == "serve")
@@ -54,7 +62,22 @@ def _camera_add(config: CentralConfig, camera_id: str, key_path: Path, note: str
         camera = registry.add(camera_id, load_verify_key(key_path), datetime.now(UTC), note)
     finally:
         registry.close()
-    print(f"registered camera {camera.camera_id} key_id={camera.key.key_id}")
+    print(f"registered camera {camera.camera_id} key_id={camera.keys[0].key_id}")
+    return 0
+
+
+def _camera_rotate(config: CentralConfig, args: argparse.Namespace) -> int:
+    registry = CameraRegistry(config.cameras_path)
+    try:
+        if args.command == "camera-add-key":
+            key = load_verify_key(args.public_key)
+            registry.add_key(args.camera_id, key, datetime.now(UTC))
+            print(f"camera {args.camera_id}: key {key.key_id} added")
+        else:
+            registry.retire_key(args.camera_id, args.key_id, datetime.now(UTC))
+            print(f"camera {args.camera_id}: key {args.key_id} retired")
+    finally:
+        registry.close()
     return 0
 
 
@@ -62,7 +85,8 @@ def _camera_list(config: CentralConfig) -> int:
     registry = CameraRegistry(config.cameras_path)
     try:
         for camera in registry.all():
-            print(f"{camera.camera_id}\t{camera.key.key_id}\t{camera.registered_at}")
+            key_ids = ",".join(key.key_id for key in camera.keys)
+            print(f"{camera.camera_id}\t{key_ids}\t{camera.registered_at}")
     finally:
         registry.close()
     return 0

@@ -75,8 +75,16 @@ def _verify(unverified: Unverified, topic_camera: str, registry: CameraRegistry)
             unverified.camera_id,
             unverified.seq,
         )
+    key = camera.key(unverified.key_id)
+    if key is None:
+        raise Refused(
+            "bad_signature",
+            f"key {unverified.key_id} is not an active key of camera {camera.camera_id}",
+            unverified.camera_id,
+            unverified.seq,
+        )
     try:
-        return unverified.verify(camera.key)
+        return unverified.verify(key)
     except WireError as exc:
         raise Refused(exc.reason, str(exc), unverified.camera_id, unverified.seq) from None
 

@@ -77,7 +77,7 @@ def cameras():
         [
             {
                 "camera_id": camera.camera_id,
-                "key_id": camera.key.key_id,
+                "key_ids": [key.key_id for key in camera.keys],
                 "registered_at": camera.registered_at,
                 "last_heartbeat": registry.last_heartbeat(camera.camera_id),
             }

@@ -1,8 +1,10 @@
 """Which cameras may deliver, and with which public key.
 
-The seed of the camera plan registry: a camera id, its Ed25519 public key, when it was
+The seed of the camera plan registry: a camera id, its Ed25519 public keys, when it was
 registered, and its latest signed heartbeat. A record from a camera not registered here is
-refused; a record naming a key other than the registered one does not verify.
+refused; a record naming a key that is not registered (or retired) for its camera does not
+verify. A camera may hold two keys during a rotation, so records spooled under the old key
+still verify until the technician retires it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ MIGRATIONS = [
         """
         CREATE TABLE cameras (
             camera_id     TEXT PRIMARY KEY,
-            public_key    TEXT NOT NULL,
-            key_id        TEXT NOT NULL,
             registered_at TEXT NOT NULL,
             note          TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE camera_keys (
+            camera_id     TEXT NOT NULL REFERENCES cameras (camera_id),
+            key_id        TEXT NOT NULL,
+            public_key    TEXT NOT NULL,
+            added_at      TEXT NOT NULL,
+            retired_at    TEXT,
+            PRIMARY KEY (camera_id, key_id)
         );
         CREATE TABLE heartbeats (
             camera_id   TEXT PRIMARY KEY REFERENCES cameras (camera_id),
@@ -44,9 +52,13 @@ class CameraRegistryError(Exception):
 @dataclass(frozen=True)
 class Camera:
     camera_id: str
-    key: VerifyKey
+    keys: tuple[VerifyKey, ...]
     registered_at: str
     note: str
+
+    def key(self, key_id: str) -> VerifyKey | None:
+        """The active key with this id, or None."""
+        return next((key for key in self.keys if key.key_id == key_id), None)
 
 
 class CameraRegistry:
@@ -66,29 +78,77 @@ class CameraRegistry:
                 f"camera id {camera_id!r}: use lower-case letters, digits and '-', 3-64 chars"
             )
         if self.get(camera_id) is not None:
-            raise CameraRegistryError(f"camera {camera_id} is already registered")
+            raise CameraRegistryError(
+                f"camera {camera_id} is already registered; to rotate its key use camera-add-key"
+            )
         registered = format_timestamp(now)
+        self.db.execute("BEGIN IMMEDIATE")
         self.db.execute(
-            "INSERT INTO cameras (camera_id, public_key, key_id, registered_at, note) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (camera_id, key.b64, key.key_id, registered, note),
+            "INSERT INTO cameras (camera_id, registered_at, note) VALUES (?, ?, ?)",
+            (camera_id, registered, note),
         )
-        return Camera(camera_id, key, registered, note)
+        self._insert_key(camera_id, key, registered)
+        self.db.execute("COMMIT")
+        return Camera(camera_id, (key,), registered, note)
+
+    def add_key(self, camera_id: str, key: VerifyKey, now: datetime) -> None:
+        """Start a rotation: the new key verifies from now on, beside the old one."""
+        camera = self._require(camera_id)
+        if camera.key(key.key_id) is not None:
+            raise CameraRegistryError(f"key {key.key_id} is already active for {camera_id}")
+        if len(camera.keys) >= 2:
+            raise CameraRegistryError(
+                f"camera {camera_id} already has two active keys; retire one first"
+            )
+        self._insert_key(camera_id, key, format_timestamp(now))
+
+    def retire_key(self, camera_id: str, key_id: str, now: datetime) -> None:
+        """End a rotation: records signed with this key are refused from now on."""
+        camera = self._require(camera_id)
+        if camera.key(key_id) is None:
+            raise CameraRegistryError(f"camera {camera_id} has no active key {key_id}")
+        if len(camera.keys) == 1:
+            raise CameraRegistryError(
+                f"key {key_id} is the only active key of {camera_id}; add the new key first"
+            )
+        self.db.execute(
+            "UPDATE camera_keys SET retired_at = ? WHERE camera_id = ? AND key_id = ?",
+            (format_timestamp(now), camera_id, key_id),
+        )
+
+    def _insert_key(self, camera_id: str, key: VerifyKey, added: str) -> None:
+        self.db.execute(
+            "INSERT INTO camera_keys (camera_id, key_id, public_key, added_at) "
+            "VALUES (?, ?, ?, ?)",
+            (camera_id, key.key_id, key.b64, added),
+        )
+
+    def _require(self, camera_id: str) -> Camera:
+        camera = self.get(camera_id)
+        if camera is None:
+            raise CameraRegistryError(f"camera {camera_id} is not registered")
+        return camera
 
     def get(self, camera_id: str) -> Camera | None:
         row = self.db.execute(
-            "SELECT camera_id, public_key, registered_at, note FROM cameras WHERE camera_id = ?",
+            "SELECT camera_id, registered_at, note FROM cameras WHERE camera_id = ?",
             (camera_id,),
         ).fetchone()
         if row is None:
             return None
-        return Camera(row[0], VerifyKey.from_b64(row[1]), row[2], row[3])
+        return Camera(row[0], self._active_keys(row[0]), row[1], row[2])
+
+    def _active_keys(self, camera_id: str) -> tuple[VerifyKey, ...]:
+        rows = self.db.execute(
+            "SELECT public_key FROM camera_keys WHERE camera_id = ? AND retired_at IS NULL "
+            "ORDER BY added_at",
+            (camera_id,),
+        )
+        return tuple(VerifyKey.from_b64(row[0]) for row in rows)
 
     def all(self) -> list[Camera]:
-        rows = self.db.execute(
-            "SELECT camera_id, public_key, registered_at, note FROM cameras ORDER BY camera_id"
-        )
-        return [Camera(r[0], VerifyKey.from_b64(r[1]), r[2], r[3]) for r in rows]
+        rows = self.db.execute("SELECT camera_id FROM cameras ORDER BY camera_id").fetchall()
+        return [self.get(row[0]) for row in rows]
 
     def record_heartbeat(self, heartbeat: Heartbeat, canonical: bytes, now: datetime) -> None:
         self.db.execute(

@@ -1,0 +1,58 @@
+"""Camera keys: a rotation keeps spooled records verifiable until the old key is retired."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central.admission import Refused, admit_passage
+from central.cameras import CameraRegistry, CameraRegistryError
+from tests.conftest import make_passage
+from wire import SigningKey, encode_passage
+
+NOW = datetime(2026, 11, 22, 12, 0, 5, tzinfo=UTC)
+SKEW = timedelta(minutes=5)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    registry = CameraRegistry(tmp_path / "cameras.sqlite")
+    yield registry
+    registry.close()
+
+
+def admit(registry, key, seq):
+    payload = encode_passage(make_passage(key, seq=seq), key)
+    return admit_passage(payload, "test-cam-01", registry, NOW, SKEW)
+
+
+def test_rotation_accepts_both_keys_then_only_the_new_one(registry):
+    old, new = SigningKey.generate(), SigningKey.generate()
+    registry.add("test-cam-01", old.verify_key, NOW)
+    registry.add_key("test-cam-01", new.verify_key, NOW)
+    assert admit(registry, old, 1).record.seq == 1
+    assert admit(registry, new, 2).record.seq == 2
+
+    registry.retire_key("test-cam-01", old.key_id, NOW)
+    with pytest.raises(Refused) as refused:
+        admit(registry, old, 3)
+    assert refused.value.reason == "bad_signature"
+    assert admit(registry, new, 4).record.seq == 4
+
+
+def test_rotation_mistakes_are_refused_with_advice(registry):
+    first, second, third = (SigningKey.generate() for _ in range(3))
+    registry.add("test-cam-01", first.verify_key, NOW)
+    with pytest.raises(CameraRegistryError, match="camera-add-key"):
+        registry.add("test-cam-01", second.verify_key, NOW)
+    with pytest.raises(CameraRegistryError, match="only active key"):
+        registry.retire_key("test-cam-01", first.key_id, NOW)
+    registry.add_key("test-cam-01", second.verify_key, NOW)
+    with pytest.raises(CameraRegistryError, match="two active keys"):
+        registry.add_key("test-cam-01", third.verify_key, NOW)
+    with pytest.raises(CameraRegistryError, match="not registered"):
+        registry.add_key("no-such-cam", third.verify_key, NOW)
+
+
+def test_camera_id_rules(registry):
+    with pytest.raises(CameraRegistryError, match="lower-case"):
+        registry.add("Cam 1", SigningKey.generate().verify_key, NOW)

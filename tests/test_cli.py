@@ -1,0 +1,54 @@
+"""The command-line tools a technician types: keys, camera registration, rotation."""
+
+import stat
+
+from central.__main__ import main as central_main
+from provisioning.__main__ import main as provision_main
+from tests.conftest import write_central_config
+
+
+def test_camera_key_is_private_and_never_overwritten(tmp_path, capsys):
+    assert (
+        provision_main(["camera-key", "--camera-id", "a12-hm34-n-1", "--out", str(tmp_path)]) == 0
+    )
+    mode = stat.S_IMODE((tmp_path / "a12-hm34-n-1.key").stat().st_mode)
+    assert mode == 0o600
+    assert (
+        provision_main(["camera-key", "--camera-id", "a12-hm34-n-1", "--out", str(tmp_path)]) == 2
+    )
+    assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_bad_camera_id_is_refused(tmp_path, capsys):
+    assert provision_main(["camera-key", "--camera-id", "A12 HM34", "--out", str(tmp_path)]) == 2
+    assert "lower-case" in capsys.readouterr().err
+
+
+def test_register_list_and_rotate_a_camera(tmp_path, capsys):
+    central = write_central_config(tmp_path, broker_port=1883)
+    config = ["--config", str(central.config_path)]
+    keys = tmp_path / "keys"
+    provision_main(["camera-key", "--camera-id", "cam-old", "--out", str(keys)])
+    provision_main(["camera-key", "--camera-id", "cam-new", "--out", str(keys)])
+    capsys.readouterr()
+
+    add = ["camera-add", "--camera-id", "a12-hm34-n-1", "--public-key", str(keys / "cam-old.pub")]
+    assert central_main(config + add) == 0
+    old_key_id = capsys.readouterr().out.split("key_id=")[1].strip()
+
+    add_key = ["camera-add-key", "--camera-id", "a12-hm34-n-1"]
+    assert central_main(config + add_key + ["--public-key", str(keys / "cam-new.pub")]) == 0
+    retire = ["camera-retire-key", "--camera-id", "a12-hm34-n-1", "--key-id", old_key_id]
+    assert central_main(config + retire) == 0
+    capsys.readouterr()
+    assert central_main(config + ["camera-list"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.startswith("a12-hm34-n-1\t") and old_key_id not in listing
+
+    assert central_main(config + add) == 2
+    assert "already registered" in capsys.readouterr().err
+
+
+def test_missing_config_is_a_clear_error(tmp_path, capsys):
+    assert central_main(["--config", str(tmp_path / "absent.toml"), "camera-list"]) == 2
+    assert "cannot read central config" in capsys.readouterr().err
