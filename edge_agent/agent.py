@@ -17,7 +17,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.publisher import Publisher
-from edge_agent.recognizer import AnnotationRecognizer, Recognizer
+from edge_agent.recognizer import AnnotationRecognizer, FrameReader
 from edge_agent.spool import Spool
 from wire import SigningKey
 from wire.signing import load_verify_key
@@ -37,7 +37,7 @@ class Agent:
     def __init__(
         self,
         config: AgentConfig,
-        recognizer: Recognizer | None = None,
+        recognizer: FrameReader | None = None,
         source: FrameSource | None = None,
         stop: threading.Event | None = None,
     ) -> None:

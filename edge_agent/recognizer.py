@@ -1,7 +1,8 @@
 """Plate recognition behind one small interface.
 
-`Recognizer.read_image(bgr)` returns reads best first. Implementations are injected, so the
-pipeline can be tested with ground truth and run with the ONNX models alike.
+The agent's pipeline needs only a `FrameReader`: something that turns a frame into reads,
+best first, and names the model versions that made them. Implementations are injected, so
+the pipeline can be tested with ground truth and run with the ONNX models alike.
 
 `AnnotationRecognizer` answers from the sidecar annotation file beside a replayed image
 (`image.txt`, lines of `image.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`, the evaluation format).
@@ -37,7 +38,7 @@ class Read:
     country: str = ""
 
 
-class Recognizer(Protocol):
+class FrameReader(Protocol):
     detector_version: str
     reader_version: str
 
