@@ -33,6 +33,7 @@ from wire.records import MAX_ACK_SEQS
 from wire.topics import HEARTBEAT_SUBSCRIPTION, PASSAGE_SUBSCRIPTION, ack_topic, camera_of
 
 log = logging.getLogger(__name__)
+STATS_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,14 @@ class IngestWorker:
                 self.counters["backpressure_waits"] += 1
 
     def _run(self) -> None:
+        next_report = time.monotonic() + STATS_INTERVAL_S
         while not self._stop.is_set():
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + STATS_INTERVAL_S
+                log.info(
+                    "ingest: stats %s",
+                    " ".join(f"{k}={v}" for k, v in sorted(self.counters.items())),
+                )
             batch = self._collect_batch()
             if not batch:
                 continue
