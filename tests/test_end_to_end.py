@@ -63,3 +63,33 @@ def test_replayed_passages_are_stored_once_acknowledged_and_leave_the_spool(
     assert sorted(p["plate"] for p in listing["passages"]) == sorted(plates)
     crop = client.get(listing["passages"][0]["crop_url"])
     assert crop.status_code == 200 and crop.data.startswith(b"\xff\xd8\xff")
+
+
+def test_agent_restart_delivers_what_the_previous_run_left_in_the_spool(
+    tmp_path, mosquitto, central_setup, camera
+):
+    config = load_config(write_agent_config(tmp_path, camera, central_setup, mosquitto.port))
+    first = Agent(config)
+    runner = threading.Thread(target=first.run)
+    runner.start()
+    wait_until(lambda: first.stats.frames == len(list(SAMPLES.glob("*.jpg"))), what="replay")
+    wait_until(lambda: first.publisher.stats.published >= first.stats.passages, what="publish")
+    first.stop_event.set()
+    runner.join(timeout=10)
+    left = Spool(config.spool.path).depth()
+    assert left == first.stats.passages > 0, "nothing may leave the spool without the central"
+
+    worker = IngestWorker(
+        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    )
+    worker.start()
+    try:
+        second = Agent(config)
+        runner = threading.Thread(target=second.run, kwargs={"exit_when_drained": True})
+        runner.start()
+        runner.join(timeout=60)
+        assert not runner.is_alive(), "restarted agent did not drain its spool"
+    finally:
+        worker.stop()
+    store = PassageStore(central_setup.config.passages_path)
+    assert store.seqs(camera.camera_id) == list(range(1, left + second.stats.passages + 1))
