@@ -92,6 +92,24 @@ def _camera_list(config: CentralConfig) -> int:
     return 0
 
 
+def _retention_worker(config: CentralConfig):
+    """Retention in its own thread; its stores are opened in that thread on first run."""
+    from central.retention import RetentionWorker, run_retention
+    from central.statistics import DailyStatistics
+    from central.store import open_store
+
+    opened: dict = {}
+
+    def run_once(now: datetime):
+        if not opened:
+            opened["store"] = open_store(config)
+            opened["statistics"] = DailyStatistics(config.statistics_path)
+            opened["registry"] = CameraRegistry(config.cameras_path)
+        return run_retention(opened["store"], opened["statistics"], opened["registry"], now)
+
+    return RetentionWorker(run_once, config.retention.interval_s)
+
+
 def _run(config: CentralConfig, with_web: bool) -> int:
     from central import create_app
     from central.ingest import IngestWorker
@@ -103,6 +121,8 @@ def _run(config: CentralConfig, with_web: bool) -> int:
         signal.signal(signum, lambda *_: stop.set())
     worker = IngestWorker(config, ack_key)
     worker.start()
+    retention = _retention_worker(config)
+    retention.start()
     server = None
     if app is not None:
         from werkzeug.serving import make_server
@@ -114,6 +134,7 @@ def _run(config: CentralConfig, with_web: bool) -> int:
     log.info("central: stopping")
     if server is not None:
         server.shutdown()
+    retention.stop()
     worker.stop()
     return 0
 

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from central.cameras import CameraRegistry
 from central.rejections import RejectionLog
-from central.store.passages import PassageStore, StoredPassage
+from central.store import PassageStore, StoredPassage, open_store
 from wire.fields import CAMERA_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -15,7 +15,7 @@ MAX_LIMIT = 500
 
 def passage_store() -> PassageStore:
     if "passages" not in g:
-        g.passages = PassageStore(current_app.config["ANPR"].passages_path)
+        g.passages = open_store(current_app.config["ANPR"])
     return g.passages
 
 

@@ -10,7 +10,7 @@ still verify until the technician retires it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from central.store.migrations import apply_migrations, connect
@@ -40,6 +40,25 @@ MIGRATIONS = [
             received_at TEXT NOT NULL,
             record      TEXT NOT NULL
         )
+        """,
+    ),
+    (
+        "0002_designations_and_uptime",
+        """
+        CREATE TABLE designations (
+            id            INTEGER PRIMARY KEY,
+            camera_id     TEXT NOT NULL REFERENCES cameras (camera_id),
+            valid_from    TEXT NOT NULL,
+            valid_until   TEXT,
+            plan_version  TEXT NOT NULL,
+            recorded_at   TEXT NOT NULL
+        );
+        CREATE INDEX designations_camera ON designations (camera_id, valid_from);
+        CREATE TABLE heartbeat_hours (
+            camera_id TEXT NOT NULL,
+            hour      TEXT NOT NULL,
+            PRIMARY KEY (camera_id, hour)
+        ) WITHOUT ROWID
         """,
     ),
 ]
@@ -118,8 +137,7 @@ class CameraRegistry:
 
     def _insert_key(self, camera_id: str, key: VerifyKey, added: str) -> None:
         self.db.execute(
-            "INSERT INTO camera_keys (camera_id, key_id, public_key, added_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO camera_keys (camera_id, key_id, public_key, added_at) VALUES (?, ?, ?, ?)",
             (camera_id, key.key_id, key.b64, added),
         )
 
@@ -150,7 +168,59 @@ class CameraRegistry:
         rows = self.db.execute("SELECT camera_id FROM cameras ORDER BY camera_id").fetchall()
         return [self.get(row[0]) for row in rows]
 
+    def designate(
+        self,
+        camera_id: str,
+        valid_from: datetime,
+        valid_until: datetime | None,
+        plan_version: str,
+        now: datetime,
+    ) -> None:
+        """Record that the camera plan names this camera for a period (minimal plan registry).
+
+        Until the versioned camera plan exists, this table says which registered cameras
+        may fill the 28-day store, and when.
+        """
+        self._require(camera_id)
+        if valid_until is not None and valid_until <= valid_from:
+            raise CameraRegistryError("a designation must end after it starts")
+        if not plan_version.strip():
+            raise CameraRegistryError("name the camera plan version that designates the camera")
+        self.db.execute(
+            "INSERT INTO designations (camera_id, valid_from, valid_until, plan_version, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?)",
+            (
+                camera_id,
+                format_timestamp(valid_from),
+                format_timestamp(valid_until) if valid_until else None,
+                plan_version,
+                format_timestamp(now),
+            ),
+        )
+
+    def designated(self, camera_id: str, at: datetime) -> bool:
+        """Was the camera in the camera plan at this moment?"""
+        moment = format_timestamp(at)
+        row = self.db.execute(
+            "SELECT 1 FROM designations WHERE camera_id = ? AND valid_from <= ? "
+            "AND (valid_until IS NULL OR valid_until > ?) LIMIT 1",
+            (camera_id, moment, moment),
+        ).fetchone()
+        return row is not None
+
+    def heartbeat_hours(self, day: date) -> dict[str, int]:
+        """Per camera, how many hours of this UTC day brought at least one heartbeat."""
+        rows = self.db.execute(
+            "SELECT camera_id, count(*) FROM heartbeat_hours WHERE hour LIKE ? GROUP BY camera_id",
+            (f"{day.isoformat()}T%",),
+        )
+        return dict(rows.fetchall())
+
     def record_heartbeat(self, heartbeat: Heartbeat, canonical: bytes, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO heartbeat_hours (camera_id, hour) VALUES (?, ?)",
+            (heartbeat.camera_id, now.astimezone(UTC).strftime("%Y-%m-%dT%H")),
+        )
         self.db.execute(
             "INSERT INTO heartbeats (camera_id, sent_at, received_at, record) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (camera_id) DO UPDATE SET sent_at = excluded.sent_at, "

@@ -25,6 +25,19 @@ class _Section(BaseModel):
 
 class StorageConfig(_Section):
     data_dir: Path = Field(description="Folder for the SQLite stores (passages, cameras, log)")
+    keys_dir: Path = Field(
+        description="Folder for the per-day image keys; on another disk than data_dir, "
+        "never in the same backup"
+    )
+
+
+class RetentionConfig(_Section):
+    interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=1800,
+        description="Seconds between retention runs; expired data is gone within the hour",
+    )
 
 
 class SecretsConfig(_Section):
@@ -83,10 +96,11 @@ class CentralConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @property
-    def passages_path(self) -> Path:
-        return self.storage.data_dir / "passages.sqlite"
+    def statistics_path(self) -> Path:
+        return self.storage.data_dir / "statistics.sqlite"
 
     @property
     def cameras_path(self) -> Path:
@@ -124,7 +138,10 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
 
     return config.model_copy(
         update={
-            "storage": StorageConfig(data_dir=resolve(config.storage.data_dir)),
+            "storage": StorageConfig(
+                data_dir=resolve(config.storage.data_dir),
+                keys_dir=resolve(config.storage.keys_dir),
+            ),
             "secrets": SecretsConfig(
                 session_key_file=resolve(config.secrets.session_key_file),
                 ack_signing_key_file=resolve(config.secrets.ack_signing_key_file),

@@ -25,7 +25,8 @@ from central.admission import Refused, admit_heartbeat, admit_passage
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.rejections import RejectionLog
-from central.store.passages import Outcome, PassageStore
+from central.retention import cutoff
+from central.store import Outcome, open_store
 from wire import Ack, Passage, Rejection, SigningKey, Verified, encode_ack
 from wire.errors import WireError
 from wire.fields import truncate_to_millis
@@ -63,6 +64,8 @@ class IngestWorker:
         self.ack_key = ack_key
         self.clock = clock
         self.counters: Counter[str] = Counter()
+        # Every admitted passage, plan camera or not, is offered here first (hotlist matching).
+        self.passage_listeners: list[Callable[[Verified[Passage]], None]] = []
         self._queue: queue.Queue[Incoming] = queue.Queue(maxsize=config.ingest.queue_size)
         self._stop = threading.Event()
         self._subscribed = threading.Event()
@@ -85,7 +88,7 @@ class IngestWorker:
 
     def start(self) -> None:
         # Stores are opened here and used only by the ingest thread.
-        self.store = PassageStore(self.config.passages_path)
+        self.store = open_store(self.config, self.clock)
         self.registry = CameraRegistry(self.config.cameras_path)
         self.rejections = RejectionLog(self.config.rejections_path)
         mqtt_config = self.config.mqtt
@@ -183,8 +186,9 @@ class IngestWorker:
                 self._refuse(item.topic, Refused(exc.reason, str(exc)), plan, now)
             except Refused as refused:
                 self._refuse(item.topic, refused, plan, now)
-        outcomes = self.store.insert_batch(admitted, now) if admitted else []
-        for verified, outcome in zip(admitted, outcomes, strict=True):
+        to_store = self._select_for_store(admitted, now, plan)
+        outcomes = self.store.insert_batch(to_store, now) if to_store else []
+        for verified, outcome in zip(to_store, outcomes, strict=True):
             passage = verified.record
             if outcome is Outcome.CONFLICT:
                 refused = Refused(
@@ -201,6 +205,32 @@ class IngestWorker:
         for item in batch:
             self.client.ack(item.mid, item.qos)
         self._publish_acks(plan)
+
+    def _select_for_store(
+        self, admitted: list[Verified[Passage]], now: datetime, plan: AckPlan
+    ) -> list[Verified[Passage]]:
+        """Offer every passage to the listeners; keep only plan cameras' unexpired ones.
+
+        Passages of cameras not designated in the camera plan at capture time may only be
+        matched against hotlists: they are never written to the 28-day store. Passages
+        older than 28 days on arrival are not stored either. Both are acknowledged: they
+        have been dealt with as the law requires.
+        """
+        expired_before = cutoff(now)
+        kept = []
+        for verified in admitted:
+            passage = verified.record
+            for listener in self.passage_listeners:
+                listener(verified)
+            if passage.captured_at < expired_before:
+                self.counters["expired_on_arrival"] += 1
+            elif not self.registry.designated(passage.camera_id, passage.captured_at):
+                self.counters["not_in_plan_discarded"] += 1
+            else:
+                kept.append(verified)
+                continue
+            plan.seqs[passage.camera_id].append(passage.seq)
+        return kept
 
     def _refuse(self, topic: str, refused: Refused, plan: AckPlan, now: datetime) -> None:
         self.counters[f"rejected_{refused.reason}"] += 1

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ def write_configs(root: Path, broker_port: int, web_port: int) -> tuple[Path, Pa
     camera_private, camera_public = make_camera_key(CAMERA_ID, root / "camera-credentials")
     central = root / "central.toml"
     central.write_text(
-        f'[storage]\ndata_dir = "central-data"\n\n'
+        f'[storage]\ndata_dir = "central-data"\nkeys_dir = "central-keys"\n\n'
         f'[secrets]\nsession_key_file = "{keys["session"]}"\n'
         f'ack_signing_key_file = "{keys["ack_key"]}"\n\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
@@ -84,7 +84,9 @@ def write_configs(root: Path, broker_port: int, web_port: int) -> tuple[Path, Pa
     )
     config = load_config(central)
     registry = CameraRegistry(config.cameras_path)
-    registry.add(CAMERA_ID, load_verify_key(camera_public), datetime.now(UTC), "demo camera")
+    now = datetime.now(UTC)
+    registry.add(CAMERA_ID, load_verify_key(camera_public), now, "demo camera")
+    registry.designate(CAMERA_ID, now - timedelta(days=1), None, "demo-plan", now)
     registry.close()
     return central, agent
 

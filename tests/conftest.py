@@ -24,6 +24,7 @@ from wire.signing import load_verify_key
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "replay"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(64))
+PLAN_START = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def free_port() -> int:
@@ -106,6 +107,7 @@ def write_central_config(tmp_path: Path, broker_port: int, web_port: int = 8080)
     text = f"""
 [storage]
 data_dir = "{tmp_path / "central-data"}"
+keys_dir = "{tmp_path / "central-keys"}"
 
 [secrets]
 session_key_file = "{keys["session"]}"
@@ -140,11 +142,16 @@ class CameraSetup:
     public_path: Path
 
 
-def register_camera(central: CentralSetup, camera_id: str, tmp_path: Path) -> CameraSetup:
+def register_camera(
+    central: CentralSetup, camera_id: str, tmp_path: Path, designate: bool = True
+) -> CameraSetup:
     private, public = make_camera_key(camera_id, tmp_path / "camera-keys")
     registry = CameraRegistry(central.config.cameras_path)
     try:
-        registry.add(camera_id, load_verify_key(public), datetime.now(UTC))
+        now = datetime.now(UTC)
+        registry.add(camera_id, load_verify_key(public), now)
+        if designate:
+            registry.designate(camera_id, PLAN_START, None, "test-plan-2026", now)
     finally:
         registry.close()
     return CameraSetup(camera_id, SigningKey.load(private), private, public)

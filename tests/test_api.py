@@ -1,12 +1,12 @@
 """The JSON API answers bad input with a clear 4xx, and serves what ingest stored."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from central import create_app
 from central.cameras import CameraRegistry
-from central.store.passages import PassageStore
+from central.store import open_store
 from tests.conftest import make_passage, write_central_config
 from wire import SigningKey, decode_passage, encode_passage
 
@@ -18,10 +18,19 @@ def setup(tmp_path):
     registry = CameraRegistry(central.config.cameras_path)
     registry.add("test-cam-01", key.verify_key, datetime.now(UTC))
     registry.close()
-    store = PassageStore(central.config.passages_path)
+    store = open_store(central.config)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     verified = [
         decode_passage(
-            encode_passage(make_passage(key, seq=seq, plate=f"AB{seq:02d}CD"), key)
+            encode_passage(
+                make_passage(
+                    key,
+                    seq=seq,
+                    plate=f"AB{seq:02d}CD",
+                    captured_at=start + timedelta(minutes=seq),
+                ),
+                key,
+            )
         ).verify(key.verify_key)
         for seq in (1, 2, 3)
     ]
@@ -54,10 +63,11 @@ def test_invalid_camera_id_is_a_400(setup):
     assert setup.get("/api/v1/cameras/BAD_ID/passages").status_code == 400
 
 
-def test_images_are_served_and_not_cached(setup):
+def test_images_are_served_decrypted_and_not_cached(setup):
     response = setup.get("/api/v1/passages/test-cam-01/2/overview.jpg")
     assert response.status_code == 200
     assert response.mimetype == "image/jpeg"
+    assert response.data.startswith(b"\xff\xd8\xff")
     assert response.headers["Cache-Control"] == "no-store"
     assert setup.get("/api/v1/passages/test-cam-01/9/crop.jpg").status_code == 404
     assert setup.get("/api/v1/passages/test-cam-01/2/other.jpg").status_code == 404

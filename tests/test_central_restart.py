@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from central.store.passages import PassageStore
+from central.store import open_store
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from edge_agent.spool import Spool
@@ -44,9 +44,7 @@ def start_central(config_path, log_path):
 
 
 def stored_count(config) -> int:
-    if not config.passages_path.exists():
-        return 0
-    store = PassageStore(config.passages_path)
+    store = open_store(config)
     try:
         return store.count()
     finally:
@@ -83,7 +81,7 @@ def test_nothing_is_lost_or_stored_twice_across_a_central_crash(
         central.send_signal(signal.SIGTERM)
         central.wait(timeout=10)
 
-    store = PassageStore(central_setup.config.passages_path)
+    store = open_store(central_setup.config)
     assert store.seqs(camera.camera_id) == list(range(1, total + 1))
     assert store.count() == total
     assert Spool(agent_config.spool.path).depth() == 0

@@ -70,6 +70,7 @@ def test_missing_agent_config(tmp_path):
 CENTRAL = """
 [storage]
 data_dir = "data"
+keys_dir = "keys"
 
 [secrets]
 session_key_file = "session.key"

@@ -6,7 +6,7 @@ import pytest
 
 from central import create_app
 from central.ingest import IngestWorker
-from central.store.passages import PassageStore
+from central.store import open_store
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from edge_agent.recognizer import parse_annotations
@@ -50,7 +50,7 @@ def test_replayed_passages_are_stored_once_acknowledged_and_leave_the_spool(
     assert agent.publisher.stats.bad_acks == 0
     assert Spool(config.spool.path).depth() == 0
 
-    store = PassageStore(central_setup.config.passages_path)
+    store = open_store(central_setup.config)
     assert store.seqs(camera.camera_id) == list(range(1, len(plates) + 1))
     stored = sorted(p.plate for p in store.recent(camera.camera_id, 100))
     assert stored == sorted(plates)
@@ -91,5 +91,5 @@ def test_agent_restart_delivers_what_the_previous_run_left_in_the_spool(
         assert not runner.is_alive(), "restarted agent did not drain its spool"
     finally:
         worker.stop()
-    store = PassageStore(central_setup.config.passages_path)
+    store = open_store(central_setup.config)
     assert store.seqs(camera.camera_id) == list(range(1, left + second.stats.passages + 1))

@@ -10,7 +10,7 @@ import pytest
 
 from central.ingest import IngestWorker
 from central.rejections import RejectionLog
-from central.store.passages import PassageStore
+from central.store import open_store
 from tests.conftest import make_passage, register_camera, wait_until
 from wire import SigningKey, decode_ack, encode_passage
 from wire.signing import load_verify_key
@@ -84,7 +84,7 @@ def test_same_record_twice_is_stored_once_and_acknowledged_twice(
     assert peer.next_ack(ack_key).seqs == (7,)
     peer.publish(passage_topic(camera.camera_id), payload)
     assert peer.next_ack(ack_key).seqs == (7,)
-    assert PassageStore(central_setup.config.passages_path).count(camera.camera_id) == 1
+    assert open_store(central_setup.config).count(camera.camera_id) == 1
     assert ingest.counters["stored"] == 1 and ingest.counters["duplicate"] == 1
 
 
@@ -101,7 +101,7 @@ def test_used_sequence_number_with_other_content_is_an_integrity_alert(
     peer.publish(passage_topic(camera.camera_id), second)
     ack = peer.next_ack(ack_key)
     assert ack.seqs == () and [(r.seq, r.reason) for r in ack.rejected] == [(3, "seq_conflict")]
-    store = PassageStore(central_setup.config.passages_path)
+    store = open_store(central_setup.config)
     assert [p.plate for p in store.recent(camera.camera_id)] == ["GBL12X"]
     log = RejectionLog(central_setup.config.rejections_path)
     assert log.latest(1)[0]["integrity"] == 1
@@ -143,7 +143,7 @@ def test_each_rejection_is_logged_with_its_reason_and_nothing_is_stored(
     peer.publish(passage_topic(camera.camera_id), REJECTIONS[reason](camera))
     wait_until(lambda: reason in rejection_reasons(central_setup), what=f"rejection {reason}")
     assert ingest.counters[f"rejected_{reason}"] == 1
-    assert PassageStore(central_setup.config.passages_path).count() == 0
+    assert open_store(central_setup.config).count() == 0
 
 
 def test_rejection_with_known_sequence_is_reported_to_the_camera(ingest, peer, camera, ack_key):
@@ -182,7 +182,7 @@ def test_record_under_another_cameras_topic_is_refused(
     )
     peer.publish(passage_topic(camera.camera_id), payload)
     wait_until(lambda: "topic_mismatch" in rejection_reasons(central_setup))
-    assert PassageStore(central_setup.config.passages_path).count() == 0
+    assert open_store(central_setup.config).count() == 0
 
 
 def test_key_of_another_registered_camera_does_not_verify(

@@ -1,1 +1,57 @@
-"""Storage of accepted passages (SQLite, WAL, secure delete)."""
+"""The 28-day passage store behind a small interface.
+
+`PassageStore` is what ingest, the API and retention use; `DayPartitionedStore` (SQLite, one
+file per UTC day) implements it today. A PostgreSQL implementation with daily partitions
+can follow behind the same interface (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+from central.store.records import Outcome, StoredPassage
+from wire import Passage, Verified
+
+
+class PassageStore(Protocol):
+    def insert_batch(
+        self, verified: Sequence[Verified[Passage]], received_at: datetime
+    ) -> list[Outcome]: ...
+
+    def recent(self, camera_id: str | None = None, limit: int = 50) -> list[StoredPassage]: ...
+
+    def search_plate(
+        self, pattern: str, start: datetime, end: datetime, country: str | None = None,
+        limit: int = ...,
+    ) -> list[StoredPassage]: ...  # fmt: skip
+
+    def search_window(
+        self, cameras: Sequence[str], start: datetime, end: datetime,
+        direction: str | None = None, limit: int = ...,
+    ) -> list[StoredPassage]: ...  # fmt: skip
+
+    def count_window(
+        self, cameras: Sequence[str], start: datetime, end: datetime, direction: str | None = None
+    ) -> int: ...
+
+    def image(self, camera_id: str, seq: int, which: str) -> bytes | None: ...
+
+    def days(self) -> list[date]: ...
+
+    def destroy_day(self, day: date, now: datetime) -> None: ...
+
+    def purge_expired(self, day: date, now: datetime) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(config, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PassageStore:
+    """The store named by a CentralConfig (SQLite day files today)."""
+    from central.store.partitioned import DayPartitionedStore
+
+    return DayPartitionedStore(config.storage.data_dir, config.storage.keys_dir, clock)
+
+
+__all__ = ["Outcome", "PassageStore", "StoredPassage", "open_store"]

@@ -1,0 +1,147 @@
+"""The 28-day rule of art. 126jj Sv: the decision as pure functions, the destruction as a thread.
+
+A passage is invisible to every read path the moment its capture time is more than 28 days
+in the past (read paths filter on `cutoff(now)`), and physically destroyed within the hour:
+`RetentionWorker` wakes every few minutes, securely deletes the expired part of the oldest
+day, and removes whole expired days: first their data key (crypto-shredding), then their
+file. Passages held for an open request are kept, and the hold is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from central.statistics import summarise
+from wire.fields import format_timestamp
+
+log = logging.getLogger(__name__)
+
+RETENTION = timedelta(days=28)
+
+
+def cutoff(now: datetime) -> datetime:
+    """Passages captured before this moment are expired."""
+    return now - RETENTION
+
+
+def cutoff_text(now: datetime) -> str:
+    """The cutoff in the store's text form, which sorts like time."""
+    return format_timestamp(cutoff(now))
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def fully_expired(day: date, now: datetime) -> bool:
+    """Every passage of this UTC day is past 28 days."""
+    return day_start(day + timedelta(days=1)) <= cutoff(now)
+
+
+def partly_expired(day: date, now: datetime) -> bool:
+    return day_start(day) < cutoff(now) < day_start(day + timedelta(days=1))
+
+
+def complete(day: date, now: datetime, grace: timedelta = timedelta(hours=1)) -> bool:
+    """The day is over (plus a grace period for late deliveries): its statistics can be made."""
+    return day_start(day + timedelta(days=1)) + grace <= now
+
+
+@dataclass
+class RetentionReport:
+    days_destroyed: list[date] = field(default_factory=list)
+    rows_deleted: int = 0
+    days_held: list[date] = field(default_factory=list)
+    statistics_written: list[date] = field(default_factory=list)
+
+
+def run_retention(store, statistics, registry, now: datetime) -> RetentionReport:
+    """One retention pass over every day file.
+
+    `store` is a DayPartitionedStore, `statistics` a DailyStatistics, `registry` a
+    CameraRegistry; passed in (not imported) so this module stays free of storage code.
+    Order per day: statistics first (while the rows exist), then deletion; for a whole
+    expired day the data key goes before the file.
+    """
+    report = RetentionReport()
+    for day in store.days():
+        if complete(day, now) and _statistics_stale(store, statistics, day, now):
+            _write_statistics(store, statistics, registry, day, now)
+            report.statistics_written.append(day)
+        if fully_expired(day, now):
+            held = store.custody.held_in(day)
+            if held:
+                report.rows_deleted += store.purge_expired(day, now)
+                report.days_held.append(day)
+                store.custody.event(
+                    now, "hold_honoured", day, f"{len(held)} passage(s) kept for open requests"
+                )
+            else:
+                store.destroy_day(day, now)
+                report.days_destroyed.append(day)
+        elif partly_expired(day, now):
+            report.rows_deleted += store.purge_expired(day, now)
+    if report.rows_deleted or report.days_destroyed:
+        log.info(
+            "retention: destroyed days=%s rows=%d held_days=%s",
+            [d.isoformat() for d in report.days_destroyed],
+            report.rows_deleted,
+            [d.isoformat() for d in report.days_held],
+        )
+    return report
+
+
+def _statistics_stale(store, statistics, day: date, now: datetime) -> bool:
+    """Figures are (re)made until the day starts to expire, so late deliveries count."""
+    made_from = statistics.source_received_at(day)
+    if made_from is None:
+        return True
+    if partly_expired(day, now) or fully_expired(day, now):
+        return False
+    return (store.latest_received(day) or "") > made_from
+
+
+def _write_statistics(store, statistics, registry, day: date, now: datetime) -> None:
+    figures = summarise(
+        day,
+        store.statistics_rows(day),
+        [camera.camera_id for camera in registry.all()],
+        registry.heartbeat_hours(day),
+    )
+    statistics.write(figures, store.latest_received(day), now)
+
+
+class RetentionWorker:
+    """Runs `run_once` every `interval_s` in its own named thread until stopped."""
+
+    def __init__(
+        self,
+        run_once: Callable[[datetime], RetentionReport],
+        interval_s: float = 300.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.run_once = run_once
+        self.interval_s = interval_s
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self.last_report: RetentionReport | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.last_report = self.run_once(self.clock())
+            except Exception:  # retention must keep trying: a skipped run is a legal breach
+                log.exception("retention: run failed; retrying at the next interval")
+            self._stop.wait(self.interval_s)

@@ -1,0 +1,200 @@
+"""One UTC day of passages in one SQLite file, so that expiry removes whole files.
+
+The passage table holds the searchable fields and the signed record; images sit in their
+own table (so index and table scans stay compact) and are encrypted with the day's key.
+Verification results refer to a passage and live in their own table: the read itself is
+never updated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+
+from central.store.migrations import apply_migrations, connect
+from central.store.records import SUMMARY_COLUMNS, StoredPassage
+
+MIGRATIONS = [
+    (
+        "0001_day",
+        """
+        CREATE TABLE passages (
+            camera_id        TEXT NOT NULL,
+            seq              INTEGER NOT NULL,
+            captured_at      TEXT NOT NULL,
+            received_at      TEXT NOT NULL,
+            plate            TEXT NOT NULL,
+            country          TEXT NOT NULL,
+            confidence_pm    INTEGER NOT NULL,
+            lat_e7           INTEGER NOT NULL,
+            lon_e7           INTEGER NOT NULL,
+            direction        TEXT NOT NULL,
+            lane             INTEGER NOT NULL,
+            record_sha256    TEXT NOT NULL,
+            record           BLOB NOT NULL,
+            signature        BLOB NOT NULL,
+            PRIMARY KEY (camera_id, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX passages_plate ON passages (plate, captured_at);
+        CREATE INDEX passages_camera_time ON passages (camera_id, captured_at);
+        CREATE TABLE images (
+            camera_id  TEXT NOT NULL,
+            seq        INTEGER NOT NULL,
+            crop       BLOB NOT NULL,
+            overview   BLOB NOT NULL,
+            PRIMARY KEY (camera_id, seq)
+        );
+        CREATE TABLE verifications (
+            id          INTEGER PRIMARY KEY,
+            camera_id   TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            verdict     TEXT NOT NULL CHECK (verdict IN ('correct', 'wrong')),
+            verified_by TEXT NOT NULL,
+            verified_at TEXT NOT NULL,
+            note        TEXT NOT NULL DEFAULT '',
+            FOREIGN KEY (camera_id, seq) REFERENCES passages (camera_id, seq)
+        )
+        """,
+    ),
+]
+
+PASSAGE_COLUMNS = 14
+
+
+class DayFile:
+    """An open day file. Not thread-safe: each thread opens its own."""
+
+    def __init__(self, path: Path, day: date, readonly: bool = False) -> None:
+        self.path = path
+        self.day = day
+        self.db = connect(path, readonly=readonly)
+        if not readonly:
+            apply_migrations(self.db, MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def existing_digest(self, camera_id: str, seq: int) -> str | None:
+        row = self.db.execute(
+            "SELECT record_sha256 FROM passages WHERE camera_id = ? AND seq = ?",
+            (camera_id, seq),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def insert(self, passage_row: Sequence, image_row: Sequence) -> None:
+        self.db.execute(f"INSERT INTO passages VALUES ({', '.join('?' * PASSAGE_COLUMNS)})",
+                        passage_row)  # fmt: skip
+        self.db.execute("INSERT INTO images VALUES (?, ?, ?, ?)", image_row)
+
+    def recent(self, since: str, camera_id: str | None, limit: int) -> list[StoredPassage]:
+        if camera_id is None:
+            rows = self.db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM passages WHERE captured_at >= ? "
+                "ORDER BY captured_at DESC, seq DESC LIMIT ?",
+                (since, limit),
+            )
+        else:
+            rows = self.db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM passages WHERE camera_id = ? AND captured_at >= ? "
+                "ORDER BY captured_at DESC, seq DESC LIMIT ?",
+                (camera_id, since, limit),
+            )
+        return [StoredPassage(*row) for row in rows]
+
+    def by_plate(
+        self, glob: str, country: str | None, start: str, end: str, limit: int
+    ) -> list[StoredPassage]:
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM passages "
+            "WHERE plate GLOB ? AND captured_at >= ? AND captured_at < ?"
+        )
+        params: list = [glob, start, end]
+        if country is not None:
+            sql += " AND country = ?"
+            params.append(country)
+        rows = self.db.execute(sql + " ORDER BY captured_at LIMIT ?", (*params, limit))
+        return [StoredPassage(*row) for row in rows]
+
+    def _window_sql(self, select: str, cameras: Sequence[str], direction: str | None):
+        marks = ", ".join("?" * len(cameras))
+        sql = (
+            f"SELECT {select} FROM passages INDEXED BY passages_camera_time "
+            f"WHERE camera_id IN ({marks}) AND captured_at >= ? AND captured_at < ?"
+        )
+        if direction is not None:
+            sql += " AND direction = ?"
+        return sql
+
+    def in_window(
+        self, cameras: Sequence[str], start: str, end: str, direction: str | None, limit: int
+    ) -> list[StoredPassage]:
+        sql = self._window_sql(SUMMARY_COLUMNS, cameras, direction)
+        params = [*cameras, start, end] + ([direction] if direction else [])
+        rows = self.db.execute(sql + " ORDER BY captured_at LIMIT ?", (*params, limit))
+        return [StoredPassage(*row) for row in rows]
+
+    def count_window(
+        self, cameras: Sequence[str], start: str, end: str, direction: str | None
+    ) -> int:
+        sql = self._window_sql("count(*)", cameras, direction)
+        params = [*cameras, start, end] + ([direction] if direction else [])
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def captured_at(self, camera_id: str, seq: int) -> str | None:
+        row = self.db.execute(
+            "SELECT captured_at FROM passages WHERE camera_id = ? AND seq = ?", (camera_id, seq)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def sealed_image(self, camera_id: str, seq: int, which: str) -> bytes | None:
+        column = {"crop": "crop", "overview": "overview"}[which]
+        row = self.db.execute(
+            f"SELECT {column} FROM images WHERE camera_id = ? AND seq = ?", (camera_id, seq)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def count(self, camera_id: str | None = None) -> int:
+        if camera_id is None:
+            return self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return self.db.execute(
+            "SELECT count(*) FROM passages WHERE camera_id = ?", (camera_id,)
+        ).fetchone()[0]
+
+    def seqs(self, camera_id: str) -> list[int]:
+        rows = self.db.execute("SELECT seq FROM passages WHERE camera_id = ?", (camera_id,))
+        return [row[0] for row in rows]
+
+    def delete_before(self, cutoff: str, keep: Iterable[tuple[str, int]]) -> int:
+        """Securely delete passages captured before `cutoff`, except those held."""
+        keep = set(keep)
+        doomed = [
+            (camera_id, seq)
+            for camera_id, seq in self.db.execute(
+                "SELECT camera_id, seq FROM passages WHERE captured_at < ?", (cutoff,)
+            )
+            if (camera_id, seq) not in keep
+        ]
+        if not doomed:
+            return 0
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("verifications", "images", "passages"):
+                self.db.executemany(f"DELETE FROM {table} WHERE camera_id = ? AND seq = ?", doomed)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.scrub()
+        return len(doomed)
+
+    def scrub(self) -> None:
+        """Leave no old page copies behind: checkpoint and truncate the write-ahead log."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def rows_for_statistics(self) -> sqlite3.Cursor:
+        return self.db.execute("SELECT camera_id, plate, country, confidence_pm FROM passages")
+
+    def latest_received(self) -> str | None:
+        return self.db.execute("SELECT max(received_at) FROM passages").fetchone()[0]

@@ -1,0 +1,108 @@
+"""Per-day data keys: the second lock of retention (crypto-shredding).
+
+Each UTC day's images are encrypted with that day's own AES-256-GCM key. The keys live in
+their own folder, apart from the data, one small file per day. Expiry destroys the key
+first: from then on every copy of that day's images, wherever it survives (a backup, a
+worn-out SSD block, a forgotten copy), is unreadable ciphertext.
+
+This module owns the at-rest encryption; nothing else calls AES-GCM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from datetime import date
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = logging.getLogger(__name__)
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_KEY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.key")
+
+
+class DayKeyError(Exception):
+    """A day key is missing, destroyed or unreadable."""
+
+
+class DayKeyring:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._cache: dict[date, AESGCM] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, day: date) -> Path:
+        return self.folder / f"{day.isoformat()}.key"
+
+    def days(self) -> list[date]:
+        found = (_KEY_FILE.fullmatch(p.name) for p in self.folder.iterdir())
+        return sorted(date.fromisoformat(m.group(1)) for m in found if m)
+
+    def _cipher(self, day: date, create: bool) -> AESGCM:
+        with self._lock:
+            cipher = self._cache.get(day)
+            if cipher is not None:
+                return cipher
+            path = self._path(day)
+            if not path.exists():
+                if not create:
+                    raise DayKeyError(f"no data key for {day}: destroyed at expiry, or never made")
+                self._write_new_key(path)
+            key = path.read_bytes()
+            if len(key) != KEY_BYTES:
+                raise DayKeyError(f"data key file {path} is damaged ({len(key)} bytes)")
+            cipher = self._cache[day] = AESGCM(key)
+            return cipher
+
+    def _write_new_key(self, path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, AESGCM.generate_key(bit_length=256))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_folder(self.folder)
+
+    def encrypt(self, day: date, plaintext: bytes, context: bytes) -> bytes:
+        """nonce || ciphertext+tag; `context` (camera, seq, kind) is bound as associated data."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._cipher(day, create=True).encrypt(nonce, plaintext, context)
+
+    def decrypt(self, day: date, sealed: bytes, context: bytes) -> bytes:
+        cipher = self._cipher(day, create=False)
+        try:
+            return cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context)
+        except InvalidTag:
+            raise DayKeyError(
+                f"image of {day} fails authentication: altered or misplaced"
+            ) from None
+
+    def destroy(self, day: date) -> bool:
+        """Overwrite and remove the day's key; returns whether there was one."""
+        with self._lock:
+            self._cache.pop(day, None)
+            path = self._path(day)
+            if not path.exists():
+                return False
+            with path.open("r+b") as handle:
+                handle.write(b"\0" * KEY_BYTES)
+                handle.flush()
+                os.fsync(handle.fileno())
+            path.unlink()
+            _fsync_folder(self.folder)
+        log.info("retention: data key of %s destroyed", day)
+        return True
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

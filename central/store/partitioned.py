@@ -1,0 +1,321 @@
+"""The 28-day passage store on SQLite: one file per UTC day, images sealed with the day's key.
+
+Every read path hides passages older than 28 days (capture time) at once; `destroy_day`
+and `purge_expired` remove them physically (see central/retention.py for the schedule).
+Not thread-safe: each thread (ingest, retention, each web request) opens its own instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from central.retention import cutoff_text, fully_expired
+from central.store.custody import Custody
+from central.store.dayfile import DayFile
+from central.store.daykeys import DayKeyError, DayKeyring
+from central.store.records import Outcome, StoredPassage
+from central.store.sequences import SequenceIndex
+from wire import Passage, Verified
+from wire.fields import format_timestamp
+
+log = logging.getLogger(__name__)
+
+_DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.sqlite")
+_PLATE_PATTERN = re.compile(r"[A-Z0-9?*]{1,12}")
+OPEN_DAY_FILES = 4
+MAX_RESULTS = 1_000_000
+
+
+class SearchError(ValueError):
+    """A search the store cannot run as asked; the message says what to change."""
+
+
+def plate_glob(pattern: str) -> str:
+    """`AB??12`, `YX*`: `?` one character, `*` any run; letters and digits only."""
+    pattern = pattern.strip().upper().replace("-", "").replace(" ", "")
+    if not _PLATE_PATTERN.fullmatch(pattern):
+        raise SearchError(
+            f"plate pattern {pattern!r}: use letters, digits, ? (one character) and * (any)"
+        )
+    return pattern
+
+
+def _day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _days_between(start: datetime, end: datetime) -> list[date]:
+    first, last = _day_of(start), _day_of(end - timedelta(milliseconds=1))
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+class DayPartitionedStore:
+    def __init__(
+        self,
+        data_dir: Path,
+        keys_dir: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.folder = data_dir / "passages"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.keys = DayKeyring(keys_dir)
+        self.sequences = SequenceIndex(data_dir / "sequences.sqlite")
+        self.custody = Custody(data_dir / "custody.sqlite")
+        self.clock = clock
+        self._open: OrderedDict[date, DayFile] = OrderedDict()
+
+    def close(self) -> None:
+        for day_file in self._open.values():
+            day_file.close()
+        self._open.clear()
+        self.sequences.close()
+        self.custody.close()
+
+    # --- files ---------------------------------------------------------------------------
+
+    def path_of(self, day: date) -> Path:
+        return self.folder / f"{day.isoformat()}.sqlite"
+
+    def days(self) -> list[date]:
+        found = (_DAY_FILE.fullmatch(p.name) for p in self.folder.iterdir())
+        return sorted(date.fromisoformat(m.group(1)) for m in found if m)
+
+    def _day(self, day: date, create: bool = False) -> DayFile | None:
+        if day in self._open:
+            self._open.move_to_end(day)
+            return self._open[day]
+        path = self.path_of(day)
+        if not create and not path.exists():
+            return None
+        day_file = DayFile(path, day)
+        self._open[day] = day_file
+        while len(self._open) > OPEN_DAY_FILES:
+            _, oldest = self._open.popitem(last=False)
+            oldest.close()
+        return day_file
+
+    def _forget(self, day: date) -> None:
+        day_file = self._open.pop(day, None)
+        if day_file is not None:
+            day_file.close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def insert_batch(
+        self, verified: Sequence[Verified[Passage]], received_at: datetime
+    ) -> list[Outcome]:
+        """Store a batch: one transaction per day file, then the sequence index."""
+        outcomes: list[Outcome | None] = [None] * len(verified)
+        by_day: dict[date, list[int]] = defaultdict(list)
+        for index, item in enumerate(verified):
+            by_day[_day_of(item.record.captured_at)].append(index)
+        received = format_timestamp(received_at)
+        pending: dict[tuple[str, int], str] = {}
+        indexed = []
+        for day, indexes in sorted(by_day.items()):
+            day_file = self._day(day, create=True)
+            day_file.db.execute("BEGIN IMMEDIATE")
+            try:
+                for index in indexes:
+                    item = verified[index]
+                    outcome = self._insert_one(day_file, item, received, pending)
+                    outcomes[index] = outcome
+                    if outcome is Outcome.STORED:
+                        passage = item.record
+                        indexed.append(
+                            (passage.camera_id, passage.seq, day, pending[_key(passage)])
+                        )
+                day_file.db.execute("COMMIT")
+            except BaseException:
+                day_file.db.execute("ROLLBACK")
+                raise
+        self.sequences.add(indexed)
+        return outcomes  # type: ignore[return-value]
+
+    def _insert_one(
+        self,
+        day_file: DayFile,
+        item: Verified[Passage],
+        received: str,
+        pending: dict[tuple[str, int], str],
+    ) -> Outcome:
+        passage = item.record
+        digest = hashlib.sha256(item.canonical).hexdigest()
+        known = day_file.existing_digest(passage.camera_id, passage.seq) or pending.get(
+            _key(passage)
+        )
+        if known is None:
+            entry = self.sequences.lookup(passage.camera_id, passage.seq)
+            # An index entry without a row in its day file is a crash between the two
+            # commits: the record is simply stored again.
+            if entry is not None and entry[1] != digest and self._has_row(entry[0], passage):
+                return Outcome.CONFLICT
+        elif known == digest:
+            return Outcome.DUPLICATE
+        else:
+            return Outcome.CONFLICT
+        day = day_file.day
+        context = f"{passage.camera_id}/{passage.seq}".encode()
+        day_file.insert(
+            (
+                passage.camera_id,
+                passage.seq,
+                format_timestamp(passage.captured_at),
+                received,
+                passage.plate,
+                passage.country,
+                passage.confidence_pm,
+                passage.lat_e7,
+                passage.lon_e7,
+                passage.direction,
+                passage.lane,
+                digest,
+                item.canonical,
+                item.signature,
+            ),
+            (
+                passage.camera_id,
+                passage.seq,
+                self.keys.encrypt(day, passage.crop_jpeg, context + b"/crop"),
+                self.keys.encrypt(day, passage.overview_jpeg, context + b"/overview"),
+            ),
+        )
+        pending[_key(passage)] = digest
+        return Outcome.STORED
+
+    def _has_row(self, day: date, passage: Passage) -> bool:
+        day_file = self._day(day)
+        return day_file is not None and (
+            day_file.existing_digest(passage.camera_id, passage.seq) is not None
+        )
+
+    # --- reading (only what is younger than 28 days) --------------------------------------
+
+    def _visible_days(self, start: datetime, end: datetime) -> tuple[list[date], str, str]:
+        now = self.clock()
+        since = max(format_timestamp(start), cutoff_text(now))
+        until = format_timestamp(end)
+        existing = set(self.days())
+        days = [d for d in _days_between(start, end) if d in existing and not fully_expired(d, now)]
+        return days, since, until
+
+    def recent(self, camera_id: str | None = None, limit: int = 50) -> list[StoredPassage]:
+        now = self.clock()
+        since = cutoff_text(now)
+        results: list[StoredPassage] = []
+        for day in reversed(self.days()):
+            if fully_expired(day, now) or len(results) >= limit:
+                break
+            results += self._day(day).recent(since, camera_id, limit - len(results))
+        return results
+
+    def search_plate(
+        self,
+        pattern: str,
+        start: datetime,
+        end: datetime,
+        country: str | None = None,
+        limit: int = MAX_RESULTS,
+    ) -> list[StoredPassage]:
+        glob = plate_glob(pattern)
+        days, since, until = self._visible_days(start, end)
+        results: list[StoredPassage] = []
+        for day in days:
+            results += self._day(day).by_plate(glob, country, since, until, limit - len(results))
+            if len(results) >= limit:
+                break
+        return results
+
+    def search_window(
+        self,
+        cameras: Sequence[str],
+        start: datetime,
+        end: datetime,
+        direction: str | None = None,
+        limit: int = MAX_RESULTS,
+    ) -> list[StoredPassage]:
+        if not cameras:
+            raise SearchError("a place search needs at least one camera")
+        days, since, until = self._visible_days(start, end)
+        results: list[StoredPassage] = []
+        for day in days:
+            results += self._day(day).in_window(
+                cameras, since, until, direction, limit - len(results)
+            )
+            if len(results) >= limit:
+                break
+        return results
+
+    def count_window(
+        self, cameras: Sequence[str], start: datetime, end: datetime, direction: str | None = None
+    ) -> int:
+        if not cameras:
+            raise SearchError("a place search needs at least one camera")
+        days, since, until = self._visible_days(start, end)
+        return sum(self._day(d).count_window(cameras, since, until, direction) for d in days)
+
+    def image(self, camera_id: str, seq: int, which: str) -> bytes | None:
+        """The decrypted image, or None when unknown or past 28 days."""
+        entry = self.sequences.lookup(camera_id, seq)
+        if entry is None:
+            return None
+        day_file = self._day(entry[0])
+        if day_file is None:
+            return None
+        captured = day_file.captured_at(camera_id, seq)
+        if captured is None or captured < cutoff_text(self.clock()):
+            return None
+        sealed = day_file.sealed_image(camera_id, seq, which)
+        if sealed is None:
+            return None
+        try:
+            return self.keys.decrypt(entry[0], sealed, f"{camera_id}/{seq}/{which}".encode())
+        except DayKeyError as exc:
+            log.error("store: image %s/%s/%s unreadable: %s", camera_id, seq, which, exc)
+            return None
+
+    def count(self, camera_id: str | None = None) -> int:
+        """Rows physically present, expired or not (for operations and tests)."""
+        return sum(self._day(day).count(camera_id) for day in self.days())
+
+    def seqs(self, camera_id: str) -> list[int]:
+        return sorted(seq for day in self.days() for seq in self._day(day).seqs(camera_id))
+
+    # --- for retention and statistics ------------------------------------------------------
+
+    def statistics_rows(self, day: date):
+        day_file = self._day(day)
+        return [] if day_file is None else day_file.rows_for_statistics()
+
+    def latest_received(self, day: date) -> str | None:
+        day_file = self._day(day)
+        return None if day_file is None else day_file.latest_received()
+
+    def destroy_day(self, day: date, now: datetime) -> None:
+        """Crypto-shred the day (key first), then remove its file and index entries."""
+        self.keys.destroy(day)
+        self._forget(day)
+        path = self.path_of(day)
+        for suffix in ("-wal", "-shm", "-journal", ""):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.exists():
+                candidate.unlink()
+        forgotten = self.sequences.forget_day(day)
+        self.custody.event(now, "day_destroyed", day, f"file and key removed, {forgotten} rows")
+
+    def purge_expired(self, day: date, now: datetime) -> int:
+        """Securely delete the expired, unheld passages of a day that is partly (or held) past."""
+        day_file = self._day(day)
+        if day_file is None:
+            return 0
+        return day_file.delete_before(cutoff_text(now), self.custody.held_in(day))
+
+
+def _key(passage: Passage) -> tuple[str, int]:
+    return passage.camera_id, passage.seq
