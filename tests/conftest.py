@@ -186,6 +186,14 @@ def make_passage(key: SigningKey, seq: int = 1, camera_id: str = "test-cam-01", 
     return Passage(**values)
 
 
+def verified_passage(key: SigningKey, **changes):
+    """A passage as ingest hands it to the store: encoded, decoded and verified."""
+    from wire import decode_passage, encode_passage
+
+    passage = make_passage(key, **changes)
+    return decode_passage(encode_passage(passage, key)).verify(key.verify_key)
+
+
 def write_agent_config(
     tmp_path: Path,
     camera: CameraSetup,

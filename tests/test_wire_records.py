@@ -124,6 +124,15 @@ def test_malformed_fields_are_refused_with_the_field_named(change, message):
         decode_passage(payload)
 
 
+def test_errors_never_repeat_a_plate():
+    payload = _tamper(
+        encode_passage(make_passage(KEY), KEY), lambda e: e["record"].update(plate="ab-12-cd")
+    )
+    with pytest.raises(MalformedRecord) as error:
+        decode_passage(payload)
+    assert "ab-12-cd" not in str(error.value) and "plate" in str(error.value)
+
+
 def test_non_jpeg_image_cannot_be_built():
     with pytest.raises(MalformedRecord, match="JPEG"):
         make_passage(KEY, crop_jpeg=b"\x89PNG....")

@@ -30,10 +30,16 @@ def require_keys(record: dict, required: set[str], what: str) -> None:
         raise MalformedRecord(f"{what} has unknown field(s): {', '.join(sorted(extra))}")
 
 
+# Fields whose values are personal data: error messages (which end up in logs kept longer
+# than 28 days) name the field but never repeat the value.
+PERSONAL_FIELDS = {"plate"}
+
+
 def text(record: dict, name: str, pattern: re.Pattern[str]) -> str:
     value = record[name]
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise MalformedRecord(f"field {name}={value!r} does not match {pattern.pattern}")
+        shown = "<withheld>" if name in PERSONAL_FIELDS else repr(value)
+        raise MalformedRecord(f"field {name}={shown} does not match {pattern.pattern}")
     return value
 
 
