@@ -52,3 +52,54 @@ def test_register_list_and_rotate_a_camera(tmp_path, capsys):
 def test_missing_config_is_a_clear_error(tmp_path, capsys):
     assert central_main(["--config", str(tmp_path / "absent.toml"), "camera-list"]) == 2
     assert "cannot read central config" in capsys.readouterr().err
+
+
+def test_designate_hold_backup_retention_and_statistics(tmp_path, capsys):
+    import json
+    from datetime import UTC, datetime
+
+    from central.store import open_store
+    from tests.conftest import verified_passage
+    from wire import SigningKey
+
+    central = write_central_config(tmp_path, broker_port=1883)
+    config = ["--config", str(central.config_path)]
+    provision_main(["camera-key", "--camera-id", "cam-a", "--out", str(tmp_path / "k")])
+    central_main(
+        config
+        + ["camera-add", "--camera-id", "cam-a", "--public-key", str(tmp_path / "k" / "cam-a.pub")]
+    )
+    designate = ["camera-designate", "--camera-id", "cam-a", "--plan-version", "plan 2026"]
+    assert central_main(config + designate + ["--from", "2026-01-01T00:00"]) == 2
+    assert "no time zone" in capsys.readouterr().err
+    assert central_main(config + designate + ["--from", "2026-01-01T00:00Z"]) == 0
+
+    key = SigningKey.load(tmp_path / "k" / "cam-a.key")
+    store = open_store(central.config)
+    store.insert_batch(
+        [
+            verified_passage(
+                key, seq=1, camera_id="cam-a", captured_at=datetime.now(UTC).replace(microsecond=0)
+            )
+        ],
+        datetime.now(UTC),
+    )
+    store.close()
+    hold = ["hold", "--camera-id", "cam-a", "--seq", "1", "--request", "REQ-1", "--by", "officer-1"]
+    assert central_main(config + hold) == 0
+    assert (
+        central_main(
+            config + ["hold", "--camera-id", "cam-a", "--seq", "7", "--request", "R", "--by", "o"]
+        )
+        == 2
+    )
+    assert central_main(config + ["release-holds", "--request", "REQ-1"]) == 0
+    assert "released 1 hold" in capsys.readouterr().out
+
+    backup = ["--to", str(tmp_path / "bk"), "--keys-to", str(tmp_path / "bk-keys")]
+    assert central_main(config + ["backup"] + backup) == 0
+    assert central_main(config + ["backup-expire"] + backup) == 0
+    assert central_main(config + ["retention-run"]) == 0
+    capsys.readouterr()
+    assert central_main(config + ["statistics", "--day", "2026-01-02"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

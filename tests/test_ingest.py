@@ -194,3 +194,53 @@ def test_key_of_another_registered_camera_does_not_verify(
     )
     peer.publish(passage_topic(camera.camera_id), payload)
     wait_until(lambda: "bad_signature" in rejection_reasons(central_setup))
+
+
+def test_camera_outside_the_plan_is_offered_to_hotlists_but_never_stored(
+    mosquitto, central_setup, tmp_path, ack_key
+):
+    outsider = register_camera(central_setup, "traffic-cam-07", tmp_path / "o", designate=False)
+    key = SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    worker = IngestWorker(central_setup.config, key)
+    offered = []
+    worker.passage_listeners.append(lambda verified: offered.append(verified.record.seq))
+    worker.start()
+    peer = Peer(mosquitto.port, outsider.camera_id)
+    try:
+        assert worker.subscribed.wait(10)
+        payload = encode_passage(
+            make_passage(outsider.key, camera_id=outsider.camera_id, captured_at=recent_time()),
+            outsider.key,
+        )
+        peer.publish(passage_topic(outsider.camera_id), payload)
+        assert peer.next_ack(ack_key).seqs == (1,), "dealt with, so acknowledged"
+    finally:
+        peer.close()
+        worker.stop()
+    assert offered == [1]
+    assert worker.counters["not_in_plan_discarded"] == 1
+    assert open_store(central_setup.config).count() == 0
+    assert not list((central_setup.config.storage.data_dir / "passages").glob("*.sqlite"))
+
+
+def test_designation_applies_at_capture_time(central_setup, camera):
+    from central.cameras import CameraRegistry
+
+    registry = CameraRegistry(central_setup.config.cameras_path)
+    now = datetime.now(UTC)
+    registry.add("new-cam-09", SigningKey.generate().verify_key, now)
+    registry.designate("new-cam-09", now - timedelta(days=2), now - timedelta(days=1), "p", now)
+    assert registry.designated("new-cam-09", now - timedelta(days=1, hours=12))
+    assert not registry.designated("new-cam-09", now - timedelta(days=3))
+    assert not registry.designated("new-cam-09", now - timedelta(hours=1))
+    registry.close()
+
+
+def test_passage_older_than_28_days_on_arrival_is_acknowledged_not_stored(
+    ingest, peer, camera, central_setup, ack_key
+):
+    old = recent_time() - timedelta(days=28, minutes=1)
+    peer.publish(passage_topic(camera.camera_id), _good(camera, seq=4, captured_at=old))
+    assert peer.next_ack(ack_key).seqs == (4,)
+    assert ingest.counters["expired_on_arrival"] == 1
+    assert open_store(central_setup.config).count() == 0

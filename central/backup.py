@@ -1,0 +1,106 @@
+"""Backups that expire with the data: per-day copies, per-day keys, the same 28 days.
+
+A backup holds one copy of each live day file and, in a separate folder, that day's key
+(the two must never share a medium or a retention policy longer than 28 days). Running
+`expire_backups` hourly applies the live retention to the copies: the expired part of a
+day is securely deleted, a whole expired day loses its key and its file. The small stores
+(cameras, statistics, custody, rejections) are copied whole; they hold no plates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from central.retention import cutoff_text, fully_expired
+from central.store.dayfile import DayFile
+from central.store.daykeys import DayKeyring
+from central.store.partitioned import DayPartitionedStore
+
+log = logging.getLogger(__name__)
+_DAY = re.compile(r"(\d{4}-\d{2}-\d{2})\.sqlite")
+SMALL_STORES = ("cameras", "statistics", "custody", "rejections", "sequences")
+
+
+class BackupError(Exception):
+    """A backup cannot be made as asked."""
+
+
+@dataclass
+class BackupReport:
+    days_copied: list[date] = field(default_factory=list)
+    days_expired: list[date] = field(default_factory=list)
+    rows_deleted: int = 0
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """SQLite's online backup: consistent while the central keeps writing."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    with (
+        sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
+        sqlite3.connect(partial) as dst,
+    ):
+        src.backup(dst)
+    partial.replace(target)
+
+
+def make_backup(
+    store: DayPartitionedStore, data_dir: Path, to: Path, keys_to: Path, now: datetime
+) -> BackupReport:
+    if to.resolve() == keys_to.resolve():
+        raise BackupError("day keys and day files must be backed up to different places")
+    (to / "passages").mkdir(parents=True, exist_ok=True)
+    keys_to.mkdir(parents=True, exist_ok=True, mode=0o700)
+    report = expire_backups(to, keys_to, now, store.custody.held_in)
+    for day in store.days():
+        if fully_expired(day, now):
+            continue
+        _copy_sqlite(store.path_of(day), to / "passages" / f"{day.isoformat()}.sqlite")
+        key = store.keys.folder / f"{day.isoformat()}.key"
+        if key.exists():
+            target = keys_to / key.name
+            shutil.copyfile(key, target)
+            os.chmod(target, 0o600)
+        report.days_copied.append(day)
+    for name in SMALL_STORES:
+        source = data_dir / f"{name}.sqlite"
+        if source.exists():
+            _copy_sqlite(source, to / f"{name}.sqlite")
+    log.info("backup: %d day(s) copied to %s", len(report.days_copied), to)
+    return report
+
+
+def expire_backups(
+    to: Path, keys_to: Path, now: datetime, held_in=lambda day: set()
+) -> BackupReport:
+    """Apply the 28-day rule to a backup: run it at least hourly, like live retention."""
+    report = BackupReport()
+    keyring = DayKeyring(keys_to)
+    for day in keyring.days():
+        if fully_expired(day, now) and keyring.destroy(day):
+            report.days_expired.append(day)
+    folder = to / "passages"
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        match = _DAY.fullmatch(path.name)
+        if not match:
+            continue
+        day = date.fromisoformat(match.group(1))
+        if fully_expired(day, now):
+            for suffix in ("-wal", "-shm", ""):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            if day not in report.days_expired:
+                report.days_expired.append(day)
+        elif cutoff_text(now) > day.isoformat():
+            day_file = DayFile(path, day)
+            try:
+                report.rows_deleted += day_file.delete_before(cutoff_text(now), held_in(day))
+            finally:
+                day_file.close()
+    return report

@@ -1,0 +1,1 @@
+"""The `anpr-central` subcommands, one module per area: service, cameras, data custody."""

@@ -1,0 +1,74 @@
+"""Camera registration, key rotation and (minimal) camera-plan designation."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from central.cameras import CameraRegistry, CameraRegistryError
+from central.config import CentralConfig
+from wire.signing import load_verify_key
+
+
+def add_parsers(commands) -> None:
+    add = commands.add_parser("camera-add", help="register a camera's public key")
+    add.add_argument("--camera-id", required=True)
+    add.add_argument("--public-key", required=True, help="camera's .pub file")
+    add.add_argument("--note", default="")
+    add_key = commands.add_parser("camera-add-key", help="rotation: add a camera's new key")
+    add_key.add_argument("--camera-id", required=True)
+    add_key.add_argument("--public-key", required=True, help="camera's new .pub")
+    retire = commands.add_parser("camera-retire-key", help="rotation: retire a camera's old key")
+    retire.add_argument("--camera-id", required=True)
+    retire.add_argument("--key-id", required=True)
+    designate = commands.add_parser(
+        "camera-designate", help="record the camera plan period in which a camera may store"
+    )
+    designate.add_argument("--camera-id", required=True)
+    designate.add_argument("--from", dest="valid_from", required=True, help="ISO 8601 UTC")
+    designate.add_argument("--until", dest="valid_until", help="ISO 8601 UTC (open if absent)")
+    designate.add_argument("--plan-version", required=True, help="e.g. 'camera plan 2027'")
+    commands.add_parser("camera-list", help="list registered cameras")
+
+
+def parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CameraRegistryError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise CameraRegistryError(f"{text!r} has no time zone; write e.g. 2027-01-01T00:00Z")
+    return moment.astimezone(UTC)
+
+
+def run(config: CentralConfig, args: argparse.Namespace) -> int:
+    registry = CameraRegistry(config.cameras_path)
+    now = datetime.now(UTC)
+    try:
+        if args.command == "camera-add":
+            key = load_verify_key(Path(args.public_key))
+            camera = registry.add(args.camera_id, key, now, args.note)
+            print(f"registered camera {camera.camera_id} key_id={key.key_id}")
+        elif args.command == "camera-add-key":
+            key = load_verify_key(Path(args.public_key))
+            registry.add_key(args.camera_id, key, now)
+            print(f"camera {args.camera_id}: key {key.key_id} added")
+        elif args.command == "camera-retire-key":
+            registry.retire_key(args.camera_id, args.key_id, now)
+            print(f"camera {args.camera_id}: key {args.key_id} retired")
+        elif args.command == "camera-designate":
+            until = parse_moment(args.valid_until) if args.valid_until else None
+            registry.designate(
+                args.camera_id, parse_moment(args.valid_from), until, args.plan_version, now
+            )
+            print(
+                f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
+            )
+        else:
+            for camera in registry.all():
+                key_ids = ",".join(key.key_id for key in camera.keys)
+                print(f"{camera.camera_id}\t{key_ids}\t{camera.registered_at}")
+    finally:
+        registry.close()
+    return 0

@@ -1,0 +1,85 @@
+"""Holds for open requests, backups that expire, retention on demand, daily statistics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from central.backup import expire_backups, make_backup
+from central.cameras import CameraRegistry
+from central.config import CentralConfig
+from central.retention import run_retention
+from central.statistics import DailyStatistics
+from central.store.partitioned import DayPartitionedStore
+
+
+def add_parsers(commands) -> None:
+    hold = commands.add_parser("hold", help="keep a passage past 28 days for an open request")
+    hold.add_argument("--camera-id", required=True)
+    hold.add_argument("--seq", type=int, required=True)
+    hold.add_argument("--request", required=True, help="reference of the open request")
+    hold.add_argument("--by", required=True, help="the officer placing the hold")
+    release = commands.add_parser("release-holds", help="a request closed: release its holds")
+    release.add_argument("--request", required=True)
+    backup = commands.add_parser("backup", help="copy day files and (elsewhere) day keys")
+    backup.add_argument("--to", type=Path, required=True)
+    backup.add_argument("--keys-to", type=Path, required=True)
+    expire = commands.add_parser("backup-expire", help="apply the 28 days to a backup (hourly)")
+    expire.add_argument("--to", type=Path, required=True)
+    expire.add_argument("--keys-to", type=Path, required=True)
+    commands.add_parser("retention-run", help="run retention once now")
+    stats = commands.add_parser("statistics", help="print a day's plate-free figures as JSON")
+    stats.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+
+
+def run(config: CentralConfig, args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    if args.command == "statistics":
+        statistics = DailyStatistics(config.statistics_path)
+        try:
+            print(json.dumps([asdict(f) for f in statistics.for_day(args.day)], indent=2))
+        finally:
+            statistics.close()
+        return 0
+    if args.command == "backup-expire":
+        report = expire_backups(args.to, args.keys_to, now)
+        print(f"backup: {len(report.days_expired)} day(s) removed, {report.rows_deleted} rows")
+        return 0
+    store = DayPartitionedStore(config.storage.data_dir, config.storage.keys_dir)
+    try:
+        return _with_store(config, args, store, now)
+    finally:
+        store.close()
+
+
+def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
+    if args.command == "hold":
+        entry = store.sequences.lookup(args.camera_id, args.seq)
+        if entry is None:
+            print(f"anpr-central: no passage {args.camera_id}/{args.seq} in the store")
+            return 2
+        store.custody.hold(args.camera_id, args.seq, entry[0], args.request, args.by, now)
+        print(f"held {args.camera_id}/{args.seq} for {args.request}")
+    elif args.command == "release-holds":
+        print(f"released {store.custody.release(args.request, now)} hold(s) of {args.request}")
+    elif args.command == "backup":
+        report = make_backup(store, config.storage.data_dir, args.to, args.keys_to, now)
+        print(
+            f"backup: {len(report.days_copied)} day(s) copied, {len(report.days_expired)} expired"
+        )
+    elif args.command == "retention-run":
+        statistics = DailyStatistics(config.statistics_path)
+        registry = CameraRegistry(config.cameras_path)
+        try:
+            report = run_retention(store, statistics, registry, now)
+        finally:
+            statistics.close()
+            registry.close()
+        print(
+            f"retention: {len(report.days_destroyed)} day(s) destroyed, "
+            f"{report.rows_deleted} rows deleted, {len(report.days_held)} day(s) held"
+        )
+    return 0

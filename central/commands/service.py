@@ -1,0 +1,60 @@
+"""`serve` and `ingest`: the long-running central, with retention on its own schedule."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime
+
+from central.cameras import CameraRegistry
+from central.config import CentralConfig
+from central.retention import RetentionWorker, run_retention
+from central.statistics import DailyStatistics
+from central.store import open_store
+from wire import SigningKey
+
+log = logging.getLogger("central")
+
+
+def retention_worker(config: CentralConfig) -> RetentionWorker:
+    """Retention in its own thread; its stores are opened in that thread on first run."""
+    opened: dict = {}
+
+    def run_once(now: datetime):
+        if not opened:
+            opened["store"] = open_store(config)
+            opened["statistics"] = DailyStatistics(config.statistics_path)
+            opened["registry"] = CameraRegistry(config.cameras_path)
+        return run_retention(opened["store"], opened["statistics"], opened["registry"], now)
+
+    return RetentionWorker(run_once, config.retention.interval_s)
+
+
+def run(config: CentralConfig, with_web: bool) -> int:
+    from central import create_app
+    from central.ingest import IngestWorker
+
+    ack_key = SigningKey.load(config.secrets.ack_signing_key_file)
+    app = create_app(config) if with_web else None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = IngestWorker(config, ack_key)
+    worker.start()
+    retention = retention_worker(config)
+    retention.start()
+    server = None
+    if app is not None:
+        from werkzeug.serving import make_server
+
+        server = make_server(config.web.host, config.web.port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+        log.info("web: listening on http://%s:%d/", config.web.host, config.web.port)
+    stop.wait()
+    log.info("central: stopping")
+    if server is not None:
+        server.shutdown()
+    retention.stop()
+    worker.stop()
+    return 0

@@ -1,0 +1,52 @@
+"""Backups expire with the data: day copies and day keys, kept apart, gone after 28 days."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from central.backup import BackupError, expire_backups, make_backup
+from central.store.partitioned import DayPartitionedStore
+from tests.conftest import verified_passage
+from wire import SigningKey
+
+KEY = SigningKey.from_seed(bytes(32))
+T0 = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = DayPartitionedStore(tmp_path / "data", tmp_path / "keys", lambda: T0)
+    early = verified_passage(KEY, seq=1, captured_at=T0, plate="EARLY1")
+    late = verified_passage(KEY, seq=2, captured_at=T0 + timedelta(hours=12), plate="LATE12")
+    store.insert_batch([early, late], T0)
+    yield store
+    store.close()
+
+
+def disk(folder) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def test_backup_copies_days_and_keys_to_separate_places(store, tmp_path):
+    report = make_backup(store, tmp_path / "data", tmp_path / "bk", tmp_path / "bk-keys", T0)
+    assert report.days_copied == [date(2026, 10, 1)]
+    assert (tmp_path / "bk" / "passages" / "2026-10-01.sqlite").exists()
+    assert (tmp_path / "bk-keys" / "2026-10-01.key").exists()
+    assert b"EARLY1" in disk(tmp_path / "bk")
+    assert not list((tmp_path / "bk").rglob("*.key")), "no key beside the data"
+    with pytest.raises(BackupError, match="different places"):
+        make_backup(store, tmp_path / "data", tmp_path / "bk", tmp_path / "bk", T0)
+
+
+def test_backup_expiry_follows_the_live_rule_to_the_row(store, tmp_path):
+    make_backup(store, tmp_path / "data", tmp_path / "bk", tmp_path / "bk-keys", T0)
+    report = expire_backups(tmp_path / "bk", tmp_path / "bk-keys", T0 + timedelta(days=28, hours=1))
+    assert report.rows_deleted == 1
+    assert b"EARLY1" not in disk(tmp_path / "bk") and b"LATE12" in disk(tmp_path / "bk")
+
+    report = expire_backups(
+        tmp_path / "bk", tmp_path / "bk-keys", datetime(2026, 10, 30, tzinfo=UTC)
+    )
+    assert report.days_expired == [date(2026, 10, 1)]
+    assert b"LATE12" not in disk(tmp_path / "bk")
+    assert not (tmp_path / "bk-keys" / "2026-10-01.key").exists()
