@@ -10,12 +10,14 @@ equals RFC 8785 (JCS). See docs/wire-format.md.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 
 from wire.errors import MalformedRecord
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_FORBIDDEN_IN_STRINGS = {'"', "\\"}
+# Printable ASCII (0x20-0x7E) except '"' (0x22) and '\\' (0x5C).
+_PORTABLE_STRING = re.compile(r"[ !#-\[\]-~]*")
 
 
 def canonical_bytes(value: object) -> bytes:
@@ -59,9 +61,9 @@ def _encode(value: object, path: str) -> list[str]:
 
 
 def _check_string(text: str, path: str) -> None:
-    for char in text:
-        if not (0x20 <= ord(char) <= 0x7E) or char in _FORBIDDEN_IN_STRINGS:
-            raise MalformedRecord(f"{path}: character {char!r} not allowed in wire strings")
+    if _PORTABLE_STRING.fullmatch(text) is None:
+        bad = next(c for c in text if _PORTABLE_STRING.fullmatch(c) is None)
+        raise MalformedRecord(f"{path}: character {bad!r} not allowed in wire strings")
 
 
 def parse_json_object(data: bytes, what: str) -> dict:

@@ -67,7 +67,7 @@ def int_list(record: dict, name: str, low: int, high: int, max_len: int) -> tupl
 def timestamp(record: dict, name: str) -> datetime:
     value = text(record, name, TIMESTAMP)
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         raise MalformedRecord(f"field {name}={value!r} is not a real UTC time") from None
 

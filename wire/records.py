@@ -48,8 +48,12 @@ class Passage:
     reader_version: str
     crop_jpeg: bytes = field(repr=False)
     overview_jpeg: bytes = field(repr=False)
+    _digests: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_digests", (sha256_hex(self.crop_jpeg), sha256_hex(self.overview_jpeg))
+        )
         # Round-trip through the wire form: one validation path for built and decoded records.
         _validate_passage_fields(self.signed_fields())
         if len(self.char_confidence_pm) != len(self.plate):
@@ -88,19 +92,15 @@ class Passage:
             "char_confidence_pm": list(self.char_confidence_pm),
             "plate_box": list(self.plate_box),
             "models": {"detector": self.detector_version, "reader": self.reader_version},
-            "crop_sha256": sha256_hex(self.crop_jpeg),
-            "overview_sha256": sha256_hex(self.overview_jpeg),
+            "crop_sha256": self._digests[0],
+            "overview_sha256": self._digests[1],
         }
 
     @classmethod
     def from_signed_fields(cls, record: dict, crop_jpeg: bytes, overview_jpeg: bytes) -> Passage:
         _validate_passage_fields(record)
-        if record["crop_sha256"] != sha256_hex(crop_jpeg):
-            raise ImageDigestMismatch("crop image does not match crop_sha256")
-        if record["overview_sha256"] != sha256_hex(overview_jpeg):
-            raise ImageDigestMismatch("overview image does not match overview_sha256")
         x, y, w, h = record["plate_box"]
-        return cls(
+        passage = cls(
             camera_id=record["camera_id"],
             key_id=record["key_id"],
             seq=record["seq"],
@@ -119,6 +119,11 @@ class Passage:
             crop_jpeg=crop_jpeg,
             overview_jpeg=overview_jpeg,
         )
+        if record["crop_sha256"] != passage._digests[0]:
+            raise ImageDigestMismatch("crop image does not match crop_sha256")
+        if record["overview_sha256"] != passage._digests[1]:
+            raise ImageDigestMismatch("overview image does not match overview_sha256")
+        return passage
 
 
 _PASSAGE_KEYS = {

@@ -1,7 +1,8 @@
 """One UTC day of passages in one SQLite file, so that expiry removes whole files.
 
-The passage table holds the searchable fields and the signed record; images sit in their
-own table (so index and table scans stay compact) and are encrypted with the day's key.
+The passage table holds only the searchable fields, so that it and its indexes stay compact;
+the signed record (the evidence) and the images sit in their own tables, the images
+encrypted with the day's key.
 Verification results refer to a passage and live in their own table: the read itself is
 never updated.
 """
@@ -33,10 +34,15 @@ MIGRATIONS = [
             direction        TEXT NOT NULL,
             lane             INTEGER NOT NULL,
             record_sha256    TEXT NOT NULL,
-            record           BLOB NOT NULL,
-            signature        BLOB NOT NULL,
             PRIMARY KEY (camera_id, seq)
         ) WITHOUT ROWID;
+        CREATE TABLE records (
+            camera_id  TEXT NOT NULL,
+            seq        INTEGER NOT NULL,
+            record     BLOB NOT NULL,
+            signature  BLOB NOT NULL,
+            PRIMARY KEY (camera_id, seq)
+        );
         CREATE INDEX passages_plate ON passages (plate, captured_at);
         CREATE INDEX passages_camera_time ON passages (camera_id, captured_at);
         CREATE TABLE images (
@@ -60,7 +66,7 @@ MIGRATIONS = [
     ),
 ]
 
-PASSAGE_COLUMNS = 14
+PASSAGE_COLUMNS = 12
 
 
 class DayFile:
@@ -83,9 +89,10 @@ class DayFile:
         ).fetchone()
         return None if row is None else row[0]
 
-    def insert(self, passage_row: Sequence, image_row: Sequence) -> None:
+    def insert(self, passage_row: Sequence, record_row: Sequence, image_row: Sequence) -> None:
         self.db.execute(f"INSERT INTO passages VALUES ({', '.join('?' * PASSAGE_COLUMNS)})",
                         passage_row)  # fmt: skip
+        self.db.execute("INSERT INTO records VALUES (?, ?, ?, ?)", record_row)
         self.db.execute("INSERT INTO images VALUES (?, ?, ?, ?)", image_row)
 
     def recent(self, since: str, camera_id: str | None, limit: int) -> list[StoredPassage]:
@@ -168,26 +175,29 @@ class DayFile:
 
     def delete_before(self, cutoff: str, keep: Iterable[tuple[str, int]]) -> int:
         """Securely delete passages captured before `cutoff`, except those held."""
-        keep = set(keep)
-        doomed = [
-            (camera_id, seq)
-            for camera_id, seq in self.db.execute(
-                "SELECT camera_id, seq FROM passages WHERE captured_at < ?", (cutoff,)
-            )
-            if (camera_id, seq) not in keep
-        ]
-        if not doomed:
-            return 0
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("verifications", "images", "passages"):
-                self.db.executemany(f"DELETE FROM {table} WHERE camera_id = ? AND seq = ?", doomed)
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS held (camera_id TEXT, seq INTEGER)")
+            self.db.execute("DELETE FROM temp.held")
+            self.db.executemany("INSERT INTO temp.held VALUES (?, ?)", list(keep))
+            doomed = (
+                "SELECT camera_id, seq FROM passages WHERE captured_at < ? "
+                "EXCEPT SELECT camera_id, seq FROM temp.held"
+            )
+            for table in ("verifications", "images", "records"):
+                self.db.execute(
+                    f"DELETE FROM {table} WHERE (camera_id, seq) IN ({doomed})", (cutoff,)
+                )
+            deleted = self.db.execute(
+                f"DELETE FROM passages WHERE (camera_id, seq) IN ({doomed})", (cutoff,)
+            ).rowcount
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.scrub()
-        return len(doomed)
+        if deleted:
+            self.scrub()
+        return deleted
 
     def scrub(self) -> None:
         """Leave no old page copies behind: checkpoint and truncate the write-ahead log."""

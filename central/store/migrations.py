@@ -58,6 +58,8 @@ def connect(path, readonly: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA secure_delete=ON")
+    # Sorts and temporary tables stay in memory: no plate may reach a temporary file.
+    db.execute("PRAGMA temp_store=MEMORY")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
     return db

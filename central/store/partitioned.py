@@ -176,9 +176,8 @@ class DayPartitionedStore:
                 passage.direction,
                 passage.lane,
                 digest,
-                item.canonical,
-                item.signature,
             ),
+            (passage.camera_id, passage.seq, item.canonical, item.signature),
             (
                 passage.camera_id,
                 passage.seq,
