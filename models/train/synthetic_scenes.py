@@ -72,7 +72,8 @@ def render_scene(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, 
     car_w = rng.randint(420, 700)
     car_h = int(car_w * rng.uniform(0.55, 0.7))
     car_x = rng.randint(60, FRAME[0] - car_w - 60)
-    car_y = rng.randint(horizon - 40, FRAME[1] - car_h - 20)
+    lowest = FRAME[1] - car_h - 20
+    car_y = rng.randint(min(horizon - 40, lowest), lowest)
     body = tuple(rng.randint(20, 230) for _ in range(3))
     draw.rounded_rectangle([car_x, car_y, car_x + car_w, car_y + car_h], 40, fill=body)
     glass = (40, 50, 60)

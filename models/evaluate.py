@@ -1,0 +1,207 @@
+"""`anpr-eval DIR`: how well the shipped models read a folder of annotated images.
+
+Each image `name.jpg` has a sidecar `name.txt` with one line per plate,
+`name.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE` (the format `edge_agent.recognizer` parses).
+Metrics, per system:
+
+- exact-plate accuracy: annotated plates for which a read lying on the plate has exactly its text
+- character accuracy: 1 - edit distance / length of the best such read, averaged over plates
+- detection recall: annotated plates the detector's boxes (the peer: its text boxes) cover at
+  IoU >= 0.5
+- false reads per image: reads that lie on no annotated plate or disagree with it
+- ms per image: wall time of one whole-image read, decoding excluded
+
+`--peer rapidocr` runs RapidOCR on the same images and prints it beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from edge_agent.recognizer import (
+    AnnotationError,
+    Recognizer,
+    RecognizerSettings,
+    parse_annotations,
+)
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+Box = tuple[float, float, float, float]  # x, y, w, h
+
+
+class EvaluationError(RuntimeError):
+    """The folder holds nothing to evaluate."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: Path
+    plates: tuple[tuple[Box, str], ...]
+
+
+@dataclass
+class Scores:
+    exact_plate_accuracy: float
+    character_accuracy: float
+    detection_recall: float
+    false_reads_per_image: float
+    ms_per_image: float
+    images: int
+    plates: int
+
+
+def load_folder(folder: Path) -> list[Sample]:
+    """Every image with a sidecar annotation file; images without one are skipped (logged)."""
+    if not folder.is_dir():
+        raise EvaluationError(f"{folder}: not a folder")
+    samples = []
+    for image in sorted(folder.iterdir()):
+        if image.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        sidecar = image.with_suffix(".txt")
+        if not sidecar.exists():
+            log.warning("%s: no annotation file %s, skipped", image, sidecar.name)
+            continue
+        entries = [
+            (box, plate) for name, box, plate in parse_annotations(sidecar) if name == image.name
+        ]
+        samples.append(Sample(image, tuple(entries)))
+    if not samples:
+        raise EvaluationError(f"{folder}: no images with annotation files")
+    return samples
+
+
+def load_bgr(path: Path) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(Image.open(path).convert("RGB"))[:, :, ::-1])
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def on_plate(read: Box, plate: Box) -> bool:
+    """A read belongs to a plate when its centre lies inside the plate box grown by a quarter."""
+    cx, cy = read[0] + read[2] / 2, read[1] + read[3] / 2
+    x, y, w, h = plate
+    return x - w / 4 <= cx <= x + w * 1.25 and y - h / 4 <= cy <= y + h * 1.25
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def score(samples: list[Sample], run) -> Scores:
+    """Run `run(bgr) -> (detector boxes, [(box, text)])` on every sample and score it."""
+    exact = chars = found = false = 0.0
+    plates = 0
+    elapsed = 0.0
+    for sample in samples:
+        bgr = load_bgr(sample.image)
+        started = time.perf_counter()
+        boxes, reads = run(bgr)
+        elapsed += time.perf_counter() - started
+        for plate_box, plate in sample.plates:
+            plates += 1
+            mine = [text for box, text in reads if on_plate(box, plate_box)]
+            exact += plate in mine
+            if mine:
+                chars += max(max(0.0, 1 - edit_distance(t, plate) / len(plate)) for t in mine)
+            found += any(iou(box, plate_box) >= 0.5 for box in boxes)
+        for box, text in reads:
+            if not any(on_plate(box, b) and text == p for b, p in sample.plates):
+                false += 1
+    n = len(samples)
+    return Scores(
+        exact_plate_accuracy=exact / max(1, plates),
+        character_accuracy=chars / max(1, plates),
+        detection_recall=found / max(1, plates),
+        false_reads_per_image=false / n,
+        ms_per_image=1000 * elapsed / n,
+        images=n,
+        plates=plates,
+    )
+
+
+def ours(threads: int):
+    recognizer = Recognizer.default(RecognizerSettings(threads=threads))
+
+    def run(bgr):
+        detections, reads = recognizer.analyse(bgr)
+        boxes = [(d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in detections]
+        return boxes, [(r.box, r.plate) for r in reads]
+
+    return run
+
+
+def rapidocr():
+    from models.peer import RapidOcrPeer
+
+    peer = RapidOcrPeer()
+
+    def run(bgr):
+        lines = peer.read_image(bgr)
+        return [box for box, _, _ in lines], [(box, text) for box, text, _ in lines]
+
+    return run
+
+
+def table(results: dict[str, Scores]) -> str:
+    names = list(results)
+    rows = [("metric", *names)]
+    for field in ("exact_plate_accuracy", "character_accuracy", "detection_recall"):
+        rows.append((field, *(f"{100 * getattr(results[n], field):.1f} %" for n in names)))
+    rows.append(
+        ("false_reads_per_image", *(f"{results[n].false_reads_per_image:.2f}" for n in names))
+    )
+    rows.append(("ms_per_image", *(f"{results[n].ms_per_image:.1f}" for n in names)))
+    rows.append(("images / plates", *(f"{results[n].images} / {results[n].plates}" for n in names)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="anpr-eval", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="images with one .txt annotation file each")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--peer", choices=["rapidocr"], help="also run this peer on the images")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ours")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        samples = load_folder(args.folder)
+        results = {"ours": score(samples, ours(args.threads))}
+        if args.peer == "rapidocr":
+            results["rapidocr"] = score(samples, rapidocr())
+    except (EvaluationError, AnnotationError) as error:
+        print(f"anpr-eval: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({name: asdict(s) for name, s in results.items()}, indent=2))
+    else:
+        print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Write the evaluation folders `anpr-eval` reads: real held-out photos and synthetic scenes.
+
+    python -m models.train.heldout --out var/eval
+
+- `real-heldout/`: photos never used for training or tuning: every n-p-petrov Dutch frame
+  (640x480, boxes and text from the repository's ground truth) and the RobertLucian
+  held-out videos (1280x720, boxes from the repository, text read by eye:
+  `heldout_labels.tsv`). Both MIT; written to the data folder, never committed.
+- `synthetic-heldout/`: rendered Dutch road scenes from a seed training never uses.
+
+`openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from models.train import sources
+from models.train.synthetic_scenes import write_samples
+
+LABELS = Path(__file__).with_name("heldout_labels.tsv")
+SYNTHETIC_SEED = 999_003
+
+
+def _write(folder: Path, name: str, source: Path, plates: list[tuple[tuple, str]]) -> None:
+    shutil.copyfile(source, folder / name)
+    lines = []
+    for (x0, y0, x1, y1), plate in plates:
+        x, y = max(0, round(x0)), max(0, round(y0))
+        lines.append(
+            f"{name}\t{x}\t{y}\t{max(1, round(x1) - x)}\t{max(1, round(y1) - y)}\t{plate}\n"
+        )
+    (folder / name).with_suffix(".txt").write_text("".join(lines), encoding="utf-8")
+
+
+def write_real(folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for index, (image, box, plate) in enumerate(sources.petrov_frames()):
+        _write(folder, f"nl-petrov-{index:03d}.jpg", image, [(box, plate)])
+        count += 1
+    labels: dict[tuple[str, int], str] = {}
+    for line in LABELS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, index, plate = line.split("\t")
+            labels[(name, int(index))] = plate
+    for n, (image, boxes) in enumerate(sources.lucian_frames("heldout")):
+        plates = [(box, labels.get((image.name, i))) for i, box in enumerate(boxes)]
+        if any(plate is None for _, plate in plates):
+            continue  # a plate too blurred to label: leave the frame out
+        _write(folder, f"ro-lucian-{n:03d}.jpg", image, plates)
+        count += 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("var/eval"))
+    parser.add_argument("--synthetic", type=int, default=200)
+    args = parser.parse_args()
+    print("real held-out photos:", write_real(args.out / "real-heldout"))
+    write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)
+    print("synthetic held-out scenes:", args.synthetic)
+
+
+if __name__ == "__main__":
+    main()

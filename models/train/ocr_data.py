@@ -1,0 +1,176 @@
+"""Training samples for the plate reader: synthetic plates and real crops, jittered like the
+detector's boxes, rendered once into uint8 arrays cached under the data folder.
+
+Every crop is cut the way inference cuts it (`crop_box` + the config's padding) from a box
+that is deliberately a little wrong, so the reader learns to cope with a loose detector.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models.config import ReaderConfig
+from models.train import sources, teacher
+from models.train.plates import COUNTRIES, degrade, place_plate, random_background, render_plate
+
+log = logging.getLogger(__name__)
+
+
+def crop_box(box, pad_x: float, pad_y: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The region inference cuts around a detector box (x0, y0, x1, y1), clipped to the image.
+
+    Kept identical to `edge_agent.reader.crop_region`; a test checks the two agree.
+    """
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    left = max(0, int(round(x0 - pad_x * w)))
+    top = max(0, int(round(y0 - pad_y * h)))
+    right = min(size[0], int(round(x1 + pad_x * w)))
+    bottom = min(size[1], int(round(y1 + pad_y * h)))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+def jitter_box(box, rng: random.Random, amount: float = 1.0):
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    return (
+        x0 + rng.gauss(0, 0.03 * amount) * w,
+        y0 + rng.gauss(0, 0.08 * amount) * h,
+        x1 + rng.gauss(0, 0.03 * amount) * w,
+        y1 + rng.gauss(0, 0.08 * amount) * h,
+    )
+
+
+def cut(image: Image.Image, box, rng: random.Random, config: ReaderConfig, damage: bool):
+    """Jittered crop -> damaged at a random plate resolution -> the model's input size."""
+    region = crop_box(jitter_box(box, rng), config.crop_pad_x, config.crop_pad_y, image.size)
+    crop = image.crop(region)
+    if damage:
+        width = rng.randint(50, 220)
+        height = max(8, round(crop.height * width / max(1, crop.width)))
+        crop = degrade(crop.resize((width, height), Image.BILINEAR), rng)
+    crop = crop.resize((config.input_width, config.input_height), Image.BILINEAR)
+    return np.asarray(crop.convert("RGB"), dtype=np.uint8)
+
+
+def synthetic_sample(rng: random.Random, config: ReaderConfig) -> tuple[np.ndarray, str, int]:
+    plate, text, country = render_plate(rng)
+    size = (round(plate.width * rng.uniform(1.3, 1.8)), round(plate.height * rng.uniform(2, 3.5)))
+    background = random_background(size, rng)
+    centre = (size[0] / 2 + rng.uniform(-5, 5), size[1] / 2 + rng.uniform(-5, 5))
+    scene, box = place_plate(plate, background, rng, plate.width, centre)
+    return cut(scene, box, rng, config, damage=True), text, COUNTRIES.index(country)
+
+
+def _synthetic_chunk(args) -> tuple[np.ndarray, list[str], list[int]]:
+    seed, count, config = args
+    rng = random.Random(seed)
+    images, texts, countries = [], [], []
+    for _ in range(count):
+        image, text, country = synthetic_sample(rng, config)
+        images.append(image)
+        texts.append(text)
+        countries.append(country)
+    return np.stack(images), texts, countries
+
+
+def synthetic_set(
+    config: ReaderConfig, count: int, seed: int, cache: Path, workers: int = 2
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """`count` synthetic samples from `seed`, cached as .npz (same seed, same samples)."""
+    if cache.exists():
+        data = np.load(cache)
+        return data["images"], list(data["texts"]), list(data["countries"])
+    chunk = 500
+    jobs = [
+        (seed * 100_003 + i, min(chunk, count - i * chunk), config)
+        for i in range((count + chunk - 1) // chunk)
+    ]
+    with Pool(workers) as pool:
+        parts = pool.map(_synthetic_chunk, jobs)
+    images = np.concatenate([p[0] for p in parts])
+    texts = [t for p in parts for t in p[1]]
+    countries = [c for p in parts for c in p[2]]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, images=images, texts=np.array(texts), countries=np.array(countries))
+    return images, texts, countries
+
+
+def _tight_crop_scene(crop: Image.Image, rng: random.Random):
+    """A tight real crop placed on a random surround, so crops can be cut around it."""
+    crop = crop.convert("RGB")
+    margin_x, margin_y = round(crop.width * 0.3), round(crop.height * 0.8)
+    scene = random_background((crop.width + 2 * margin_x, crop.height + 2 * margin_y), rng)
+    scene.paste(crop, (margin_x, margin_y))
+    return scene, (margin_x, margin_y, margin_x + crop.width, margin_y + crop.height)
+
+
+def real_items() -> list[tuple[str, Callable[[], tuple[Image.Image, tuple]], str]]:
+    """Labelled real training crops: (key, loader of (scene, box), text).
+
+    Sources: openalpr/train-detector European crops and RobertLucian training videos, both
+    labelled by the teacher. RobertLucian's held-out videos and n-p-petrov are never used.
+    """
+    cache = sources.data_dir() / "teacher"
+    items = []
+    crops = [(str(p), (lambda p=p: Image.open(p))) for p in sources.alpr_eu_crops()]
+    labels = teacher.label_crops(crops, cache / "alpr_eu.tsv")
+    for path in sources.alpr_eu_crops():
+        if str(path) in labels:
+            items.append((str(path), ("crop", path, None), labels[str(path)]))
+    frames = []
+    for image, boxes in sources.lucian_frames("train"):
+        for index, box in enumerate(boxes):
+            frames.append((f"{image}#{index}", image, box))
+    loaders = [
+        (k, (lambda i=i, b=b: Image.open(i).crop(tuple(round(v) for v in b)))) for k, i, b in frames
+    ]
+    labels = teacher.label_crops(loaders, cache / "lucian.tsv")
+    for key, image, box in frames:
+        if key in labels:
+            items.append((key, ("frame", image, box), labels[key]))
+    return items
+
+
+def _real_chunk(args):
+    seed, chunk, variants, config = args
+    rng = random.Random(seed)
+    images, texts = [], []
+    for _, (kind, path, box), text in chunk:
+        source = Image.open(path).convert("RGB")
+        for _ in range(variants):
+            if kind == "crop":
+                scene, tight = _tight_crop_scene(source, rng)
+            else:
+                scene, tight = source, box
+            images.append(cut(scene, tight, rng, config, damage=rng.random() < 0.7))
+            texts.append(text)
+    return images, texts
+
+
+def real_set(
+    config: ReaderConfig, variants: int, seed: int, cache: Path, workers: int = 2
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """Every labelled real crop `variants` times with fresh jitter and damage (country unknown)."""
+    if cache.exists():
+        data = np.load(cache)
+        return data["images"], list(data["texts"]), list(data["countries"])
+    items = real_items()
+    chunks = [items[i : i + 100] for i in range(0, len(items), 100)]
+    jobs = [(seed * 7919 + n, chunk, variants, config) for n, chunk in enumerate(chunks)]
+    with Pool(workers) as pool:
+        parts = pool.map(_real_chunk, jobs)
+    images = np.stack([image for p in parts for image in p[0]])
+    texts = [t for p in parts for t in p[1]]
+    countries = [-1] * len(texts)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, images=images, texts=np.array(texts), countries=np.array(countries))
+    log.info("real crops: %d labelled, %d samples", len(items), len(texts))
+    return images, texts, countries

@@ -1,0 +1,138 @@
+"""The real plate photos training and evaluation use, where they come from, and their licences.
+
+Each source is a public GitHub repository pinned to a commit. `ensure` clones it into the data
+folder (`$ANPR_DATA`, default `var/data`, git-ignored) when it is not there yet; nothing is
+ever committed from it. `openalpr/benchmarks` is deliberately absent: it is reserved for
+independent evaluation and never feeds training, tuning or selection.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+@dataclass(frozen=True)
+class Source:
+    repo: str
+    commit: str
+    licence: str
+
+    @property
+    def folder(self) -> Path:
+        return data_dir() / self.repo.replace("/", "+")
+
+
+LUCIAN = Source(
+    "RobertLucian/license-plate-dataset", "f00f309e4564e7f386fd7641569d861e2910d65f", "MIT"
+)
+PETROV = Source(
+    "n-p-petrov/dutch-license-plate-recognition", "458ff42b49814b9694e7f6eb008b726d05fbdb7c", "MIT"
+)
+ALPR_DETECTOR = Source(
+    "openalpr/train-detector", "1bd54b452c5fad1d7b5717a339664c85fefc4481", "AGPL-3.0"
+)
+
+
+class SourceUnavailableError(RuntimeError):
+    """A data source is missing and could not be cloned."""
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("ANPR_DATA", "var/data")).resolve()
+
+
+def ensure(source: Source) -> Path:
+    """The source's folder, cloned at its pinned commit when missing."""
+    folder = source.folder
+    if folder.exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    url = f"https://github.com/{source.repo}.git"
+    log.info("cloning %s at %s into %s", url, source.commit, folder)
+    try:
+        subprocess.run(["git", "clone", "--quiet", url, str(folder)], check=True)
+        subprocess.run(["git", "-C", str(folder), "checkout", "-q", source.commit], check=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise SourceUnavailableError(
+            f"cannot clone {url} ({error}); clone it by hand into {folder}"
+        ) from None
+    return folder
+
+
+# The repository's own train/valid split cuts the same videos frame by frame (the same cars
+# appear in both), so it is useless as a held-out set: split by video instead.
+LUCIAN_HELD_OUT_VIDEOS = ("dayride_type1_002.mp4", "dayride_type1_003.mp4")
+
+
+def lucian_frames(split: str) -> list[tuple[Path, list[Box]]]:
+    """RobertLucian dash-cam frames (1280x720, Romania) with plate boxes.
+
+    `split` is "train" (every frame of the other videos) or "heldout" (the held-out videos).
+    """
+    if split not in ("train", "heldout"):
+        raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
+    folder = ensure(LUCIAN) / "dataset"
+    frames = []
+    for xml in sorted(folder.glob("*/annots/*.xml")):
+        tree = ET.parse(xml).getroot()
+        name = tree.findtext("filename", "")
+        if (name.split("#")[0] in LUCIAN_HELD_OUT_VIDEOS) != (split == "heldout"):
+            continue
+        image = xml.parent.parent / "images" / name
+        boxes = []
+        for obj in tree.iter("bndbox"):
+            boxes.append(
+                tuple(float(obj.findtext(k, "0")) for k in ("xmin", "ymin", "xmax", "ymax"))
+            )
+        if image.exists() and boxes:
+            frames.append((image, boxes))
+    return frames
+
+
+def petrov_frames() -> list[tuple[Path, Box, str]]:
+    """n-p-petrov Dutch frames (640x480) with one plate box and its text each.
+
+    Frame N of a category pairs with plate N of the same category; categories whose box file
+    counts plates rather than frames (several plates per frame) are left out.
+    """
+    root = ensure(PETROV) / "dataset"
+    out = []
+    for frames_csv in sorted(root.glob("*/localisationFrames/*/AABBGroundTruth.csv")):
+        plates_csv = Path(
+            str(frames_csv)
+            .replace("localisationFrames", "recognitionPlates")
+            .replace("AABBGroundTruth", "PlateGroundTruth")
+        )
+        boxes = list(csv.reader(frames_csv.read_text(encoding="utf-8-sig").splitlines()))
+        texts = list(csv.reader(plates_csv.read_text(encoding="utf-8-sig").splitlines()))
+        folder = frames_csv.parent
+        if len(boxes) - 1 != len(list(folder.glob("*.jpg"))):
+            continue
+        text_of = {row[0]: row[1] for row in texts[1:] if len(row) >= 2}
+        for row in boxes[1:]:
+            image = folder / f"{row[0]}.jpg"
+            plate = text_of.get(row[0], "").replace("-", "").upper()
+            if image.exists() and plate:
+                out.append((image, tuple(float(v) for v in row[1:5]), plate))
+    return out
+
+
+def alpr_eu_crops() -> list[Path]:
+    """openalpr/train-detector tightly cropped European plates (no text labels)."""
+    root = ensure(ALPR_DETECTOR)
+    return sorted((root / "eu").glob("*.png")) + sorted((root / "eu2").glob("*.jpg"))
+
+
+def alpr_negatives() -> list[Path]:
+    """openalpr/train-detector images with no plate, as detector backgrounds."""
+    root = ensure(ALPR_DETECTOR) / "raw-neg"
+    return sorted(p for p in root.iterdir() if p.suffix.lower() in (".jpg", ".png", ".jpeg"))

@@ -1,0 +1,206 @@
+"""Train the plate reader and export it to `models/plate_reader.onnx` + `.toml`.
+
+    python -m models.train.train_ocr            # what `make train-ocr` runs
+    python -m models.train.train_ocr --export-only
+
+Checkpoints go to `var/train/ocr/last.pt` every few hundred steps; a rerun resumes from it.
+Data: seeded synthetic plates (models/train/plates.py) and teacher-labelled real crops
+(models/train/ocr_data.py); the synthetic held-out set uses a seed training never sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.config import MODELS_DIR, dump_toml
+from models.train import sources
+from models.train.ocr_data import real_set, synthetic_set
+from models.train.ocr_model import ExportedReader, PlateReaderNet
+from models.train.specs import READER
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_SEED = 999_001  # synthetic evaluation only; training seeds are small integers
+
+
+def encode(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
+    targets = [alphabet.index(c) + 1 for t in texts for c in t]
+    return torch.tensor(targets, dtype=torch.long), torch.tensor([len(t) for t in texts])
+
+
+def greedy_decode(probs: np.ndarray, alphabet: str) -> list[str]:
+    """Best path: argmax per column, merge repeats, drop blanks."""
+    out = []
+    for row in probs.argmax(-1):
+        chars, previous = [], 0
+        for index in row:
+            if index != previous and index != 0:
+                chars.append(alphabet[index - 1])
+            previous = index
+        out.append("".join(chars))
+    return out
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Cheap per-batch photometric changes on top of the rendered damage."""
+    n = batch.shape[0]
+    gain = 0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=generator)
+    bias = 0.15 * (torch.rand(n, 1, 1, 1, generator=generator) - 0.5)
+    batch = batch * gain + bias
+    gray = torch.rand(n, generator=generator) < 0.1
+    batch[gray] = batch[gray].mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+    return batch.clamp_(0, 1)
+
+
+def evaluate(net: PlateReaderNet, images: np.ndarray, texts: list[str]) -> float:
+    net.eval()
+    right = 0
+    with torch.no_grad():
+        for start in range(0, len(images), 256):
+            logits, _ = net(to_tensor(images[start : start + 256]))
+            decoded = greedy_decode(logits.softmax(-1).numpy(), READER.alphabet)
+            right += sum(d == t for d, t in zip(decoded, texts[start : start + 256], strict=True))
+    net.train()
+    return right / len(images)
+
+
+def export(net: PlateReaderNet, out_dir: Path = MODELS_DIR) -> Path:
+    """Write the ONNX file and its TOML config side by side."""
+    net.eval()
+    path = out_dir / READER.onnx
+    dummy = torch.zeros(1, READER.channels, READER.input_height, READER.input_width)
+    torch.onnx.export(
+        ExportedReader(net),
+        (dummy,),
+        str(path),
+        input_names=["image"],
+        output_names=["characters", "country"],
+        dynamic_axes={"image": {0: "n"}, "characters": {0: "n"}, "country": {0: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    (out_dir / "plate_reader.toml").write_text(dump_toml(READER), encoding="utf-8")
+    log.info("exported %s (%.2f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    work = Path(args.work)
+    cache = sources.data_dir() / "cache"
+    synth_x, synth_t, synth_c = synthetic_set(
+        READER, args.synthetic, args.seed, cache / f"ocr_synth_{args.synthetic}_{args.seed}.npz"
+    )
+    real_x, real_t, _ = real_set(
+        READER,
+        args.real_variants,
+        args.seed,
+        cache / f"ocr_real_{args.real_variants}_{args.seed}.npz",
+    )
+    held_x, held_t, _ = synthetic_set(READER, 2000, HELD_OUT_SEED, cache / "ocr_synth_heldout.npz")
+    log.info("synthetic %d, real %d, held-out %d", len(synth_x), len(real_x), len(held_x))
+
+    net = PlateReaderNet(len(READER.alphabet) + 1, len(READER.countries))
+    optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, args.lr, total_steps=args.steps, pct_start=0.1
+    )
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    country_loss = nn.CrossEntropyLoss(ignore_index=-1)
+    step = 0
+    checkpoint = work / "last.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        net.load_state_dict(state["net"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        step = state["step"]
+        log.info("resumed at step %d", step)
+    rng = random.Random(args.seed + step)
+    generator = torch.Generator().manual_seed(args.seed + step)
+    started = time.monotonic()
+    net.train()
+    while step < args.steps:
+        n_real = round(args.batch * args.real_fraction) if len(real_x) else 0
+        synth_idx = [rng.randrange(len(synth_x)) for _ in range(args.batch - n_real)]
+        real_idx = [rng.randrange(len(real_x)) for _ in range(n_real)]
+        images = (
+            np.concatenate([synth_x[synth_idx], real_x[real_idx]]) if n_real else synth_x[synth_idx]
+        )
+        texts = [synth_t[i] for i in synth_idx] + [real_t[i] for i in real_idx]
+        countries = torch.tensor([synth_c[i] for i in synth_idx] + [-1] * n_real)
+        batch = augment(to_tensor(images), generator)
+        logits, country = net(batch)
+        log_probs = logits.log_softmax(-1).permute(1, 0, 2)
+        targets, lengths = encode(texts, READER.alphabet)
+        inputs = torch.full((len(texts),), log_probs.shape[0], dtype=torch.long)
+        loss = ctc(log_probs, targets, inputs, lengths) + 0.2 * country_loss(country, countries)
+        optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        optimiser.step()
+        schedule.step()
+        step += 1
+        if step % 100 == 0:
+            rate = (time.monotonic() - started) / 100
+            started = time.monotonic()
+            log.info(
+                "step %d loss %.3f lr %.5f %.2fs/step",
+                step,
+                loss.item(),
+                schedule.get_last_lr()[0],
+                rate,
+            )
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            work.mkdir(parents=True, exist_ok=True)
+            state = {
+                "net": net.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "schedule": schedule.state_dict(),
+                "step": step,
+            }
+            torch.save(state, work / "tmp.pt")
+            (work / "tmp.pt").replace(checkpoint)
+            log.info("step %d synthetic held-out exact %.4f", step, evaluate(net, held_x, held_t))
+    torch.save(net.state_dict(), work / "final.pt")
+    export(net)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=7000)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--synthetic", type=int, default=60_000)
+    parser.add_argument("--real-variants", type=int, default=10)
+    parser.add_argument("--real-fraction", type=float, default=0.3)
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--work", default="var/train/ocr")
+    parser.add_argument("--export-only", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.export_only:
+        net = PlateReaderNet(len(READER.alphabet) + 1, len(READER.countries))
+        net.load_state_dict(torch.load(Path(args.work) / "final.pt"))
+        export(net)
+        return
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
