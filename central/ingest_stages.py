@@ -1,0 +1,184 @@
+"""The two stages of ingest, each with its own database handles and thread.
+
+`Admission` turns a batch of MQTT messages into verified passages worth storing (decode,
+signature, plan, age) and records heartbeats and refusals. `Storage` writes them durably and
+decides per record: stored, duplicate, or conflicting. Running them in two threads lets one
+batch be verified while the previous one is written (SQLite and OpenSSL release the GIL).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from central.admission import Refused, admit_heartbeat, admit_passage
+from central.cameras import CameraRegistry
+from central.config import CentralConfig
+from central.rejections import RejectionLog
+from central.retention import cutoff
+from central.store import Outcome, open_store
+from wire import Passage, Rejection, Verified
+from wire.errors import WireError
+from wire.topics import camera_of
+
+log = logging.getLogger("central.ingest")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+@dataclass
+class AckPlan:
+    """Per camera: sequence numbers to acknowledge and those refused, for one batch."""
+
+    seqs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    refused: dict[str, list[Rejection]] = field(default_factory=lambda: defaultdict(list))
+
+
+@dataclass
+class AdmittedBatch:
+    messages: list[Incoming]
+    to_store: list[Verified[Passage]]
+    plan: AckPlan
+    at: datetime
+
+
+class Counters:
+    """Thread-safe counts of what ingest did, by name."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += amount
+
+    def __getitem__(self, name: str) -> int:
+        with self._lock:
+            return self._counts[name]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
+def record_refusal(
+    rejections: RejectionLog,
+    counters: Counters,
+    topic: str,
+    refused: Refused,
+    now: datetime,
+) -> None:
+    counters.add(f"rejected_{refused.reason}")
+    log.warning(
+        "ingest: rejected topic=%s camera=%s seq=%s reason=%s detail=%s",
+        topic, refused.camera_id, refused.seq, refused.reason, refused.detail,
+    )  # fmt: skip
+    rejections.record(now, topic, refused.camera_id, refused.seq, refused.reason, refused.detail)
+
+
+class Admission:
+    def __init__(
+        self,
+        config: CentralConfig,
+        counters: Counters,
+        listeners: list[Callable[[Verified[Passage]], None]],
+    ) -> None:
+        self.skew = timedelta(seconds=config.ingest.max_future_skew_s)
+        self.counters = counters
+        self.listeners = listeners
+        self.registry = CameraRegistry(config.cameras_path)
+        self.rejections = RejectionLog(config.rejections_path)
+
+    def close(self) -> None:
+        self.registry.close()
+        self.rejections.close()
+
+    def admit(self, messages: list[Incoming], now: datetime) -> AdmittedBatch:
+        batch = AdmittedBatch(messages, [], AckPlan(), now)
+        for item in messages:
+            try:
+                topic_camera = camera_of(item.topic)
+                if item.topic.endswith("/passage"):
+                    verified = admit_passage(
+                        item.payload, topic_camera, self.registry, now, self.skew
+                    )
+                    self._route(verified, batch)
+                elif item.topic.endswith("/heartbeat"):
+                    heartbeat = admit_heartbeat(item.payload, topic_camera, self.registry)
+                    self.registry.record_heartbeat(heartbeat.record, heartbeat.canonical, now)
+                    self.counters.add("heartbeats")
+            except WireError as exc:
+                self._refuse(item.topic, Refused(exc.reason, str(exc)), batch)
+            except Refused as refused:
+                self._refuse(item.topic, refused, batch)
+        return batch
+
+    def _route(self, verified: Verified[Passage], batch: AdmittedBatch) -> None:
+        """Offer to the listeners; keep only plan cameras' passages younger than 28 days.
+
+        Passages of cameras not designated in the camera plan at capture time may only be
+        matched against hotlists: they are never written to the 28-day store. Both kinds of
+        dropped passage are acknowledged: they have been dealt with as the law requires.
+        """
+        passage = verified.record
+        for listener in self.listeners:
+            listener(verified)
+        if passage.captured_at < cutoff(batch.at):
+            self.counters.add("expired_on_arrival")
+        elif not self.registry.designated(passage.camera_id, passage.captured_at):
+            self.counters.add("not_in_plan_discarded")
+        else:
+            batch.to_store.append(verified)
+            return
+        batch.plan.seqs[passage.camera_id].append(passage.seq)
+
+    def _refuse(self, topic: str, refused: Refused, batch: AdmittedBatch) -> None:
+        record_refusal(self.rejections, self.counters, topic, refused, batch.at)
+        known = refused.camera_id and self.registry.get(refused.camera_id) is not None
+        if known and refused.seq is not None:
+            batch.plan.refused[refused.camera_id].append(Rejection(refused.seq, refused.reason))
+
+
+class Storage:
+    def __init__(
+        self, config: CentralConfig, counters: Counters, clock: Callable[[], datetime]
+    ) -> None:
+        self.counters = counters
+        self.store = open_store(config, clock)
+        self.rejections = RejectionLog(config.rejections_path)
+
+    def close(self) -> None:
+        self.store.close()
+        self.rejections.close()
+
+    def store_batch(self, batch: AdmittedBatch) -> AckPlan:
+        """Commit the batch; afterwards its acknowledgements may go out."""
+        outcomes = self.store.insert_batch(batch.to_store, batch.at) if batch.to_store else []
+        for verified, outcome in zip(batch.to_store, outcomes, strict=True):
+            passage = verified.record
+            if outcome is Outcome.CONFLICT:
+                refused = Refused(
+                    "seq_conflict",
+                    f"seq {passage.seq} already stored with different content",
+                    passage.camera_id,
+                    passage.seq,
+                )
+                log.error("INTEGRITY ALERT camera=%s: %s", passage.camera_id, refused)
+                topic = f"anpr/v1/{passage.camera_id}/passage"
+                record_refusal(self.rejections, self.counters, topic, refused, batch.at)
+                batch.plan.refused[passage.camera_id].append(Rejection(passage.seq, refused.reason))
+                continue
+            self.counters.add(outcome.value)
+            batch.plan.seqs[passage.camera_id].append(passage.seq)
+        return batch.plan
