@@ -1,6 +1,7 @@
 """28 days, then gone: the retention decision, physical destruction, crypto-shredding,
 holds for open requests, and the plate-free statistics that outlive the data."""
 
+import os
 import shutil
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -205,3 +206,17 @@ def test_a_failing_run_does_not_stop_retention():
     worker.start()
     assert ran.wait(5)
     worker.stop()
+
+
+def test_a_writer_does_not_keep_an_expired_day_file_alive(world, tmp_path):
+    """Ingest's cached handle on an old day must not pin the bytes of a deleted file."""
+    writer = DayPartitionedStore(world.root / "data", world.root / "keys", lambda: world.now)
+    writer.insert_batch([verified_passage(KEY, seq=1, captured_at=T0, plate="PINNED")], T0)
+    assert DAY in writer._open
+    world.retention(datetime(2026, 10, 30, 0, 5, tzinfo=UTC))
+    writer.insert_batch(
+        [verified_passage(KEY, seq=2, captured_at=world.now - timedelta(minutes=1))], world.now
+    )
+    open_files = [os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink()]
+    assert not [f for f in open_files if DAY.isoformat() in f], "deleted day still open"
+    writer.close()

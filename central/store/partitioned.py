@@ -100,6 +100,13 @@ class DayPartitionedStore:
             oldest.close()
         return day_file
 
+    def _close_expired(self) -> None:
+        """Close handles on days past 28 days: an open handle would keep a deleted file's
+        bytes on disk after retention removed it."""
+        now = self.clock()
+        for day in [d for d in self._open if fully_expired(d, now)]:
+            self._forget(day)
+
     def _forget(self, day: date) -> None:
         day_file = self._open.pop(day, None)
         if day_file is not None:
@@ -111,6 +118,7 @@ class DayPartitionedStore:
         self, verified: Sequence[Verified[Passage]], received_at: datetime
     ) -> list[Outcome]:
         """Store a batch: one transaction per day file, then the sequence index."""
+        self._close_expired()
         outcomes: list[Outcome | None] = [None] * len(verified)
         by_day: dict[date, list[int]] = defaultdict(list)
         for index, item in enumerate(verified):

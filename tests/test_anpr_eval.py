@@ -1,0 +1,62 @@
+"""`anpr-eval` on a tiny folder of the shipped sample scenes, and its scoring rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from models.evaluate import Sample, edit_distance, main, score
+from tests.conftest import SAMPLES
+
+
+def tiny_folder(tmp_path, count=3):
+    for image in sorted(SAMPLES.glob("*.jpg"))[:count]:
+        shutil.copy(image, tmp_path / image.name)
+        shutil.copy(image.with_suffix(".txt"), tmp_path / image.with_suffix(".txt").name)
+    return tmp_path
+
+
+def test_json_report_on_a_tiny_folder(tmp_path, capsys):
+    assert main([str(tiny_folder(tmp_path)), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["ours"]
+    assert report["images"] == 3 and report["plates"] == 3
+    for key in ("exact_plate_accuracy", "character_accuracy", "detection_recall"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["false_reads_per_image"] >= 0 and report["ms_per_image"] > 0
+
+
+def test_table_report_names_every_metric(tmp_path, capsys):
+    assert main([str(tiny_folder(tmp_path, 1))]) == 0
+    out = capsys.readouterr().out
+    for metric in ("exact_plate_accuracy", "character_accuracy", "detection_recall",
+                   "false_reads_per_image", "ms_per_image"):  # fmt: skip
+        assert metric in out
+
+
+def test_a_folder_without_annotations_is_refused(tmp_path, capsys):
+    (tmp_path / "lonely.jpg").write_bytes(b"")
+    assert main([str(tmp_path)]) == 2
+    assert "no images with annotation files" in capsys.readouterr().err
+
+
+def test_scoring_counts_exact_partial_missed_and_false_reads(tmp_path):
+    image = sorted(SAMPLES.glob("*.jpg"))[0]
+    samples = [
+        Sample(image, (((10, 10, 100, 20), "AB12CD"),)),
+        Sample(image, (((300, 300, 100, 20), "XY34ZZ"),)),
+    ]
+    answers = iter([
+        ([(10, 10, 100, 20)], [((12, 10, 96, 20), "AB12CD"), ((600, 600, 50, 10), "JUNK")]),
+        ([], [((300, 300, 100, 20), "XY34Z")]),
+    ])  # fmt: skip
+    scores = score(samples, lambda bgr: next(answers))
+    assert scores.exact_plate_accuracy == 0.5
+    assert scores.detection_recall == 0.5
+    assert abs(scores.character_accuracy - (1 + 5 / 6) / 2) < 1e-9
+    assert scores.false_reads_per_image == 1.0  # JUNK and the wrong XY34Z
+
+
+def test_edit_distance():
+    assert edit_distance("AB12CD", "AB12CD") == 0
+    assert edit_distance("AB12CD", "A812CD") == 1
+    assert edit_distance("", "ABC") == 3
