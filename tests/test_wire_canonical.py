@@ -49,3 +49,16 @@ def test_parser_refuses_floats(text):
 def test_parser_refuses_non_objects(text):
     with pytest.raises(MalformedRecord):
         parse_json_object(text, "test")
+
+
+def test_fast_path_equals_the_strict_encoder_for_validated_records():
+    from tests.conftest import make_passage
+    from wire import Ack, SigningKey
+    from wire.canonical import canonical_bytes_of_validated
+    from wire.records import Rejection
+
+    key = SigningKey.from_seed(bytes(32))
+    passage = make_passage(key).signed_fields()
+    ack = Ack("cam-001", key.key_id, make_passage(key).captured_at, (1, 2), (Rejection(3, "x"),))
+    for record in (passage, ack.signed_fields()):
+        assert canonical_bytes_of_validated(record) == canonical_bytes(record)

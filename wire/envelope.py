@@ -14,7 +14,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from wire.canonical import canonical_bytes, parse_json_object
+from wire.canonical import canonical_bytes, canonical_bytes_of_validated, parse_json_object
 from wire.errors import (
     BadSignature,
     MalformedRecord,
@@ -117,27 +117,28 @@ def _encode_small(record: dict, key: SigningKey) -> bytes:
 
 
 def decode_passage(payload: bytes) -> Unverified[Passage]:
-    envelope, record, canonical, signature = _open(
+    envelope, record, signature = _open(
         payload, MAX_PASSAGE_PAYLOAD, {"record", "sig", "crop_jpeg", "overview_jpeg"}, "passage"
     )
     crop = _b64_field(envelope, "crop_jpeg", MAX_CROP_BYTES)
     overview = _b64_field(envelope, "overview_jpeg", MAX_OVERVIEW_BYTES)
-    return Unverified(Passage.from_signed_fields(record, crop, overview), canonical, signature)
+    passage = Passage.from_signed_fields(record, crop, overview)
+    return Unverified(passage, canonical_bytes_of_validated(record), signature)
 
 
 def decode_heartbeat(payload: bytes) -> Unverified[Heartbeat]:
-    _, record, canonical, signature = _open(
-        payload, MAX_HEARTBEAT_PAYLOAD, {"record", "sig"}, "heartbeat"
-    )
-    return Unverified(Heartbeat.from_signed_fields(record), canonical, signature)
+    _, record, signature = _open(payload, MAX_HEARTBEAT_PAYLOAD, {"record", "sig"}, "heartbeat")
+    heartbeat = Heartbeat.from_signed_fields(record)
+    return Unverified(heartbeat, canonical_bytes_of_validated(record), signature)
 
 
 def decode_ack(payload: bytes) -> Unverified[Ack]:
-    _, record, canonical, signature = _open(payload, MAX_ACK_PAYLOAD, {"record", "sig"}, "ack")
-    return Unverified(Ack.from_signed_fields(record), canonical, signature)
+    _, record, signature = _open(payload, MAX_ACK_PAYLOAD, {"record", "sig"}, "ack")
+    ack = Ack.from_signed_fields(record)
+    return Unverified(ack, canonical_bytes_of_validated(record), signature)
 
 
-def _open(payload: bytes, limit: int, keys: set[str], what: str) -> tuple[dict, dict, bytes, bytes]:
+def _open(payload: bytes, limit: int, keys: set[str], what: str) -> tuple[dict, dict, bytes]:
     if len(payload) > limit:
         raise OversizedPayload(f"{what} payload is {len(payload)} bytes, limit {limit}")
     envelope = parse_json_object(payload, f"{what} payload")
@@ -161,7 +162,7 @@ def _open(payload: bytes, limit: int, keys: set[str], what: str) -> tuple[dict, 
     signature = _b64_field(envelope, "sig", 64)
     if len(signature) != 64:
         raise BadSignature(f"signature has {len(signature)} bytes, expected 64")
-    return envelope, record, canonical_bytes(record), signature
+    return envelope, record, signature
 
 
 def _b64_field(envelope: dict, name: str, limit: int) -> bytes:
