@@ -7,12 +7,20 @@ The service refuses to start without them.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from wire.tls import PLAINTEXT_REFUSED, is_loopback
 
 
 class ConfigError(Exception):
@@ -53,6 +61,22 @@ class MqttConfig(_Section):
         description="Fixed id: the broker keeps this persistent session while ingest is down",
     )
     keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keep-alive interval")
+    tls_ca_file: Path | None = Field(default=None, description="CA certificate of the broker")
+    tls_cert_file: Path | None = Field(default=None, description="This client's certificate")
+    tls_key_file: Path | None = Field(default=None, description="This client's TLS private key")
+
+    @model_validator(mode="after")
+    def _tls_beyond_loopback(self):
+        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+        if any(files) and not all(files):
+            raise ValueError("set all three of tls_ca_file, tls_cert_file, tls_key_file, or none")
+        if not any(files) and not is_loopback(self.host):
+            raise ValueError(PLAINTEXT_REFUSED.format(host=self.host))
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_ca_file is not None
 
 
 class IngestConfig(_Section):
@@ -78,11 +102,7 @@ class WebConfig(_Section):
     def _loopback_only(cls, value: str) -> str:
         # Accounts and authorisation arrive with the officers' issue; until then the
         # passage API must not be reachable from the network.
-        try:
-            loopback = ipaddress.ip_address(value).is_loopback
-        except ValueError:
-            loopback = value == "localhost"
-        if not loopback:
+        if not is_loopback(value):
             raise ValueError(
                 "the web service has no login yet and listens on loopback only "
                 "(127.0.0.1, ::1, localhost); put an authenticating proxy in front"
@@ -141,6 +161,13 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
             "storage": StorageConfig(
                 data_dir=resolve(config.storage.data_dir),
                 keys_dir=resolve(config.storage.keys_dir),
+            ),
+            "mqtt": config.mqtt.model_copy(
+                update={
+                    name: resolve(getattr(config.mqtt, name))
+                    for name in ("tls_ca_file", "tls_cert_file", "tls_key_file")
+                    if getattr(config.mqtt, name) is not None
+                }
             ),
             "secrets": SecretsConfig(
                 session_key_file=resolve(config.secrets.session_key_file),

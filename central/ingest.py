@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,14 @@ class IngestWorker:
             clean_session=False,
             manual_ack=True,
         )
+        if config.mqtt.tls:
+            self.client.tls_set(
+                ca_certs=str(config.mqtt.tls_ca_file),
+                certfile=str(config.mqtt.tls_cert_file),
+                keyfile=str(config.mqtt.tls_key_file),
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect

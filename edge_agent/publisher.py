@@ -8,6 +8,7 @@ number. Acks that do not verify are counted and ignored: a forged ack must never
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from dataclasses import dataclass
 
@@ -57,6 +58,14 @@ class Publisher:
             client_id=f"anpr-agent-{self.camera_id}",
             clean_session=True,
         )
+        if self.config.tls:
+            client.tls_set(
+                ca_certs=str(self.config.tls_ca_file),
+                certfile=str(self.config.tls_cert_file),
+                keyfile=str(self.config.tls_key_file),
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         client.will_set(status_topic(self.camera_id), b"offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=self.config.reconnect_max_s)
         client.max_inflight_messages_set(self.max_inflight)

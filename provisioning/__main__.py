@@ -1,16 +1,20 @@
-"""`anpr-provision`: make key material for cameras and the central."""
+"""`anpr-provision`: keys, certificates, enrollment and broker configuration."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
+from provisioning.broker_config import render_acl, render_tls_config
+from provisioning.ca import Authority
+from provisioning.enroll import enroll, enrollments, issue_service_cert, revoke, unit_init
 from provisioning.keys import ProvisioningError, make_camera_key, make_central_keys
 from wire.fields import CAMERA_ID
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-provision", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     camera = commands.add_parser("camera-key", help="new Ed25519 signing key for a camera")
@@ -18,22 +22,109 @@ def main(argv: list[str] | None = None) -> int:
     camera.add_argument("--out", type=Path, required=True, help="folder for .key and .pub")
     central = commands.add_parser("central-keys", help="ack-signing key and session secret")
     central.add_argument("--out", type=Path, required=True, help="credentials folder")
-    args = parser.parse_args(argv)
+    ca_init = commands.add_parser("ca-init", help="create the certificate authority (once)")
+    ca_init.add_argument("--ca", type=Path, required=True)
+    broker = commands.add_parser("broker-cert", help="TLS server key and certificate")
+    broker.add_argument("--ca", type=Path, required=True)
+    broker.add_argument("--host", action="append", required=True, help="DNS name or IP; repeat")
+    broker.add_argument("--out", type=Path, required=True)
+    client = commands.add_parser("client-cert", help="TLS client certificate for a service")
+    client.add_argument("--ca", type=Path, required=True)
+    client.add_argument("--name", default="anpr-central-ingest", help="MQTT user name")
+    client.add_argument("--out", type=Path, required=True)
+    unit = commands.add_parser("unit-init", help="on the unit: signing key, TLS key, request")
+    unit.add_argument("--camera-id", required=True)
+    unit.add_argument("--out", type=Path, required=True)
+    enrol = commands.add_parser("enroll", help="at the CA: certify a unit's request")
+    enrol.add_argument("--ca", type=Path, required=True)
+    enrol.add_argument("--camera-id", required=True)
+    enrol.add_argument("--csr", type=Path, required=True)
+    enrol.add_argument("--out", type=Path, required=True, help="certificate file to write")
+    rev = commands.add_parser("revoke", help="shut a unit out: CRL and broker ACL")
+    rev.add_argument("--ca", type=Path, required=True)
+    rev.add_argument("--camera-id", required=True)
+    conf = commands.add_parser("broker-config", help="Mosquitto TLS config and ACL")
+    conf.add_argument("--ca", type=Path, required=True)
+    conf.add_argument("--broker-cert", type=Path, required=True, help="folder of broker-cert")
+    conf.add_argument("--out", type=Path, required=True)
+    conf.add_argument("--port", type=int, default=8883)
+    conf.add_argument("--bind", default="0.0.0.0")
+    conf.add_argument("--central-client-id", default="anpr-central-ingest")
+    conf.add_argument("--run-as", default=None, help="user Mosquitto runs as")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "camera-key":
-            if not CAMERA_ID.fullmatch(args.camera_id):
-                raise ProvisioningError(
-                    "camera id: lower-case letters, digits and '-', 3 to 64 characters"
-                )
-            private, public = make_camera_key(args.camera_id, args.out)
-            print(f"private key: {private}\npublic key:  {public}")
-        else:
-            for name, path in make_central_keys(args.out).items():
-                print(f"{name}: {path}")
+        _dispatch(args)
     except ProvisioningError as exc:
         print(f"anpr-provision: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    command = args.command
+    if command == "camera-key":
+        if not CAMERA_ID.fullmatch(args.camera_id):
+            raise ProvisioningError(
+                "camera id: lower-case letters, digits and '-', 3 to 64 characters"
+            )
+        private, public = make_camera_key(args.camera_id, args.out)
+        print(f"private key: {private}\npublic key:  {public}")
+    elif command == "central-keys":
+        for name, path in make_central_keys(args.out).items():
+            print(f"{name}: {path}")
+    elif command == "ca-init":
+        authority = Authority.create(args.ca)
+        print(f"CA created: {authority.cert_path} (keep {authority.key_path} offline)")
+    elif command == "broker-cert":
+        key, cert = issue_service_cert(
+            Authority.open(args.ca), "broker", args.out, client=False, hosts=tuple(args.host)
+        )
+        print(f"broker key: {key}\nbroker certificate: {cert}")
+    elif command == "client-cert":
+        key, cert = issue_service_cert(Authority.open(args.ca), args.name, args.out, client=True)
+        print(f"client key: {key}\nclient certificate: {cert}")
+    elif command == "unit-init":
+        for name, path in unit_init(args.camera_id, args.out).items():
+            print(f"{name}: {path}")
+    elif command == "enroll":
+        entry = enroll(Authority.open(args.ca), args.camera_id, args.csr, args.out)
+        print(f"enrolled {entry.camera_id}: certificate {args.out}, sha256 {entry.fingerprint}")
+    elif command == "revoke":
+        entry = revoke(Authority.open(args.ca), args.camera_id)
+        print(
+            f"revoked {entry.camera_id} (serial {entry.serial}); run broker-config again and "
+            "reload the broker"
+        )
+    elif command == "broker-config":
+        write_broker_config(args)
+
+
+def write_broker_config(args: argparse.Namespace) -> None:
+    authority = Authority.open(args.ca)
+    out: Path = args.out
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    for source in (authority.cert_path, authority.crl_path):
+        shutil.copyfile(source, out / source.name)
+    active = [e.camera_id for e in enrollments(authority) if e.status == "active"]
+    (out / "anpr.acl").write_text(render_acl(args.central_client_id, active))
+    (out / "mosquitto.conf").write_text(
+        render_tls_config(
+            port=args.port,
+            bind=args.bind,
+            ca_file=out / "ca.crt",
+            crl_file=out / "ca.crl",
+            cert_file=args.broker_cert / "broker.crt",
+            key_file=args.broker_cert / "broker.key",
+            acl_file=out / "anpr.acl",
+            data_dir=out / "data",
+            run_as=args.run_as,
+        )
+    )
+    print(f"broker config: {out / 'mosquitto.conf'} ({len(active)} unit(s) granted)")
 
 
 if __name__ == "__main__":
