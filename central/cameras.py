@@ -61,6 +61,19 @@ MIGRATIONS = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        "0003_health",
+        """
+        CREATE TABLE health_changes (
+            id         INTEGER PRIMARY KEY,
+            camera_id  TEXT NOT NULL,
+            at         TEXT NOT NULL,
+            state      TEXT NOT NULL,
+            reasons    TEXT NOT NULL
+        );
+        CREATE INDEX health_changes_camera ON health_changes (camera_id, id)
+        """,
+    ),
 ]
 
 
@@ -215,6 +228,20 @@ class CameraRegistry:
             (f"{day.isoformat()}T%",),
         )
         return dict(rows.fetchall())
+
+    def health_change(self, camera_id: str, at: datetime, state: str, reasons: str) -> None:
+        self.db.execute(
+            "INSERT INTO health_changes (camera_id, at, state, reasons) VALUES (?, ?, ?, ?)",
+            (camera_id, format_timestamp(at), state, reasons),
+        )
+
+    def health_history(self, camera_id: str, limit: int = 50) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT at, state, reasons FROM health_changes WHERE camera_id = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (camera_id, limit),
+        )
+        return [{"at": r[0], "state": r[1], "reasons": r[2]} for r in rows]
 
     def record_heartbeat(self, heartbeat: Heartbeat, canonical: bytes, now: datetime) -> None:
         self.db.execute(

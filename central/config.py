@@ -110,6 +110,27 @@ class WebConfig(_Section):
         return value
 
 
+class HealthConfig(_Section):
+    interval_s: float = Field(default=15.0, gt=0, le=600, description="Seconds between checks")
+    offline_after_s: float = Field(
+        default=120.0, gt=0, le=3600, description="OFFLINE after this long without heartbeat"
+    )
+    clock_offset_s: float = Field(
+        default=1.0, gt=0, le=3600, description="DEGRADED when the unit's clock is off by more"
+    )
+    spool_age_s: int = Field(
+        default=300, ge=1, le=86400, description="DEGRADED when its oldest spooled record is older"
+    )
+    drop_rate: float = Field(
+        default=0.05, gt=0, le=1, description="DEGRADED when this share of frames is dropped"
+    )
+
+    def limits(self):
+        from central.health.rules import Limits
+
+        return Limits(self.offline_after_s, self.clock_offset_s, self.spool_age_s, self.drop_rate)
+
+
 class CentralConfig(_Section):
     storage: StorageConfig
     secrets: SecretsConfig
@@ -117,6 +138,7 @@ class CentralConfig(_Section):
     ingest: IngestConfig = IngestConfig()
     web: WebConfig = WebConfig()
     retention: RetentionConfig = RetentionConfig()
+    health: HealthConfig = HealthConfig()
 
     @property
     def statistics_path(self) -> Path:

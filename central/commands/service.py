@@ -9,6 +9,7 @@ from datetime import datetime
 
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
+from central.health.monitor import HealthMonitor
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store import open_store
@@ -44,6 +45,8 @@ def run(config: CentralConfig, with_web: bool) -> int:
     worker.start()
     retention = retention_worker(config)
     retention.start()
+    health = HealthMonitor(config.cameras_path, config.health.limits(), config.health.interval_s)
+    health.start()
     server = None
     if app is not None:
         from werkzeug.serving import make_server
@@ -55,6 +58,7 @@ def run(config: CentralConfig, with_web: bool) -> int:
     log.info("central: stopping")
     if server is not None:
         server.shutdown()
+    health.stop()
     retention.stop()
     worker.stop()
     return 0

@@ -1,0 +1,80 @@
+"""How a camera's state follows from its latest heartbeat: pure functions, tested alone.
+
+OFFLINE: no heartbeat for `offline_after_s`. DEGRADED: the unit reports a problem (camera
+source down, frames dropped, records backing up in its spool) or its clock is off by more
+than the limit (heartbeat time against the central's receipt time). Otherwise OK.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from wire.fields import TIMESTAMP
+
+
+class State(enum.IntEnum):
+    """Ordered worst last, so that sorting by state descending puts trouble first."""
+
+    OK = 0
+    DEGRADED = 1
+    OFFLINE = 2
+
+
+@dataclass(frozen=True)
+class Limits:
+    offline_after_s: float = 120.0
+    clock_offset_s: float = 1.0
+    spool_age_s: int = 300
+    drop_rate: float = 0.05
+
+
+@dataclass(frozen=True)
+class Assessment:
+    state: State
+    reasons: tuple[str, ...]
+    figures: dict
+
+
+def _parse(text: str) -> datetime:
+    if not TIMESTAMP.fullmatch(text):
+        raise ValueError(f"not a wire time: {text!r}")
+    return datetime.fromisoformat(text)
+
+
+def assess(heartbeat: dict | None, now: datetime, limits: Limits = Limits()) -> Assessment:
+    """`heartbeat` is the registry's latest: {"sent_at", "received_at", "record"}."""
+    if heartbeat is None:
+        return Assessment(State.OFFLINE, ("no heartbeat ever received",), {})
+    received = _parse(heartbeat["received_at"])
+    record = json.loads(heartbeat["record"])
+    offset = (_parse(heartbeat["sent_at"]) - received).total_seconds()
+    silence = (now - received).total_seconds()
+    figures = {
+        "last_heartbeat_s_ago": round(silence, 1),
+        "clock_offset_s": round(offset, 3),
+        "spool_depth": record.get("spool_depth", 0),
+        "spool_oldest_age_s": record.get("spool_oldest_age_s", 0),
+        "frames_captured": record.get("frames_captured", 0),
+        "frames_dropped": record.get("frames_dropped", 0),
+        "source_ok": record.get("source_ok", False),
+        "agent_version": record.get("agent_version", ""),
+    }
+    if silence > limits.offline_after_s:
+        return Assessment(State.OFFLINE, (f"no heartbeat for {silence:.0f} s",), figures)
+    reasons = []
+    if not figures["source_ok"]:
+        reasons.append("camera source not delivering frames")
+    if abs(offset) > limits.clock_offset_s:
+        reasons.append(f"clock off by {offset:+.1f} s")
+    if figures["spool_oldest_age_s"] > limits.spool_age_s:
+        reasons.append(
+            f"spool backing up: {figures['spool_depth']} records, oldest "
+            f"{figures['spool_oldest_age_s']} s"
+        )
+    captured = figures["frames_captured"]
+    if captured and figures["frames_dropped"] / captured > limits.drop_rate:
+        reasons.append(f"{figures['frames_dropped']} of {captured} frames dropped")
+    return Assessment(State.DEGRADED if reasons else State.OK, tuple(reasons), figures)

@@ -1,0 +1,154 @@
+"""Camera health: the rules, the recorded history of changes, the pages, and real heartbeats."""
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central import create_app
+from central.cameras import CameraRegistry
+from central.health.monitor import HealthMonitor, record_changes, survey
+from central.health.rules import Limits, State, assess
+from central.ingest import IngestWorker
+from edge_agent.agent import Agent
+from edge_agent.config import load_config
+from tests.conftest import wait_until, write_agent_config, write_central_config
+from wire import Heartbeat, SigningKey
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+KEY = SigningKey.from_seed(bytes(32))
+
+
+def heartbeat(sent: datetime, received: datetime, **figures) -> dict:
+    record = {"source_ok": True, "spool_depth": 0, "spool_oldest_age_s": 0,
+              "frames_captured": 100, "frames_dropped": 0, "agent_version": "t"}  # fmt: skip
+    record.update(figures)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"  # noqa: E731
+    return {"sent_at": stamp(sent), "received_at": stamp(received), "record": json.dumps(record)}
+
+
+def test_no_heartbeat_is_offline():
+    assert assess(None, NOW).state is State.OFFLINE
+
+
+def test_fresh_healthy_heartbeat_is_ok():
+    result = assess(heartbeat(NOW, NOW), NOW + timedelta(seconds=30))
+    assert (result.state, result.reasons) == (State.OK, ())
+
+
+def test_silence_beyond_the_limit_is_offline():
+    result = assess(heartbeat(NOW, NOW), NOW + timedelta(seconds=121))
+    assert result.state is State.OFFLINE and "121 s" in result.reasons[0]
+
+
+@pytest.mark.parametrize(
+    "sent_offset, figures, reason",
+    [
+        (timedelta(seconds=2), {}, "clock off by +2.0 s"),
+        (timedelta(0), {"source_ok": False}, "camera source"),
+        (timedelta(0), {"spool_depth": 40, "spool_oldest_age_s": 900}, "spool backing up"),
+        (timedelta(0), {"frames_dropped": 30}, "30 of 100 frames dropped"),
+    ],
+)
+def test_each_degradation_is_named(sent_offset, figures, reason):
+    result = assess(heartbeat(NOW + sent_offset, NOW, **figures), NOW)
+    assert result.state is State.DEGRADED
+    assert any(reason in r for r in result.reasons)
+
+
+def _hb(camera_id: str, sent: datetime, **changes) -> Heartbeat:
+    values = dict(camera_id=camera_id, key_id=KEY.key_id, sent_at=sent, boot_id="0" * 16,
+                  uptime_s=1, source_ok=True, frames_captured=10, frames_dropped=0, last_seq=0,
+                  spool_depth=0, spool_oldest_age_s=0, agent_version="t")  # fmt: skip
+    values.update(changes)
+    return Heartbeat(**values)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    registry = CameraRegistry(tmp_path / "cameras.sqlite")
+    for camera_id in ("cam-ok", "cam-bad", "cam-gone"):
+        registry.add(camera_id, SigningKey.generate().verify_key, NOW)
+    yield registry
+    registry.close()
+
+
+def test_changes_are_recorded_with_reasons_and_worst_comes_first(registry):
+    from wire.canonical import canonical_bytes
+
+    for camera_id, changes in (("cam-ok", {}), ("cam-bad", {"source_ok": False})):
+        hb = _hb(camera_id, NOW, **changes)
+        registry.record_heartbeat(hb, canonical_bytes(hb.signed_fields()), NOW)
+    changed = record_changes(registry, NOW + timedelta(seconds=5), Limits())
+    assert {h.camera_id: h.assessment.state for h in changed} == {
+        "cam-ok": State.OK, "cam-bad": State.DEGRADED, "cam-gone": State.OFFLINE,
+    }  # fmt: skip
+    assert record_changes(registry, NOW + timedelta(seconds=10), Limits()) == []
+    order = [h.camera_id for h in survey(registry, NOW + timedelta(seconds=10), Limits())]
+    assert order == ["cam-gone", "cam-bad", "cam-ok"]
+
+    later = NOW + timedelta(seconds=200)
+    assert [h.camera_id for h in record_changes(registry, later, Limits())] == ["cam-bad", "cam-ok"]
+    history = registry.health_history("cam-ok")
+    assert [h["state"] for h in history] == ["OFFLINE", "OK"]
+    assert "no heartbeat for 200 s" in history[0]["reasons"]
+
+
+def test_pages_json_and_metrics(tmp_path):
+    central = write_central_config(tmp_path, broker_port=1883)
+    registry = CameraRegistry(central.config.cameras_path)
+    registry.add("cam-gone", SigningKey.generate().verify_key, NOW)
+    registry.close()
+    client = create_app(central.config).test_client()
+    body = client.get("/api/v1/health").get_json()
+    assert body["cameras"][0]["camera_id"] == "cam-gone"
+    assert body["cameras"][0]["state"] == "OFFLINE"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'anpr_camera_state{camera="cam-gone"} 2' in metrics
+    assert 'anpr_cameras{state="OFFLINE"} 1' in metrics
+    page = client.get("/health").get_data(as_text=True)
+    assert "cam-gone" in page and "OFFLINE" in page
+
+
+@pytest.mark.slow
+def test_states_follow_real_heartbeats_as_they_stop_and_resume(
+    tmp_path, mosquitto, central_setup, camera
+):
+    ingest = IngestWorker(
+        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    )
+    ingest.start()
+    monitor = HealthMonitor(
+        central_setup.config.cameras_path, Limits(offline_after_s=2.0), interval_s=0.2
+    )
+    monitor.start()
+    registry = CameraRegistry(central_setup.config.cameras_path)
+
+    def states() -> list[str]:
+        return [h["state"] for h in reversed(registry.health_history(camera.camera_id))]
+
+    def run_agent(name: str):
+        config = load_config(
+            write_agent_config(tmp_path, camera, central_setup, mosquitto.port, name=name)
+        )
+        agent = Agent(config)
+        thread = threading.Thread(target=agent.run)
+        thread.start()
+        return agent, thread
+
+    try:
+        agent, thread = run_agent("agent1.toml")
+        wait_until(lambda: states()[-1:] == ["OK"], what="OK from heartbeats")
+        agent.stop_event.set()
+        thread.join(timeout=10)
+        wait_until(lambda: states()[-1:] == ["OFFLINE"], timeout=10, what="OFFLINE")
+        agent, thread = run_agent("agent2.toml")
+        wait_until(lambda: states()[-1:] == ["OK"], timeout=10, what="OK again")
+        agent.stop_event.set()
+        thread.join(timeout=10)
+        assert states()[-3:] == ["OK", "OFFLINE", "OK"]
+    finally:
+        registry.close()
+        monitor.stop()
+        ingest.stop()
