@@ -74,6 +74,12 @@ MIGRATIONS = [
         CREATE INDEX health_changes_camera ON health_changes (camera_id, id)
         """,
     ),
+    (
+        "0004_designation_source",
+        """
+        ALTER TABLE designations ADD COLUMN source TEXT NOT NULL DEFAULT 'manual'
+        """,
+    ),
 ]
 
 
@@ -210,6 +216,37 @@ class CameraRegistry:
                 format_timestamp(now),
             ),
         )
+
+    def replace_plan_designations(
+        self, camera_id: str, periods: list[tuple[datetime, datetime]], now: datetime
+    ) -> None:
+        """The camera plan's effective periods for this camera, replacing earlier ones."""
+        far = datetime(9999, 1, 1, tzinfo=UTC)
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(
+            "DELETE FROM designations WHERE camera_id = ? AND source = 'plan'", (camera_id,)
+        )
+        for start, end in periods:
+            self.db.execute(
+                "INSERT INTO designations (camera_id, valid_from, valid_until, plan_version, "
+                "recorded_at, source) VALUES (?, ?, ?, 'camera plan', ?, 'plan')",
+                (
+                    camera_id,
+                    format_timestamp(start),
+                    None if end >= far else format_timestamp(end),
+                    format_timestamp(now),
+                ),
+            )
+        self.db.execute("COMMIT")
+
+    def designations(self, camera_id: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT valid_from, valid_until, plan_version, source FROM designations "
+            "WHERE camera_id = ? ORDER BY valid_from",
+            (camera_id,),
+        )
+        keys = ("valid_from", "valid_until", "plan_version", "source")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def designated(self, camera_id: str, at: datetime) -> bool:
         """Was the camera in the camera plan at this moment?"""

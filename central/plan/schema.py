@@ -1,0 +1,84 @@
+"""Tables of the camera plan (plan.sqlite)."""
+
+MIGRATIONS = [
+    (
+        "0001_plan",
+        """
+        CREATE TABLE versions (
+            year          INTEGER PRIMARY KEY,
+            state         TEXT NOT NULL CHECK (state IN ('draft', 'ratified', 'published')),
+            drafted_by    TEXT NOT NULL,
+            drafted_at    TEXT NOT NULL,
+            ratified_by   TEXT,
+            ratified_at   TEXT,
+            published_at  TEXT
+        );
+        CREATE TABLE locations (
+            location_id  TEXT PRIMARY KEY,
+            name         TEXT NOT NULL,
+            road         TEXT NOT NULL,
+            lat_e7       INTEGER NOT NULL,
+            lon_e7       INTEGER NOT NULL
+        );
+        CREATE TABLE sections (
+            section_id   TEXT PRIMARY KEY,
+            location_id  TEXT NOT NULL REFERENCES locations (location_id),
+            name         TEXT NOT NULL,
+            direction    TEXT NOT NULL
+        );
+        CREATE TABLE entries (
+            year         INTEGER NOT NULL REFERENCES versions (year),
+            camera_id    TEXT NOT NULL,
+            kind         TEXT NOT NULL CHECK (kind IN ('fixed', 'mobile', 'third_party')),
+            owner        TEXT NOT NULL,
+            controller   TEXT NOT NULL,
+            section_id   TEXT REFERENCES sections (section_id),
+            lat_e7       INTEGER NOT NULL,
+            lon_e7       INTEGER NOT NULL,
+            road         TEXT NOT NULL,
+            direction    TEXT NOT NULL,
+            lane         INTEGER NOT NULL,
+            criterion    TEXT NOT NULL CHECK (criterion IN ('a', 'b', 'c')),
+            motivation   TEXT NOT NULL,
+            signed_by    TEXT,
+            signed_at    TEXT,
+            PRIMARY KEY (year, camera_id)
+        );
+        CREATE TABLE statuses (
+            id         INTEGER PRIMARY KEY,
+            camera_id  TEXT NOT NULL,
+            status     TEXT NOT NULL
+                CHECK (status IN ('planned', 'active', 'suspended', 'retired')),
+            valid_from TEXT NOT NULL,
+            reason     TEXT NOT NULL
+        );
+        CREATE TABLE acceptance_tests (
+            id         INTEGER PRIMARY KEY,
+            camera_id  TEXT NOT NULL,
+            tested_at  TEXT NOT NULL,
+            reads      INTEGER NOT NULL,
+            correct    INTEGER NOT NULL,
+            passed     INTEGER NOT NULL,
+            tested_by  TEXT NOT NULL
+        );
+        CREATE TABLE deployments (
+            id          INTEGER PRIMARY KEY,
+            year        INTEGER NOT NULL,
+            camera_id   TEXT NOT NULL,
+            place       TEXT NOT NULL,
+            place_kind  TEXT NOT NULL,
+            lat_e7      INTEGER NOT NULL,
+            lon_e7      INTEGER NOT NULL,
+            starts_at   TEXT NOT NULL,
+            ends_at     TEXT NOT NULL,
+            reason      TEXT NOT NULL
+        );
+        CREATE TABLE changes (
+            id     INTEGER PRIMARY KEY,
+            at     TEXT NOT NULL,
+            actor  TEXT NOT NULL,
+            what   TEXT NOT NULL
+        )
+        """,
+    ),
+]
