@@ -9,8 +9,9 @@ from pathlib import Path
 
 from central.backup import BackupError
 from central.cameras import CameraRegistryError
-from central.commands import cameras, custody, service
+from central.commands import cameras, custody, plan, service
 from central.config import ConfigError, load_config
+from central.plan.registry import PlanError
 from central.store.custody import HoldError
 from central.store.migrations import MigrationError
 from wire.errors import KeyFormatError
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("ingest", help="MQTT ingest and retention (web under gunicorn)")
     cameras.add_parsers(commands)
     custody.add_parsers(commands)
+    plan.add_parsers(commands)
     return parser
 
 
@@ -41,11 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command in CAMERA_COMMANDS:
             return cameras.run(config, args)
+        if args.command in plan.COMMANDS:
+            return plan.run(config, args)
         if args.command in ("serve", "ingest"):
             return service.run(config, with_web=args.command == "serve")
         return custody.run(config, args)
     except (
         ConfigError, KeyFormatError, CameraRegistryError, MigrationError, HoldError, BackupError,
+        PlanError,
     ) as exc:  # fmt: skip
         print(f"anpr-central: {exc}", file=sys.stderr)
         return 2

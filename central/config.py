@@ -141,6 +141,10 @@ class CentralConfig(_Section):
     health: HealthConfig = HealthConfig()
 
     @property
+    def plan_path(self) -> Path:
+        return self.storage.data_dir / "plan.sqlite"
+
+    @property
     def statistics_path(self) -> Path:
         return self.storage.data_dir / "statistics.sqlite"
 

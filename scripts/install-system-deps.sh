@@ -1,6 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages the project needs (Mosquitto, Python venv support) when they
-# are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
+# Installs the Debian packages the project needs (Mosquitto, Python venv support, Chromium
+# for the browser tests) when they are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
 # Mosquitto is installed but not started: the project starts its own broker on loopback
 # from a generated config, so the packaged service must not grab port 1883 on install.
 set -eu
@@ -10,6 +10,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need="$nee
 command -v mosquitto_pub >/dev/null 2>&1 || need="$need mosquitto-clients"
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need="$need python3-venv"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
+# Browser tests drive Debian's Chromium (test tools may not download browsers here).
+[ -x /usr/bin/chromium ] || need="$need chromium"
 
 if [ -z "$need" ]; then
     exit 0

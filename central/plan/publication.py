@@ -1,0 +1,125 @@
+"""The plan as the law publishes it: a CSV, a printable page and a map.
+
+Fixed cameras by location with their criterion and motivation (the law makes them part of
+the plan); mobile cameras by number and kind of location; last year's mobile deployments;
+cameras that only feed hotlists listed apart, so nobody takes them for plan cameras.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from xml.sax.saxutils import escape
+
+from central.plan.geodata import CITIES, MOTORWAYS, OUTLINE
+from central.plan.registry import CRITERIA, CameraPlan
+
+CSV_FIELDS = (
+    "year", "camera_id", "kind", "owner", "controller", "road", "direction", "lane", "lat",
+    "lon", "criterion", "criterion_text", "motivation", "signed_by", "signed_at",
+)  # fmt: skip
+CRITERION_COLOURS = {"a": "#c0392b", "b": "#1f5fa8", "c": "#7d3c98"}
+STATE_COLOURS = {"OK": "#0a6b2d", "DEGRADED": "#d68a00", "OFFLINE": "#b00020"}
+
+
+def plan_csv(plan: CameraPlan, year: int) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for e in plan.entries(year):
+        writer.writerow(
+            (
+                e.year,
+                e.camera_id,
+                e.kind,
+                e.owner,
+                e.controller,
+                e.road,
+                e.direction,
+                e.lane,
+                e.lat_e7 / 1e7,
+                e.lon_e7 / 1e7,
+                e.criterion,
+                CRITERIA[e.criterion],
+                e.motivation,
+                e.signed_by or "",
+                e.signed_at or "",
+            )  # fmt: skip
+        )
+    return out.getvalue()
+
+
+def plan_context(plan: CameraPlan, year: int) -> dict:
+    entries = plan.entries(year)
+    fixed = [e for e in entries if e.kind in ("fixed", "third_party")]
+    mobile = [e for e in entries if e.kind == "mobile"]
+    return {
+        "year": year,
+        "version": plan.version(year),
+        "fixed": fixed,
+        "mobile_count": len(mobile),
+        "mobile_by_criterion": dict(Counter(CRITERIA[e.criterion] for e in mobile)),
+        "last_year_deployments": plan.deployments(year - 1),
+        "hotlist_only": plan.hotlist_only(),
+        "criteria": CRITERIA,
+        "acceptance": {e.camera_id: plan.acceptance(e.camera_id) for e in entries},
+    }
+
+
+class Projection:
+    """Equirectangular, with longitude shrunk by cos(52°) so the country keeps its shape."""
+
+    def __init__(self, width: int = 520, margin: int = 12) -> None:
+        lons = [p[0] for p in OUTLINE]
+        lats = [p[1] for p in OUTLINE]
+        self.min_lon, self.max_lat = min(lons), max(lats)
+        self.scale = (width - 2 * margin) / ((max(lons) - self.min_lon) * 0.616)
+        self.margin = margin
+        self.width = width
+        self.height = round((self.max_lat - min(lats)) * self.scale + 2 * margin)
+
+    def __call__(self, lon: float, lat: float) -> tuple[float, float]:
+        x = self.margin + (lon - self.min_lon) * 0.616 * self.scale
+        y = self.margin + (self.max_lat - lat) * self.scale
+        return round(x, 1), round(y, 1)
+
+
+def plan_map_svg(plan: CameraPlan, year: int, states: dict[str, str] | None = None) -> str:
+    """Fixed cameras as dots coloured by criterion; with `states`, ringed by live health."""
+    project = Projection()
+    points = " ".join(f"{x},{y}" for x, y in (project(*p) for p in OUTLINE))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {project.width} {project.height}" '
+        f'width="{project.width}" height="{project.height}" role="img" '
+        f'aria-label="Camera plan {year}">',
+        f"<title>Camera plan {year}</title>",
+        f'<polygon points="{points}" fill="#f4f1e8" stroke="#888" stroke-width="1"/>',
+    ]
+    for name, line in MOTORWAYS.items():
+        path = " ".join(f"{x},{y}" for x, y in (project(*p) for p in line))
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="#e0a030" stroke-width="2">'
+            f"<title>{name}</title></polyline>"
+        )
+    for name, (lon, lat) in CITIES.items():
+        x, y = project(lon, lat)
+        parts.append(f'<text x="{x + 4}" y="{y - 3}" font-size="9" fill="#555">{name}</text>')
+    for entry in plan.entries(year):
+        if entry.kind == "mobile":
+            continue  # the law publishes mobile cameras by number, not by place
+        x, y = project(entry.lon_e7 / 1e7, entry.lat_e7 / 1e7)
+        colour = CRITERION_COLOURS[entry.criterion]
+        label = escape(f"{entry.camera_id} ({entry.road} {entry.direction}): criterion "
+                       f"{entry.criterion}, {CRITERIA[entry.criterion]}")  # fmt: skip
+        ring = ""
+        if states is not None:
+            state = states.get(entry.camera_id, "OFFLINE")
+            ring = f' stroke="{STATE_COLOURS[state]}" stroke-width="3"'
+            label += escape(f"; now {state}")
+        parts.append(
+            f'<circle class="camera" data-camera="{escape(entry.camera_id)}" cx="{x}" cy="{y}" '
+            f'r="5" fill="{colour}"{ring}><title>{label}</title></circle>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)

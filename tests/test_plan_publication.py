@@ -1,0 +1,109 @@
+"""The plan built with the CLI, published as CSV, JSON, a printable page and a map, and
+the plan, map and health pages rendered in a real headless Chromium."""
+
+import csv
+import io
+
+import pytest
+
+from central import create_app
+from central.__main__ import main as central
+from provisioning.__main__ import main as provision
+from tests.browser import ARTEFACTS, browser_page, serve
+from tests.conftest import write_central_config
+
+YEAR = 2027
+CAMERAS = {
+    "a12-oudenrijn-e-1": ("fixed", "b", 52.07, 5.06, "A12", "E"),
+    "a2-everdingen-s-1": ("fixed", "a", 51.97, 5.14, "A2", "S"),
+    "n201-prov-3": ("third_party", "b", 52.22, 4.85, "N201", "W"),
+    "mobile-07": ("mobile", "c", 52.2, 4.8, "N201", "N"),
+}
+
+
+@pytest.fixture
+def published(tmp_path):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    base = ["--config", str(setup.config_path)]
+
+    def run(*args: str) -> None:
+        assert central(base + list(args)) == 0, args
+
+    keys = tmp_path / "keys"
+    for camera_id in [*CAMERAS, "speed-cam-99"]:
+        provision(["camera-key", "--camera-id", camera_id, "--out", str(keys)])
+        run("camera-add", "--camera-id", camera_id, "--public-key", str(keys / f"{camera_id}.pub"))
+    run("plan-draft", "--year", str(YEAR), "--by", "plan-admin")
+    run("plan-location", "--id", "oudenrijn", "--name", "Knooppunt Oudenrijn", "--road", "A12",
+        "--lat", "52.07", "--lon", "5.06", "--by", "plan-admin")  # fmt: skip
+    run("plan-section", "--id", "oudenrijn-e", "--location", "oudenrijn",
+        "--name", "eastbound exit 17", "--direction", "E", "--by", "plan-admin")  # fmt: skip
+    for camera_id, (kind, criterion, lat, lon, road, direction) in CAMERAS.items():
+        run("plan-add", "--year", str(YEAR), "--camera-id", camera_id, "--kind", kind,
+            "--owner", "Politie Midden-Nederland", "--controller", "korpschef",
+            "--lat", str(lat), "--lon", str(lon), "--road", road, "--direction", direction,
+            "--criterion", criterion, "--by", "plan-admin",
+            "--motivation", f"{road}: documented serious crime on this route.")  # fmt: skip
+        run("plan-sign", "--year", str(YEAR), "--camera-id", camera_id,
+            "--prosecutor", "mr. A. Jansen")  # fmt: skip
+    run("plan-accept", "--camera-id", "a12-oudenrijn-e-1", "--reads", "200", "--correct", "194",
+        "--by", "technician-4")  # fmt: skip
+    run("plan-ratify", "--year", str(YEAR), "--by", "hoofdofficier")
+    run("plan-publish", "--year", str(YEAR), "--by", "plan-admin")
+    return setup
+
+
+def test_csv_json_and_page(published):
+    client = create_app(published.config).test_client()
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/plan/{YEAR}.csv").get_data(as_text=True))))
+    assert sorted(r["camera_id"] for r in rows) == sorted(CAMERAS)
+    assert {r["camera_id"]: r["criterion"] for r in rows}["a2-everdingen-s-1"] == "a"
+    assert all(r["signed_by"] == "mr. A. Jansen" for r in rows)
+
+    body = client.get(f"/api/v1/plan/{YEAR}").get_json()
+    assert body["version"]["state"] == "published"
+    assert body["locations"][0]["sections"][0]["name"] == "eastbound exit 17"
+    assert client.get("/api/v1/plan").get_json()["hotlist_only"] == ["speed-cam-99"]
+    assert client.get("/api/v1/plan/1999").status_code == 404
+
+    page = client.get(f"/plan/{YEAR}").get_data(as_text=True)
+    assert "a12-oudenrijn-e-1" in page and "194/200 passed" in page
+    assert "mobile-07" not in page.split("Mobile cameras")[0], "mobile cameras by number only"
+    assert "speed-cam-99" in page.split("outside the plan")[1]
+    changes = client.get("/api/v1/plan/changes").get_json()["changes"]
+    assert {"plan-admin", "hoofdofficier", "mr. A. Jansen", "technician-4"} <= {
+        c["actor"] for c in changes
+    }
+
+
+def test_cli_refuses_what_the_plan_rules_forbid(published, capsys):
+    base = ["--config", str(published.config_path)]
+    args = ["plan-add", "--year", str(YEAR), "--camera-id", "late-cam-1", "--kind", "fixed",
+            "--owner", "o", "--controller", "c", "--lat", "52", "--lon", "5", "--road", "A1",
+            "--direction", "E", "--criterion", "a", "--by", "x",
+            "--motivation", "A motivation long enough to be a real one."]  # fmt: skip
+    assert central(base + args) == 2
+    assert "published, not draft" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_plan_map_and_health_pages_render_in_chromium(published, tmp_path):
+    app = create_app(published.config)
+    with serve(app) as url, browser_page(tmp_path) as page:
+        page.goto(f"{url}/plan/{YEAR}")
+        assert page.title() == f"Camera plan {YEAR}"
+        assert page.locator("svg circle.camera").count() == 3, "fixed and third-party only"
+        page.screenshot(path=str(ARTEFACTS / "plan-page.png"), full_page=True)
+
+        page.goto(f"{url}/plan/{YEAR}/map.svg?live=1")
+        tooltip = page.locator('circle[data-camera="a12-oudenrijn-e-1"] title').text_content()
+        assert "now OFFLINE" in tooltip
+        page.screenshot(path=str(ARTEFACTS / "plan-map-live.png"))
+
+        page.goto(f"{url}/health")
+        rows = page.locator("tbody tr")
+        assert rows.count() == len(CAMERAS) + 1
+        assert page.locator("td.OFFLINE").count() == len(CAMERAS) + 1
+        page.screenshot(path=str(ARTEFACTS / "health-page.png"), full_page=True)
+    for name in ("plan-page.png", "plan-map-live.png", "health-page.png"):
+        assert (ARTEFACTS / name).stat().st_size > 5000
