@@ -79,7 +79,7 @@ def cameras():
                 "camera_id": camera.camera_id,
                 "key_ids": [key.key_id for key in camera.keys],
                 "registered_at": camera.registered_at,
-                "last_heartbeat": registry.last_heartbeat(camera.camera_id),
+                "designations": registry.designations(camera.camera_id),
             }
             for camera in registry.all()
         ]

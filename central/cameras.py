@@ -1,7 +1,8 @@
 """Which cameras may deliver, and with which public key.
 
-The seed of the camera plan registry: a camera id, its Ed25519 public keys, when it was
-registered, and its latest signed heartbeat. A record from a camera not registered here is
+Every camera that may deliver: its id, its Ed25519 public keys, when it was registered,
+and the periods in which its passages may enter the 28-day store (written by the camera
+plan, central/plan/). A record from a camera not registered here is
 refused; a record naming a key that is not registered (or retired) for its camera does not
 verify. A camera may hold two keys during a rotation, so records spooled under the old key
 still verify until the technician retires it.
@@ -10,11 +11,11 @@ still verify until the technician retires it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from central.store.migrations import apply_migrations, connect
-from wire import Heartbeat, VerifyKey
+from wire import VerifyKey
 from wire.fields import CAMERA_ID, format_timestamp
 
 MIGRATIONS = [
@@ -34,50 +35,16 @@ MIGRATIONS = [
             retired_at    TEXT,
             PRIMARY KEY (camera_id, key_id)
         );
-        CREATE TABLE heartbeats (
-            camera_id   TEXT PRIMARY KEY REFERENCES cameras (camera_id),
-            sent_at     TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            record      TEXT NOT NULL
-        )
-        """,
-    ),
-    (
-        "0002_designations_and_uptime",
-        """
         CREATE TABLE designations (
             id            INTEGER PRIMARY KEY,
             camera_id     TEXT NOT NULL REFERENCES cameras (camera_id),
             valid_from    TEXT NOT NULL,
             valid_until   TEXT,
             plan_version  TEXT NOT NULL,
-            recorded_at   TEXT NOT NULL
+            recorded_at   TEXT NOT NULL,
+            source        TEXT NOT NULL DEFAULT 'manual'
         );
-        CREATE INDEX designations_camera ON designations (camera_id, valid_from);
-        CREATE TABLE heartbeat_hours (
-            camera_id TEXT NOT NULL,
-            hour      TEXT NOT NULL,
-            PRIMARY KEY (camera_id, hour)
-        ) WITHOUT ROWID
-        """,
-    ),
-    (
-        "0003_health",
-        """
-        CREATE TABLE health_changes (
-            id         INTEGER PRIMARY KEY,
-            camera_id  TEXT NOT NULL,
-            at         TEXT NOT NULL,
-            state      TEXT NOT NULL,
-            reasons    TEXT NOT NULL
-        );
-        CREATE INDEX health_changes_camera ON health_changes (camera_id, id)
-        """,
-    ),
-    (
-        "0004_designation_source",
-        """
-        ALTER TABLE designations ADD COLUMN source TEXT NOT NULL DEFAULT 'manual'
+        CREATE INDEX designations_camera ON designations (camera_id, valid_from)
         """,
     ),
 ]
@@ -257,52 +224,3 @@ class CameraRegistry:
             (camera_id, moment, moment),
         ).fetchone()
         return row is not None
-
-    def heartbeat_hours(self, day: date) -> dict[str, int]:
-        """Per camera, how many hours of this UTC day brought at least one heartbeat."""
-        rows = self.db.execute(
-            "SELECT camera_id, count(*) FROM heartbeat_hours WHERE hour LIKE ? GROUP BY camera_id",
-            (f"{day.isoformat()}T%",),
-        )
-        return dict(rows.fetchall())
-
-    def health_change(self, camera_id: str, at: datetime, state: str, reasons: str) -> None:
-        self.db.execute(
-            "INSERT INTO health_changes (camera_id, at, state, reasons) VALUES (?, ?, ?, ?)",
-            (camera_id, format_timestamp(at), state, reasons),
-        )
-
-    def health_history(self, camera_id: str, limit: int = 50) -> list[dict]:
-        rows = self.db.execute(
-            "SELECT at, state, reasons FROM health_changes WHERE camera_id = ? "
-            "ORDER BY id DESC LIMIT ?",
-            (camera_id, limit),
-        )
-        return [{"at": r[0], "state": r[1], "reasons": r[2]} for r in rows]
-
-    def record_heartbeat(self, heartbeat: Heartbeat, canonical: bytes, now: datetime) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO heartbeat_hours (camera_id, hour) VALUES (?, ?)",
-            (heartbeat.camera_id, now.astimezone(UTC).strftime("%Y-%m-%dT%H")),
-        )
-        self.db.execute(
-            "INSERT INTO heartbeats (camera_id, sent_at, received_at, record) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (camera_id) DO UPDATE SET sent_at = excluded.sent_at, "
-            "received_at = excluded.received_at, record = excluded.record "
-            "WHERE excluded.sent_at > heartbeats.sent_at",
-            (
-                heartbeat.camera_id,
-                format_timestamp(heartbeat.sent_at),
-                format_timestamp(now),
-                canonical.decode("ascii"),
-            ),
-        )
-
-    def last_heartbeat(self, camera_id: str) -> dict | None:
-        row = self.db.execute(
-            "SELECT sent_at, received_at, record FROM heartbeats WHERE camera_id = ?",
-            (camera_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return {"sent_at": row[0], "received_at": row[1], "record": row[2]}

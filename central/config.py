@@ -125,10 +125,30 @@ class HealthConfig(_Section):
         default=0.05, gt=0, le=1, description="DEGRADED when this share of frames is dropped"
     )
 
+    min_mean_confidence: float = Field(
+        default=0.80,
+        ge=0,
+        le=1,
+        description="DEGRADED when last hour's mean read confidence is lower",
+    )
+    traffic_floor: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="DEGRADED when last hour's passages fall below this share of the usual",
+    )
+
     def limits(self):
         from central.health.rules import Limits
 
-        return Limits(self.offline_after_s, self.clock_offset_s, self.spool_age_s, self.drop_rate)
+        return Limits(
+            self.offline_after_s,
+            self.clock_offset_s,
+            self.spool_age_s,
+            self.drop_rate,
+            self.min_mean_confidence,
+            self.traffic_floor,
+        )
 
 
 class CentralConfig(_Section):
@@ -139,6 +159,10 @@ class CentralConfig(_Section):
     web: WebConfig = WebConfig()
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
+
+    @property
+    def health_path(self) -> Path:
+        return self.storage.data_dir / "health.sqlite"
 
     @property
     def plan_path(self) -> Path:

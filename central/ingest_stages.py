@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from central.admission import Refused, admit_heartbeat, admit_passage
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
+from central.health.records import HealthRecords, hour_key
 from central.rejections import RejectionLog
 from central.retention import cutoff
 from central.store import Outcome, open_store
@@ -50,6 +51,7 @@ class AdmittedBatch:
     to_store: list[Verified[Passage]]
     plan: AckPlan
     at: datetime
+    admitted: list[Verified[Passage]] = field(default_factory=list)
 
 
 class Counters:
@@ -98,10 +100,12 @@ class Admission:
         self.counters = counters
         self.listeners = listeners
         self.registry = CameraRegistry(config.cameras_path)
+        self.health = HealthRecords(config.health_path)
         self.rejections = RejectionLog(config.rejections_path)
 
     def close(self) -> None:
         self.registry.close()
+        self.health.close()
         self.rejections.close()
 
     def admit(self, messages: list[Incoming], now: datetime) -> AdmittedBatch:
@@ -116,13 +120,24 @@ class Admission:
                     self._route(verified, batch)
                 elif item.topic.endswith("/heartbeat"):
                     heartbeat = admit_heartbeat(item.payload, topic_camera, self.registry)
-                    self.registry.record_heartbeat(heartbeat.record, heartbeat.canonical, now)
+                    self.health.record_heartbeat(heartbeat.record, heartbeat.canonical, now)
                     self.counters.add("heartbeats")
             except WireError as exc:
                 self._refuse(item.topic, Refused(exc.reason, str(exc)), batch)
             except Refused as refused:
                 self._refuse(item.topic, refused, batch)
+        self._count(batch.admitted)
         return batch
+
+    def _count(self, admitted: list[Verified[Passage]]) -> None:
+        """Plate-free hourly figures per camera, for health (volume and read quality)."""
+        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for verified in admitted:
+            passage = verified.record
+            total = totals[(passage.camera_id, hour_key(passage.captured_at))]
+            total[0] += 1
+            total[1] += passage.confidence_pm
+        self.health.count_passages((c, h, n, conf) for (c, h), (n, conf) in totals.items())
 
     def _route(self, verified: Verified[Passage], batch: AdmittedBatch) -> None:
         """Offer to the listeners; keep only plan cameras' passages younger than 28 days.
@@ -132,6 +147,7 @@ class Admission:
         dropped passage are acknowledged: they have been dealt with as the law requires.
         """
         passage = verified.record
+        batch.admitted.append(verified)
         for listener in self.listeners:
             listener(verified)
         if passage.captured_at < cutoff(batch.at):

@@ -59,18 +59,19 @@ class RetentionReport:
     statistics_written: list[date] = field(default_factory=list)
 
 
-def run_retention(store, statistics, registry, now: datetime) -> RetentionReport:
+def run_retention(store, statistics, registry, health, now: datetime) -> RetentionReport:
     """One retention pass over every day file.
 
     `store` is a DayPartitionedStore, `statistics` a DailyStatistics, `registry` a
-    CameraRegistry; passed in (not imported) so this module stays free of storage code.
+    CameraRegistry, `health` the HealthRecords; passed in (not imported) so this module
+    stays free of storage code.
     Order per day: statistics first (while the rows exist), then deletion; for a whole
     expired day the data key goes before the file.
     """
     report = RetentionReport()
     for day in store.days():
         if complete(day, now) and _statistics_stale(store, statistics, day, now):
-            _write_statistics(store, statistics, registry, day, now)
+            _write_statistics(store, statistics, registry, health, day, now)
             report.statistics_written.append(day)
         if fully_expired(day, now):
             held = store.custody.held_in(day)
@@ -105,12 +106,12 @@ def _statistics_stale(store, statistics, day: date, now: datetime) -> bool:
     return (store.latest_received(day) or "") > made_from
 
 
-def _write_statistics(store, statistics, registry, day: date, now: datetime) -> None:
+def _write_statistics(store, statistics, registry, health, day: date, now: datetime) -> None:
     figures = summarise(
         day,
         store.statistics_rows(day),
         [camera.camera_id for camera in registry.all()],
-        registry.heartbeat_hours(day),
+        health.heartbeat_hours(day),
     )
     statistics.write(figures, store.latest_received(day), now)
 

@@ -9,6 +9,7 @@ import pytest
 from central import create_app
 from central.cameras import CameraRegistry
 from central.health.monitor import HealthMonitor, record_changes, survey
+from central.health.records import HealthRecords, Traffic
 from central.health.rules import Limits, State, assess
 from central.ingest import IngestWorker
 from edge_agent.agent import Agent
@@ -57,6 +58,32 @@ def test_each_degradation_is_named(sent_offset, figures, reason):
     assert any(reason in r for r in result.reasons)
 
 
+def test_low_read_confidence_and_thin_traffic_are_degraded():
+    fresh = heartbeat(NOW, NOW)
+    assert assess(fresh, NOW, traffic=Traffic(50, 0.95, 60.0)).state is State.OK
+    low = assess(fresh, NOW, traffic=Traffic(50, 0.62, 60.0))
+    assert low.state is State.DEGRADED and "read quality down" in low.reasons[0]
+    thin = assess(fresh, NOW, traffic=Traffic(9, 0.95, 60.0))
+    assert thin.state is State.DEGRADED and "usually 60" in thin.reasons[0]
+    quiet_road = assess(fresh, NOW, traffic=Traffic(1, 0.95, 8.0))
+    assert quiet_road.state is State.OK, "too little history to call it thin"
+
+
+def test_hourly_traffic_figures_compare_with_the_same_hour_of_earlier_weeks(tmp_path):
+    records = HealthRecords(tmp_path / "health.sqlite")
+    last_hour = "2026-11-22T11"
+    weeks = ["2026-11-15T11", "2026-11-08T11", "2026-11-01T11", "2026-10-25T11"]
+    records.count_passages(
+        [("cam", h, n, n * 900) for h, n in zip(weeks, (80, 100, 90, 70), strict=True)]
+    )
+    records.count_passages([("cam", last_hour, 10, 10 * 500)])
+    records.count_passages([("cam", last_hour, 10, 10 * 500)])
+    traffic = records.traffic("cam", NOW)
+    records.close()
+    assert traffic.passages == 20 and traffic.mean_confidence == pytest.approx(0.5)
+    assert traffic.usual == 90
+
+
 def _hb(camera_id: str, sent: datetime, **changes) -> Heartbeat:
     values = dict(camera_id=camera_id, key_id=KEY.key_id, sent_at=sent, boot_id="0" * 16,
                   uptime_s=1, source_ok=True, frames_captured=10, frames_dropped=0, last_seq=0,
@@ -74,23 +101,31 @@ def registry(tmp_path):
     registry.close()
 
 
-def test_changes_are_recorded_with_reasons_and_worst_comes_first(registry):
+@pytest.fixture
+def records(tmp_path):
+    records = HealthRecords(tmp_path / "health.sqlite")
+    yield records
+    records.close()
+
+
+def test_changes_are_recorded_with_reasons_and_worst_comes_first(registry, records):
     from wire.canonical import canonical_bytes
 
     for camera_id, changes in (("cam-ok", {}), ("cam-bad", {"source_ok": False})):
         hb = _hb(camera_id, NOW, **changes)
-        registry.record_heartbeat(hb, canonical_bytes(hb.signed_fields()), NOW)
-    changed = record_changes(registry, NOW + timedelta(seconds=5), Limits())
+        records.record_heartbeat(hb, canonical_bytes(hb.signed_fields()), NOW)
+    changed = record_changes(registry, records, NOW + timedelta(seconds=5), Limits())
     assert {h.camera_id: h.assessment.state for h in changed} == {
         "cam-ok": State.OK, "cam-bad": State.DEGRADED, "cam-gone": State.OFFLINE,
     }  # fmt: skip
-    assert record_changes(registry, NOW + timedelta(seconds=10), Limits()) == []
-    order = [h.camera_id for h in survey(registry, NOW + timedelta(seconds=10), Limits())]
+    assert record_changes(registry, records, NOW + timedelta(seconds=10), Limits()) == []
+    order = [h.camera_id for h in survey(registry, records, NOW + timedelta(seconds=10), Limits())]
     assert order == ["cam-gone", "cam-bad", "cam-ok"]
 
     later = NOW + timedelta(seconds=200)
-    assert [h.camera_id for h in record_changes(registry, later, Limits())] == ["cam-bad", "cam-ok"]
-    history = registry.health_history("cam-ok")
+    changed = record_changes(registry, records, later, Limits())
+    assert [h.camera_id for h in changed] == ["cam-bad", "cam-ok"]
+    history = records.health_history("cam-ok")
     assert [h["state"] for h in history] == ["OFFLINE", "OK"]
     assert "no heartbeat for 200 s" in history[0]["reasons"]
 
@@ -120,10 +155,13 @@ def test_states_follow_real_heartbeats_as_they_stop_and_resume(
     )
     ingest.start()
     monitor = HealthMonitor(
-        central_setup.config.cameras_path, Limits(offline_after_s=2.0), interval_s=0.2
+        central_setup.config.cameras_path,
+        central_setup.config.health_path,
+        Limits(offline_after_s=2.0),
+        interval_s=0.2,
     )
     monitor.start()
-    registry = CameraRegistry(central_setup.config.cameras_path)
+    registry = HealthRecords(central_setup.config.health_path)
 
     def states() -> list[str]:
         return [h["state"] for h in reversed(registry.health_history(camera.camera_id))]

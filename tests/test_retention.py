@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from central.cameras import CameraRegistry
+from central.health.records import HealthRecords
 from central.retention import (
     RetentionWorker,
     complete,
@@ -50,6 +51,7 @@ class World:
         self.statistics = DailyStatistics(root / "data" / "statistics.sqlite")
         self.registry = CameraRegistry(root / "data" / "cameras.sqlite")
         self.registry.add(CAM, KEY.verify_key, T0)
+        self.health = HealthRecords(root / "data" / "health.sqlite")
 
     def put(self, seq: int, at: datetime, plate: str, country: str = "NL") -> None:
         record = verified_passage(
@@ -60,13 +62,13 @@ class World:
 
     def retention(self, now: datetime):
         self.now = now
-        return run_retention(self.store, self.statistics, self.registry, now)
+        return run_retention(self.store, self.statistics, self.registry, self.health, now)
 
     def bytes_on_disk(self) -> bytes:
         return b"".join(p.read_bytes() for p in self.root.rglob("*") if p.is_file())
 
     def close(self) -> None:
-        for part in (self.store, self.statistics, self.registry):
+        for part in (self.store, self.statistics, self.registry, self.health):
             part.close()
 
 
@@ -139,7 +141,7 @@ def test_statistics_are_written_before_expiry_and_hold_no_plate(world):
     world.put(2, T0 + timedelta(minutes=1), "GB123X")
     world.put(3, T0 + timedelta(minutes=2), "1ABC234", country="BE")
     world.put(4, T0 + timedelta(minutes=3), "Q0Q0Q0")
-    world.registry.record_heartbeat(_heartbeat(), b"{}", datetime(2026, 10, 1, 9, 30, tzinfo=UTC))
+    world.health.record_heartbeat(_heartbeat(), b"{}", datetime(2026, 10, 1, 9, 30, tzinfo=UTC))
 
     report = world.retention(datetime(2026, 10, 2, 2, 0, tzinfo=UTC))
     assert report.statistics_written == [DAY]

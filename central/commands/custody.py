@@ -11,6 +11,7 @@ from pathlib import Path
 from central.backup import expire_backups, make_backup
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
+from central.health.records import HealthRecords
 from central.retention import run_retention
 from central.statistics import DailyStatistics
 from central.store.partitioned import DayPartitionedStore
@@ -73,11 +74,13 @@ def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
     elif args.command == "retention-run":
         statistics = DailyStatistics(config.statistics_path)
         registry = CameraRegistry(config.cameras_path)
+        health = HealthRecords(config.health_path)
         try:
-            report = run_retention(store, statistics, registry, now)
+            report = run_retention(store, statistics, registry, health, now)
         finally:
             statistics.close()
             registry.close()
+            health.close()
         print(
             f"retention: {len(report.days_destroyed)} day(s) destroyed, "
             f"{report.rows_deleted} rows deleted, {len(report.days_held)} day(s) held"

@@ -10,6 +10,7 @@ from datetime import datetime
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.health.monitor import HealthMonitor
+from central.health.records import HealthRecords
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store import open_store
@@ -27,7 +28,10 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             opened["store"] = open_store(config)
             opened["statistics"] = DailyStatistics(config.statistics_path)
             opened["registry"] = CameraRegistry(config.cameras_path)
-        return run_retention(opened["store"], opened["statistics"], opened["registry"], now)
+            opened["health"] = HealthRecords(config.health_path)
+        return run_retention(
+            opened["store"], opened["statistics"], opened["registry"], opened["health"], now
+        )
 
     return RetentionWorker(run_once, config.retention.interval_s)
 
@@ -45,7 +49,9 @@ def run(config: CentralConfig, with_web: bool) -> int:
     worker.start()
     retention = retention_worker(config)
     retention.start()
-    health = HealthMonitor(config.cameras_path, config.health.limits(), config.health.interval_s)
+    health = HealthMonitor(
+        config.cameras_path, config.health_path, config.health.limits(), config.health.interval_s
+    )
     health.start()
     server = None
     if app is not None:

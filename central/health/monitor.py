@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from central.cameras import CameraRegistry
+from central.health.records import HealthRecords
 from central.health.rules import Assessment, Limits, State, assess
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,19 @@ class CameraHealth:
     since: str | None
 
 
-def survey(registry: CameraRegistry, now: datetime, limits: Limits) -> list[CameraHealth]:
+def survey(
+    cameras: CameraRegistry, records: HealthRecords, now: datetime, limits: Limits
+) -> list[CameraHealth]:
     """Every camera's current health, worst first."""
     result = []
-    for camera in registry.all():
-        assessment = assess(registry.last_heartbeat(camera.camera_id), now, limits)
-        history = registry.health_history(camera.camera_id, 1)
+    for camera in cameras.all():
+        assessment = assess(
+            records.last_heartbeat(camera.camera_id),
+            now,
+            limits,
+            records.traffic(camera.camera_id, now),
+        )
+        history = records.health_history(camera.camera_id, 1)
         since = (
             history[0]["at"] if history and history[0]["state"] == assessment.state.name else None
         )
@@ -40,16 +48,18 @@ def survey(registry: CameraRegistry, now: datetime, limits: Limits) -> list[Came
     return result
 
 
-def record_changes(registry: CameraRegistry, now: datetime, limits: Limits) -> list[CameraHealth]:
+def record_changes(
+    cameras: CameraRegistry, records: HealthRecords, now: datetime, limits: Limits
+) -> list[CameraHealth]:
     """Record (and log) each camera whose state differs from its last recorded one."""
     changed = []
-    for health in survey(registry, now, limits):
-        history = registry.health_history(health.camera_id, 1)
+    for health in survey(cameras, records, now, limits):
+        history = records.health_history(health.camera_id, 1)
         state = health.assessment.state
         if history and history[0]["state"] == state.name:
             continue
         reasons = "; ".join(health.assessment.reasons) or "all figures within limits"
-        registry.health_change(health.camera_id, now, state.name, reasons)
+        records.health_change(health.camera_id, now, state.name, reasons)
         level = logging.WARNING if state is not State.OK else logging.INFO
         log.log(level, "HEALTH camera=%s state=%s reason=%s", health.camera_id, state.name, reasons)
         changed.append(health)
@@ -62,11 +72,13 @@ class HealthMonitor:
     def __init__(
         self,
         cameras_path,
+        health_path,
         limits: Limits,
         interval_s: float = 15.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.cameras_path = cameras_path
+        self.health_path = health_path
         self.limits = limits
         self.interval_s = interval_s
         self.clock = clock
@@ -81,13 +93,15 @@ class HealthMonitor:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        registry = CameraRegistry(self.cameras_path)
+        cameras = CameraRegistry(self.cameras_path)
+        records = HealthRecords(self.health_path)
         try:
             while not self._stop.is_set():
                 try:
-                    record_changes(registry, self.clock(), self.limits)
+                    record_changes(cameras, records, self.clock(), self.limits)
                 except Exception:
                     log.exception("health: assessment failed; retrying")
                 self._stop.wait(self.interval_s)
         finally:
-            registry.close()
+            cameras.close()
+            records.close()

@@ -1,8 +1,10 @@
 """How a camera's state follows from its latest heartbeat: pure functions, tested alone.
 
 OFFLINE: no heartbeat for `offline_after_s`. DEGRADED: the unit reports a problem (camera
-source down, frames dropped, records backing up in its spool) or its clock is off by more
-than the limit (heartbeat time against the central's receipt time). Otherwise OK.
+source down, frames dropped, records backing up in its spool), its clock is off by more
+than the limit (heartbeat time against the central's receipt time), its reads in the last
+hour were of low confidence, or it delivered far fewer passages than usual for that hour of
+the week. Otherwise OK.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from central.health.records import Traffic
 from wire.fields import TIMESTAMP
 
 
@@ -29,6 +32,9 @@ class Limits:
     clock_offset_s: float = 1.0
     spool_age_s: int = 300
     drop_rate: float = 0.05
+    min_mean_confidence: float = 0.80
+    traffic_floor: float = 0.25
+    traffic_min_usual: int = 20
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,13 @@ def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def assess(heartbeat: dict | None, now: datetime, limits: Limits = Limits()) -> Assessment:
-    """`heartbeat` is the registry's latest: {"sent_at", "received_at", "record"}."""
+def assess(
+    heartbeat: dict | None,
+    now: datetime,
+    limits: Limits = Limits(),
+    traffic: Traffic | None = None,
+) -> Assessment:
+    """`heartbeat` is the latest recorded: {"sent_at", "received_at", "record"}."""
     if heartbeat is None:
         return Assessment(State.OFFLINE, ("no heartbeat ever received",), {})
     received = _parse(heartbeat["received_at"])
@@ -77,4 +88,21 @@ def assess(heartbeat: dict | None, now: datetime, limits: Limits = Limits()) -> 
     captured = figures["frames_captured"]
     if captured and figures["frames_dropped"] / captured > limits.drop_rate:
         reasons.append(f"{figures['frames_dropped']} of {captured} frames dropped")
+    if traffic is not None:
+        reasons += _traffic_reasons(traffic, limits, figures)
     return Assessment(State.DEGRADED if reasons else State.OK, tuple(reasons), figures)
+
+
+def _traffic_reasons(traffic: Traffic, limits: Limits, figures: dict) -> list[str]:
+    figures["passages_last_hour"] = traffic.passages
+    figures["usual_passages"] = traffic.usual
+    reasons = []
+    if traffic.mean_confidence is not None and traffic.mean_confidence < limits.min_mean_confidence:
+        reasons.append(f"read quality down: mean confidence {traffic.mean_confidence:.2f}")
+    usual = traffic.usual
+    if usual is not None and usual >= limits.traffic_min_usual:
+        if traffic.passages < limits.traffic_floor * usual:
+            reasons.append(
+                f"{traffic.passages} passages last hour, usually {usual:.0f} at this hour"
+            )
+    return reasons

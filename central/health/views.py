@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, g, jsonify, render_template
 
 from central.api import camera_registry
 from central.health.monitor import CameraHealth, survey
+from central.health.records import HealthRecords
 from central.health.rules import State
 
 bp = Blueprint("health", __name__, template_folder="../web/templates")
 
 
+def health_records() -> HealthRecords:
+    if "health" not in g:
+        g.health = HealthRecords(current_app.config["ANPR"].health_path)
+    return g.health
+
+
+@bp.teardown_app_request
+def close_health(exc: BaseException | None = None) -> None:
+    records = g.pop("health", None)
+    if records is not None:
+        records.close()
+
+
 def _survey() -> list[CameraHealth]:
     config = current_app.config["ANPR"]
-    return survey(camera_registry(), datetime.now(UTC), config.health.limits())
+    return survey(camera_registry(), health_records(), datetime.now(UTC), config.health.limits())
 
 
 def _json(health: CameraHealth) -> dict:
@@ -35,14 +49,14 @@ def health_json():
 
 @bp.get("/api/v1/health/<camera_id>/history")
 def health_history(camera_id: str):
-    return jsonify({"camera_id": camera_id, "changes": camera_registry().health_history(camera_id)})
+    return jsonify({"camera_id": camera_id, "changes": health_records().health_history(camera_id)})
 
 
 @bp.get("/health")
 def health_page():
     cameras = [_json(h) for h in _survey()]
     for camera in cameras:
-        camera["history"] = camera_registry().health_history(camera["camera_id"], 10)
+        camera["history"] = health_records().health_history(camera["camera_id"], 10)
     return render_template("health.html", cameras=cameras)
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 
 from central.api import camera_registry
 from central.health.monitor import survey
+from central.health.views import health_records
 from central.plan.publication import plan_context, plan_csv, plan_map_svg
 from central.plan.registry import CameraPlan
 
@@ -37,7 +38,7 @@ def _published_or_404(year: int) -> dict:
 
 def _live_states() -> dict[str, str]:
     config = current_app.config["ANPR"]
-    health = survey(camera_registry(), datetime.now(UTC), config.health.limits())
+    health = survey(camera_registry(), health_records(), datetime.now(UTC), config.health.limits())
     return {h.camera_id: h.assessment.state.name for h in health}
 
 

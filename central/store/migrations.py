@@ -19,29 +19,34 @@ def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     known = {name for name, _ in migrations}
-    if unknown := done - known:
-        raise MigrationError(
-            f"database has migrations this code does not know: {sorted(unknown)}; "
-            "run a newer release"
-        )
     applied = []
-    for name, sql in migrations:
-        if name in done:
-            continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(sql):
-                db.execute(statement)
+    # Read what is done inside the write lock: another process (ingest and a web worker
+    # opening the same new day file) may be migrating the same file at the same moment.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        if unknown := done - known:
+            raise MigrationError(
+                f"database has migrations this code does not know: {sorted(unknown)}; "
+                "run a newer release"
+            )
+        for name, sql in migrations:
+            if name in done:
+                continue
+            try:
+                for statement in _statements(sql):
+                    db.execute(statement)
+            except sqlite3.Error as exc:
+                raise MigrationError(f"migration {name} failed: {exc}") from exc
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)
             )
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            db.execute("ROLLBACK")
-            raise MigrationError(f"migration {name} failed: {exc}") from exc
-        applied.append(name)
+            applied.append(name)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return applied
 
 

@@ -1,0 +1,155 @@
+"""What camera health is judged on, and what it concluded: health.sqlite.
+
+Latest signed heartbeat per camera, which hours brought a heartbeat (for the daily
+"hours down" figure), passages and summed read confidence per camera and hour (plate-free,
+for "read quality down" and "far below its usual level for that hour of the week"), and
+every change of state with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from central.store.migrations import apply_migrations, connect
+from wire import Heartbeat
+from wire.fields import format_timestamp
+
+MIGRATIONS = [
+    (
+        "0001_health",
+        """
+        CREATE TABLE heartbeats (
+            camera_id   TEXT PRIMARY KEY,
+            sent_at     TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            record      TEXT NOT NULL
+        );
+        CREATE TABLE heartbeat_hours (
+            camera_id TEXT NOT NULL,
+            hour      TEXT NOT NULL,
+            PRIMARY KEY (camera_id, hour)
+        ) WITHOUT ROWID;
+        CREATE TABLE passage_hours (
+            camera_id       TEXT NOT NULL,
+            hour            TEXT NOT NULL,
+            passages        INTEGER NOT NULL,
+            confidence_sum  INTEGER NOT NULL,
+            PRIMARY KEY (camera_id, hour)
+        ) WITHOUT ROWID;
+        CREATE TABLE health_changes (
+            id         INTEGER PRIMARY KEY,
+            camera_id  TEXT NOT NULL,
+            at         TEXT NOT NULL,
+            state      TEXT NOT NULL,
+            reasons    TEXT NOT NULL
+        );
+        CREATE INDEX health_changes_camera ON health_changes (camera_id, id)
+        """,
+    ),
+]
+
+
+def hour_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Passages in the last complete hour, and the usual count for that hour of the week."""
+
+    passages: int
+    mean_confidence: float | None
+    usual: float | None
+
+
+class HealthRecords:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = connect(path)
+        apply_migrations(self.db, MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def record_heartbeat(self, heartbeat: Heartbeat, canonical: bytes, now: datetime) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO heartbeat_hours (camera_id, hour) VALUES (?, ?)",
+            (heartbeat.camera_id, hour_key(now)),
+        )
+        self.db.execute(
+            "INSERT INTO heartbeats (camera_id, sent_at, received_at, record) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (camera_id) DO UPDATE SET sent_at = excluded.sent_at, "
+            "received_at = excluded.received_at, record = excluded.record "
+            "WHERE excluded.sent_at > heartbeats.sent_at",
+            (
+                heartbeat.camera_id,
+                format_timestamp(heartbeat.sent_at),
+                format_timestamp(now),
+                canonical.decode("ascii"),
+            ),
+        )
+
+    def last_heartbeat(self, camera_id: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT sent_at, received_at, record FROM heartbeats WHERE camera_id = ?",
+            (camera_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return {"sent_at": row[0], "received_at": row[1], "record": row[2]}
+
+    def heartbeat_hours(self, day: date) -> dict[str, int]:
+        """Per camera, how many hours of this UTC day brought at least one heartbeat."""
+        rows = self.db.execute(
+            "SELECT camera_id, count(*) FROM heartbeat_hours WHERE hour LIKE ? GROUP BY camera_id",
+            (f"{day.isoformat()}T%",),
+        )
+        return dict(rows.fetchall())
+
+    def count_passages(self, counts: Iterable[tuple[str, str, int, int]]) -> None:
+        """Add (camera, hour, passages, confidence sum) to the hourly figures."""
+        self.db.executemany(
+            "INSERT INTO passage_hours VALUES (?, ?, ?, ?) ON CONFLICT (camera_id, hour) "
+            "DO UPDATE SET passages = passages + excluded.passages, "
+            "confidence_sum = confidence_sum + excluded.confidence_sum",
+            list(counts),
+        )
+
+    def traffic(self, camera_id: str, now: datetime, weeks: int = 4) -> Traffic:
+        last_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
+            hours=1
+        )
+        row = self.db.execute(
+            "SELECT passages, confidence_sum FROM passage_hours WHERE camera_id = ? AND hour = ?",
+            (camera_id, hour_key(last_hour)),
+        ).fetchone()
+        passages, confidence = row if row else (0, 0)
+        earlier = [hour_key(last_hour - timedelta(weeks=w)) for w in range(1, weeks + 1)]
+        history = [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT passages FROM passage_hours WHERE camera_id = ? AND hour IN "
+                f"({', '.join('?' * len(earlier))})",
+                (camera_id, *earlier),
+            )
+        ]
+        usual = sorted(history)[len(history) // 2] if len(history) >= 2 else None
+        mean = confidence / passages / 1000 if passages else None
+        return Traffic(passages, mean, usual)
+
+    def health_change(self, camera_id: str, at: datetime, state: str, reasons: str) -> None:
+        self.db.execute(
+            "INSERT INTO health_changes (camera_id, at, state, reasons) VALUES (?, ?, ?, ?)",
+            (camera_id, format_timestamp(at), state, reasons),
+        )
+
+    def health_history(self, camera_id: str, limit: int = 50) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT at, state, reasons FROM health_changes WHERE camera_id = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (camera_id, limit),
+        )
+        return [{"at": r[0], "state": r[1], "reasons": r[2]} for r in rows]
