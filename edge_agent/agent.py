@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from edge_agent.capture import FrameSource
+from edge_agent.capture import Frame, FrameSource
 from edge_agent.capture.folder import FolderSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
+from edge_agent.privacy import box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader
 from edge_agent.spool import Spool
@@ -31,6 +32,7 @@ class AgentStats:
     reads: int = 0
     passages: int = 0
     frames_failed: int = 0
+    reads_masked: int = 0
 
 
 class Agent:
@@ -92,14 +94,20 @@ class Agent:
             self.publisher.stop()
             self.spool.close()
 
-    def _process(self, frame) -> None:
+    def _process(self, frame: Frame) -> None:
         self.stats.frames += 1
+        masks = self.config.privacy.masks
+        # Masks are burnt in first: nothing downstream ever sees a non-public place.
+        frame = replace(frame, image=burn_masks(frame.image, masks))
         try:
             reads = self.recognizer.read_frame(frame)
         except ValueError as exc:
             self.stats.frames_failed += 1
             log.error("agent: frame %s not recognised: %s", frame.origin, exc)
             return
+        kept = [read for read in reads if not box_is_masked(read.box, masks)]
+        self.stats.reads_masked += len(reads) - len(kept)
+        reads = kept
         if not reads:
             return
         overview = encode_jpeg(frame.image, OVERVIEW_QUALITY)

@@ -76,6 +76,24 @@ class RecognizerConfig(_Section):
     )
 
 
+class PrivacyConfig(_Section):
+    masks: tuple[tuple[tuple[int, int], ...], ...] = Field(
+        default=(),
+        description="Polygons over non-public places, in image pixels: [[[x, y], ...], ...]; "
+        "burnt into every frame before anything leaves the unit",
+    )
+
+    @field_validator("masks")
+    @classmethod
+    def _polygons(cls, masks):
+        for index, polygon in enumerate(masks):
+            if len(polygon) < 3:
+                raise ValueError(f"mask {index} needs at least 3 points")
+            if any(x < 0 or y < 0 for x, y in polygon):
+                raise ValueError(f"mask {index} has negative coordinates")
+        return masks
+
+
 class MqttConfig(_Section):
     host: str = Field(default="127.0.0.1", description="Broker host name or address")
     port: int = Field(default=8883, ge=1, le=65535, description="Broker port")
@@ -119,6 +137,7 @@ class AgentConfig(_Section):
     keys: KeysConfig
     source: FolderSourceConfig
     recognizer: RecognizerConfig = RecognizerConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig
     heartbeat: HeartbeatConfig = HeartbeatConfig()

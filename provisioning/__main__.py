@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from provisioning.agent_config import UnitSettings, parse_polygon, write_agent_config
 from provisioning.broker_config import render_acl, render_tls_config
 from provisioning.ca import Authority
 from provisioning.enroll import enroll, enrollments, issue_service_cert, revoke, unit_init
@@ -51,6 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--bind", default="0.0.0.0")
     conf.add_argument("--central-client-id", default="anpr-central-ingest")
     conf.add_argument("--run-as", default=None, help="user Mosquitto runs as")
+    agent = commands.add_parser("agent-config", help="write a unit's agent TOML, with masks")
+    agent.add_argument("--camera-id", required=True)
+    agent.add_argument("--lat", type=float, required=True)
+    agent.add_argument("--lon", type=float, required=True)
+    agent.add_argument("--direction", required=True)
+    agent.add_argument("--lane", type=int, default=0)
+    agent.add_argument("--credentials", type=Path, default=Path("/etc/anpr/credentials"))
+    agent.add_argument("--broker-host", required=True)
+    agent.add_argument("--broker-port", type=int, default=8883)
+    agent.add_argument("--source", type=Path, default=Path("/var/lib/anpr-agent/replay"))
+    agent.add_argument("--spool", type=Path, default=Path("/var/lib/anpr-agent/spool.sqlite"))
+    agent.add_argument("--mask", action="append", default=[], help="'x,y x,y x,y'; repeat")
+    agent.add_argument("--still", type=Path, help="a frame from the camera, to check masks")
+    agent.add_argument("--preview", type=Path, help="PNG to write: the still with the masks")
+    agent.add_argument("--out", type=Path, required=True)
     return parser
 
 
@@ -101,6 +117,14 @@ def _dispatch(args: argparse.Namespace) -> None:
         )
     elif command == "broker-config":
         write_broker_config(args)
+    elif command == "agent-config":
+        settings = UnitSettings(
+            args.camera_id, args.lat, args.lon, args.direction, args.lane, args.credentials,
+            args.broker_host, args.broker_port, args.source, args.spool,
+        )  # fmt: skip
+        masks = [parse_polygon(text) for text in args.mask]
+        write_agent_config(settings, masks, args.out, args.still, args.preview)
+        print(f"agent config: {args.out} ({len(masks)} privacy mask(s))")
 
 
 def write_broker_config(args: argparse.Namespace) -> None:

@@ -103,3 +103,27 @@ def test_designate_hold_backup_retention_and_statistics(tmp_path, capsys):
     capsys.readouterr()
     assert central_main(config + ["statistics", "--day", "2026-01-02"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_agent_config_with_masks_and_preview(tmp_path, capsys):
+    from edge_agent.config import load_config
+    from tests.conftest import SAMPLES
+
+    out = tmp_path / "agent.toml"
+    args = ["agent-config", "--camera-id", "a12-hm34-n-1", "--lat", "52.09", "--lon", "5.12",
+            "--direction", "N", "--broker-host", "central.example", "--credentials",
+            str(tmp_path / "creds"), "--mask", "0,0 1279,0 1279,150 0,150",
+            "--still", str(SAMPLES / "scene-000.jpg"), "--preview", str(tmp_path / "m.png"),
+            "--out", str(out)]  # fmt: skip
+    assert provision_main(args) == 0
+    config = load_config(out)
+    assert config.privacy.masks == (((0, 0), (1279, 0), (1279, 150), (0, 150)),)
+    assert config.mqtt.tls and config.mqtt.host == "central.example"
+    assert (tmp_path / "m.png").read_bytes().startswith(b"\x89PNG")
+    assert provision_main(args) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    outside = [a if a != "0,0 1279,0 1279,150 0,150" else "0,0 2000,0 2000,10" for a in args]
+    outside[outside.index(str(out))] = str(tmp_path / "other.toml")
+    assert provision_main(outside) == 2
+    assert "outside the 1280x720" in capsys.readouterr().err
+    assert not (tmp_path / "other.toml").exists()

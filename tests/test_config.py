@@ -93,3 +93,12 @@ def test_central_refuses_to_start_without_a_real_session_secret(tmp_path):
         create_app(config)
     (tmp_path / "session.key").write_text("x" * 64)
     assert create_app(config).config["SECRET_KEY"] == b"x" * 64
+
+
+def test_privacy_masks_are_validated(tmp_path):
+    good = AGENT + "\n[privacy]\nmasks = [[[0, 0], [10, 0], [10, 10]]]\n"
+    assert load_config(write(tmp_path, good)).privacy.masks == (((0, 0), (10, 0), (10, 10)),)
+    with pytest.raises(ConfigError, match="at least 3 points"):
+        load_config(write(tmp_path, AGENT + "\n[privacy]\nmasks = [[[0, 0], [10, 0]]]\n"))
+    with pytest.raises(ConfigError, match="negative"):
+        load_config(write(tmp_path, AGENT + "\n[privacy]\nmasks = [[[0, -1], [10, 0], [1, 1]]]\n"))
