@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-from central.cameras import CameraRegistry
+from central import enrollment
+from central.cameras import CameraRegistry, CameraRegistryError
 from central.rejections import RejectionLog
 from central.store import PassageStore, StoredPassage, open_store
+from wire import WireError
 from wire.fields import CAMERA_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -118,7 +122,31 @@ def rejections():
     return jsonify({"counts": log.counts(), "latest": log.latest(_limit())})
 
 
+@bp.post("/enroll")
+def enroll_unit():
+    """A unit registers its keys with a one-time token (anpr-provision register)."""
+    body = request.get_json(silent=True)
+    fields = ("camera_id", "token", "public_key", "tls_fingerprint")
+    if not isinstance(body, dict) or not all(isinstance(body.get(f), str) for f in fields):
+        abort(400, description=f"send JSON with string fields {', '.join(fields)}")
+    try:
+        key = enrollment.enroll(
+            camera_registry(),
+            body["token"],
+            _camera_id(body["camera_id"]),
+            body["public_key"],
+            body["tls_fingerprint"],
+            datetime.now(UTC),
+        )
+    except enrollment.EnrollmentRefused as exc:
+        abort(403, description=str(exc))
+    except (CameraRegistryError, WireError) as exc:
+        abort(400, description=str(exc))
+    return jsonify({"camera_id": body["camera_id"], "key_id": key.key_id}), 201
+
+
 @bp.errorhandler(400)
+@bp.errorhandler(403)
 @bp.errorhandler(404)
 def json_error(error):
     return jsonify({"error": error.name, "detail": error.description}), error.code

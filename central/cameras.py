@@ -23,9 +23,10 @@ MIGRATIONS = [
         "0001_cameras",
         """
         CREATE TABLE cameras (
-            camera_id     TEXT PRIMARY KEY,
-            registered_at TEXT NOT NULL,
-            note          TEXT NOT NULL DEFAULT ''
+            camera_id       TEXT PRIMARY KEY,
+            registered_at   TEXT NOT NULL,
+            note            TEXT NOT NULL DEFAULT '',
+            tls_fingerprint TEXT NOT NULL DEFAULT ''
         );
         CREATE TABLE camera_keys (
             camera_id     TEXT NOT NULL REFERENCES cameras (camera_id),
@@ -44,7 +45,15 @@ MIGRATIONS = [
             recorded_at   TEXT NOT NULL,
             source        TEXT NOT NULL DEFAULT 'manual'
         );
-        CREATE INDEX designations_camera ON designations (camera_id, valid_from)
+        CREATE INDEX designations_camera ON designations (camera_id, valid_from);
+        CREATE TABLE enrollment_tokens (
+            token_sha256  TEXT PRIMARY KEY,
+            camera_id     TEXT NOT NULL,
+            created_by    TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            expires_at    TEXT NOT NULL,
+            used_at       TEXT
+        )
         """,
     ),
 ]
@@ -78,6 +87,17 @@ class CameraRegistry:
         self.db.close()
 
     def add(self, camera_id: str, key: VerifyKey, now: datetime, note: str = "") -> Camera:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            camera = self.insert_camera(camera_id, key, now, note)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return camera
+
+    def insert_camera(self, camera_id: str, key: VerifyKey, now: datetime, note: str) -> Camera:
+        """Register a camera and its first key (inside the caller's transaction)."""
         if not CAMERA_ID.fullmatch(camera_id):
             raise CameraRegistryError(
                 f"camera id {camera_id!r}: use lower-case letters, digits and '-', 3-64 chars"
@@ -87,17 +107,18 @@ class CameraRegistry:
                 f"camera {camera_id} is already registered; to rotate its key use camera-add-key"
             )
         registered = format_timestamp(now)
-        self.db.execute("BEGIN IMMEDIATE")
         self.db.execute(
             "INSERT INTO cameras (camera_id, registered_at, note) VALUES (?, ?, ?)",
             (camera_id, registered, note),
         )
         self._insert_key(camera_id, key, registered)
-        self.db.execute("COMMIT")
         return Camera(camera_id, (key,), registered, note)
 
     def add_key(self, camera_id: str, key: VerifyKey, now: datetime) -> None:
         """Start a rotation: the new key verifies from now on, beside the old one."""
+        self.insert_key(camera_id, key, now)
+
+    def insert_key(self, camera_id: str, key: VerifyKey, now: datetime) -> None:
         camera = self._require(camera_id)
         if camera.key(key.key_id) is not None:
             raise CameraRegistryError(f"key {key.key_id} is already active for {camera_id}")

@@ -12,6 +12,7 @@ from provisioning.broker_config import render_acl, render_tls_config
 from provisioning.ca import Authority
 from provisioning.enroll import enroll, enrollments, issue_service_cert, revoke, unit_init
 from provisioning.keys import ProvisioningError, make_camera_key, make_central_keys
+from provisioning.register import register_unit
 from wire.fields import CAMERA_ID
 
 
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--bind", default="0.0.0.0")
     conf.add_argument("--central-client-id", default="anpr-central-ingest")
     conf.add_argument("--run-as", default=None, help="user Mosquitto runs as")
+    register = commands.add_parser("register", help="register the unit's keys at the central")
+    register.add_argument("--central", required=True, help="central URL, e.g. https://central")
+    register.add_argument("--token", required=True, help="one-time enrollment token")
+    register.add_argument("--camera-id", required=True)
+    register.add_argument("--credentials", type=Path, required=True, help="unit-init folder")
     agent = commands.add_parser("agent-config", help="write a unit's agent TOML, with masks")
     agent.add_argument("--camera-id", required=True)
     agent.add_argument("--lat", type=float, required=True)
@@ -117,6 +123,9 @@ def _dispatch(args: argparse.Namespace) -> None:
         )
     elif command == "broker-config":
         write_broker_config(args)
+    elif command == "register":
+        key_id = register_unit(args.central, args.token, args.camera_id, args.credentials)
+        print(f"registered {args.camera_id} at the central, key_id={key_id}")
     elif command == "agent-config":
         settings = UnitSettings(
             args.camera_id, args.lat, args.lon, args.direction, args.lane, args.credentials,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.config import CentralConfig
+from central.enrollment import issue_token
 from wire.signing import load_verify_key
 
 
@@ -29,6 +30,12 @@ def add_parsers(commands) -> None:
     designate.add_argument("--from", dest="valid_from", required=True, help="ISO 8601 UTC")
     designate.add_argument("--until", dest="valid_until", help="ISO 8601 UTC (open if absent)")
     designate.add_argument("--plan-version", required=True, help="e.g. 'camera plan 2027'")
+    token = commands.add_parser(
+        "enrollment-token", help="a one-time token with which a unit registers its keys"
+    )
+    token.add_argument("--camera-id", required=True)
+    token.add_argument("--by", required=True, help="who issues it")
+    token.add_argument("--valid-hours", type=float, default=24.0)
     commands.add_parser("camera-list", help="list registered cameras")
 
 
@@ -65,6 +72,9 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             print(
                 f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
             )
+        elif args.command == "enrollment-token":
+            valid = timedelta(hours=args.valid_hours)
+            print(issue_token(registry, args.camera_id, args.by, now, valid))
         else:
             for camera in registry.all():
                 key_ids = ",".join(key.key_id for key in camera.keys)

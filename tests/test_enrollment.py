@@ -1,0 +1,75 @@
+"""A unit registers its keys at the central with a one-time token, exactly once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central import create_app
+from central.__main__ import main as central
+from central.cameras import CameraRegistry
+from central.enrollment import EnrollmentRefused, enroll, issue_token
+from provisioning.__main__ import main as provision
+from provisioning.enroll import certificate_fingerprint
+from tests.browser import serve
+from tests.conftest import write_central_config
+from wire.signing import load_verify_key
+
+CAMERA = "a12-hm34-n-1"
+
+
+@pytest.fixture
+def unit(tmp_path):
+    """A unit initialised on site and certified by the CA."""
+    provision(["ca-init", "--ca", str(tmp_path / "ca")])
+    provision(["unit-init", "--camera-id", CAMERA, "--out", str(tmp_path / "unit")])
+    provision(["enroll", "--ca", str(tmp_path / "ca"), "--camera-id", CAMERA,
+               "--csr", str(tmp_path / "unit" / "tls.csr"),
+               "--out", str(tmp_path / "unit" / "tls.crt")])  # fmt: skip
+    return tmp_path / "unit"
+
+
+def test_register_with_a_one_time_token_over_http(tmp_path, unit, capsys):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    config = ["--config", str(setup.config_path)]
+    assert central(config + ["enrollment-token", "--camera-id", CAMERA, "--by", "plan-admin"]) == 0
+    token = capsys.readouterr().out.strip()
+    with serve(create_app(setup.config)) as url:
+        register = ["register", "--central", url, "--token", token, "--camera-id", CAMERA,
+                    "--credentials", str(unit)]  # fmt: skip
+        assert provision(register) == 0
+        assert "key_id=" in capsys.readouterr().out
+        assert provision(register) == 2
+        assert "already been used" in capsys.readouterr().err
+        assert provision(["register", "--central", url, "--token", "guess", "--camera-id",
+                          CAMERA, "--credentials", str(unit)]) == 2  # fmt: skip
+        assert "unknown enrollment token" in capsys.readouterr().err
+    registry = CameraRegistry(setup.config.cameras_path)
+    camera = registry.get(CAMERA)
+    fingerprint = registry.db.execute(
+        "SELECT tls_fingerprint FROM cameras WHERE camera_id = ?", (CAMERA,)
+    ).fetchone()[0]
+    registry.close()
+    assert camera.keys == (load_verify_key(unit / f"{CAMERA}.pub"),)
+    assert fingerprint == certificate_fingerprint(unit / "tls.crt")
+
+
+def test_tokens_are_bound_to_their_camera_and_expire(tmp_path, unit):
+    registry = CameraRegistry(tmp_path / "cameras.sqlite")
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    public = load_verify_key(unit / f"{CAMERA}.pub").b64
+    fp = certificate_fingerprint(unit / "tls.crt")
+    token = issue_token(registry, CAMERA, "admin", now, timedelta(hours=1))
+    with pytest.raises(EnrollmentRefused, match="unknown"):
+        enroll(registry, token, "other-cam-01", public, fp, now)
+    with pytest.raises(EnrollmentRefused, match="expired"):
+        enroll(registry, token, CAMERA, public, fp, now + timedelta(hours=2))
+    stored = registry.db.execute("SELECT token_sha256 FROM enrollment_tokens").fetchone()[0]
+    assert token not in stored, "only the token's digest is kept"
+    registry.close()
+
+
+def test_malformed_enrollment_is_a_400(tmp_path):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    client = create_app(setup.config).test_client()
+    response = client.post("/api/v1/enroll", json={"camera_id": CAMERA})
+    assert response.status_code == 400 and "string fields" in response.get_json()["detail"]
