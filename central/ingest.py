@@ -32,7 +32,13 @@ from central.ingest_stages import (
 from wire import Ack, Passage, SigningKey, Verified, encode_ack
 from wire.fields import truncate_to_millis
 from wire.records import MAX_ACK_SEQS
-from wire.topics import HEARTBEAT_SUBSCRIPTION, PASSAGE_SUBSCRIPTION, ack_topic
+from wire.topics import (
+    HEARTBEAT_SUBSCRIPTION,
+    PASSAGE_SUBSCRIPTION,
+    SELFTEST_SUBSCRIPTION,
+    ack_topic,
+    selftest_ack_topic,
+)
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 60.0
@@ -109,7 +115,9 @@ class IngestWorker:
         if reason_code.is_failure:
             log.error("ingest: broker refused connection: %s", reason_code)
             return
-        client.subscribe([(PASSAGE_SUBSCRIPTION, 1), (HEARTBEAT_SUBSCRIPTION, 1)])
+        client.subscribe(
+            [(PASSAGE_SUBSCRIPTION, 1), (HEARTBEAT_SUBSCRIPTION, 1), (SELFTEST_SUBSCRIPTION, 1)]
+        )
         log.info("ingest: connected, session_present=%s", flags.session_present)
         self._subscribed.set()
 
@@ -187,6 +195,9 @@ class IngestWorker:
 
     def _publish_acks(self, plan: AckPlan) -> None:
         issued = truncate_to_millis(self.clock())
+        for camera_id, seqs in plan.selftests.items():
+            ack = Ack(camera_id, self.ack_key.key_id, issued, tuple(seqs[:MAX_ACK_SEQS]))
+            self.client.publish(selftest_ack_topic(camera_id), encode_ack(ack, self.ack_key), qos=1)
         for camera_id in set(plan.seqs) | set(plan.refused):
             seqs = plan.seqs.get(camera_id, [])
             refused = plan.refused.get(camera_id, [])

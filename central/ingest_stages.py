@@ -43,6 +43,7 @@ class AckPlan:
 
     seqs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     refused: dict[str, list[Rejection]] = field(default_factory=lambda: defaultdict(list))
+    selftests: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
 @dataclass
@@ -118,6 +119,13 @@ class Admission:
                         item.payload, topic_camera, self.registry, now, self.skew
                     )
                     self._route(verified, batch)
+                elif item.topic.endswith("/selftest"):
+                    # Verified like a passage, answered, never stored nor matched.
+                    verified = admit_passage(
+                        item.payload, topic_camera, self.registry, now, self.skew
+                    )
+                    batch.plan.selftests[topic_camera].append(verified.record.seq)
+                    self.counters.add("selftests")
                 elif item.topic.endswith("/heartbeat"):
                     heartbeat = admit_heartbeat(item.payload, topic_camera, self.registry)
                     self.health.record_heartbeat(heartbeat.record, heartbeat.canonical, now)

@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--token", required=True, help="one-time enrollment token")
     register.add_argument("--camera-id", required=True)
     register.add_argument("--credentials", type=Path, required=True, help="unit-init folder")
+    selftest = commands.add_parser("selftest", help="on-site check: frames, models, broker, clock")
+    selftest.add_argument("--config", type=Path, required=True, help="the unit's agent TOML")
     agent = commands.add_parser("agent-config", help="write a unit's agent TOML, with masks")
     agent.add_argument("--camera-id", required=True)
     agent.add_argument("--lat", type=float, required=True)
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "selftest":
+        return _selftest(args.config)
     try:
         _dispatch(args)
     except ProvisioningError as exc:
@@ -134,6 +138,20 @@ def _dispatch(args: argparse.Namespace) -> None:
         masks = [parse_polygon(text) for text in args.mask]
         write_agent_config(settings, masks, args.out, args.still, args.preview)
         print(f"agent config: {args.out} ({len(masks)} privacy mask(s))")
+
+
+def _selftest(path: Path) -> int:
+    from edge_agent.config import ConfigError, load_config
+    from provisioning.selftest import render, run_selftest
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"anpr-provision: {exc}", file=sys.stderr)
+        return 2
+    checks = run_selftest(config)
+    print(render(checks))
+    return 0 if all(check.passed for check in checks) else 1
 
 
 def write_broker_config(args: argparse.Namespace) -> None:

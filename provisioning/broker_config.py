@@ -46,7 +46,9 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
         "topic read anpr/v1/+/passage",
         "topic read anpr/v1/+/heartbeat",
         "topic read anpr/v1/+/status",
+        "topic read anpr/v1/+/selftest",
         "topic write anpr/v1/+/ack",
+        "topic write anpr/v1/+/selftest-ack",
     ]
     for camera_id in sorted(camera_ids):
         lines += [
@@ -56,6 +58,8 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
             f"topic write anpr/v1/{camera_id}/heartbeat",
             f"topic readwrite anpr/v1/{camera_id}/status",
             f"topic read anpr/v1/{camera_id}/ack",
+            f"topic write anpr/v1/{camera_id}/selftest",
+            f"topic read anpr/v1/{camera_id}/selftest-ack",
         ]
     return "\n".join(lines) + "\n"
 

@@ -67,11 +67,14 @@ def test_agent_command_and_flags_are_documented():
         assert text in OPERATIONS
 
 
-@pytest.mark.parametrize("suffix", ["passage", "heartbeat", "ack", "status"])
+@pytest.mark.parametrize(
+    "suffix", ["passage", "heartbeat", "ack", "status", "selftest", "selftest-ack"]
+)
 def test_every_topic_is_documented(suffix):
     from wire import topics
 
-    assert getattr(topics, f"{suffix}_topic")("cam-x") == f"anpr/v1/cam-x/{suffix}"
+    function = getattr(topics, f"{suffix.replace('-', '_')}_topic")
+    assert function("cam-x") == f"anpr/v1/cam-x/{suffix}"
     assert f"`anpr/v1/<camera_id>/{suffix}`" in WIRE
 
 

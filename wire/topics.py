@@ -11,6 +11,7 @@ PREFIX = "anpr/v1"
 PASSAGE_SUBSCRIPTION = f"{PREFIX}/+/passage"
 HEARTBEAT_SUBSCRIPTION = f"{PREFIX}/+/heartbeat"
 STATUS_SUBSCRIPTION = f"{PREFIX}/+/status"
+SELFTEST_SUBSCRIPTION = f"{PREFIX}/+/selftest"
 
 
 def _checked(camera_id: str) -> str:
@@ -37,6 +38,17 @@ def ack_topic(camera_id: str) -> str:
 def status_topic(camera_id: str) -> str:
     """Camera -> anyone, retained: "online", or "offline" as the broker's last will."""
     return f"{PREFIX}/{_checked(camera_id)}/status"
+
+
+def selftest_topic(camera_id: str) -> str:
+    """Camera -> central, QoS 1: a signed test passage; verified and answered, never stored."""
+    return f"{PREFIX}/{_checked(camera_id)}/selftest"
+
+
+def selftest_ack_topic(camera_id: str) -> str:
+    """Central -> camera, QoS 1: the signed answer to a test passage (its time sets the
+    unit's clock check)."""
+    return f"{PREFIX}/{_checked(camera_id)}/selftest-ack"
 
 
 def camera_of(topic: str) -> str:

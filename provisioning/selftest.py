@@ -1,0 +1,164 @@
+"""`anpr-provision selftest`: prove on site that the unit works, in a table readable in the sun.
+
+Checks, each PASS or FAIL with its figure: the camera delivers frames at the configured
+rate; recognition loads and reads the bundled test image correctly; the broker accepts the
+unit's certificate; a signed test passage makes the round trip to the central and comes
+back acknowledged under the central's key (the central never stores it); the unit's clock
+is within 100 ms of the central's (from the acknowledgement's time).
+"""
+
+from __future__ import annotations
+
+import queue
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from edge_agent.capture import Frame
+from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
+from edge_agent.config import AgentConfig
+from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
+from edge_agent.recognizer import AnnotationRecognizer, FrameReader
+from wire import SigningKey, WireError, decode_ack
+from wire.signing import load_verify_key
+from wire.topics import selftest_ack_topic, selftest_topic
+
+TEST_IMAGE = Path(__file__).resolve().parent.parent / "samples" / "replay" / "scene-000.jpg"
+CLOCK_LIMIT_S = 0.100
+FRAME_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def check_source(config: AgentConfig) -> Check:
+    try:
+        source = FolderSource(config.source.path, config.source.fps, loop=True)
+    except SourceError as exc:
+        return Check("camera delivers frames", False, str(exc))
+    started = time.monotonic()
+    frames = 0
+    for _ in source.frames():
+        frames += 1
+        if frames >= FRAME_SAMPLE:
+            break
+    rate = (frames - 1) / max(time.monotonic() - started, 1e-6)
+    ok = rate >= 0.8 * config.source.fps
+    return Check("camera delivers frames", ok, f"{rate:.1f} fps (configured {config.source.fps})")
+
+
+def check_recognition(reader: FrameReader, image: Path = TEST_IMAGE) -> Check:
+    expected = image.with_suffix(".txt").read_text().split("\t")[-1].strip()
+    frame = Frame(load_bgr(image), datetime.now(UTC), image)
+    try:
+        reads = reader.read_frame(frame)
+    except Exception as exc:  # any failure to load or run the models is a FAIL, not a crash
+        return Check("recognition reads the test image", False, f"{type(exc).__name__}: {exc}")
+    plates = [read.plate for read in reads]
+    ok = expected in plates
+    return Check("recognition reads the test image", ok, f"read {plates or 'nothing'}, "
+                 f"expected {expected}")  # fmt: skip
+
+
+def _client(config: AgentConfig) -> mqtt.Client:
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"anpr-selftest-{config.camera.id}"
+    )
+    if config.mqtt.tls:
+        client.tls_set(
+            ca_certs=str(config.mqtt.tls_ca_file),
+            certfile=str(config.mqtt.tls_cert_file),
+            keyfile=str(config.mqtt.tls_key_file),
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    return client
+
+
+def check_round_trip(
+    config: AgentConfig, reader: FrameReader, timeout: float = 10.0
+) -> list[Check]:
+    """Broker, round trip and clock, which all need the connection."""
+    key = SigningKey.load(config.keys.signing_key)
+    central_key = load_verify_key(config.keys.central_public_key)
+    answers: queue.Queue = queue.Queue()
+    client = _client(config)
+    client.on_message = lambda c, u, message: answers.put((time.time(), message.payload))
+    try:
+        client.connect(config.mqtt.host, config.mqtt.port, keepalive=30)
+    except (OSError, ssl.SSLError) as exc:
+        client._reset_sockets()
+        failed = f"{config.mqtt.host}:{config.mqtt.port}: {exc}"
+        return [Check("broker accepts the unit's certificate", False, failed),
+                Check("test passage round trip", False, "no broker"),
+                Check("clock within 100 ms of the central", False, "no broker")]  # fmt: skip
+    client.loop_start()
+    try:
+        client.subscribe(selftest_ack_topic(config.camera.id), qos=1)
+        time.sleep(0.3)
+        checks = [Check("broker accepts the unit's certificate", client.is_connected(),
+                        f"{config.mqtt.host}:{config.mqtt.port}")]  # fmt: skip
+        checks += _round_trip(config, reader, key, central_key, client, answers, timeout)
+        return checks
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        client._reset_sockets()
+
+
+def _round_trip(config, reader, key, central_key, client, answers, timeout) -> list[Check]:
+    frame = Frame(load_bgr(TEST_IMAGE), datetime.now(UTC), TEST_IMAGE)
+    read = AnnotationRecognizer().read_frame(frame)[0]
+    factory = PassageFactory(config.camera, key, reader.detector_version, reader.reader_version)
+    payload = factory.payload_builder(frame, read, encode_jpeg(frame.image, OVERVIEW_QUALITY))(1)
+    sent = time.time()
+    client.publish(selftest_topic(config.camera.id), payload, qos=1)
+    try:
+        received, answer = answers.get(timeout=timeout)
+    except queue.Empty:
+        return [Check("test passage round trip", False, f"no answer within {timeout:.0f} s"),
+                Check("clock within 100 ms of the central", False, "no answer")]  # fmt: skip
+    try:
+        ack = decode_ack(answer).verify(central_key).record
+    except WireError as exc:
+        return [Check("test passage round trip", False, f"answer not from the central: {exc}"),
+                Check("clock within 100 ms of the central", False, "no valid answer")]  # fmt: skip
+    ok = ack.seqs == (1,) and not ack.rejected
+    trip = Check("test passage round trip", ok, f"{(received - sent) * 1000:.0f} ms, "
+                 f"acknowledged={ok}")  # fmt: skip
+    offset = ack.issued_at.timestamp() - (sent + received) / 2
+    # The ack's time is cut to milliseconds and taken somewhere between send and receipt.
+    uncertainty = (received - sent) / 2
+    clock = Check(
+        "clock within 100 ms of the central",
+        abs(offset) <= CLOCK_LIMIT_S + uncertainty,
+        f"offset {offset * 1000:+.0f} ms (±{uncertainty * 1000:.0f} ms)",
+    )
+    return [trip, clock]
+
+
+def run_selftest(
+    config: AgentConfig, reader: FrameReader | None = None, timeout: float = 10.0
+) -> list[Check]:
+    reader = reader or AnnotationRecognizer()
+    return [
+        check_source(config),
+        check_recognition(reader),
+        *check_round_trip(config, reader, timeout),
+    ]
+
+
+def render(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = [f"{'CHECK':<{width}}  RESULT  DETAIL"]
+    lines += [f"{c.name:<{width}}  {'PASS' if c.passed else 'FAIL':<6}  {c.detail}" for c in checks]
+    verdict = "ALL PASS" if all(c.passed for c in checks) else "FAILED: do not leave the unit"
+    return "\n".join([*lines, "", verdict])

@@ -1,0 +1,48 @@
+"""The on-site self-test against a real broker and central: a test passage makes the round
+trip and is never stored; a missing central is a clear FAIL."""
+
+import pytest
+
+from central.ingest import IngestWorker
+from central.store import open_store
+from edge_agent.config import load_config
+from provisioning.selftest import render, run_selftest
+from tests.conftest import write_agent_config
+from wire import SigningKey
+from wire.topics import selftest_ack_topic, selftest_topic
+
+pytestmark = pytest.mark.slow
+
+
+def test_all_checks_pass_and_the_test_passage_is_not_stored(
+    tmp_path, mosquitto, central_setup, camera
+):
+    config = load_config(write_agent_config(tmp_path, camera, central_setup, mosquitto.port))
+    worker = IngestWorker(
+        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    )
+    worker.start()
+    try:
+        assert worker.subscribed.wait(10)
+        checks = run_selftest(config)
+    finally:
+        worker.stop()
+    table = render(checks)
+    assert all(check.passed for check in checks), table
+    assert table.endswith("ALL PASS")
+    assert worker.counters["selftests"] == 1
+    assert open_store(central_setup.config).count() == 0
+
+
+def test_no_central_is_a_clear_fail(tmp_path, mosquitto, central_setup, camera):
+    config = load_config(write_agent_config(tmp_path, camera, central_setup, mosquitto.port))
+    checks = {check.name: check for check in run_selftest(config, timeout=1.0)}
+    assert checks["broker accepts the unit's certificate"].passed
+    assert not checks["test passage round trip"].passed
+    assert "no answer within 1 s" in checks["test passage round trip"].detail
+    assert "FAILED" in render(list(checks.values()))
+
+
+def test_topics():
+    assert selftest_topic("cam-001") == "anpr/v1/cam-001/selftest"
+    assert selftest_ack_topic("cam-001") == "anpr/v1/cam-001/selftest-ack"
