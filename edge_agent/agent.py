@@ -120,13 +120,14 @@ class Agent:
         self.publisher.wake()
 
     def _maybe_heartbeat(self) -> None:
+        """Send a heartbeat when one is due; while offline, the first one after connecting."""
         now = time.monotonic()
-        if now < self._next_heartbeat:
+        if now < self._next_heartbeat or not self.publisher.connected:
             return
-        self._next_heartbeat = now + self.config.heartbeat.interval_s
         payload = self.heartbeats.build(
             source_ok=getattr(self.source, "healthy", True),
             frames_captured=self.stats.frames,
             frames_dropped=self.stats.frames_failed,
         )
-        self.publisher.publish_heartbeat(payload)
+        if self.publisher.publish_heartbeat(payload):
+            self._next_heartbeat = now + self.config.heartbeat.interval_s

@@ -14,6 +14,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from central.cameras import CameraRegistry
+from central.health.monitor import HealthMonitor
+from central.health.records import HealthRecords
+from central.health.rules import Limits
 from central.ingest import IngestWorker
 from central.rejections import RejectionLog
 from central.store import open_store
@@ -180,6 +183,15 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
     registry.close()
     worker = IngestWorker(config, SigningKey.load(config.secrets.ack_signing_key_file))
     worker.start()
+    monitor = HealthMonitor(
+        config.cameras_path, config.health_path, Limits(offline_after_s=2.0), interval_s=0.2
+    )
+    monitor.start()
+    health = HealthRecords(config.health_path)
+
+    def states(unit: str) -> list[str]:
+        return [h["state"] for h in reversed(health.health_history(unit))]
+
     try:
         assert worker.subscribed.wait(10), "central could not connect over TLS"
         # 1. Both units deliver everything over TLS.
@@ -192,6 +204,11 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
         expected = len(list(SAMPLES.glob("*.jpg")))
         store = open_store(config)
         assert [len(store.seqs(unit)) for unit in UNITS] == [expected, expected]
+
+        # Health follows the heartbeats: both units went quiet after their replay.
+        for unit in UNITS:
+            wait_until(lambda u=unit: states(u)[-2:] == ["OK", "OFFLINE"], timeout=10,
+                       what=f"{unit} OK then OFFLINE")  # fmt: skip
 
         # 2. Unit A cannot publish under unit B's topic: the broker drops it before the central.
         a_key = SigningKey.load(network.root / UNITS[0] / f"{UNITS[0]}.key")
@@ -249,6 +266,17 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
         assert connects(still, network.port), "unit A is unaffected"
         close(still)
         store.close()
+
+        # Unit A resumes its heartbeats and is OK again; revoked unit B stays OFFLINE.
+        agent = Agent(agent_config(network, central, UNITS[0]))
+        runner = threading.Thread(target=agent.run)
+        runner.start()
+        wait_until(lambda: states(UNITS[0])[-1:] == ["OK"], timeout=10, what="A OK again")
+        agent.stop_event.set()
+        runner.join(timeout=10)
+        assert states(UNITS[1])[-1] == "OFFLINE"
     finally:
+        health.close()
+        monitor.stop()
         worker.stop()
     shutil.rmtree(stranger_ca, ignore_errors=True)
