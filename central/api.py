@@ -122,6 +122,32 @@ def rejections():
     return jsonify({"counts": log.counts(), "latest": log.latest(_limit())})
 
 
+@bp.get("/cameras/<camera_id>/history")
+def camera_history(camera_id: str):
+    """Everything that changed for a camera: bundles installed, keys, health, plan."""
+    from central.bundles import BundleHistory
+    from central.health.records import HealthRecords
+
+    config = current_app.config["ANPR"]
+    camera_id = _camera_id(camera_id)
+    if camera_registry().get(camera_id) is None:
+        abort(404, description=f"camera {camera_id} is not registered")
+    bundles, health = BundleHistory(config.bundles_path), HealthRecords(config.health_path)
+    try:
+        return jsonify(
+            {
+                "camera_id": camera_id,
+                "bundles": bundles.for_camera(camera_id),
+                "keys": camera_registry().key_history(camera_id),
+                "health": health.health_history(camera_id),
+                "designations": camera_registry().designations(camera_id),
+            }
+        )
+    finally:
+        bundles.close()
+        health.close()
+
+
 @bp.post("/enroll")
 def enroll_unit():
     """A unit registers its keys with a one-time token (anpr-provision register)."""

@@ -148,6 +148,14 @@ class CameraRegistry:
             (camera_id, key.key_id, key.b64, added),
         )
 
+    def key_history(self, camera_id: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT key_id, added_at, retired_at FROM camera_keys WHERE camera_id = ? "
+            "ORDER BY added_at",
+            (camera_id,),
+        )
+        return [{"key_id": r[0], "added_at": r[1], "retired_at": r[2]} for r in rows]
+
     def _require(self, camera_id: str) -> Camera:
         camera = self.get(camera_id)
         if camera is None:

@@ -161,6 +161,10 @@ class CentralConfig(_Section):
     health: HealthConfig = HealthConfig()
 
     @property
+    def bundles_path(self) -> Path:
+        return self.storage.data_dir / "bundles.sqlite"
+
+    @property
     def health_path(self) -> Path:
         return self.storage.data_dir / "health.sqlite"
 

@@ -24,11 +24,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="exit once the source is finished and every record is acknowledged (replays)",
     )
+    parser.add_argument(
+        "--install-bundle",
+        type=Path,
+        help="verify a signed change bundle and install its files beside the config, then exit",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if args.install_bundle:
+        return _install(args.config, args.install_bundle)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -38,6 +45,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anpr-agent: {exc}", file=sys.stderr)
         return 2
     agent.run(exit_when_drained=args.exit_when_drained)
+    return 0
+
+
+def _install(config_path: Path, bundle: Path) -> int:
+    from edge_agent.bundles import BundleRefused, install_bundle
+    from wire.signing import load_verify_key
+
+    try:
+        config = load_config(config_path)
+        if config.keys.release_public_key is None:
+            raise ConfigError("keys.release_public_key is not set: bundles cannot be verified")
+        manifest = install_bundle(
+            bundle,
+            config.camera.id,
+            load_verify_key(config.keys.release_public_key),
+            config_path.parent,
+        )
+    except (ConfigError, KeyFormatError, BundleRefused) as exc:
+        print(f"anpr-agent: bundle not installed: {exc}", file=sys.stderr)
+        return 3
+    print(f"installed bundle {manifest.bundle_id} version {manifest.version}, approved by "
+          f"{manifest.approved_by}; restart the agent to use it")  # fmt: skip
     return 0
 
 

@@ -58,6 +58,9 @@ class CameraConfig(_Section):
 class KeysConfig(_Section):
     signing_key: Path = Field(description="PEM Ed25519 private key of this camera")
     central_public_key: Path = Field(description="Base64 public key that signs the central's acks")
+    release_public_key: Path | None = Field(
+        default=None, description="Base64 public key that signs change bundles"
+    )
 
 
 class FolderSourceConfig(_Section):
@@ -178,6 +181,11 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                 update={
                     "signing_key": resolve(config.keys.signing_key),
                     "central_public_key": resolve(config.keys.central_public_key),
+                    "release_public_key": (
+                        resolve(config.keys.release_public_key)
+                        if config.keys.release_public_key
+                        else None
+                    ),
                 }
             ),
             "source": config.source.model_copy(update={"path": resolve(config.source.path)}),

@@ -11,7 +11,12 @@ from provisioning.agent_config import UnitSettings, parse_polygon, write_agent_c
 from provisioning.broker_config import render_acl, render_tls_config
 from provisioning.ca import Authority
 from provisioning.enroll import enroll, enrollments, issue_service_cert, revoke, unit_init
-from provisioning.keys import ProvisioningError, make_camera_key, make_central_keys
+from provisioning.keys import (
+    ProvisioningError,
+    make_camera_key,
+    make_central_keys,
+    make_release_key,
+)
 from provisioning.register import register_unit
 from wire.fields import CAMERA_ID
 
@@ -24,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--out", type=Path, required=True, help="folder for .key and .pub")
     central = commands.add_parser("central-keys", help="ack-signing key and session secret")
     central.add_argument("--out", type=Path, required=True, help="credentials folder")
+    release = commands.add_parser("release-key", help="the key that signs change bundles")
+    release.add_argument("--out", type=Path, required=True)
     ca_init = commands.add_parser("ca-init", help="create the certificate authority (once)")
     ca_init.add_argument("--ca", type=Path, required=True)
     broker = commands.add_parser("broker-cert", help="TLS server key and certificate")
@@ -102,6 +109,9 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif command == "central-keys":
         for name, path in make_central_keys(args.out).items():
             print(f"{name}: {path}")
+    elif command == "release-key":
+        private, public = make_release_key(args.out)
+        print(f"release key: {private} (keep offline)\nrelease public key: {public}")
     elif command == "ca-init":
         authority = Authority.create(args.ca)
         print(f"CA created: {authority.cert_path} (keep {authority.key_path} offline)")

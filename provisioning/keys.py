@@ -54,3 +54,14 @@ def make_central_keys(out: Path) -> dict[str, Path]:
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32) + "\n")
     return paths
+
+
+def make_release_key(out: Path) -> tuple[Path, Path]:
+    """The central's release key, which signs change bundles; keep it offline."""
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / "release.key", out / "release.pub"
+    _refuse_existing(private, public)
+    key = SigningKey.generate()
+    key.save(private)
+    _write_public(public, key)
+    return private, public

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from central.bundles import BundleHistory, SourceFile, make_bundle
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.config import CentralConfig
 from central.enrollment import issue_token
+from wire import SigningKey, WireError
 from wire.signing import load_verify_key
 
 
@@ -36,6 +39,14 @@ def add_parsers(commands) -> None:
     token.add_argument("--camera-id", required=True)
     token.add_argument("--by", required=True, help="who issues it")
     token.add_argument("--valid-hours", type=float, default=24.0)
+    bundle = commands.add_parser("bundle-make", help="a signed, approved change bundle")
+    bundle.add_argument("--release-key", type=Path, required=True)
+    bundle.add_argument("--camera-id", required=True, help="a camera id, or '*' for all")
+    bundle.add_argument("--version", required=True)
+    bundle.add_argument("--made-by", required=True)
+    bundle.add_argument("--approved-by", required=True, help="not the maker: four eyes")
+    bundle.add_argument("--file", action="append", required=True, help="SOURCE[=NAME]; repeat")
+    bundle.add_argument("--out", type=Path, required=True)
     commands.add_parser("camera-list", help="list registered cameras")
 
 
@@ -72,6 +83,8 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             print(
                 f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
             )
+        elif args.command == "bundle-make":
+            _bundle_make(config, args, now)
         elif args.command == "enrollment-token":
             valid = timedelta(hours=args.valid_hours)
             print(issue_token(registry, args.camera_id, args.by, now, valid))
@@ -82,3 +95,26 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
     finally:
         registry.close()
     return 0
+
+
+def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    files = []
+    for spec in args.file:
+        source, _, name = spec.partition("=")
+        files.append(SourceFile(Path(source), name or Path(source).name))
+    try:
+        manifest = make_bundle(
+            files, args.camera_id, args.version, args.made_by, args.approved_by,
+            SigningKey.load(args.release_key), now, args.out,
+        )  # fmt: skip
+    except WireError as exc:
+        raise CameraRegistryError(f"bundle refused: {exc}") from None
+    except OSError as exc:
+        raise CameraRegistryError(f"cannot read a bundle file: {exc}") from None
+    history = BundleHistory(config.bundles_path)
+    try:
+        with zipfile.ZipFile(args.out) as bundle:
+            history.record(manifest, bundle.read("manifest.json"))
+    finally:
+        history.close()
+    print(f"bundle {manifest.bundle_id} ({manifest.version}) for {manifest.camera_id}: {args.out}")

@@ -1,0 +1,113 @@
+"""Making signed change bundles at the central, and the camera's change history.
+
+A bundle is a zip: `manifest.json` (signed by the release key) and the files it names.
+Every bundle made is recorded against the camera (or `*`), with maker and approver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from central.store.migrations import apply_migrations, connect
+from wire import SigningKey
+from wire.bundles import BundleFile, Manifest, sign_manifest
+from wire.fields import format_timestamp
+
+MIGRATIONS = [
+    (
+        "0001_bundles",
+        """
+        CREATE TABLE bundles (
+            bundle_id     TEXT PRIMARY KEY,
+            camera_id     TEXT NOT NULL,
+            version       TEXT NOT NULL,
+            made_by       TEXT NOT NULL,
+            approved_by   TEXT NOT NULL,
+            approved_at   TEXT NOT NULL,
+            files         TEXT NOT NULL,
+            manifest_sha256 TEXT NOT NULL
+        );
+        CREATE INDEX bundles_camera ON bundles (camera_id, approved_at)
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    source: Path
+    path: str  # the name inside the bundle, e.g. "agent.toml" or "models/plate_reader.onnx"
+
+
+def make_bundle(
+    files: list[SourceFile],
+    camera_id: str,
+    version: str,
+    made_by: str,
+    approved_by: str,
+    release_key: SigningKey,
+    now: datetime,
+    out: Path,
+) -> Manifest:
+    manifest = Manifest(
+        key_id=release_key.key_id,
+        bundle_id=secrets.token_hex(8),
+        camera_id=camera_id,
+        version=version,
+        made_by=made_by,
+        approved_by=approved_by,
+        approved_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        files=tuple(
+            BundleFile(
+                f.path, hashlib.sha256(f.source.read_bytes()).hexdigest(), f.source.stat().st_size
+            )
+            for f in files
+        ),
+    )
+    partial = out.with_name(out.name + ".partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("manifest.json", sign_manifest(manifest, release_key))
+        for f in files:
+            bundle.write(f.source, f"files/{f.path}")
+    partial.replace(out)
+    return manifest
+
+
+class BundleHistory:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = connect(path)
+        apply_migrations(self.db, MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def record(self, manifest: Manifest, manifest_bytes: bytes) -> None:
+        self.db.execute(
+            "INSERT INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                manifest.bundle_id,
+                manifest.camera_id,
+                manifest.version,
+                manifest.made_by,
+                manifest.approved_by,
+                format_timestamp(manifest.approved_at),
+                ",".join(f.path for f in manifest.files),
+                hashlib.sha256(manifest_bytes).hexdigest(),
+            ),
+        )
+
+    def for_camera(self, camera_id: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT bundle_id, camera_id, version, made_by, approved_by, approved_at, files "
+            "FROM bundles WHERE camera_id IN (?, '*') ORDER BY approved_at DESC",
+            (camera_id,),
+        )
+        keys = ("bundle_id", "camera_id", "version", "made_by", "approved_by", "approved_at",
+                "files")  # fmt: skip
+        return [dict(zip(keys, row, strict=True)) for row in rows]
