@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire import SigningKey
 from wire.bundles import BundleFile, Manifest, sign_manifest
 from wire.fields import format_timestamp
@@ -80,9 +80,7 @@ def make_bundle(
 
 class BundleHistory:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

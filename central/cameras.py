@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire import VerifyKey
 from wire.fields import CAMERA_ID, format_timestamp
 
@@ -77,11 +77,7 @@ class Camera:
 
 class CameraRegistry:
     def __init__(self, path: Path, readonly: bool = False) -> None:
-        if not readonly:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(path, readonly=readonly)
-        if not readonly:
-            apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS, readonly)
 
     def close(self) -> None:
         self.db.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
 MIGRATIONS = [
@@ -36,11 +36,7 @@ INTEGRITY_REASONS = {"seq_conflict", "bad_signature", "image_digest_mismatch"}
 
 class RejectionLog:
     def __init__(self, path: Path, readonly: bool = False) -> None:
-        if not readonly:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(path, readonly=readonly)
-        if not readonly:
-            apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS, readonly)
 
     def close(self) -> None:
         self.db.close()

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from central.plate_formats import matches_layout
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
 MIGRATIONS = [
@@ -91,9 +91,7 @@ def summarise(
 
 class DailyStatistics:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

@@ -31,6 +31,18 @@ class PublisherStats:
     connects: int = 0
 
 
+def configure_tls(client: mqtt.Client, config: MqttConfig) -> None:
+    """Client certificate TLS when configured (the config refuses plaintext beyond loopback)."""
+    if config.tls:
+        client.tls_set(
+            ca_certs=str(config.tls_ca_file),
+            certfile=str(config.tls_cert_file),
+            keyfile=str(config.tls_key_file),
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+
+
 class Publisher:
     def __init__(
         self,
@@ -58,14 +70,7 @@ class Publisher:
             client_id=f"anpr-agent-{self.camera_id}",
             clean_session=True,
         )
-        if self.config.tls:
-            client.tls_set(
-                ca_certs=str(self.config.tls_ca_file),
-                certfile=str(self.config.tls_cert_file),
-                keyfile=str(self.config.tls_key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
+        configure_tls(client, self.config)
         client.will_set(status_topic(self.camera_id), b"offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=self.config.reconnect_max_s)
         client.max_inflight_messages_set(self.max_inflight)

@@ -15,27 +15,33 @@ from pathlib import Path
 MAX_PACKET_BYTES = 4 * 1024 * 1024
 
 
+def _common(data_dir: Path) -> list[str]:
+    """Persistence, limits and logging shared by every broker we generate."""
+    return [
+        "persistence true",
+        f"persistence_location {data_dir}/",
+        f"max_packet_size {MAX_PACKET_BYTES}",
+        # Ingest acknowledges a batch only after its commit: let enough be in flight.
+        "max_inflight_messages 1000",
+        "max_queued_messages 100000",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+    ]
+
+
 def render_dev_config(port: int, data_dir: Path) -> str:
     """A loopback-only broker for tests and the demo, running as the invoking user."""
-    return "\n".join(
-        [
-            f"# generated for a loopback development broker on port {port}",
-            f"listener {port} 127.0.0.1",
-            "allow_anonymous true",
-            f"user {getpass.getuser()}",
-            "persistence true",
-            f"persistence_location {data_dir}/",
-            "autosave_interval 1",
-            f"max_packet_size {MAX_PACKET_BYTES}",
-            "max_inflight_messages 1000",
-            "max_queued_messages 100000",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
-            "",
-        ]
-    )
+    lines = [
+        f"# generated for a loopback development broker on port {port}",
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous true",
+        f"user {getpass.getuser()}",
+        "autosave_interval 1",
+        *_common(data_dir),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
@@ -89,15 +95,7 @@ def render_tls_config(
         "use_identity_as_username true",
         "tls_version tlsv1.2",
         f"acl_file {acl_file}",
-        "persistence true",
-        f"persistence_location {data_dir}/",
-        f"max_packet_size {MAX_PACKET_BYTES}",
-        "max_inflight_messages 1000",
-        "max_queued_messages 100000",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
+        *_common(data_dir),
         "connection_messages true",
     ]
     if run_as:

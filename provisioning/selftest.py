@@ -22,6 +22,7 @@ from edge_agent.capture import Frame
 from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
 from edge_agent.config import AgentConfig
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
+from edge_agent.publisher import configure_tls
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader
 from wire import SigningKey, WireError, decode_ack
 from wire.signing import load_verify_key
@@ -72,14 +73,7 @@ def _client(config: AgentConfig) -> mqtt.Client:
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2, client_id=f"anpr-selftest-{config.camera.id}"
     )
-    if config.mqtt.tls:
-        client.tls_set(
-            ca_certs=str(config.mqtt.tls_ca_file),
-            certfile=str(config.mqtt.tls_cert_file),
-            keyfile=str(config.mqtt.tls_key_file),
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+    configure_tls(client, config.mqtt)
     return client
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire import Heartbeat
 from wire.fields import format_timestamp
 
@@ -67,9 +67,7 @@ class Traffic:
 
 class HealthRecords:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from central.cameras import CameraRegistry
 from central.plan.periods import storage_periods, year_bounds
 from central.plan.schema import MIGRATIONS
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire.fields import CAMERA_ID, DIRECTIONS, format_timestamp
 
 ACCEPTANCE_FLOOR = 0.90  # the law's duty: at least 90 % of reads correct
@@ -62,9 +62,7 @@ def _parse(text: str) -> datetime:
 
 class CameraPlan:
     def __init__(self, path: Path, cameras: CameraRegistry) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS)
         self.cameras = cameras
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,7 @@ class HoldError(Exception):
 
 class Custody:
     def __init__(self, path: Path) -> None:
-        self.db = connect(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

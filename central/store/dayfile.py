@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 from central.store.records import SUMMARY_COLUMNS, StoredPassage
 
 MIGRATIONS = [
@@ -75,9 +75,7 @@ class DayFile:
     def __init__(self, path: Path, day: date, readonly: bool = False) -> None:
         self.path = path
         self.day = day
-        self.db = connect(path, readonly=readonly)
-        if not readonly:
-            apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS, readonly)
 
     def close(self) -> None:
         self.db.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class MigrationError(Exception):
@@ -67,4 +68,14 @@ def connect(path, readonly: bool = False) -> sqlite3.Connection:
     db.execute("PRAGMA temp_store=MEMORY")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
+def open_database(path: Path, migrations: Sequence[tuple[str, str]], readonly: bool = False):
+    """Open a store file (creating its folder) with its migrations applied."""
+    if not readonly:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path, readonly=readonly)
+    if not readonly:
+        apply_migrations(db, migrations)
     return db

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from central.store.migrations import apply_migrations, connect
+from central.store.migrations import open_database
 
 MIGRATIONS = [
     (
@@ -31,8 +31,7 @@ MIGRATIONS = [
 
 class SequenceIndex:
     def __init__(self, path: Path) -> None:
-        self.db = connect(path)
-        apply_migrations(self.db, MIGRATIONS)
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()
