@@ -1,7 +1,7 @@
 """The agent's main loop: frames in, signed passages into the spool, spool out over MQTT.
 
-Issue-3 scope: one passage per read per frame. Tracking and voting (one passage per
-vehicle) and privacy masks come with the full pipeline.
+Frames are masked (privacy), read, and tracked; each vehicle whose track ends becomes one
+signed passage in the spool.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from edge_agent.heartbeat import HeartbeatBuilder
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.privacy import box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
-from edge_agent.recognizer import AnnotationRecognizer, FrameReader
+from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
 from edge_agent.spool import Spool
+from edge_agent.tracker import Tracker, Vehicle
 from wire import SigningKey
 from wire.signing import load_verify_key
 
@@ -64,6 +65,7 @@ class Agent:
             self.recognizer.reader_version,
         )
         self.heartbeats = HeartbeatBuilder(config.camera.id, self.key, self.spool)
+        self.tracker = Tracker(config.tracking.track_timeout_s, config.tracking.repeat_gap_s)
         self.stats = AgentStats()
         self._next_heartbeat = 0.0
 
@@ -83,6 +85,7 @@ class Agent:
                 self._maybe_heartbeat()
                 if self.stop_event.is_set():
                     break
+            self._record(self.tracker.flush())
             log.info("agent: source finished after %d frame(s)", self.stats.frames)
             while not self.stop_event.is_set():
                 self._maybe_heartbeat()
@@ -107,17 +110,30 @@ class Agent:
             return
         kept = [read for read in reads if not box_is_masked(read.box, masks)]
         self.stats.reads_masked += len(reads) - len(kept)
-        reads = kept
-        if not reads:
-            return
-        overview = encode_jpeg(frame.image, OVERVIEW_QUALITY)
-        for read in reads:
-            self.stats.reads += 1
-            seq = self.spool.append(self.factory.payload_builder(frame, read, overview))
+        self.stats.reads += len(kept)
+        self._record(self.tracker.update(frame, kept))
+
+    def _record(self, vehicles: list[Vehicle]) -> None:
+        """One passage per vehicle: the voted plate with its sharpest observation."""
+        for vehicle in vehicles:
+            best = vehicle.best
+            read = Read(
+                vehicle.plate,
+                vehicle.confidence,
+                vehicle.char_confidences,
+                best.read.box,
+                vehicle.country,
+            )
+            overview = encode_jpeg(best.frame.image, OVERVIEW_QUALITY)
+            seq = self.spool.append(self.factory.payload_builder(best.frame, read, overview))
             self.stats.passages += 1
             # No plate in the log: logs outlive the 28 days that plates may be kept.
-            log.info("passage: seq=%d spooled (%d chars)", seq, len(read.plate))
-        self.publisher.wake()
+            log.info(
+                "passage: seq=%d spooled (%d chars, %d observations)",
+                seq, len(vehicle.plate), vehicle.observations,
+            )  # fmt: skip
+        if vehicles:
+            self.publisher.wake()
 
     def _maybe_heartbeat(self) -> None:
         """Send a heartbeat when one is due; while offline, the first one after connecting."""

@@ -79,6 +79,18 @@ class RecognizerConfig(_Section):
     )
 
 
+class TrackingConfig(_Section):
+    track_timeout_s: float = Field(
+        default=1.5, gt=0, le=60, description="A vehicle unseen this long has left the view"
+    )
+    repeat_gap_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="The same plate again within this gap is the same vehicle, not a new passage",
+    )
+
+
 class PrivacyConfig(_Section):
     masks: tuple[tuple[tuple[int, int], ...], ...] = Field(
         default=(),
@@ -141,6 +153,7 @@ class AgentConfig(_Section):
     source: FolderSourceConfig
     recognizer: RecognizerConfig = RecognizerConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    tracking: TrackingConfig = TrackingConfig()
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig
     heartbeat: HeartbeatConfig = HeartbeatConfig()

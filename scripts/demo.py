@@ -80,7 +80,9 @@ def write_configs(root: Path, broker_port: int, web_port: int) -> tuple[Path, Pa
         f'[source]\npath = "{REPO / "samples" / "replay"}"\nfps = 1.0\nloop = true\n\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
         f'[spool]\npath = "agent-spool.sqlite"\n\n'
-        f"[heartbeat]\ninterval_s = 10\n"
+        f"[heartbeat]\ninterval_s = 10\n\n"
+        # The replay loops every few seconds; let each loop count as new vehicles.
+        f"[tracking]\nrepeat_gap_s = 2\n"
     )
     config = load_config(central)
     registry = CameraRegistry(config.cameras_path)

@@ -233,6 +233,11 @@ max_backoff_s = {ack_timeout_s * 2}
 
 [heartbeat]
 interval_s = 1.0
+
+[tracking]
+# Delivery tests replay unrelated frames quickly: every frame is its own vehicle.
+track_timeout_s = 0.01
+repeat_gap_s = 0
 """
     )
     return path

@@ -1,0 +1,115 @@
+"""Tracking and voting: one passage per vehicle, the best-voted plate, the sharpest view."""
+
+import shutil
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from edge_agent.agent import Agent
+from edge_agent.capture import Frame
+from edge_agent.config import load_config
+from edge_agent.recognizer import Read
+from edge_agent.tracker import Tracker, edit_distance, iou
+from tests.conftest import SAMPLES, free_port, wait_until, write_agent_config
+from wire import decode_passage
+
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
+
+
+def frame(i: int, fps: float = 25.0) -> Frame:
+    return Frame(IMAGE, T0 + timedelta(seconds=i / fps))
+
+
+def read(plate: str, x: int, confidence: float = 0.9) -> Read:
+    return Read(plate, confidence, (confidence,) * len(plate), (x, 400, 120, 26), "NL")
+
+
+def run(tracker: Tracker, frames: list[list[Read]], start: int = 0) -> list:
+    vehicles = []
+    for i, reads in enumerate(frames, start):
+        vehicles += tracker.update(frame(i), reads)
+    return vehicles
+
+
+def test_helpers():
+    assert edit_distance("GBL12X", "GBL12X") == 0
+    assert edit_distance("GBL12X", "G8L12X") == 1
+    assert edit_distance("GBL12X", "GBL12") == 1
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == 5 / 15
+
+
+def test_one_vehicle_over_many_frames_is_one_passage_with_the_voted_plate():
+    tracker = Tracker()
+    frames = [[read("GBL12X", 100 + 8 * i, 0.9)] for i in range(10)]
+    frames[3] = [read("G8L12X", 124, 0.6)]  # a misread on the way
+    frames[6] = [read("GBL12X", 148, 0.99)]  # the sharpest view
+    assert run(tracker, frames) == []
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 10
+    assert vehicle.best.read.confidence == 0.99
+    assert 0.8 < vehicle.confidence < 0.95, "the misread lowers the confidence a little"
+
+
+def test_two_vehicles_side_by_side_are_two_passages():
+    tracker = Tracker()
+    frames = [[read("GBL12X", 100 + 5 * i), read("ZZ999Z", 900 - 5 * i)] for i in range(6)]
+    run(tracker, frames)
+    assert sorted(v.plate for v in tracker.flush()) == ["GBL12X", "ZZ999Z"]
+
+
+def test_a_different_plate_at_the_same_spot_is_another_vehicle():
+    tracker = Tracker()
+    run(tracker, [[read("GBL12X", 100)], [read("XT456B", 100)]])
+    assert len(tracker.flush()) == 2
+
+
+def test_vehicle_is_emitted_once_it_has_left_the_view():
+    tracker = Tracker(track_timeout_s=1.0)
+    run(tracker, [[read("GBL12X", 100 + 5 * i)] for i in range(5)])
+    assert tracker.update(frame(100), []) != [], "2.5 s later the track has ended"
+
+
+def test_same_plate_within_the_repeat_gap_is_merged_after_it_is_a_new_passage():
+    tracker = Tracker(track_timeout_s=1.0, repeat_gap_s=60)
+    run(tracker, [[read("GBL12X", 100)]])
+    first = tracker.update(frame(50), [read("GBL12X", 600)])  # 2 s later, elsewhere
+    assert len(first) == 1
+    assert tracker.update(frame(100), []) == [], "seen again within 60 s: merged"
+    assert tracker.merged_repeats == 1
+    later = tracker.update(frame(25 * 120), [read("GBL12X", 100)])  # 2 minutes later
+    assert later == []
+    assert len(tracker.flush()) == 1, "after the gap it is a new passage"
+
+
+def test_agent_emits_one_passage_per_vehicle_in_a_rendered_clip(tmp_path, central_setup, camera):
+    """Six frames of one car moving, then six of another: two passages, not twelve."""
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    lines = (SAMPLES / "scene-000.txt").read_text().split("\t")
+    x, y, w, h, plate = int(lines[1]), int(lines[2]), int(lines[3]), int(lines[4]), lines[5].strip()
+    for i in range(12):
+        name = f"f{i:03d}.jpg"
+        shutil.copy(SAMPLES / ("scene-000.jpg" if i < 6 else "scene-001.jpg"), folder / name)
+        if i < 6:
+            text = f"{name}\t{x + 6 * i}\t{y}\t{w}\t{h}\t{plate}\n"
+        else:
+            other = (SAMPLES / "scene-001.txt").read_text().split("\t")
+            text = f"{name}\t" + "\t".join(other[1:])
+        (folder / f"f{i:03d}.txt").write_text(text)
+    path = write_agent_config(tmp_path, camera, central_setup, free_port(), folder, fps=25)
+    path.write_text(path.read_text().replace("track_timeout_s = 0.01", "track_timeout_s = 1.0"))
+    agent = Agent(load_config(path))
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    wait_until(lambda: agent.stats.frames == 12, what="clip replayed")
+    wait_until(lambda: agent.stats.passages == 2, what="two passages")
+    agent.stop_event.set()
+    runner.join(timeout=10)
+    db = sqlite3.connect(agent.config.spool.path)
+    payloads = [row[0] for row in db.execute("SELECT payload FROM records ORDER BY seq")]
+    db.close()
+    plates = [decode_passage(p)._record.plate for p in payloads]
+    assert plates[0] == plate and len(plates) == 2
