@@ -7,6 +7,7 @@ signed passage in the spool.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from wire import SigningKey
 from wire.signing import load_verify_key
 
 log = logging.getLogger(__name__)
+_END = object()  # the source has no more frames
 
 
 @dataclass
@@ -33,6 +35,7 @@ class AgentStats:
     reads: int = 0
     passages: int = 0
     frames_failed: int = 0
+    frames_dropped: int = 0
     reads_masked: int = 0
 
 
@@ -79,14 +82,26 @@ class Agent:
             self.spool.depth(),
         )
         self.publisher.start()
+        frames: queue.Queue = queue.Queue(maxsize=self.config.pipeline.frame_queue)
+        capture = threading.Thread(target=self._capture, args=(frames,), name="capture")
+        capture.start()
         try:
-            for frame in self.source.frames():
+            while not self.stop_event.is_set():
+                try:
+                    frame = frames.get(timeout=0.2)
+                except queue.Empty:
+                    self._maybe_heartbeat()
+                    continue
+                if frame is _END:
+                    break
                 self._process(frame)
                 self._maybe_heartbeat()
-                if self.stop_event.is_set():
-                    break
             self._record(self.tracker.flush())
-            log.info("agent: source finished after %d frame(s)", self.stats.frames)
+            log.info(
+                "agent: source finished after %d frame(s), %d dropped",
+                self.stats.frames,
+                self.stats.frames_dropped,
+            )
             while not self.stop_event.is_set():
                 self._maybe_heartbeat()
                 if exit_when_drained and self.spool.depth() == 0:
@@ -94,8 +109,41 @@ class Agent:
                     break
                 self.stop_event.wait(0.2)
         finally:
+            self.stop_event.set()
+            capture.join(timeout=5)
             self.publisher.stop()
             self.spool.close()
+
+    def _capture(self, frames: queue.Queue) -> None:
+        """Feed frames to the pipeline. A live camera never waits: when the pipeline is
+        behind, the frame is dropped and counted. A replay waits, so that none is lost."""
+        live = getattr(self.source, "live", True)
+        try:
+            for frame in self.source.frames():
+                if live:
+                    try:
+                        frames.put_nowait(frame)
+                    except queue.Full:
+                        self.stats.frames_dropped += 1
+                    continue
+                while not self.stop_event.is_set():
+                    try:
+                        frames.put(frame, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop_event.is_set():
+                    return
+        finally:
+            self._put_end(frames)
+
+    def _put_end(self, frames: queue.Queue) -> None:
+        while not self.stop_event.is_set():
+            try:
+                frames.put(_END, timeout=0.2)
+                break
+            except queue.Full:
+                continue
 
     def _process(self, frame: Frame) -> None:
         self.stats.frames += 1
@@ -143,7 +191,7 @@ class Agent:
         payload = self.heartbeats.build(
             source_ok=getattr(self.source, "healthy", True),
             frames_captured=self.stats.frames,
-            frames_dropped=self.stats.frames_failed,
+            frames_dropped=self.stats.frames_dropped + self.stats.frames_failed,
         )
         if self.publisher.publish_heartbeat(payload):
             self._next_heartbeat = now + self.config.heartbeat.interval_s

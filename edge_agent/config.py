@@ -79,6 +79,12 @@ class RecognizerConfig(_Section):
     )
 
 
+class PipelineConfig(_Section):
+    frame_queue: int = Field(
+        default=4, ge=1, le=256, description="Frames waiting for recognition; beyond, drop"
+    )
+
+
 class TrackingConfig(_Section):
     track_timeout_s: float = Field(
         default=1.5, gt=0, le=60, description="A vehicle unseen this long has left the view"
@@ -154,6 +160,7 @@ class AgentConfig(_Section):
     recognizer: RecognizerConfig = RecognizerConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     tracking: TrackingConfig = TrackingConfig()
+    pipeline: PipelineConfig = PipelineConfig()
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig
     heartbeat: HeartbeatConfig = HeartbeatConfig()

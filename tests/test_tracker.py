@@ -113,3 +113,40 @@ def test_agent_emits_one_passage_per_vehicle_in_a_rendered_clip(tmp_path, centra
     db.close()
     plates = [decode_passage(p)._record.plate for p in payloads]
     assert plates[0] == plate and len(plates) == 2
+
+
+class LiveBurst:
+    """A live source that delivers frames faster than anyone can read them."""
+
+    live = True
+    healthy = True
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def frames(self):
+        for i in range(self.count):
+            yield Frame(np.zeros((720, 1280, 3), dtype=np.uint8), T0 + timedelta(milliseconds=i))
+
+
+class SlowReader:
+    detector_version = reader_version = "slow-1"
+
+    def read_frame(self, frame):
+        import time
+
+        time.sleep(0.02)
+        return []
+
+
+def test_a_slow_pipeline_drops_live_frames_and_counts_them(tmp_path, central_setup, camera):
+    path = write_agent_config(tmp_path, camera, central_setup, free_port())
+    agent = Agent(load_config(path), recognizer=SlowReader(), source=LiveBurst(200))
+    runner = threading.Thread(target=agent.run)
+    runner.start()
+    wait_until(lambda: agent.stats.frames + agent.stats.frames_dropped == 200, timeout=30,
+               what="every frame processed or dropped")  # fmt: skip
+    agent.stop_event.set()
+    runner.join(timeout=10)
+    assert agent.stats.frames_dropped > 100, "memory stays bounded: frames were dropped"
+    assert agent.stats.frames >= 4

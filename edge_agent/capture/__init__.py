@@ -21,6 +21,10 @@ class Frame:
 
 
 class FrameSource(Protocol):
+    """`live` sources (cameras) drop frames when the pipeline is behind; replays wait."""
+
+    live: bool
+
     def frames(self) -> Iterator[Frame]: ...
 
     @property

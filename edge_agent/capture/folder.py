@@ -33,6 +33,8 @@ def load_bgr(path: Path) -> np.ndarray:
 
 
 class FolderSource:
+    live = False  # a replay waits for the pipeline instead of dropping frames
+
     def __init__(
         self,
         folder: Path,
