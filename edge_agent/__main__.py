@@ -18,6 +18,13 @@ from wire.errors import KeyFormatError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anpr-agent", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["run", "check"],
+        default="run",
+        help="run the agent (default), or check the configuration and keys without running",
+    )
     parser.add_argument("--config", type=Path, required=True, help="agent TOML file")
     parser.add_argument(
         "--exit-when-drained",
@@ -36,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.install_bundle:
         return _install(args.config, args.install_bundle)
+    if args.command == "check":
+        return _check(args.config)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -45,6 +54,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anpr-agent: {exc}", file=sys.stderr)
         return 2
     agent.run(exit_when_drained=args.exit_when_drained)
+    return 0
+
+
+def _check(config_path: Path) -> int:
+    """Everything the agent needs at start, checked without starting it."""
+    from edge_agent.capture.folder import FolderSource
+    from wire import SigningKey
+    from wire.signing import load_verify_key
+
+    try:
+        config = load_config(config_path)
+        key = SigningKey.load(config.keys.signing_key)
+        load_verify_key(config.keys.central_public_key)
+        if config.keys.release_public_key:
+            load_verify_key(config.keys.release_public_key)
+        source = FolderSource(config.source.path, config.source.fps)
+    except (ConfigError, KeyFormatError, SourceError) as exc:
+        print(f"anpr-agent: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"configuration OK: camera {config.camera.id}, key_id {key.key_id}, "
+        f"{len(source.images)} image(s) to replay, {len(config.privacy.masks)} privacy mask(s), "
+        f"broker {config.mqtt.host}:{config.mqtt.port} ({'TLS' if config.mqtt.tls else 'loopback'})"
+    )
     return 0
 
 

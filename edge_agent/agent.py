@@ -22,11 +22,13 @@ from edge_agent.publisher import Publisher
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
 from edge_agent.spool import Spool
 from edge_agent.tracker import Tracker, Vehicle
+from edge_agent.watchdog import Watchdog
 from wire import SigningKey
 from wire.signing import load_verify_key
 
 log = logging.getLogger(__name__)
 _END = object()  # the source has no more frames
+SPOOL_MAX_AGE_S = 28 * 86400  # art. 126jj Sv: nothing is kept longer, on the unit either
 
 
 @dataclass
@@ -37,6 +39,7 @@ class AgentStats:
     frames_failed: int = 0
     frames_dropped: int = 0
     reads_masked: int = 0
+    records_expired: int = 0
 
 
 class Agent:
@@ -71,6 +74,8 @@ class Agent:
         self.tracker = Tracker(config.tracking.track_timeout_s, config.tracking.repeat_gap_s)
         self.stats = AgentStats()
         self._next_heartbeat = 0.0
+        self._next_expiry = 0.0
+        self.watchdog = Watchdog()
 
     def run(self, exit_when_drained: bool = False) -> None:
         """Capture until the source ends or stop is set; then keep delivering the spool."""
@@ -82,6 +87,7 @@ class Agent:
             self.spool.depth(),
         )
         self.publisher.start()
+        self.watchdog.ready()
         frames: queue.Queue = queue.Queue(maxsize=self.config.pipeline.frame_queue)
         capture = threading.Thread(target=self._capture, args=(frames,), name="capture")
         capture.start()
@@ -109,6 +115,7 @@ class Agent:
                     break
                 self.stop_event.wait(0.2)
         finally:
+            self.watchdog.stopping()
             self.stop_event.set()
             capture.join(timeout=5)
             self.publisher.stop()
@@ -183,8 +190,20 @@ class Agent:
         if vehicles:
             self.publisher.wake()
 
+    def _tick(self) -> None:
+        self.watchdog.pet()
+        self._expire_spool()
+
+    def _expire_spool(self) -> None:
+        now = time.monotonic()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + 60
+        self.stats.records_expired += self.spool.expire(SPOOL_MAX_AGE_S)
+
     def _maybe_heartbeat(self) -> None:
         """Send a heartbeat when one is due; while offline, the first one after connecting."""
+        self._tick()
         now = time.monotonic()
         if now < self._next_heartbeat or not self.publisher.connected:
             return

@@ -66,6 +66,7 @@ class Spool:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(f"cannot open spool {path}: {exc}") from None
@@ -163,6 +164,23 @@ class Spool:
 
     def last_seq(self) -> int:
         return self._execute("SELECT value FROM counters WHERE name = 'last_seq'").fetchone()[0]
+
+    def expire(self, max_age_s: float) -> int:
+        """Destroy records older than the law's 28 days that could never be delivered.
+
+        A unit cut off for weeks must not hold passages longer than the central may.
+        Deleted with secure_delete, and the write-ahead log truncated after.
+        """
+        cutoff = self.clock() - max_age_s
+        with self._lock:
+            removed = self._db.execute(
+                "DELETE FROM records WHERE created_at < ?", (cutoff,)
+            ).rowcount
+            if removed:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if removed:
+            log.warning("spool: %d undelivered record(s) older than 28 days destroyed", removed)
+        return removed
 
     def states(self) -> dict[int, str]:
         """Sequence number -> state, for diagnostics and tests."""

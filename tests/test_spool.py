@@ -101,3 +101,18 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(SpoolError, match="cannot open spool"):
         Spool(blocker / "spool.sqlite")
+
+
+def test_records_older_than_28_days_are_destroyed_on_the_unit(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "spool.sqlite"
+    spool = Spool(path, clock=clock)
+    spool.append(lambda seq: b"PLATE-OLD-RECORD")
+    clock.now += 27 * 86400
+    spool.append(lambda seq: b"PLATE-NEW-RECORD")
+    clock.now += 86400 + 1
+    assert spool.expire(28 * 86400) == 1
+    assert list(spool.states()) == [2]
+    spool.close()
+    disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"PLATE-OLD-RECORD" not in disk and b"PLATE-NEW-RECORD" in disk
