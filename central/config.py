@@ -51,6 +51,10 @@ class RetentionConfig(_Section):
 class SecretsConfig(_Section):
     session_key_file: Path = Field(description="File with >= 32 random bytes for Flask sessions")
     ack_signing_key_file: Path = Field(description="PEM Ed25519 key that signs acknowledgements")
+    seal_key_file: Path | None = Field(
+        default=None,
+        description="PEM X25519 key that opens records sealed by the units (seal.key)",
+    )
 
 
 class MqttConfig(_Section):
@@ -226,6 +230,9 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
             "secrets": SecretsConfig(
                 session_key_file=resolve(config.secrets.session_key_file),
                 ack_signing_key_file=resolve(config.secrets.ack_signing_key_file),
+                seal_key_file=(
+                    resolve(config.secrets.seal_key_file) if config.secrets.seal_key_file else None
+                ),
             ),
         }
     )

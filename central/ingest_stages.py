@@ -24,6 +24,7 @@ from central.retention import cutoff
 from central.store import Outcome, open_store
 from wire import Passage, Rejection, Verified
 from wire.errors import WireError
+from wire.sealing import SealingKey, Unsealable, is_sealed
 from wire.topics import camera_of
 
 log = logging.getLogger("central.ingest")
@@ -102,6 +103,8 @@ class Admission:
         self.listeners = listeners
         self.registry = CameraRegistry(config.cameras_path)
         self.health = HealthRecords(config.health_path)
+        seal_file = config.secrets.seal_key_file
+        self.seal_key = SealingKey.load(seal_file) if seal_file else None
         self.rejections = RejectionLog(config.rejections_path)
 
     def close(self) -> None:
@@ -116,13 +119,21 @@ class Admission:
                 topic_camera = camera_of(item.topic)
                 if item.topic.endswith("/passage"):
                     verified = admit_passage(
-                        item.payload, topic_camera, self.registry, now, self.skew
+                        self._open(item.payload, topic_camera),
+                        topic_camera,
+                        self.registry,
+                        now,
+                        self.skew,
                     )
                     self._route(verified, batch)
                 elif item.topic.endswith("/selftest"):
                     # Verified like a passage, answered, never stored nor matched.
                     verified = admit_passage(
-                        item.payload, topic_camera, self.registry, now, self.skew
+                        self._open(item.payload, topic_camera),
+                        topic_camera,
+                        self.registry,
+                        now,
+                        self.skew,
                     )
                     batch.plan.selftests[topic_camera].append(verified.record.seq)
                     self.counters.add("selftests")
@@ -146,6 +157,14 @@ class Admission:
             total[0] += 1
             total[1] += passage.confidence_pm
         self.health.count_passages((c, h, n, conf) for (c, h), (n, conf) in totals.items())
+
+    def _open(self, payload: bytes, camera_id: str) -> bytes:
+        """Unseal a record sealed on the unit; plain payloads pass unchanged."""
+        if not is_sealed(payload):
+            return payload
+        if self.seal_key is None:
+            raise Unsealable("a sealed record arrived but secrets.seal_key_file is not set")
+        return self.seal_key.unseal(payload, camera_id)
 
     def _route(self, verified: Verified[Passage], batch: AdmittedBatch) -> None:
         """Offer to the listeners; keep only plan cameras' passages younger than 28 days.

@@ -24,6 +24,7 @@ from edge_agent.spool import Spool
 from edge_agent.tracker import Tracker, Vehicle
 from edge_agent.watchdog import Watchdog
 from wire import SigningKey
+from wire.sealing import load_seal_public_key
 from wire.signing import load_verify_key
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class Agent:
             self.key,
             self.recognizer.detector_version,
             self.recognizer.reader_version,
+            load_seal_public_key(config.keys.central_seal_public_key)
+            if config.keys.central_seal_public_key
+            else None,
         )
         self.heartbeats = HeartbeatBuilder(config.camera.id, self.key, self.spool)
         self.tracker = Tracker(config.tracking.track_timeout_s, config.tracking.repeat_gap_s)

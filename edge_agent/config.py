@@ -61,6 +61,10 @@ class KeysConfig(_Section):
     release_public_key: Path | None = Field(
         default=None, description="Base64 public key that signs change bundles"
     )
+    central_seal_public_key: Path | None = Field(
+        default=None,
+        description="Base64 X25519 key of the central: records are sealed to it in the spool",
+    )
 
 
 class FolderSourceConfig(_Section):
@@ -204,6 +208,11 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                     "release_public_key": (
                         resolve(config.keys.release_public_key)
                         if config.keys.release_public_key
+                        else None
+                    ),
+                    "central_seal_public_key": (
+                        resolve(config.keys.central_seal_public_key)
+                        if config.keys.central_seal_public_key
                         else None
                     ),
                 }

@@ -16,6 +16,7 @@ from edge_agent.config import CameraConfig
 from edge_agent.recognizer import Read
 from wire import Passage, SigningKey, encode_passage
 from wire.fields import truncate_to_millis
+from wire.sealing import seal
 
 CROP_MARGIN = 0.15
 CROP_QUALITY = 92
@@ -45,9 +46,11 @@ class PassageFactory:
         key: SigningKey,
         detector_version: str,
         reader_version: str,
+        seal_to: bytes | None = None,
     ) -> None:
         self.camera = camera
         self.key = key
+        self.seal_to = seal_to
         self.detector_version = detector_version
         self.reader_version = reader_version
 
@@ -75,7 +78,11 @@ class PassageFactory:
                 crop_jpeg=crop_jpeg,
                 overview_jpeg=overview_jpeg,
             )
-            return encode_passage(passage, self.key)
+            payload = encode_passage(passage, self.key)
+            if self.seal_to is not None:
+                # Sealed before it touches the disk: a stolen unit cannot read its backlog.
+                payload = seal(payload, self.seal_to, self.camera.id)
+            return payload
 
         return build
 

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from wire import SigningKey
+from wire.sealing import SealingKey
 
 
 class ProvisioningError(Exception):
@@ -39,17 +40,21 @@ def make_camera_key(camera_id: str, out: Path) -> tuple[Path, Path]:
 
 
 def make_central_keys(out: Path) -> dict[str, Path]:
-    """Create the ack-signing key pair and the web session secret in `out`."""
+    """Create the ack-signing key pair, the sealing key pair (units seal their records to
+    it) and the web session secret in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "ack_key": out / "ack-signing.key",
         "ack_pub": out / "ack-signing.pub",
         "session": out / "session.key",
+        "seal_key": out / "seal.key",
+        "seal_pub": out / "seal.pub",
     }
     _refuse_existing(*paths.values())
     key = SigningKey.generate()
     key.save(paths["ack_key"])
     _write_public(paths["ack_pub"], key)
+    SealingKey.generate().save(paths["seal_key"], paths["seal_pub"])
     fd = os.open(paths["session"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32) + "\n")

@@ -68,7 +68,8 @@ def write_configs(root: Path, broker_port: int, web_port: int) -> tuple[Path, Pa
     central.write_text(
         f'[storage]\ndata_dir = "central-data"\nkeys_dir = "central-keys"\n\n'
         f'[secrets]\nsession_key_file = "{keys["session"]}"\n'
-        f'ack_signing_key_file = "{keys["ack_key"]}"\n\n'
+        f'ack_signing_key_file = "{keys["ack_key"]}"\n'
+        f'seal_key_file = "{keys["seal_key"]}"\n\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
         f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n'
     )
@@ -76,7 +77,8 @@ def write_configs(root: Path, broker_port: int, web_port: int) -> tuple[Path, Pa
     agent.write_text(
         f'[camera]\nid = "{CAMERA_ID}"\nlat = 52.0907\nlon = 5.1214\ndirection = "N"\nlane = 1\n\n'
         f'[keys]\nsigning_key = "{camera_private}"\n'
-        f'central_public_key = "{keys["ack_pub"]}"\n\n'
+        f'central_public_key = "{keys["ack_pub"]}"\n'
+        f'central_seal_public_key = "{keys["seal_pub"]}"\n\n'
         f'[source]\npath = "{REPO / "samples" / "replay"}"\nfps = 1.0\nloop = true\n\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
         f'[spool]\npath = "agent-spool.sqlite"\n\n'

@@ -112,6 +112,7 @@ keys_dir = "{tmp_path / "central-keys"}"
 [secrets]
 session_key_file = "{keys["session"]}"
 ack_signing_key_file = "{keys["ack_key"]}"
+seal_key_file = "{keys["seal_key"]}"
 
 [mqtt]
 host = "127.0.0.1"
@@ -217,6 +218,7 @@ lane = 1
 [keys]
 signing_key = "{camera.key_path}"
 central_public_key = "{central.ack_public_key}"
+central_seal_public_key = "{central.credentials / "seal.pub"}"
 
 [source]
 path = "{source}"

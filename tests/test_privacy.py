@@ -13,6 +13,7 @@ from edge_agent.config import load_config
 from edge_agent.privacy import box_is_masked, burn_masks, preview
 from tests.conftest import SAMPLES, free_port, wait_until
 from wire import decode_passage
+from wire.sealing import SealingKey
 
 SKY = ((0, 0), (1279, 0), (1279, 150), (0, 150))
 
@@ -52,14 +53,14 @@ def agent_with_masks(tmp_path, camera, central_setup, masks: str):
     return load_config(path)
 
 
-def spooled_overviews(config) -> list[np.ndarray]:
+def spooled_overviews(config, central_setup) -> list[np.ndarray]:
+    """The overviews as the central would receive them: unsealed with its key."""
+    opener = SealingKey.load(central_setup.config.secrets.seal_key_file)
     db = sqlite3.connect(config.spool.path)
     payloads = [row[0] for row in db.execute("SELECT payload FROM records ORDER BY seq")]
     db.close()
-    return [
-        np.asarray(Image.open(io.BytesIO(decode_passage(p)._record.overview_jpeg)).convert("L"))
-        for p in payloads
-    ]
+    passages = [decode_passage(opener.unseal(p, config.camera.id))._record for p in payloads]
+    return [np.asarray(Image.open(io.BytesIO(p.overview_jpeg)).convert("L")) for p in passages]
 
 
 def run_until_frames(agent: Agent, frames: int) -> None:
@@ -76,7 +77,7 @@ def test_masked_region_is_black_in_what_the_unit_would_send(tmp_path, central_se
     )
     agent = Agent(config)
     run_until_frames(agent, 2)
-    overviews = spooled_overviews(config)
+    overviews = spooled_overviews(config, central_setup)
     assert len(overviews) == 2
     for overview in overviews:
         assert overview[:140].max() < 12, "sky (masked) must be black"
@@ -89,4 +90,4 @@ def test_read_inside_a_mask_is_dropped_and_counted(tmp_path, central_setup, came
     agent = Agent(config)
     run_until_frames(agent, 2)
     assert agent.stats.reads_masked == 2
-    assert spooled_overviews(config) == []
+    assert spooled_overviews(config, central_setup) == []

@@ -14,6 +14,7 @@ from edge_agent.recognizer import Read
 from edge_agent.tracker import Tracker, edit_distance, iou
 from tests.conftest import SAMPLES, free_port, wait_until, write_agent_config
 from wire import decode_passage
+from wire.sealing import SealingKey
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
@@ -111,7 +112,8 @@ def test_agent_emits_one_passage_per_vehicle_in_a_rendered_clip(tmp_path, centra
     db = sqlite3.connect(agent.config.spool.path)
     payloads = [row[0] for row in db.execute("SELECT payload FROM records ORDER BY seq")]
     db.close()
-    plates = [decode_passage(p)._record.plate for p in payloads]
+    opener = SealingKey.load(central_setup.config.secrets.seal_key_file)
+    plates = [decode_passage(opener.unseal(p, camera.camera_id))._record.plate for p in payloads]
     assert plates[0] == plate and len(plates) == 2
 
 
