@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from edge_agent.capture import Frame, FrameSource
 from edge_agent.capture.folder import FolderSource
 from edge_agent.config import AgentConfig
-from edge_agent.heartbeat import HeartbeatBuilder
+from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.privacy import box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
@@ -41,6 +41,7 @@ class AgentStats:
     frames_dropped: int = 0
     reads_masked: int = 0
     records_expired: int = 0
+    confidence_sum: float = 0.0
 
 
 class Agent:
@@ -170,6 +171,7 @@ class Agent:
         kept = [read for read in reads if not box_is_masked(read.box, masks)]
         self.stats.reads_masked += len(reads) - len(kept)
         self.stats.reads += len(kept)
+        self.stats.confidence_sum += sum(read.confidence for read in kept)
         self._record(self.tracker.update(frame, kept))
 
     def _record(self, vehicles: list[Vehicle]) -> None:
@@ -215,6 +217,14 @@ class Agent:
             source_ok=getattr(self.source, "healthy", True),
             frames_captured=self.stats.frames,
             frames_dropped=self.stats.frames_dropped + self.stats.frames_failed,
+            figures=HeartbeatFigures(
+                reads=self.stats.reads,
+                confidence_sum=self.stats.confidence_sum,
+                reads_masked=self.stats.reads_masked,
+                records_expired=self.stats.records_expired,
+                detector_version=self.recognizer.detector_version,
+                reader_version=self.recognizer.reader_version,
+            ),
         )
         if self.publisher.publish_heartbeat(payload):
             self._next_heartbeat = now + self.config.heartbeat.interval_s

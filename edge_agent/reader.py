@@ -77,21 +77,23 @@ class PlateReader:
     def default(cls, threads: int = 1, providers=None) -> PlateReader:
         return cls(load_reader_config(), threads, providers)
 
-    def prepare(self, rgb: Image.Image, box) -> np.ndarray:
-        """One crop as the model's C x H x W float input."""
+    def prepare(self, image: Image.Image, box, bgr: bool = False) -> np.ndarray:
+        """One crop as the model's C x H x W float input (`bgr`: the image's channel order)."""
         config = self.config
-        region = crop_region(box, config.crop_pad_x, config.crop_pad_y, rgb.size)
-        crop = rgb.crop(region).resize((config.input_width, config.input_height), Image.BILINEAR)
+        region = crop_region(box, config.crop_pad_x, config.crop_pad_y, image.size)
+        size = (config.input_width, config.input_height)
+        array = np.asarray(image.crop(region).resize(size, Image.BILINEAR), dtype=np.float32)
+        if bgr:
+            array = array[:, :, ::-1]
         if config.colour_mode == "gray":
-            crop = crop.convert("L")
-        array = np.asarray(crop, dtype=np.float32) / 255.0
-        return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+            array = array.mean(axis=2, keepdims=True)
+        return np.ascontiguousarray(array.transpose(2, 0, 1)) / 255.0
 
-    def read(self, rgb: Image.Image, boxes) -> list[PlateText]:
-        """Read every box in `rgb` in one batch; results in the boxes' order."""
+    def read(self, image: Image.Image, boxes, bgr: bool = False) -> list[PlateText]:
+        """Read every box in `image` in one batch; results in the boxes' order."""
         if not boxes:
             return []
-        batch = np.stack([self.prepare(rgb, box) for box in boxes])
+        batch = np.stack([self.prepare(image, box, bgr) for box in boxes])
         characters, countries = self.session.run(None, {self.input_name: batch})
         out = []
         for probs, country in zip(characters, countries, strict=True):

@@ -106,9 +106,9 @@ class Recognizer:
             raise ImageError("expected a numpy uint8 array of shape H x W x 3 (BGR)")
         if bgr.shape[2] != 3 or bgr.shape[0] < 8 or bgr.shape[1] < 8:
             raise ImageError(f"expected H x W x 3 with H, W >= 8, got shape {bgr.shape}")
-        rgb = Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1]))
-        detections = self.detector.detect(rgb)
-        texts = self.reader.read(rgb, [d.box for d in detections])
+        image = Image.fromarray(np.ascontiguousarray(bgr))  # channels stay B, G, R
+        detections = self.detector.detect(image, bgr=True)
+        texts = self.reader.read(image, [d.box for d in detections], bgr=True)
         reads = []
         for detection, text in zip(detections, texts, strict=True):
             read = self._to_read(detection.box, text)

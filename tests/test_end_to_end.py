@@ -1,10 +1,12 @@
 """One agent replays the sample images; the central stores every passage once and acks it."""
 
+import json
 import threading
 
 import pytest
 
 from central import create_app
+from central.health.records import HealthRecords
 from central.ingest import IngestWorker
 from central.store import open_store
 from edge_agent.agent import Agent
@@ -57,6 +59,12 @@ def test_replayed_passages_are_stored_once_acknowledged_and_leave_the_spool(
     assert ingest.counters["stored"] == len(plates)
 
     wait_until(lambda: ingest.counters["heartbeats"] >= 1, what="a heartbeat")
+    records = HealthRecords(central_setup.config.health_path)
+    heartbeat = json.loads(records.last_heartbeat(camera.camera_id)["record"])
+    records.close()
+    assert heartbeat["models"] == {"detector": "annotations-1", "reader": "annotations-1"}
+    assert heartbeat["clock_sync"] in ("synced", "unsynced", "unknown")
+    assert heartbeat["disk_free_mb"] > 0
 
     client = create_app(central_setup.config).test_client()
     listing = client.get(f"/api/v1/cameras/{camera.camera_id}/passages?limit=100").get_json()

@@ -50,6 +50,9 @@ def test_silence_beyond_the_limit_is_offline():
         (timedelta(0), {"source_ok": False}, "camera source"),
         (timedelta(0), {"spool_depth": 40, "spool_oldest_age_s": 900}, "spool backing up"),
         (timedelta(0), {"frames_dropped": 30}, "30 of 100 frames dropped"),
+        (timedelta(0), {"clock_sync": "unsynced"}, "clock not synchronised"),
+        (timedelta(0), {"disk_free_mb": 120}, "disk nearly full: 120 MB"),
+        (timedelta(0), {"cpu_temp_mc": 91000}, "CPU at 91"),
     ],
 )
 def test_each_degradation_is_named(sent_offset, figures, reason):

@@ -152,14 +152,18 @@ def _validate_passage_fields(record: dict) -> None:
     box = f.int_list(record, "plate_box", 0, 100_000, 4)
     if len(box) != 4 or box[2] < 1 or box[3] < 1:
         raise MalformedRecord("plate_box must be [x, y, width, height] with positive size")
+    _validate_models(record)
+    f.text(record, "crop_sha256", f.SHA256_HEX)
+    f.text(record, "overview_sha256", f.SHA256_HEX)
+
+
+def _validate_models(record: dict) -> None:
     models = record["models"]
     if not isinstance(models, dict):
         raise MalformedRecord("field models must be an object")
     f.require_keys(models, {"detector", "reader"}, "models")
     f.text(models, "detector", f.VERSION_LABEL)
     f.text(models, "reader", f.VERSION_LABEL)
-    f.text(record, "crop_sha256", f.SHA256_HEX)
-    f.text(record, "overview_sha256", f.SHA256_HEX)
 
 
 def _check_header(record: dict, kind: str) -> None:
@@ -185,6 +189,16 @@ class Heartbeat:
     spool_depth: int
     spool_oldest_age_s: int
     agent_version: str
+    fps_milli: int = 0
+    reads_per_min: int = 0
+    mean_confidence_pm: int = -1
+    reads_masked: int = 0
+    records_expired: int = 0
+    disk_free_mb: int = -1
+    cpu_temp_mc: int = -1
+    clock_sync: str = "unknown"
+    detector_version: str = "unknown"
+    reader_version: str = "unknown"
 
     def __post_init__(self) -> None:
         _validate_heartbeat_fields(self.signed_fields())
@@ -205,20 +219,36 @@ class Heartbeat:
             "spool_depth": self.spool_depth,
             "spool_oldest_age_s": self.spool_oldest_age_s,
             "agent_version": self.agent_version,
+            "fps_milli": self.fps_milli,
+            "reads_per_min": self.reads_per_min,
+            "mean_confidence_pm": self.mean_confidence_pm,
+            "reads_masked": self.reads_masked,
+            "records_expired": self.records_expired,
+            "disk_free_mb": self.disk_free_mb,
+            "cpu_temp_mc": self.cpu_temp_mc,
+            "clock_sync": self.clock_sync,
+            "models": {"detector": self.detector_version, "reader": self.reader_version},
         }
 
     @classmethod
     def from_signed_fields(cls, record: dict) -> Heartbeat:
         _validate_heartbeat_fields(record)
-        values = {k: record[k] for k in _HEARTBEAT_KEYS - {"v", "kind", "sent_at"}}
-        return cls(sent_at=f.timestamp(record, "sent_at"), **values)
+        values = {k: record[k] for k in _HEARTBEAT_KEYS - {"v", "kind", "sent_at", "models"}}
+        return cls(
+            sent_at=f.timestamp(record, "sent_at"),
+            detector_version=record["models"]["detector"],
+            reader_version=record["models"]["reader"],
+            **values,
+        )
 
 
 _HEARTBEAT_KEYS = {
     "v", "kind", "camera_id", "key_id", "sent_at", "boot_id", "uptime_s", "source_ok",
     "frames_captured", "frames_dropped", "last_seq", "spool_depth", "spool_oldest_age_s",
-    "agent_version",
+    "agent_version", "fps_milli", "reads_per_min", "mean_confidence_pm", "reads_masked",
+    "records_expired", "disk_free_mb", "cpu_temp_mc", "clock_sync", "models",
 }  # fmt: skip
+CLOCK_SYNC_STATES = ("synced", "unsynced", "unknown")
 
 
 def _validate_heartbeat_fields(record: dict) -> None:
@@ -232,6 +262,14 @@ def _validate_heartbeat_fields(record: dict) -> None:
     f.integer(record, "last_seq", 0, MAX_SEQ)
     f.boolean(record, "source_ok")
     f.text(record, "agent_version", f.VERSION_LABEL)
+    for name in ("fps_milli", "reads_per_min", "reads_masked", "records_expired"):
+        f.integer(record, name, 0, MAX_SEQ)
+    f.integer(record, "mean_confidence_pm", -1, 1000)
+    f.integer(record, "disk_free_mb", -1, MAX_SEQ)
+    f.integer(record, "cpu_temp_mc", -1, 200_000)
+    if record["clock_sync"] not in CLOCK_SYNC_STATES:
+        raise MalformedRecord(f"field clock_sync must be one of {CLOCK_SYNC_STATES}")
+    _validate_models(record)
 
 
 @dataclass(frozen=True)

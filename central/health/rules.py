@@ -35,6 +35,8 @@ class Limits:
     min_mean_confidence: float = 0.80
     traffic_floor: float = 0.25
     traffic_min_usual: int = 20
+    disk_free_mb: int = 500
+    cpu_temp_c: float = 85.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ def assess(
         "frames_dropped": record.get("frames_dropped", 0),
         "source_ok": record.get("source_ok", False),
         "agent_version": record.get("agent_version", ""),
+        "fps": record.get("fps_milli", 0) / 1000,
+        "reads_per_min": record.get("reads_per_min", 0),
+        "disk_free_mb": record.get("disk_free_mb", -1),
+        "cpu_temp_c": record.get("cpu_temp_mc", -1) / 1000
+        if record.get("cpu_temp_mc", -1) >= 0
+        else None,
+        "clock_sync": record.get("clock_sync", "unknown"),
     }
     if silence > limits.offline_after_s:
         return Assessment(State.OFFLINE, (f"no heartbeat for {silence:.0f} s",), figures)
@@ -85,6 +94,12 @@ def assess(
             f"spool backing up: {figures['spool_depth']} records, oldest "
             f"{figures['spool_oldest_age_s']} s"
         )
+    if figures["clock_sync"] == "unsynced":
+        reasons.append("clock not synchronised (NTP)")
+    if 0 <= figures["disk_free_mb"] < limits.disk_free_mb:
+        reasons.append(f"disk nearly full: {figures['disk_free_mb']} MB free")
+    if figures["cpu_temp_c"] is not None and figures["cpu_temp_c"] > limits.cpu_temp_c:
+        reasons.append(f"CPU at {figures['cpu_temp_c']:.0f} °C")
     captured = figures["frames_captured"]
     if captured and figures["frames_dropped"] / captured > limits.drop_rate:
         reasons.append(f"{figures['frames_dropped']} of {captured} frames dropped")
