@@ -61,7 +61,10 @@ class Agent:
             config.source.path, config.source.fps, config.source.loop, stop=self.stop_event
         )
         self.spool = Spool(
-            config.spool.path, config.spool.ack_timeout_s, config.spool.max_backoff_s
+            config.spool.path,
+            config.spool.ack_timeout_s,
+            config.spool.max_backoff_s,
+            max_records=config.spool.max_records,
         )
         self.publisher = Publisher(
             config.camera.id, self.spool, central_key, config.mqtt, config.spool.max_inflight

@@ -151,6 +151,12 @@ class SpoolConfig(_Section):
     max_backoff_s: float = Field(
         default=300.0, gt=0, le=86400, description="Longest wait between resends of one record"
     )
+    max_records: int = Field(
+        default=2_000_000,
+        ge=100,
+        le=100_000_000,
+        description="When full, the oldest record is destroyed (counted, reported)",
+    )
 
 
 class HeartbeatConfig(_Section):

@@ -80,6 +80,7 @@ class HeartbeatBuilder:
             mean_confidence_pm=round(1000 * confidence / reads) if reads > 0 else -1,
             reads_masked=figures.reads_masked,
             records_expired=figures.records_expired,
+            records_dropped=self.spool.dropped_full,
             disk_free_mb=disk_free_mb(self.spool.path.parent),
             cpu_temp_mc=cpu_temp_millicelsius(),
             clock_sync=clock_sync_state(),

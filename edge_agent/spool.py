@@ -55,11 +55,14 @@ class Spool:
         ack_timeout_s: float = 20.0,
         max_backoff_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        max_records: int = 2_000_000,
     ) -> None:
         self.path = path
         self.ack_timeout_s = ack_timeout_s
         self.max_backoff_s = max_backoff_s
         self.clock = clock
+        self.max_records = max_records
+        self.dropped_full = 0
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +73,7 @@ class Spool:
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(f"cannot open spool {path}: {exc}") from None
+        self._depth = self._count()
         requeued = self._execute(
             "UPDATE records SET state = 'ready', resend_at = NULL WHERE state = 'inflight'"
         ).rowcount
@@ -85,10 +89,25 @@ class Spool:
             return self._db.execute(sql, tuple(params))
 
     def append(self, build_payload: Callable[[int], bytes]) -> int:
-        """Allocate the next sequence number, build the payload with it, store both atomically."""
+        """Allocate the next sequence number, build the payload with it, store both atomically.
+
+        When the spool is full (`max_records`), the oldest record is destroyed to make room:
+        it is the closest to its 28-day end and the least useful to hotlists. Counted in
+        `dropped_full` and logged, never silent.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                depth = self._depth
+                if depth >= self.max_records:
+                    dropped = self._db.execute(
+                        "DELETE FROM records WHERE seq IN "
+                        "(SELECT seq FROM records ORDER BY seq LIMIT ?)",
+                        (depth - self.max_records + 1,),
+                    ).rowcount
+                    self.dropped_full += dropped
+                    self._depth -= dropped
+                    log.error("spool: full at %d records; oldest %d destroyed", depth, dropped)
                 (last,) = self._db.execute(
                     "SELECT value FROM counters WHERE name = 'last_seq'"
                 ).fetchone()
@@ -101,8 +120,10 @@ class Spool:
                     (seq, payload, self.clock()),
                 )
                 self._db.execute("COMMIT")
+                self._depth += 1
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._depth = self._count()
                 raise
         return seq
 
@@ -148,12 +169,17 @@ class Spool:
     def acknowledge(self, seqs: Iterable[int]) -> int:
         seqs = list(seqs)
         with self._lock:
-            return self._db.executemany(
+            removed = self._db.executemany(
                 "DELETE FROM records WHERE seq = ?", ((seq,) for seq in seqs)
             ).rowcount
+            self._depth -= removed
+            return removed
+
+    def _count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def depth(self) -> int:
-        return self._execute("SELECT count(*) FROM records").fetchone()[0]
+        return self._depth
 
     def inflight(self) -> int:
         return self._execute("SELECT count(*) FROM records WHERE state = 'inflight'").fetchone()[0]
@@ -177,6 +203,7 @@ class Spool:
                 "DELETE FROM records WHERE created_at < ?", (cutoff,)
             ).rowcount
             if removed:
+                self._depth -= removed
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if removed:
             log.warning("spool: %d undelivered record(s) older than 28 days destroyed", removed)

@@ -116,3 +116,11 @@ def test_records_older_than_28_days_are_destroyed_on_the_unit(tmp_path):
     spool.close()
     disk = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert b"PLATE-OLD-RECORD" not in disk and b"PLATE-NEW-RECORD" in disk
+
+
+def test_a_full_spool_destroys_its_oldest_record_and_counts_it(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite", max_records=3)
+    for _ in range(5):
+        spool.append(lambda seq: f"record {seq}".encode())
+    assert list(spool.states()) == [3, 4, 5]
+    assert spool.dropped_full == 2

@@ -194,6 +194,7 @@ class Heartbeat:
     mean_confidence_pm: int = -1
     reads_masked: int = 0
     records_expired: int = 0
+    records_dropped: int = 0
     disk_free_mb: int = -1
     cpu_temp_mc: int = -1
     clock_sync: str = "unknown"
@@ -224,6 +225,7 @@ class Heartbeat:
             "mean_confidence_pm": self.mean_confidence_pm,
             "reads_masked": self.reads_masked,
             "records_expired": self.records_expired,
+            "records_dropped": self.records_dropped,
             "disk_free_mb": self.disk_free_mb,
             "cpu_temp_mc": self.cpu_temp_mc,
             "clock_sync": self.clock_sync,
@@ -246,7 +248,7 @@ _HEARTBEAT_KEYS = {
     "v", "kind", "camera_id", "key_id", "sent_at", "boot_id", "uptime_s", "source_ok",
     "frames_captured", "frames_dropped", "last_seq", "spool_depth", "spool_oldest_age_s",
     "agent_version", "fps_milli", "reads_per_min", "mean_confidence_pm", "reads_masked",
-    "records_expired", "disk_free_mb", "cpu_temp_mc", "clock_sync", "models",
+    "records_expired", "records_dropped", "disk_free_mb", "cpu_temp_mc", "clock_sync", "models",
 }  # fmt: skip
 CLOCK_SYNC_STATES = ("synced", "unsynced", "unknown")
 
@@ -262,7 +264,8 @@ def _validate_heartbeat_fields(record: dict) -> None:
     f.integer(record, "last_seq", 0, MAX_SEQ)
     f.boolean(record, "source_ok")
     f.text(record, "agent_version", f.VERSION_LABEL)
-    for name in ("fps_milli", "reads_per_min", "reads_masked", "records_expired"):
+    for name in ("fps_milli", "reads_per_min", "reads_masked", "records_expired",
+                 "records_dropped"):  # fmt: skip
         f.integer(record, name, 0, MAX_SEQ)
     f.integer(record, "mean_confidence_pm", -1, 1000)
     f.integer(record, "disk_free_mb", -1, MAX_SEQ)
