@@ -69,13 +69,17 @@ def _check(config_path: Path) -> int:
         load_verify_key(config.keys.central_public_key)
         if config.keys.release_public_key:
             load_verify_key(config.keys.release_public_key)
-        source = FolderSource(config.source.path, config.source.fps)
+        images = (
+            f"{len(FolderSource(config.source.path, config.source.fps).images)} image(s) to replay"
+            if config.source.kind == "folder"
+            else f"camera {getattr(config.source, 'uri', 'picamera')}"
+        )
     except (ConfigError, KeyFormatError, SourceError) as exc:
         print(f"anpr-agent: {exc}", file=sys.stderr)
         return 2
     print(
         f"configuration OK: camera {config.camera.id}, key_id {key.key_id}, "
-        f"{len(source.images)} image(s) to replay, {len(config.privacy.masks)} privacy mask(s), "
+        f"{images}, {len(config.privacy.masks)} privacy mask(s), "
         f"broker {config.mqtt.host}:{config.mqtt.port} ({'TLS' if config.mqtt.tls else 'loopback'})"
     )
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from edge_agent.capture import Frame, FrameSource
 from edge_agent.capture.folder import FolderSource
+from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
@@ -44,6 +45,17 @@ class AgentStats:
     confidence_sum: float = 0.0
 
 
+def make_source(config: AgentConfig, stop: threading.Event) -> FrameSource:
+    source = config.source
+    if source.kind == "folder":
+        return FolderSource(source.path, source.fps, source.loop, stop=stop)
+    if source.kind == "picamera":
+        from edge_agent.capture.picamera import PiCameraSource
+
+        return PiCameraSource((source.width, source.height), source.fps, stop=stop)
+    return OpenCVSource(source.uri, source.live, source.reconnect_max_s, stop=stop)
+
+
 class Agent:
     def __init__(
         self,
@@ -57,9 +69,7 @@ class Agent:
         self.key = SigningKey.load(config.keys.signing_key)
         central_key = load_verify_key(config.keys.central_public_key)
         self.recognizer = recognizer or AnnotationRecognizer()
-        self.source = source or FolderSource(
-            config.source.path, config.source.fps, config.source.loop, stop=self.stop_event
-        )
+        self.source = source or make_source(config, self.stop_event)
         self.spool = Spool(
             config.spool.path,
             config.spool.ack_timeout_s,

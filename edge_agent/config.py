@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -72,6 +74,44 @@ class FolderSourceConfig(_Section):
     path: Path = Field(description="Folder of JPEG/PNG images replayed in name order")
     fps: float = Field(default=2.0, gt=0, le=120, description="Replay rate, frames per second")
     loop: bool = Field(default=False, description="Start again after the last image")
+
+
+class CameraSourceConfig(_Section):
+    kind: Literal["opencv"] = "opencv"
+    uri: str = Field(
+        description="Device index ('0'), rtsp://..., a video file, or 'gst:' + a GStreamer "
+        "pipeline (Jetson CSI)"
+    )
+    live: bool = Field(
+        default=True, description="A camera (drops frames when busy); false for a video file"
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest wait between reopening attempts"
+    )
+    fps: float = Field(
+        default=25.0, gt=0, le=240, description="Frame rate the camera is set to deliver"
+    )
+
+
+class PiCameraSourceConfig(_Section):
+    kind: Literal["picamera"] = "picamera"
+    width: int = Field(default=1280, ge=160, le=4608, description="Frame width, pixels")
+    height: int = Field(default=720, ge=120, le=3496, description="Frame height, pixels")
+    fps: float = Field(default=25.0, gt=0, le=120, description="Frame rate")
+
+
+def _source_kind(value) -> str:
+    if isinstance(value, dict):
+        return value.get("kind", "folder")
+    return getattr(value, "kind", "folder")
+
+
+SourceConfig = Annotated[
+    Annotated[FolderSourceConfig, Tag("folder")]
+    | Annotated[CameraSourceConfig, Tag("opencv")]
+    | Annotated[PiCameraSourceConfig, Tag("picamera")],
+    Discriminator(_source_kind),
+]
 
 
 class RecognizerConfig(_Section):
@@ -166,7 +206,7 @@ class HeartbeatConfig(_Section):
 class AgentConfig(_Section):
     camera: CameraConfig
     keys: KeysConfig
-    source: FolderSourceConfig
+    source: SourceConfig
     recognizer: RecognizerConfig = RecognizerConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     tracking: TrackingConfig = TrackingConfig()
@@ -223,7 +263,11 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                     ),
                 }
             ),
-            "source": config.source.model_copy(update={"path": resolve(config.source.path)}),
+            "source": (
+                config.source.model_copy(update={"path": resolve(config.source.path)})
+                if config.source.kind == "folder"
+                else config.source
+            ),
             "spool": config.spool.model_copy(update={"path": resolve(config.spool.path)}),
             "mqtt": config.mqtt.model_copy(update=_resolved_tls(config.mqtt, resolve)),
         }

@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 
 from edge_agent.capture import Frame
 from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
+from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.publisher import configure_tls
@@ -42,15 +43,27 @@ class Check:
 
 def check_source(config: AgentConfig) -> Check:
     try:
-        source = FolderSource(config.source.path, config.source.fps, loop=True)
+        if config.source.kind == "folder":
+            source = FolderSource(config.source.path, config.source.fps, loop=True)
+        elif config.source.kind == "picamera":
+            from edge_agent.capture.picamera import PiCameraSource
+
+            source = PiCameraSource((config.source.width, config.source.height), config.source.fps)
+        else:
+            source = OpenCVSource(config.source.uri, live=True, reconnect_max_s=1.0)
     except SourceError as exc:
         return Check("camera delivers frames", False, str(exc))
     started = time.monotonic()
     frames = 0
+    deadline = started + 10
     for _ in source.frames():
         frames += 1
-        if frames >= FRAME_SAMPLE:
+        if frames >= FRAME_SAMPLE or time.monotonic() > deadline:
             break
+    if hasattr(source, "stop"):
+        source.stop.set()
+    if frames < 2:
+        return Check("camera delivers frames", False, f"{frames} frame(s) in 10 s")
     rate = (frames - 1) / max(time.monotonic() - started, 1e-6)
     ok = rate >= 0.8 * config.source.fps
     return Check("camera delivers frames", ok, f"{rate:.1f} fps (configured {config.source.fps})")

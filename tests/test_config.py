@@ -43,7 +43,7 @@ def test_agent_config_defaults_and_relative_paths(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (("fps = 2", "fsp = 2"), "source.fsp"),
+        (("fps = 2", "fsp = 2"), "source.folder.fsp"),
         (('direction = "N"', 'direction = "north"'), "camera.direction"),
         (('id = "a12-hm34-n-1"', 'id = "A12 HM34"'), "camera.id"),
         (("lat = 52.09", "lat = 152.09"), "camera.lat"),

@@ -3,6 +3,7 @@ documented, and the wire-format test vector still verifies against the code."""
 
 import base64
 import re
+import typing
 
 import pytest
 from pydantic import BaseModel
@@ -18,15 +19,22 @@ WIRE = (REPO / "docs" / "wire-format.md").read_text()
 README = (REPO / "README.md").read_text()
 
 
+def _models_in(annotation) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
 def config_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys += config_keys(annotation, f"{prefix}{name}.")
+        models = _models_in(field.annotation)
+        if models:
+            for member in models:
+                keys += config_keys(member, f"{prefix}{name}.")
         else:
             keys.append(f"{prefix}{name}")
-    return keys
+    return sorted(set(keys))
 
 
 @pytest.mark.parametrize("key", config_keys(AgentConfig) + config_keys(CentralConfig))

@@ -1,0 +1,1 @@
+"""Hardware tests run only where the hardware is: skipped with the reason elsewhere."""
