@@ -18,7 +18,7 @@ from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
-from edge_agent.privacy import box_is_masked, burn_masks
+from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
 from edge_agent.spool import Spool
@@ -198,7 +198,10 @@ class Agent:
                 best.read.box,
                 vehicle.country,
             )
-            overview = encode_jpeg(best.frame.image, OVERVIEW_QUALITY)
+            image = best.frame.image
+            if self.config.privacy.blur_cabins:
+                image = blur_cabins(image, [best.read.box])
+            overview = encode_jpeg(image, OVERVIEW_QUALITY)
             seq = self.spool.append(self.factory.payload_builder(best.frame, read, overview))
             self.stats.passages += 1
             # No plate in the log: logs outlive the 28 days that plates may be kept.

@@ -148,6 +148,12 @@ class PrivacyConfig(_Section):
         "burnt into every frame before anything leaves the unit",
     )
 
+    blur_cabins: bool = Field(
+        default=False,
+        description="Blur the region above each plate (the cabin) in the overview, where the "
+        "camera's owner demands it; the central blurs persons at hand-out anyway",
+    )
+
     @field_validator("masks")
     @classmethod
     def _polygons(cls, masks):
@@ -200,7 +206,7 @@ class SpoolConfig(_Section):
 
 
 class HeartbeatConfig(_Section):
-    interval_s: float = Field(default=60.0, gt=0, le=3600, description="Seconds between heartbeats")
+    interval_s: float = Field(default=30.0, gt=0, le=3600, description="Seconds between heartbeats")
 
 
 class AgentConfig(_Section):

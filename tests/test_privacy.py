@@ -91,3 +91,18 @@ def test_read_inside_a_mask_is_dropped_and_counted(tmp_path, central_setup, came
     run_until_frames(agent, 2)
     assert agent.stats.reads_masked == 2
     assert spooled_overviews(config, central_setup) == []
+
+
+def test_cabin_blur_softens_the_cabin_and_keeps_the_plate_sharp():
+    from edge_agent.privacy import blur_cabins, cabin_region
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    plate = (600, 500, 120, 26)
+    blurred = blur_cabins(frame, [plate])
+    left, top, right, bottom = cabin_region(plate, 1280, 720)
+    before = frame[top:bottom, left:right].astype(float).std()
+    after = blurred[top:bottom, left:right].astype(float).std()
+    assert after < before / 4, "the cabin is no longer recognisable"
+    x, y, w, h = plate
+    assert (blurred[y : y + h, x : x + w] == frame[y : y + h, x : x + w]).all()
