@@ -190,7 +190,9 @@ class MqttConfig(_Section):
 
 class SpoolConfig(_Section):
     path: Path = Field(description="SQLite file holding records until the central acknowledges")
-    max_inflight: int = Field(default=32, ge=1, le=1000, description="Records sent but unacked")
+    max_inflight: int = Field(
+        default=256, ge=1, le=1000, description="Records sent but not yet acknowledged"
+    )
     ack_timeout_s: float = Field(
         default=20.0, gt=0, le=3600, description="Resend a record not acknowledged in this time"
     )

@@ -169,9 +169,16 @@ class Spool:
     def acknowledge(self, seqs: Iterable[int]) -> int:
         seqs = list(seqs)
         with self._lock:
-            removed = self._db.executemany(
-                "DELETE FROM records WHERE seq = ?", ((seq,) for seq in seqs)
-            ).rowcount
+            # One transaction (one fsync) for the whole ack, not one per record.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = self._db.executemany(
+                    "DELETE FROM records WHERE seq = ?", ((seq,) for seq in seqs)
+                ).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._depth -= removed
             return removed
 
