@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
-from central import enrollment
+from central import audit, enrollment
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.rejections import RejectionLog
 from central.store import PassageStore, StoredPassage, open_store
@@ -168,6 +168,13 @@ def enroll_unit():
         abort(403, description=str(exc))
     except (CameraRegistryError, WireError) as exc:
         abort(400, description=str(exc))
+    audit.record(
+        current_app.config["ANPR"].audit_path,
+        f"unit:{body['camera_id']}",
+        "unit_enrolled",
+        {"camera_id": body["camera_id"], "key_id": key.key_id},
+        datetime.now(UTC),
+    )
     return jsonify({"camera_id": body["camera_id"], "key_id": key.key_id}), 201
 
 

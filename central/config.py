@@ -51,6 +51,9 @@ class RetentionConfig(_Section):
 class SecretsConfig(_Section):
     session_key_file: Path = Field(description="File with >= 32 random bytes for Flask sessions")
     ack_signing_key_file: Path = Field(description="PEM Ed25519 key that signs acknowledgements")
+    audit_signing_key_file: Path | None = Field(
+        default=None, description="PEM Ed25519 key that signs the audit trail's checkpoints"
+    )
     seal_key_file: Path | None = Field(
         default=None,
         description="PEM X25519 key that opens records sealed by the units (seal.key)",
@@ -165,6 +168,10 @@ class CentralConfig(_Section):
     health: HealthConfig = HealthConfig()
 
     @property
+    def audit_path(self) -> Path:
+        return self.storage.data_dir / "audit.sqlite"
+
+    @property
     def bundles_path(self) -> Path:
         return self.storage.data_dir / "bundles.sqlite"
 
@@ -232,6 +239,11 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
                 ack_signing_key_file=resolve(config.secrets.ack_signing_key_file),
                 seal_key_file=(
                     resolve(config.secrets.seal_key_file) if config.secrets.seal_key_file else None
+                ),
+                audit_signing_key_file=(
+                    resolve(config.secrets.audit_signing_key_file)
+                    if config.secrets.audit_signing_key_file
+                    else None
                 ),
             ),
         }

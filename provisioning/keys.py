@@ -49,12 +49,17 @@ def make_central_keys(out: Path) -> dict[str, Path]:
         "session": out / "session.key",
         "seal_key": out / "seal.key",
         "seal_pub": out / "seal.pub",
+        "audit_key": out / "audit-signing.key",
+        "audit_pub": out / "audit-signing.pub",
     }
     _refuse_existing(*paths.values())
     key = SigningKey.generate()
     key.save(paths["ack_key"])
     _write_public(paths["ack_pub"], key)
     SealingKey.generate().save(paths["seal_key"], paths["seal_pub"])
+    audit = SigningKey.generate()
+    audit.save(paths["audit_key"])
+    _write_public(paths["audit_pub"], audit)
     fd = os.open(paths["session"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32) + "\n")

@@ -113,6 +113,7 @@ keys_dir = "{tmp_path / "central-keys"}"
 session_key_file = "{keys["session"]}"
 ack_signing_key_file = "{keys["ack_key"]}"
 seal_key_file = "{keys["seal_key"]}"
+audit_signing_key_file = "{keys["audit_key"]}"
 
 [mqtt]
 host = "127.0.0.1"

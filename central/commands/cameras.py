@@ -7,6 +7,8 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from central import audit
+from central.audit import cli_actor
 from central.bundles import BundleHistory, SourceFile, make_bundle
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.config import CentralConfig
@@ -67,13 +69,18 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         if args.command == "camera-add":
             key = load_verify_key(Path(args.public_key))
             camera = registry.add(args.camera_id, key, now, args.note)
+            _audit(config, "camera_registered", {"camera_id": args.camera_id, "key_id": key.key_id})
             print(f"registered camera {camera.camera_id} key_id={key.key_id}")
         elif args.command == "camera-add-key":
             key = load_verify_key(Path(args.public_key))
             registry.add_key(args.camera_id, key, now)
+            _audit(config, "camera_key_added", {"camera_id": args.camera_id, "key_id": key.key_id})
             print(f"camera {args.camera_id}: key {key.key_id} added")
         elif args.command == "camera-retire-key":
             registry.retire_key(args.camera_id, args.key_id, now)
+            _audit(
+                config, "camera_key_retired", {"camera_id": args.camera_id, "key_id": args.key_id}
+            )
             print(f"camera {args.camera_id}: key {args.key_id} retired")
         elif args.command == "camera-designate":
             until = parse_moment(args.valid_until) if args.valid_until else None
@@ -88,6 +95,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         elif args.command == "enrollment-token":
             valid = timedelta(hours=args.valid_hours)
             print(issue_token(registry, args.camera_id, args.by, now, valid))
+            _audit(config, "enrollment_token_issued", {"camera_id": args.camera_id}, args.by)
         else:
             for camera in registry.all():
                 key_ids = ",".join(key.key_id for key in camera.keys)
@@ -111,6 +119,13 @@ def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime)
         raise CameraRegistryError(f"bundle refused: {exc}") from None
     except OSError as exc:
         raise CameraRegistryError(f"cannot read a bundle file: {exc}") from None
+    details = {
+        "bundle_id": manifest.bundle_id,
+        "camera_id": manifest.camera_id,
+        "version": manifest.version,
+        "approved_by": manifest.approved_by,
+    }
+    _audit(config, "bundle_made", details, args.made_by)
     history = BundleHistory(config.bundles_path)
     try:
         with zipfile.ZipFile(args.out) as bundle:
@@ -118,3 +133,7 @@ def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime)
     finally:
         history.close()
     print(f"bundle {manifest.bundle_id} ({manifest.version}) for {manifest.camera_id}: {args.out}")
+
+
+def _audit(config: CentralConfig, action: str, details: dict, actor: str | None = None) -> None:
+    audit.record(config.audit_path, actor or cli_actor(), action, details, datetime.now(UTC))

@@ -8,13 +8,16 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from central import audit
+from central.audit import AuditTrail, cli_actor
 from central.backup import expire_backups, make_backup
 from central.cameras import CameraRegistry
-from central.config import CentralConfig
+from central.config import CentralConfig, ConfigError
 from central.health.records import HealthRecords
 from central.retention import run_retention
 from central.statistics import DailyStatistics
 from central.store.partitioned import DayPartitionedStore
+from wire import SigningKey
 
 
 def add_parsers(commands) -> None:
@@ -32,12 +35,16 @@ def add_parsers(commands) -> None:
     expire.add_argument("--to", type=Path, required=True)
     expire.add_argument("--keys-to", type=Path, required=True)
     commands.add_parser("retention-run", help="run retention once now")
+    commands.add_parser("audit-verify", help="check the audit trail's chain and checkpoints")
+    commands.add_parser("audit-checkpoint", help="sign the audit trail's head now")
     stats = commands.add_parser("statistics", help="print a day's plate-free figures as JSON")
     stats.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
+    if args.command in ("audit-verify", "audit-checkpoint"):
+        return _audit(config, args.command, now)
     if args.command == "statistics":
         statistics = DailyStatistics(config.statistics_path)
         try:
@@ -56,6 +63,24 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         store.close()
 
 
+def _audit(config: CentralConfig, command: str, now: datetime) -> int:
+    if config.secrets.audit_signing_key_file is None:
+        raise ConfigError("secrets.audit_signing_key_file is not set: no key for checkpoints")
+    key = SigningKey.load(config.secrets.audit_signing_key_file)
+    trail = AuditTrail(config.audit_path)
+    try:
+        if command == "audit-checkpoint":
+            print(f"checkpoint at entry {trail.checkpoint(key, now)}")
+            return 0
+        findings = trail.verify(key.verify_key)
+    finally:
+        trail.close()
+    for finding in findings:
+        print(f"BROKEN at entry {finding.seq}: {finding.problem}")
+    print("audit trail intact" if not findings else f"{len(findings)} problem(s) found")
+    return 0 if not findings else 1
+
+
 def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
     if args.command == "hold":
         entry = store.sequences.lookup(args.camera_id, args.seq)
@@ -63,9 +88,14 @@ def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
             print(f"anpr-central: no passage {args.camera_id}/{args.seq} in the store")
             return 2
         store.custody.hold(args.camera_id, args.seq, entry[0], args.request, args.by, now)
+        details = {"camera_id": args.camera_id, "seq": args.seq, "request": args.request}
+        audit.record(config.audit_path, args.by, "hold_placed", details, now)
         print(f"held {args.camera_id}/{args.seq} for {args.request}")
     elif args.command == "release-holds":
-        print(f"released {store.custody.release(args.request, now)} hold(s) of {args.request}")
+        released = store.custody.release(args.request, now)
+        audit.record(config.audit_path, cli_actor(), "holds_released",
+                     {"request": args.request, "count": released}, now)  # fmt: skip
+        print(f"released {released} hold(s) of {args.request}")
     elif args.command == "backup":
         report = make_backup(store, config.storage.data_dir, args.to, args.keys_to, now)
         print(

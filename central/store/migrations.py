@@ -52,7 +52,17 @@ def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str
 
 
 def _statements(sql: str) -> list[str]:
-    return [part.strip() for part in sql.split(";") if part.strip()]
+    """Split a script into statements; a trigger's `BEGIN ...; END` stays whole."""
+    statements, buffer = [], ""
+    for part in sql.split(";"):
+        buffer += part + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip(" \n;"):
+        statements.append(buffer.strip())
+    return statements
 
 
 def connect(path, readonly: bool = False) -> sqlite3.Connection:
