@@ -61,6 +61,16 @@ def passage_json(passage: StoredPassage) -> dict:
     }
 
 
+def demo_views_only() -> None:
+    """Browsing the latest passages is data mining the law forbids; only demos may."""
+    if not current_app.config["ANPR"].web.demo_views:
+        abort(
+            404,
+            description="passages are consulted only through order-bound searches; "
+            "this view exists only with web.demo_views = true (demo, training)",
+        )
+
+
 def _limit() -> int:
     raw = request.args.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
@@ -92,6 +102,7 @@ def cameras():
 
 @bp.get("/cameras/<camera_id>/passages")
 def camera_passages(camera_id: str):
+    demo_views_only()
     camera_id = _camera_id(camera_id)
     if camera_registry().get(camera_id) is None:
         abort(404, description=f"camera {camera_id} is not registered")
@@ -101,11 +112,13 @@ def camera_passages(camera_id: str):
 
 @bp.get("/passages")
 def recent_passages():
+    demo_views_only()
     return jsonify({"passages": [passage_json(p) for p in passage_store().recent(None, _limit())]})
 
 
 @bp.get("/passages/<camera_id>/<int:seq>/<which>.jpg")
 def passage_image(camera_id: str, seq: int, which: str):
+    demo_views_only()
     if which not in ("crop", "overview"):
         abort(404)
     data = passage_store().image(_camera_id(camera_id), seq, which)

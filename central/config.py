@@ -103,6 +103,11 @@ class IngestConfig(_Section):
 class WebConfig(_Section):
     host: str = Field(default="127.0.0.1", description="Listen address (loopback only for now)")
     port: int = Field(default=8080, ge=1, le=65535, description="Listen port")
+    demo_views: bool = Field(
+        default=False,
+        description="Show the latest passages without a search (demo and training only): "
+        "the law allows consulting passages only through order-bound searches",
+    )
 
     @field_validator("host")
     @classmethod

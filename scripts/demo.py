@@ -72,6 +72,8 @@ def write_configs(root: Path, broker_port: int, web_port: int) -> tuple[Path, Pa
         f'seal_key_file = "{keys["seal_key"]}"\n\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
         f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n'
+        # The demo shows the latest passages; production consults them only by search.
+        "demo_views = true\n"
     )
     agent = root / "agent.toml"
     agent.write_text(

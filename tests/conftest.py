@@ -124,6 +124,7 @@ batch_wait_ms = 20
 
 [web]
 port = {web_port}
+demo_views = true
 """
     path = tmp_path / "central.toml"
     path.write_text(text)

@@ -76,3 +76,15 @@ def test_images_are_served_decrypted_and_not_cached(setup):
 def test_page_lists_latest_passages(setup):
     page = setup.get("/").get_data(as_text=True)
     assert "AB03CD" in page and "AB01CD" in page
+
+
+def test_without_demo_views_passages_cannot_be_browsed(tmp_path):
+    central = write_central_config(tmp_path, broker_port=1883)
+    config = central.config.model_copy(
+        update={"web": central.config.web.model_copy(update={"demo_views": False})}
+    )
+    client = create_app(config).test_client()
+    response = client.get("/api/v1/passages")
+    assert response.status_code == 404 and "order-bound searches" in response.get_json()["detail"]
+    assert client.get("/api/v1/passages/test-cam-01/1/crop.jpg").status_code == 404
+    assert "order-bound searches" in client.get("/").get_data(as_text=True)

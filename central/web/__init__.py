@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 from central.api import passage_json, passage_store
 
@@ -11,5 +11,7 @@ bp = Blueprint("web", __name__, template_folder="templates")
 
 @bp.get("/")
 def index():
+    if not current_app.config["ANPR"].web.demo_views:
+        return render_template("home.html")
     passages = [passage_json(p) for p in passage_store().recent(None, 50)]
     return render_template("passages.html", passages=passages)
