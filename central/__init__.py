@@ -18,9 +18,11 @@ def create_app(config: CentralConfig) -> Flask:
     )
     app.json.sort_keys = False
     from central import api, web
+    from central.accounts import web as accounts_web
     from central.health import views as health_views
     from central.plan import views as plan_views
 
+    app.register_blueprint(accounts_web.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(health_views.bp)

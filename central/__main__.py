@@ -18,7 +18,7 @@ from wire.errors import KeyFormatError
 
 CAMERA_COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
-    "enrollment-token", "bundle-make",
+    "enrollment-token", "bundle-make", "user-add", "user-unlock",
 }  # fmt: skip
 
 

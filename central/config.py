@@ -173,6 +173,10 @@ class CentralConfig(_Section):
     health: HealthConfig = HealthConfig()
 
     @property
+    def accounts_path(self) -> Path:
+        return self.storage.data_dir / "accounts.sqlite"
+
+    @property
     def audit_path(self) -> Path:
         return self.storage.data_dir / "audit.sqlite"
 

@@ -245,3 +245,25 @@ repeat_gap_s = 0
 """
     )
     return path
+
+
+def make_user(config, username: str = "m.maintainer", roles=("maintainer",)):
+    """A personal account; returns (username, password, TOTP secret)."""
+    from central.accounts.users import Accounts
+
+    password = "correct horse battery staple"
+    accounts = Accounts(config.accounts_path)
+    try:
+        secret = accounts.add(username, "M. Maintainer", "unit-midden", list(roles), password,
+                              datetime.now(UTC))  # fmt: skip
+    finally:
+        accounts.close()
+    return username, password, secret
+
+
+def current_code(secret: str, offset_steps: int = 0) -> str:
+    import time
+
+    from central.accounts import totp
+
+    return totp.code_at(secret, int(time.time() // totp.STEP_S) + offset_steps)

@@ -14,7 +14,13 @@ from central.health.rules import Limits, State, assess
 from central.ingest import IngestWorker
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
-from tests.conftest import wait_until, write_agent_config, write_central_config
+from tests.conftest import (
+    current_code,
+    make_user,
+    wait_until,
+    write_agent_config,
+    write_central_config,
+)
 from wire import Heartbeat, SigningKey
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -139,6 +145,9 @@ def test_pages_json_and_metrics(tmp_path):
     registry.add("cam-gone", SigningKey.generate().verify_key, NOW)
     registry.close()
     client = create_app(central.config).test_client()
+    username, password, secret = make_user(central.config)
+    form = {"username": username, "password": password, "code": current_code(secret)}
+    assert client.post("/login", data=form).status_code == 302
     body = client.get("/api/v1/health").get_json()
     assert body["cameras"][0]["camera_id"] == "cam-gone"
     assert body["cameras"][0]["state"] == "OFFLINE"

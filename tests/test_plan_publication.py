@@ -10,7 +10,7 @@ from central import create_app
 from central.__main__ import main as central
 from provisioning.__main__ import main as provision
 from tests.browser import ARTEFACTS, browser_page, serve
-from tests.conftest import write_central_config
+from tests.conftest import current_code, make_user, write_central_config
 
 YEAR = 2027
 CAMERAS = {
@@ -100,7 +100,14 @@ def test_plan_map_and_health_pages_render_in_chromium(published, tmp_path):
         assert "now OFFLINE" in tooltip
         page.screenshot(path=str(ARTEFACTS / "plan-map-live.png"))
 
-        page.goto(f"{url}/health")
+        username, password, secret = make_user(published.config)
+        page.goto(f"{url}/health")  # not logged in: sent to the login page
+        assert page.title() == "ANPR central: log in"
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.fill("input[name=code]", current_code(secret))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/health")
         rows = page.locator("tbody tr")
         assert rows.count() == len(CAMERAS) + 1
         assert page.locator("td.OFFLINE").count() == len(CAMERAS) + 1

@@ -49,6 +49,15 @@ def add_parsers(commands) -> None:
     bundle.add_argument("--approved-by", required=True, help="not the maker: four eyes")
     bundle.add_argument("--file", action="append", required=True, help="SOURCE[=NAME]; repeat")
     bundle.add_argument("--out", type=Path, required=True)
+    user = commands.add_parser("user-add", help="a personal account with its roles")
+    user.add_argument("--username", required=True)
+    user.add_argument("--full-name", required=True)
+    user.add_argument("--unit", required=True)
+    user.add_argument("--role", action="append", required=True, help="repeat for several")
+    user.add_argument("--password-file", type=Path, required=True, help="first line: password")
+    unlock = commands.add_parser("user-unlock", help="lift a lock-out after failed logins")
+    unlock.add_argument("--username", required=True)
+    unlock.add_argument("--by", required=True)
     commands.add_parser("camera-list", help="list registered cameras")
 
 
@@ -90,6 +99,8 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             print(
                 f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
             )
+        elif args.command in ("user-add", "user-unlock"):
+            _users(config, args, now)
         elif args.command == "bundle-make":
             _bundle_make(config, args, now)
         elif args.command == "enrollment-token":
@@ -137,3 +148,31 @@ def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime)
 
 def _audit(config: CentralConfig, action: str, details: dict, actor: str | None = None) -> None:
     audit.record(config.audit_path, actor or cli_actor(), action, details, datetime.now(UTC))
+
+
+def _users(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    from central.accounts import totp
+    from central.accounts.users import AccountError, Accounts
+
+    accounts = Accounts(config.accounts_path)
+    try:
+        if args.command == "user-unlock":
+            accounts.unlock(args.username, args.by, now)
+            _audit(config, "account_unlocked", {"username": args.username}, args.by)
+            print(f"{args.username} unlocked")
+            return
+        try:
+            password = args.password_file.read_text().splitlines()[0]
+        except (OSError, IndexError):
+            raise CameraRegistryError(f"cannot read a password from {args.password_file}") from None
+        try:
+            secret = accounts.add(
+                args.username, args.full_name, args.unit, args.role, password, now
+            )
+        except AccountError as exc:
+            raise CameraRegistryError(str(exc)) from None
+        _audit(config, "account_created", {"username": args.username, "roles": args.role})
+        print(f"account {args.username} created; second factor (enter in the authenticator):")
+        print(totp.provisioning_uri(secret, args.username))
+    finally:
+        accounts.close()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template
 
+from central.accounts.web import current_session, requires
 from central.api import camera_registry
 from central.health.monitor import CameraHealth, survey
 from central.health.records import HealthRecords
@@ -42,22 +43,28 @@ def _json(health: CameraHealth) -> dict:
     }
 
 
+MAINTAINERS = ("maintainer", "technician", "plan_admin", "auditor")
+
+
 @bp.get("/api/v1/health")
+@requires(*MAINTAINERS)
 def health_json():
     return jsonify({"cameras": [_json(h) for h in _survey()]})
 
 
 @bp.get("/api/v1/health/<camera_id>/history")
+@requires(*MAINTAINERS)
 def health_history(camera_id: str):
     return jsonify({"camera_id": camera_id, "changes": health_records().health_history(camera_id)})
 
 
 @bp.get("/health")
+@requires(*MAINTAINERS)
 def health_page():
     cameras = [_json(h) for h in _survey()]
     for camera in cameras:
         camera["history"] = health_records().health_history(camera["camera_id"], 10)
-    return render_template("health.html", cameras=cameras)
+    return render_template("health.html", cameras=cameras, session=current_session())
 
 
 @bp.get("/metrics")

@@ -1,0 +1,220 @@
+"""Accounts, sessions and security events (accounts.sqlite).
+
+Personal accounts only. Passwords are hashed with Argon2; a second factor (TOTP) is
+required at every login; five failures lock the account for 15 minutes; sessions expire
+after 15 idle minutes and after 8 hours in any case. Every login, failure, lock-out and
+refused access is a security event; lock-outs and refused accesses are logged as alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from central.accounts import totp
+from central.store.migrations import open_database
+from wire.fields import format_timestamp
+
+log = logging.getLogger("central.security")
+
+ROLES = (
+    "requester", "officer", "auditor", "plan_admin", "maintainer", "technician", "operator",
+    "calamity_coordinator",
+)  # fmt: skip
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+IDLE = timedelta(minutes=15)
+ABSOLUTE = timedelta(hours=8)
+MIN_PASSWORD = 12
+
+MIGRATIONS = [
+    (
+        "0001_accounts",
+        """
+        CREATE TABLE users (
+            username      TEXT PRIMARY KEY,
+            full_name     TEXT NOT NULL,
+            unit          TEXT NOT NULL,
+            roles         TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            totp_secret   TEXT NOT NULL,
+            totp_last     INTEGER NOT NULL DEFAULT 0,
+            failures      INTEGER NOT NULL DEFAULT 0,
+            locked_until  TEXT,
+            created_at    TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_sha256 TEXT PRIMARY KEY,
+            username     TEXT NOT NULL REFERENCES users (username),
+            csrf         TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            last_seen    TEXT NOT NULL
+        );
+        CREATE TABLE security_events (
+            id        INTEGER PRIMARY KEY,
+            at        TEXT NOT NULL,
+            username  TEXT NOT NULL,
+            event     TEXT NOT NULL,
+            detail    TEXT NOT NULL
+        )
+        """,
+    ),
+]
+
+
+class AccountError(Exception):
+    """An account cannot be created or changed as asked."""
+
+
+class LoginRefused(Exception):
+    """The login failed; the message is what the person may be told."""
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    username: str
+    roles: frozenset[str]
+    csrf: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, path: Path) -> None:
+        self.db = open_database(path, MIGRATIONS)
+        self.hasher = PasswordHasher()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def event(self, username: str, event: str, detail: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO security_events (at, username, event, detail) VALUES (?, ?, ?, ?)",
+            (format_timestamp(now), username, event, detail),
+        )
+
+    def events(self, limit: int = 100) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT at, username, event, detail FROM security_events ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(zip(("at", "username", "event", "detail"), r, strict=True)) for r in rows]
+
+    def add(
+        self, username: str, full_name: str, unit: str, roles: list[str], password: str,
+        now: datetime,
+    ) -> str:  # fmt: skip
+        """Create a personal account; returns its TOTP secret (shown once, for the app)."""
+        unknown = set(roles) - set(ROLES)
+        if unknown or not roles:
+            raise AccountError(f"roles must be among {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"passwords have at least {MIN_PASSWORD} characters")
+        if not username.isascii() or not username.replace("-", "").replace(".", "").isalnum():
+            raise AccountError("user names: letters, digits, '.' and '-'")
+        secret = totp.new_secret()
+        try:
+            self.db.execute(
+                "INSERT INTO users (username, full_name, unit, roles, password_hash, totp_secret,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (username, full_name, unit, ",".join(sorted(roles)), self.hasher.hash(password),
+                 secret, format_timestamp(now)),
+            )  # fmt: skip
+        except sqlite3.IntegrityError:
+            raise AccountError(f"account {username} exists already") from None
+        self.event(username, "account_created", f"roles {','.join(sorted(roles))}", now)
+        return secret
+
+    def login(self, username: str, password: str, code: str, now: datetime) -> Session:
+        row = self.db.execute(
+            "SELECT password_hash, totp_secret, totp_last, failures, locked_until, roles "
+            "FROM users WHERE username = ?",
+            (username,),
+        ).fetchone()
+        if row is None:
+            self.hasher.hash(password)  # same cost as a real check: no user enumeration
+            self.event(username, "login_failed", "unknown account", now)
+            raise LoginRefused("wrong user name, password or code")
+        password_hash, secret, totp_last, failures, locked_until, roles = row
+        if locked_until and locked_until > format_timestamp(now):
+            self.event(username, "login_refused_locked", "account locked", now)
+            raise LoginRefused("too many failed attempts; the account is locked for a while")
+        step = None
+        try:
+            self.hasher.verify(password_hash, password)
+            step = totp.matching_step(secret, code, now.timestamp(), totp_last)
+        except (VerificationError, InvalidHashError):
+            pass
+        if step is None:
+            self._failed(username, failures + 1, now)
+            raise LoginRefused("wrong user name, password or code")
+        token = secrets.token_urlsafe(32)
+        self.db.execute(
+            "UPDATE users SET failures = 0, locked_until = NULL, totp_last = ? WHERE username = ?",
+            (step, username),
+        )
+        csrf = secrets.token_urlsafe(32)
+        stamp = format_timestamp(now)
+        self.db.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+            (_digest(token), username, csrf, stamp, stamp),
+        )
+        self.event(username, "login", "password and second factor", now)
+        return Session(token, username, frozenset(roles.split(",")), csrf)
+
+    def _failed(self, username: str, failures: int, now: datetime) -> None:
+        locked = format_timestamp(now + LOCKOUT) if failures >= MAX_FAILURES else None
+        self.db.execute(
+            "UPDATE users SET failures = ?, locked_until = coalesce(?, locked_until) "
+            "WHERE username = ?",
+            (failures, locked, username),
+        )
+        self.event(username, "login_failed", f"failure {failures}", now)
+        if locked:
+            self.event(username, "locked_out", f"after {failures} failures", now)
+            log.warning(
+                "SECURITY ALERT account %s locked after %d failed logins", username, failures
+            )
+
+    def session(self, token: str, now: datetime) -> Session | None:
+        """The live session for a cookie, refreshed; None when absent or expired."""
+        row = self.db.execute(
+            "SELECT s.username, s.csrf, s.created_at, s.last_seen, u.roles FROM sessions s "
+            "JOIN users u USING (username) WHERE s.token_sha256 = ?",
+            (_digest(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        username, csrf, created, last_seen, roles = row
+        stamp = format_timestamp(now)
+        if created < format_timestamp(now - ABSOLUTE) or last_seen < format_timestamp(now - IDLE):
+            self.logout(token)
+            return None
+        self.db.execute(
+            "UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?", (stamp, _digest(token))
+        )
+        return Session(token, username, frozenset(roles.split(",")), csrf)
+
+    def logout(self, token: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_digest(token),))
+
+    def unlock(self, username: str, by: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE users SET failures = 0, locked_until = NULL WHERE username = ?", (username,)
+        )
+        self.event(username, "unlocked", f"by {by}", now)
+
+    def role_violation(self, username: str, path: str, now: datetime) -> None:
+        self.event(username, "role_violation", path, now)
+        log.warning("SECURITY ALERT %s tried %s outside their role", username, path)

@@ -1,0 +1,102 @@
+"""Login, logout and the role check every protected page and endpoint goes through.
+
+The session cookie holds a random token (only its hash is stored), is HttpOnly and
+SameSite=Strict; every form carries the session's CSRF token and every POST is checked.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request
+
+from central.accounts.users import Accounts, LoginRefused, Session
+
+bp = Blueprint("accounts", __name__, template_folder="../web/templates")
+COOKIE = "anpr_session"
+
+
+def accounts() -> Accounts:
+    if "accounts" not in g:
+        g.accounts = Accounts(current_app.config["ANPR"].accounts_path)
+    return g.accounts
+
+
+@bp.teardown_app_request
+def close_accounts(exc: BaseException | None = None) -> None:
+    store = g.pop("accounts", None)
+    if store is not None:
+        store.close()
+
+
+def current_session() -> Session | None:
+    if "session" not in g:
+        token = request.cookies.get(COOKIE)
+        g.session = accounts().session(token, datetime.now(UTC)) if token else None
+    return g.session
+
+
+def check_csrf(session: Session | None) -> None:
+    if session is None or request.form.get("csrf") != session.csrf:
+        abort(403, description="the form is stale or forged (CSRF check failed)")
+
+
+def requires(*roles: str):
+    """Only a logged-in person holding one of `roles` passes; others are refused, logged."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            session = current_session()
+            if session is None:
+                if request.path.startswith("/api/"):
+                    abort(401, description="log in first")
+                return redirect(f"/login?next={request.path}")
+            if not session.roles & set(roles):
+                accounts().role_violation(session.username, request.path, datetime.now(UTC))
+                abort(403, description="your role does not allow this")
+            if request.method == "POST":
+                check_csrf(session)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+@bp.get("/login")
+def login_form():
+    return render_template("login.html", error=None, next=request.args.get("next", "/"))
+
+
+@bp.post("/login")
+def login():
+    target = request.form.get("next", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    try:
+        session = accounts().login(
+            request.form.get("username", ""),
+            request.form.get("password", ""),
+            request.form.get("code", ""),
+            datetime.now(UTC),
+        )
+    except LoginRefused as exc:
+        return render_template("login.html", error=str(exc), next=target), 401
+    response = redirect(target)
+    response.set_cookie(
+        COOKIE, session.token, httponly=True, samesite="Strict",
+        secure=not request.host.startswith(("127.0.0.1", "localhost")),
+    )  # fmt: skip
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    session = current_session()
+    check_csrf(session)
+    accounts().logout(session.token)
+    response = redirect("/login")
+    response.delete_cookie(COOKIE)
+    return response

@@ -1,0 +1,125 @@
+"""Accounts: passwords, second factor, lock-out, sessions, roles and CSRF, tried the way an
+attacker would try to get around them."""
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central import create_app
+from central.accounts import totp
+from central.accounts.users import AccountError, Accounts, LoginRefused
+from tests.conftest import current_code, make_user, write_central_config
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+def test_totp_matches_the_rfc_6238_vector():
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert totp.code_at(secret, 59 // 30) == "287082"
+    assert totp.code_at(secret, 1111111109 // 30) == "081804"
+
+
+@pytest.fixture
+def accounts(tmp_path):
+    accounts = Accounts(tmp_path / "accounts.sqlite")
+    secret = accounts.add("j.jansen", "J. Jansen", "unit-1", ["officer"], "a long passphrase!", NOW)
+    yield accounts, secret
+    accounts.close()
+
+
+def code(secret, when):
+    return totp.code_at(secret, int(when.timestamp() // 30))
+
+
+def test_login_needs_password_and_a_fresh_code(accounts):
+    store, secret = accounts
+    session = store.login("j.jansen", "a long passphrase!", code(secret, NOW), NOW)
+    assert session.roles == {"officer"}
+    with pytest.raises(LoginRefused):
+        store.login("j.jansen", "a long passphrase!", code(secret, NOW), NOW)  # replayed code
+    with pytest.raises(LoginRefused):
+        store.login("j.jansen", "a long passphrase!", "000000", NOW + timedelta(minutes=1))
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(accounts):
+    store, secret = accounts
+    for i in range(5):
+        with pytest.raises(LoginRefused):
+            store.login("j.jansen", "guess", code(secret, NOW), NOW + timedelta(seconds=i))
+    later = NOW + timedelta(minutes=2)
+    with pytest.raises(LoginRefused, match="locked"):
+        store.login("j.jansen", "a long passphrase!", code(secret, later), later)
+    assert "locked_out" in [e["event"] for e in store.events()]
+    after = NOW + timedelta(minutes=16)
+    assert store.login("j.jansen", "a long passphrase!", code(secret, after), after)
+
+
+def test_sessions_expire_when_idle_and_after_eight_hours(accounts):
+    store, secret = accounts
+    session = store.login("j.jansen", "a long passphrase!", code(secret, NOW), NOW)
+    assert store.session(session.token, NOW + timedelta(minutes=14))
+    assert store.session(session.token, NOW + timedelta(minutes=30)) is None
+    later = NOW + timedelta(hours=1)
+    session = store.login("j.jansen", "a long passphrase!", code(secret, later), later)
+    t = later
+    for _ in range(40):  # active every 14 minutes for more than 8 hours
+        t += timedelta(minutes=14)
+        if store.session(session.token, t) is None:
+            break
+    assert t - later <= timedelta(hours=8, minutes=14)
+
+
+def test_weak_passwords_and_unknown_roles_are_refused(accounts):
+    store, _ = accounts
+    with pytest.raises(AccountError, match="12 characters"):
+        store.add("x.y", "X", "u", ["officer"], "short", NOW)
+    with pytest.raises(AccountError, match="roles"):
+        store.add("x.y", "X", "u", ["superuser"], "a long passphrase!", NOW)
+
+
+@pytest.fixture
+def client(tmp_path):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    return setup, create_app(setup.config).test_client()
+
+
+def log_in(client, username, password, secret):
+    form = {"username": username, "password": password, "code": current_code(secret)}
+    return client.post("/login", data={**form, "next": "/health"})
+
+
+def test_health_needs_a_login_with_the_right_role(client):
+    setup, web = client
+    assert web.get("/health").status_code == 302
+    assert web.get("/api/v1/health").status_code == 401
+    officer = make_user(setup.config, "o.officer", roles=("officer",))
+    assert log_in(web, *officer).status_code == 302
+    assert web.get("/health").status_code == 403
+    store = Accounts(setup.config.accounts_path)
+    assert "role_violation" in [e["event"] for e in store.events()]
+    store.close()
+
+
+def test_login_page_and_csrf_on_logout(client):
+    setup, web = client
+    maintainer = make_user(setup.config)
+    bad = web.post("/login", data={"username": maintainer[0], "password": "wrong", "code": "1"})
+    assert bad.status_code == 401 and b"wrong user name" in bad.data
+    assert log_in(web, *maintainer).headers["Location"] == "/health"
+    page = web.get("/health")
+    assert page.status_code == 200 and b"m.maintainer" in page.data
+    assert web.post("/logout", data={"csrf": "forged"}).status_code == 403
+    import re
+
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', page.data).group(1).decode()
+    assert web.post("/logout", data={"csrf": csrf}).status_code == 302
+    assert web.get("/health").status_code == 302, "logged out"
+
+
+def test_open_redirects_are_refused(client):
+    setup, web = client
+    user = make_user(setup.config)
+    form = {"username": user[0], "password": user[1], "code": current_code(user[2])}
+    response = web.post("/login", data={**form, "next": "//evil.example"})
+    assert response.headers["Location"] == "/"
