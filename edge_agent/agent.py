@@ -45,6 +45,17 @@ class AgentStats:
     confidence_sum: float = 0.0
 
 
+def make_recognizer(config: AgentConfig) -> FrameReader:
+    if config.recognizer.kind == "annotations":
+        return AnnotationRecognizer()
+    from edge_agent.recognizer import Recognizer, RecognizerSettings
+
+    settings = RecognizerSettings(
+        threads=config.recognizer.threads, min_confidence=config.recognizer.min_confidence
+    )
+    return Recognizer.default(settings)
+
+
 def make_source(config: AgentConfig, stop: threading.Event) -> FrameSource:
     source = config.source
     if source.kind == "folder":
@@ -68,7 +79,7 @@ class Agent:
         self.stop_event = stop or threading.Event()
         self.key = SigningKey.load(config.keys.signing_key)
         central_key = load_verify_key(config.keys.central_public_key)
-        self.recognizer = recognizer or AnnotationRecognizer()
+        self.recognizer = recognizer or make_recognizer(config)
         self.source = source or make_source(config, self.stop_event)
         self.spool = Spool(
             config.spool.path,

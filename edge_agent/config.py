@@ -115,11 +115,15 @@ SourceConfig = Annotated[
 
 
 class RecognizerConfig(_Section):
-    kind: Literal["annotations"] = Field(
-        default="annotations",
-        description="'annotations' reads the plate boxes and texts from the sidecar .txt file "
-        "beside each replayed image (ground-truth replay). The ONNX reader arrives with the "
-        "recognition models.",
+    kind: Literal["onnx", "annotations"] = Field(
+        default="onnx",
+        description="'onnx': the shipped plate detector and reader; 'annotations': the plate "
+        "boxes and texts from the sidecar .txt file beside each replayed image (ground-truth "
+        "replay, for demos and pipeline tests)",
+    )
+    threads: int = Field(default=1, ge=1, le=16, description="CPU threads per model")
+    min_confidence: float = Field(
+        default=0.15, ge=0, le=1, description="Reads below this confidence are not reported"
     )
 
 

@@ -155,7 +155,10 @@ def _round_trip(config, reader, key, central_key, client, answers, timeout) -> l
 def run_selftest(
     config: AgentConfig, reader: FrameReader | None = None, timeout: float = 10.0
 ) -> list[Check]:
-    reader = reader or AnnotationRecognizer()
+    if reader is None:
+        from edge_agent.agent import make_recognizer
+
+        reader = make_recognizer(config)
     return [
         check_source(config),
         check_recognition(reader),

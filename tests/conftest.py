@@ -238,6 +238,10 @@ max_backoff_s = {ack_timeout_s * 2}
 [heartbeat]
 interval_s = 1.0
 
+[recognizer]
+# Delivery tests read the ground truth, so that they test delivery, not the models.
+kind = "annotations"
+
 [tracking]
 # Delivery tests replay unrelated frames quickly: every frame is its own vehicle.
 track_timeout_s = 0.01

@@ -101,3 +101,24 @@ def test_agent_restart_delivers_what_the_previous_run_left_in_the_spool(
         worker.stop()
     store = open_store(central_setup.config)
     assert store.seqs(camera.camera_id) == list(range(1, left + second.stats.passages + 1))
+
+
+def test_the_shipped_models_read_the_replayed_scenes_end_to_end(
+    tmp_path, mosquitto, central_setup, camera, ingest
+):
+    """The real ONNX detector and reader in the real agent: what the central stores is what
+    the scenes show (ground truth from the sidecar files, used only to check)."""
+    path = write_agent_config(tmp_path, camera, central_setup, mosquitto.port)
+    path.write_text(path.read_text().replace('kind = "annotations"', 'kind = "onnx"'))
+    config = load_config(path)
+    agent = Agent(config)
+    assert agent.recognizer.reader_version.startswith("plate-reader")
+    runner = threading.Thread(target=agent.run, kwargs={"exit_when_drained": True})
+    runner.start()
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    store = open_store(central_setup.config)
+    stored = {p.plate for p in store.recent(camera.camera_id, 100)}
+    truth = set(expected_plates())
+    assert len(stored & truth) >= len(truth) - 1, f"read {sorted(stored)}, truth {sorted(truth)}"
+    assert all(p.country in ("NL", "") for p in store.recent(camera.camera_id, 100))
