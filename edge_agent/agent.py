@@ -24,6 +24,7 @@ from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
 from edge_agent.spool import Spool
 from edge_agent.tracker import Tracker, Vehicle
 from edge_agent.watchdog import Watchdog
+from models.plate_formats import countries_matching
 from wire import SigningKey
 from wire.sealing import load_seal_public_key
 from wire.signing import load_verify_key
@@ -43,6 +44,7 @@ class AgentStats:
     reads_masked: int = 0
     records_expired: int = 0
     confidence_sum: float = 0.0
+    reads_fitting_layout: int = 0
 
 
 def make_recognizer(config: AgentConfig) -> FrameReader:
@@ -196,6 +198,7 @@ class Agent:
         self.stats.reads_masked += len(reads) - len(kept)
         self.stats.reads += len(kept)
         self.stats.confidence_sum += sum(read.confidence for read in kept)
+        self.stats.reads_fitting_layout += sum(bool(countries_matching(r.plate)) for r in kept)
         self._record(self.tracker.update(frame, kept))
 
     def _record(self, vehicles: list[Vehicle]) -> None:
@@ -247,6 +250,7 @@ class Agent:
             figures=HeartbeatFigures(
                 reads=self.stats.reads,
                 confidence_sum=self.stats.confidence_sum,
+                reads_fitting_layout=self.stats.reads_fitting_layout,
                 reads_masked=self.stats.reads_masked,
                 records_expired=self.stats.records_expired,
                 detector_version=self.recognizer.detector_version,

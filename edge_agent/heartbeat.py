@@ -22,6 +22,7 @@ class HeartbeatFigures:
 
     reads: int = 0
     confidence_sum: float = 0.0
+    reads_fitting_layout: int = 0
     reads_masked: int = 0
     records_expired: int = 0
     detector_version: str = "unknown"
@@ -46,6 +47,7 @@ class HeartbeatBuilder:
         self._last_frames = 0
         self._last_reads = 0
         self._last_confidence = 0.0
+        self._last_fitting = 0
 
     def build(
         self,
@@ -60,8 +62,10 @@ class HeartbeatBuilder:
         fps = (frames_captured - self._last_frames) / elapsed
         reads = figures.reads - self._last_reads
         confidence = figures.confidence_sum - self._last_confidence
+        fitting = figures.reads_fitting_layout - self._last_fitting
         self._last_at, self._last_frames = now, frames_captured
         self._last_reads, self._last_confidence = figures.reads, figures.confidence_sum
+        self._last_fitting = figures.reads_fitting_layout
         heartbeat = Heartbeat(
             camera_id=self.camera_id,
             key_id=self.key.key_id,
@@ -78,6 +82,7 @@ class HeartbeatBuilder:
             fps_milli=max(0, round(fps * 1000)),
             reads_per_min=max(0, round(reads * 60 / elapsed)),
             mean_confidence_pm=round(1000 * confidence / reads) if reads > 0 else -1,
+            layout_match_pm=round(1000 * fitting / reads) if reads > 0 else -1,
             reads_masked=figures.reads_masked,
             records_expired=figures.records_expired,
             records_dropped=self.spool.dropped_full,

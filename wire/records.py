@@ -192,6 +192,7 @@ class Heartbeat:
     fps_milli: int = 0
     reads_per_min: int = 0
     mean_confidence_pm: int = -1
+    layout_match_pm: int = -1
     reads_masked: int = 0
     records_expired: int = 0
     records_dropped: int = 0
@@ -223,6 +224,7 @@ class Heartbeat:
             "fps_milli": self.fps_milli,
             "reads_per_min": self.reads_per_min,
             "mean_confidence_pm": self.mean_confidence_pm,
+            "layout_match_pm": self.layout_match_pm,
             "reads_masked": self.reads_masked,
             "records_expired": self.records_expired,
             "records_dropped": self.records_dropped,
@@ -247,7 +249,8 @@ class Heartbeat:
 _HEARTBEAT_KEYS = {
     "v", "kind", "camera_id", "key_id", "sent_at", "boot_id", "uptime_s", "source_ok",
     "frames_captured", "frames_dropped", "last_seq", "spool_depth", "spool_oldest_age_s",
-    "agent_version", "fps_milli", "reads_per_min", "mean_confidence_pm", "reads_masked",
+    "agent_version", "fps_milli", "reads_per_min", "mean_confidence_pm", "layout_match_pm",
+    "reads_masked",
     "records_expired", "records_dropped", "disk_free_mb", "cpu_temp_mc", "clock_sync", "models",
 }  # fmt: skip
 CLOCK_SYNC_STATES = ("synced", "unsynced", "unknown")
@@ -268,6 +271,7 @@ def _validate_heartbeat_fields(record: dict) -> None:
                  "records_dropped"):  # fmt: skip
         f.integer(record, name, 0, MAX_SEQ)
     f.integer(record, "mean_confidence_pm", -1, 1000)
+    f.integer(record, "layout_match_pm", -1, 1000)
     f.integer(record, "disk_free_mb", -1, MAX_SEQ)
     f.integer(record, "cpu_temp_mc", -1, 200_000)
     if record["clock_sync"] not in CLOCK_SYNC_STATES:

@@ -76,6 +76,9 @@ def assess(
         "agent_version": record.get("agent_version", ""),
         "fps": record.get("fps_milli", 0) / 1000,
         "reads_per_min": record.get("reads_per_min", 0),
+        "layout_match": record.get("layout_match_pm", -1) / 1000
+        if record.get("layout_match_pm", -1) >= 0
+        else None,
         "disk_free_mb": record.get("disk_free_mb", -1),
         "cpu_temp_c": record.get("cpu_temp_mc", -1) / 1000
         if record.get("cpu_temp_mc", -1) >= 0
