@@ -17,10 +17,9 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from wire.tls import PLAINTEXT_REFUSED, is_loopback
+from wire.tls import MqttTransport, is_loopback
 
 
 class ConfigError(Exception):
@@ -60,30 +59,11 @@ class SecretsConfig(_Section):
     )
 
 
-class MqttConfig(_Section):
-    host: str = Field(default="127.0.0.1", description="Broker host")
-    port: int = Field(default=8883, ge=1, le=65535, description="Broker port")
+class MqttConfig(MqttTransport):
     client_id: str = Field(
         default="anpr-central-ingest",
         description="Fixed id: the broker keeps this persistent session while ingest is down",
     )
-    keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keep-alive interval")
-    tls_ca_file: Path | None = Field(default=None, description="CA certificate of the broker")
-    tls_cert_file: Path | None = Field(default=None, description="This client's certificate")
-    tls_key_file: Path | None = Field(default=None, description="This client's TLS private key")
-
-    @model_validator(mode="after")
-    def _tls_beyond_loopback(self):
-        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
-        if any(files) and not all(files):
-            raise ValueError("set all three of tls_ca_file, tls_cert_file, tls_key_file, or none")
-        if not any(files) and not is_loopback(self.host):
-            raise ValueError(PLAINTEXT_REFUSED.format(host=self.host))
-        return self
-
-    @property
-    def tls(self) -> bool:
-        return self.tls_ca_file is not None
 
 
 class IngestConfig(_Section):
@@ -236,13 +216,7 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
                 data_dir=resolve(config.storage.data_dir),
                 keys_dir=resolve(config.storage.keys_dir),
             ),
-            "mqtt": config.mqtt.model_copy(
-                update={
-                    name: resolve(getattr(config.mqtt, name))
-                    for name in ("tls_ca_file", "tls_cert_file", "tls_key_file")
-                    if getattr(config.mqtt, name) is not None
-                }
-            ),
+            "mqtt": config.mqtt.with_resolved_files(resolve),
             "secrets": SecretsConfig(
                 session_key_file=resolve(config.secrets.session_key_file),
                 ack_signing_key_file=resolve(config.secrets.ack_signing_key_file),

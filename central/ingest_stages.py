@@ -118,23 +118,10 @@ class Admission:
             try:
                 topic_camera = camera_of(item.topic)
                 if item.topic.endswith("/passage"):
-                    verified = admit_passage(
-                        self._open(item.payload, topic_camera),
-                        topic_camera,
-                        self.registry,
-                        now,
-                        self.skew,
-                    )
-                    self._route(verified, batch)
+                    self._route(self._passage(item, topic_camera, now), batch)
                 elif item.topic.endswith("/selftest"):
                     # Verified like a passage, answered, never stored nor matched.
-                    verified = admit_passage(
-                        self._open(item.payload, topic_camera),
-                        topic_camera,
-                        self.registry,
-                        now,
-                        self.skew,
-                    )
+                    verified = self._passage(item, topic_camera, now)
                     batch.plan.selftests[topic_camera].append(verified.record.seq)
                     self.counters.add("selftests")
                 elif item.topic.endswith("/heartbeat"):
@@ -157,6 +144,10 @@ class Admission:
             total[0] += 1
             total[1] += passage.confidence_pm
         self.health.count_passages((c, h, n, conf) for (c, h), (n, conf) in totals.items())
+
+    def _passage(self, item: Incoming, camera_id: str, now: datetime) -> Verified[Passage]:
+        payload = self._open(item.payload, camera_id)
+        return admit_passage(payload, camera_id, self.registry, now, self.skew)
 
     def _open(self, payload: bytes, camera_id: str) -> bytes:
         """Unseal a record sealed on the unit; plain payloads pass unchanged."""

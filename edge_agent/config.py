@@ -20,11 +20,10 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from wire.fields import CAMERA_ID, DIRECTIONS
-from wire.tls import PLAINTEXT_REFUSED, is_loopback
+from wire.tls import MqttTransport
 
 
 class ConfigError(Exception):
@@ -169,27 +168,8 @@ class PrivacyConfig(_Section):
         return masks
 
 
-class MqttConfig(_Section):
-    host: str = Field(default="127.0.0.1", description="Broker host name or address")
-    port: int = Field(default=8883, ge=1, le=65535, description="Broker port")
-    keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keep-alive interval")
+class MqttConfig(MqttTransport):
     reconnect_max_s: int = Field(default=60, ge=1, le=3600, description="Longest reconnect wait")
-    tls_ca_file: Path | None = Field(default=None, description="CA certificate of the broker")
-    tls_cert_file: Path | None = Field(default=None, description="This client's certificate")
-    tls_key_file: Path | None = Field(default=None, description="This client's TLS private key")
-
-    @model_validator(mode="after")
-    def _tls_beyond_loopback(self):
-        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
-        if any(files) and not all(files):
-            raise ValueError("set all three of tls_ca_file, tls_cert_file, tls_key_file, or none")
-        if not any(files) and not is_loopback(self.host):
-            raise ValueError(PLAINTEXT_REFUSED.format(host=self.host))
-        return self
-
-    @property
-    def tls(self) -> bool:
-        return self.tls_ca_file is not None
 
 
 class SpoolConfig(_Section):
@@ -281,11 +261,6 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                 else config.source
             ),
             "spool": config.spool.model_copy(update={"path": resolve(config.spool.path)}),
-            "mqtt": config.mqtt.model_copy(update=_resolved_tls(config.mqtt, resolve)),
+            "mqtt": config.mqtt.with_resolved_files(resolve),
         }
     )
-
-
-def _resolved_tls(mqtt: MqttConfig, resolve) -> dict:
-    names = ("tls_ca_file", "tls_cert_file", "tls_key_file")
-    return {n: resolve(getattr(mqtt, n)) for n in names if getattr(mqtt, n) is not None}
