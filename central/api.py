@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from central import audit, enrollment
+from central.accounts.web import requires
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.rejections import RejectionLog
 from central.store import PassageStore, StoredPassage, open_store
@@ -84,7 +85,11 @@ def _camera_id(camera_id: str) -> str:
     return camera_id
 
 
+MAINTAINERS = ("maintainer", "technician", "plan_admin", "auditor")
+
+
 @bp.get("/cameras")
+@requires(*MAINTAINERS)
 def cameras():
     registry = camera_registry()
     return jsonify(
@@ -130,12 +135,14 @@ def passage_image(camera_id: str, seq: int, which: str):
 
 
 @bp.get("/ingest/rejections")
+@requires(*MAINTAINERS)
 def rejections():
     log = rejection_log()
     return jsonify({"counts": log.counts(), "latest": log.latest(_limit())})
 
 
 @bp.get("/cameras/<camera_id>/history")
+@requires(*MAINTAINERS)
 def camera_history(camera_id: str):
     """Everything that changed for a camera: bundles installed, keys, health, plan."""
     from central.bundles import BundleHistory
@@ -192,6 +199,7 @@ def enroll_unit():
 
 
 @bp.errorhandler(400)
+@bp.errorhandler(401)
 @bp.errorhandler(403)
 @bp.errorhandler(404)
 def json_error(error):

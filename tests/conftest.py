@@ -271,3 +271,12 @@ def current_code(secret: str, offset_steps: int = 0) -> str:
     from central.accounts import totp
 
     return totp.code_at(secret, int(time.time() // totp.STEP_S) + offset_steps)
+
+
+def logged_in(client, config, roles=("maintainer",), username: str = "m.maintainer"):
+    """A test client logged in as a fresh account with these roles."""
+    name, password, secret = make_user(config, username, roles)
+    form = {"username": name, "password": password, "code": current_code(secret)}
+    response = client.post("/login", data=form)
+    assert response.status_code == 302, response.data
+    return client

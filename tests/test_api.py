@@ -88,3 +88,16 @@ def test_without_demo_views_passages_cannot_be_browsed(tmp_path):
     assert response.status_code == 404 and "order-bound searches" in response.get_json()["detail"]
     assert client.get("/api/v1/passages/test-cam-01/1/crop.jpg").status_code == 404
     assert "order-bound searches" in client.get("/").get_data(as_text=True)
+
+
+def test_camera_listing_and_rejections_need_a_maintainer(tmp_path):
+    from tests.conftest import logged_in
+
+    central = write_central_config(tmp_path, broker_port=1883)
+    client = create_app(central.config).test_client()
+    for path in ("/api/v1/cameras", "/api/v1/ingest/rejections"):
+        response = client.get(path)
+        assert response.status_code == 401 and response.get_json()["detail"] == "log in first"
+    logged_in(client, central.config)
+    assert client.get("/api/v1/cameras").status_code == 200
+    assert client.get("/api/v1/ingest/rejections").get_json()["counts"] == {}

@@ -11,7 +11,7 @@ from central.bundles import SourceFile, make_bundle
 from edge_agent.__main__ import main as agent
 from edge_agent.bundles import BundleRefused, history, install_bundle
 from provisioning.__main__ import main as provision
-from tests.conftest import write_central_config
+from tests.conftest import logged_in, write_central_config
 from wire import SigningKey
 from wire.errors import MalformedRecord
 from wire.signing import load_verify_key
@@ -72,7 +72,7 @@ path = "spool.sqlite"
     (entry,) = history(unit)
     assert (entry["version"], entry["approved_by"]) == ("agent-0.2.0", "cab-marie")
 
-    client = create_app(setup.config).test_client()
+    client = logged_in(create_app(setup.config).test_client(), setup.config)
     recorded = client.get(f"/api/v1/cameras/{CAMERA}/history").get_json()["bundles"]
     assert [(b["version"], b["made_by"], b["approved_by"]) for b in recorded] == [
         ("agent-0.2.0", "dev-jan", "cab-marie")

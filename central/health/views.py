@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, jsonify, render_template
 
 from central.accounts.web import current_session, requires
-from central.api import camera_registry
+from central.api import MAINTAINERS, camera_registry
 from central.health.monitor import CameraHealth, survey
 from central.health.records import HealthRecords
 from central.health.rules import State
@@ -41,9 +41,6 @@ def _json(health: CameraHealth) -> dict:
         "reasons": list(health.assessment.reasons),
         "figures": health.assessment.figures,
     }
-
-
-MAINTAINERS = ("maintainer", "technician", "plan_admin", "auditor")
 
 
 @bp.get("/api/v1/health")
