@@ -108,13 +108,25 @@ class HealthRecords:
         return dict(rows.fetchall())
 
     def count_passages(self, counts: Iterable[tuple[str, str, int, int]]) -> None:
-        """Add (camera, hour, passages, confidence sum) to the hourly figures."""
-        self.db.executemany(
-            "INSERT INTO passage_hours VALUES (?, ?, ?, ?) ON CONFLICT (camera_id, hour) "
-            "DO UPDATE SET passages = passages + excluded.passages, "
-            "confidence_sum = confidence_sum + excluded.confidence_sum",
-            list(counts),
-        )
+        """Add (camera, hour, passages, confidence sum) to the hourly figures.
+
+        One transaction for the lot: in autocommit mode each row would cost an fsync.
+        """
+        rows = list(counts)
+        if not rows:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT INTO passage_hours VALUES (?, ?, ?, ?) ON CONFLICT (camera_id, hour) "
+                "DO UPDATE SET passages = passages + excluded.passages, "
+                "confidence_sum = confidence_sum + excluded.confidence_sum",
+                rows,
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def traffic(self, camera_id: str, now: datetime, weeks: int = 4) -> Traffic:
         last_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
