@@ -18,7 +18,8 @@ from wire.errors import KeyFormatError
 
 CAMERA_COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
-    "enrollment-token", "bundle-make", "user-add", "user-unlock",
+    "enrollment-token", "bundle-make", "user-add", "user-unlock", "officer-authorise",
+    "officer-register",
 }  # fmt: skip
 
 

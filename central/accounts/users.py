@@ -92,7 +92,9 @@ def _digest(token: str) -> str:
 
 class Accounts:
     def __init__(self, path: Path) -> None:
-        self.db = open_database(path, MIGRATIONS)
+        from central.accounts.register import MIGRATIONS as REGISTER_MIGRATIONS
+
+        self.db = open_database(path, MIGRATIONS + REGISTER_MIGRATIONS)
         self.hasher = PasswordHasher()
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request
 
+from central.accounts.register import Register
 from central.accounts.users import Accounts, LoginRefused, Session
 
 bp = Blueprint("accounts", __name__, template_folder="../web/templates")
@@ -53,7 +54,14 @@ def requires(*roles: str):
                 if request.path.startswith("/api/"):
                     abort(401, description="log in first")
                 return redirect(f"/login?next={request.path}")
-            if not session.roles & set(roles):
+            allowed = session.roles & set(roles)
+            if allowed == {"officer"} and not Register(accounts()).authorised(
+                session.username, datetime.now(UTC)
+            ):
+                # The officer role opens nothing without a current authorisation.
+                accounts().role_violation(session.username, request.path, datetime.now(UTC))
+                abort(403, description="your authorisation as officer has lapsed or is missing")
+            if not allowed:
                 accounts().role_violation(session.username, request.path, datetime.now(UTC))
                 abort(403, description="your role does not allow this")
             if request.method == "POST":

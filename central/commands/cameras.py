@@ -58,6 +58,12 @@ def add_parsers(commands) -> None:
     unlock = commands.add_parser("user-unlock", help="lift a lock-out after failed logins")
     unlock.add_argument("--username", required=True)
     unlock.add_argument("--by", required=True)
+    authorise = commands.add_parser("officer-authorise", help="enter an authorised officer")
+    authorise.add_argument("--username", required=True)
+    authorise.add_argument("--unit", required=True)
+    authorise.add_argument("--by", required=True, help="who authorises (not the officer)")
+    authorise.add_argument("--review-due", required=True, help="YYYY-MM-DD")
+    commands.add_parser("officer-register", help="the authorisation register, with warnings")
     commands.add_parser("camera-list", help="list registered cameras")
 
 
@@ -99,6 +105,8 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             print(
                 f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
             )
+        elif args.command in ("officer-authorise", "officer-register"):
+            _register(config, args, now)
         elif args.command in ("user-add", "user-unlock"):
             _users(config, args, now)
         elif args.command == "bundle-make":
@@ -174,5 +182,34 @@ def _users(config: CentralConfig, args: argparse.Namespace, now: datetime) -> No
         _audit(config, "account_created", {"username": args.username, "roles": args.role})
         print(f"account {args.username} created; second factor (enter in the authenticator):")
         print(totp.provisioning_uri(secret, args.username))
+    finally:
+        accounts.close()
+
+
+def _register(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    from datetime import date
+
+    from central.accounts.register import Register
+    from central.accounts.users import AccountError, Accounts
+
+    accounts = Accounts(config.accounts_path)
+    register = Register(accounts)
+    try:
+        if args.command == "officer-authorise":
+            try:
+                due = date.fromisoformat(args.review_due)
+                register.authorise(args.username, args.unit, args.by, due, now)
+            except (ValueError, AccountError) as exc:
+                raise CameraRegistryError(f"not authorised: {exc}") from None
+            details = {"username": args.username, "unit": args.unit, "review_due": args.review_due}
+            _audit(config, "officer_authorised", details, args.by)
+            print(f"{args.username} authorised for {args.unit} until review on {args.review_due}")
+            return
+        for entry in register.active(now):
+            state = "LAPSED" if entry.lapsed else "active"
+            print(f"{entry.unit}\t{entry.username}\tby {entry.authorised_by}\t"
+                  f"since {entry.since[:10]}\treview {entry.review_due}\t{state}")  # fmt: skip
+        for warning in register.warnings(now):
+            print(f"WARNING: {warning}")
     finally:
         accounts.close()

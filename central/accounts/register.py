@@ -1,0 +1,99 @@
+"""The authorisation register: who may consult the 28-day store as an authorised officer.
+
+The law wants few authorised officers (about ten per unit), each named, authorised by
+someone, for a unit, from a date, and reviewed periodically. An authorisation past its
+review date lapses: the officer role then opens nothing until it is reviewed again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from central.accounts.users import AccountError, Accounts
+from wire.fields import format_timestamp
+
+EXPECTED_PER_UNIT = 10
+WARN_ABOVE = 15
+
+MIGRATIONS = [
+    (
+        "0002_authorisations",
+        """
+        CREATE TABLE authorisations (
+            id            INTEGER PRIMARY KEY,
+            username      TEXT NOT NULL REFERENCES users (username),
+            unit          TEXT NOT NULL,
+            authorised_by TEXT NOT NULL,
+            since         TEXT NOT NULL,
+            review_due    TEXT NOT NULL,
+            reviewed_at   TEXT,
+            ended_at      TEXT
+        )
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    username: str
+    unit: str
+    authorised_by: str
+    since: str
+    review_due: str
+    lapsed: bool
+
+
+class Register:
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+        self.db = accounts.db
+
+    def authorise(self, username: str, unit: str, by: str, review_due: date, now: datetime) -> None:
+        if by == username:
+            raise AccountError("an officer cannot authorise themselves")
+        if review_due <= now.date():
+            raise AccountError("the review date must lie in the future")
+        if (
+            self.db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
+            is None
+        ):
+            raise AccountError(f"no account {username}")
+        self.db.execute(
+            "UPDATE authorisations SET ended_at = ? WHERE username = ? AND ended_at IS NULL",
+            (format_timestamp(now), username),
+        )
+        self.db.execute(
+            "INSERT INTO authorisations (username, unit, authorised_by, since, review_due) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (username, unit, by, format_timestamp(now), review_due.isoformat()),
+        )
+        self.accounts.event(username, "authorised", f"officer for {unit} by {by}", now)
+
+    def active(self, now: datetime) -> list[Authorisation]:
+        rows = self.db.execute(
+            "SELECT username, unit, authorised_by, since, review_due FROM authorisations "
+            "WHERE ended_at IS NULL ORDER BY unit, username"
+        )
+        today = now.date().isoformat()
+        return [Authorisation(*row, lapsed=row[4] <= today) for row in rows]
+
+    def authorised(self, username: str, now: datetime) -> bool:
+        """An authorised officer today: registered, not ended, review not overdue."""
+        return any(a.username == username and not a.lapsed for a in self.active(now))
+
+    def warnings(self, now: datetime) -> list[str]:
+        per_unit = Counter(a.unit for a in self.active(now) if not a.lapsed)
+        found = [
+            f"unit {unit} has {n} authorised officers (the law expects about {EXPECTED_PER_UNIT})"
+            for unit, n in sorted(per_unit.items())
+            if n > WARN_ABOVE
+        ]
+        found += [
+            f"{a.username} ({a.unit}): review was due {a.review_due}; authorisation lapsed"
+            for a in self.active(now)
+            if a.lapsed
+        ]
+        return found

@@ -1,0 +1,60 @@
+"""The authorisation register: named, authorised by someone else, reviewed, or lapsed."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from central import create_app
+from central.accounts.register import Register
+from central.accounts.users import AccountError, Accounts
+from central.accounts.web import requires
+from tests.conftest import logged_in, write_central_config
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def register(tmp_path):
+    accounts = Accounts(tmp_path / "accounts.sqlite")
+    for name in ("o.one", "chief"):
+        accounts.add(name, name, "unit-1", ["officer"], "a long passphrase!", NOW)
+    yield Register(accounts)
+    accounts.close()
+
+
+def test_authorisation_lapses_at_its_review_date(register):
+    register.authorise("o.one", "unit-1", "chief", date(2027, 5, 1), NOW)
+    assert register.authorised("o.one", NOW)
+    assert not register.authorised("o.one", datetime(2027, 5, 1, 9, tzinfo=UTC))
+    assert "lapsed" in register.warnings(datetime(2027, 5, 2, tzinfo=UTC))[0]
+
+
+def test_nobody_authorises_themselves_and_reviews_lie_ahead(register):
+    with pytest.raises(AccountError, match="themselves"):
+        register.authorise("o.one", "unit-1", "o.one", date(2027, 5, 1), NOW)
+    with pytest.raises(AccountError, match="future"):
+        register.authorise("o.one", "unit-1", "chief", date(2026, 1, 1), NOW)
+
+
+def test_a_unit_far_past_ten_officers_is_flagged(register):
+    for i in range(16):
+        register.accounts.add(f"o.x{i}", "x", "unit-2", ["officer"], "a long passphrase!", NOW)
+        register.authorise(f"o.x{i}", "unit-2", "chief", date(2027, 5, 1), NOW)
+    assert register.warnings(NOW) == [
+        "unit unit-2 has 16 authorised officers (the law expects about 10)"
+    ]
+
+
+def test_officer_role_opens_nothing_without_a_current_authorisation(tmp_path):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    app = create_app(setup.config)
+    app.add_url_rule("/officer-only", "officer_only", requires("officer")(lambda: "ok"))
+    client = logged_in(app.test_client(), setup.config, roles=("officer",), username="o.two")
+    response = client.get("/officer-only")
+    assert response.status_code == 403 and b"lapsed or is missing" in response.data
+    accounts = Accounts(setup.config.accounts_path)
+    accounts.add("chief", "chief", "unit-1", ["officer"], "a long passphrase!", NOW)
+    Register(accounts).authorise("o.two", "unit-1", "chief", date.today() + timedelta(days=90),
+                                 datetime.now(UTC))  # fmt: skip
+    accounts.close()
+    assert client.get("/officer-only").data == b"ok"
