@@ -20,12 +20,14 @@ def create_app(config: CentralConfig) -> Flask:
     from central import api, web
     from central.accounts import web as accounts_web
     from central.health import views as health_views
+    from central.plan import admin as plan_admin
     from central.plan import views as plan_views
 
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(health_views.bp)
+    app.register_blueprint(plan_admin.bp)
     app.register_blueprint(plan_views.bp)
     app.teardown_appcontext(api.close_stores)
 
