@@ -66,12 +66,13 @@ class PlateDetector:
         """
         config = self.config
         canvas, scale = letterbox(image, config.input_width, config.input_height)
-        pixels = np.asarray(canvas, dtype=np.float32)
+        planes = np.asarray(canvas).transpose(2, 0, 1)  # uint8 work is 4x cheaper than float
         if bgr:
-            pixels = pixels[:, :, ::-1]
+            planes = planes[::-1]
+        tensor = np.ascontiguousarray(planes).astype(np.float32)[None]
         if config.colour_mode == "gray":
-            pixels = pixels.mean(axis=2, keepdims=True)
-        tensor = np.ascontiguousarray(pixels.transpose(2, 0, 1)[None]) / 255.0
+            tensor = tensor.mean(axis=1, keepdims=True)
+        tensor *= 1.0 / 255.0
         (maps,) = self.session.run(None, {self.input_name: tensor})
         limit = config.score_threshold if threshold is None else threshold
         peaks, log_w, log_h, dx, dy = maps[0]
@@ -80,8 +81,8 @@ class PlateDetector:
         for iy, ix in order:
             w = math.exp(float(log_w[iy, ix])) * config.box_scale / scale
             h = math.exp(float(log_h[iy, ix])) * config.box_scale / scale
-            cx = (ix + float(dx[iy, ix])) * config.stride / scale
-            cy = (iy + float(dy[iy, ix])) * config.stride / scale
+            cx = (int(ix) + float(dx[iy, ix])) * config.stride / scale
+            cy = (int(iy) + float(dy[iy, ix])) * config.stride / scale
             box = (
                 max(0.0, cx - w / 2),
                 max(0.0, cy - h / 2),

@@ -155,16 +155,31 @@ def _real_chunk(args):
     return images, texts
 
 
+def brazil_items() -> list[tuple[str, tuple[str, Path, None], str]]:
+    """openalpr's Brazilian crops labelled by their file names: real glyphs, blur and light."""
+    return [(str(p), ("crop", p, None), text) for p, text in sources.alpr_br_crops()]
+
+
 def real_set(
-    config: ReaderConfig, variants: int, seed: int, cache: Path, workers: int = 2
+    config: ReaderConfig,
+    variants: int,
+    seed: int,
+    cache: Path,
+    workers: int = 2,
+    brazil_variants: int = 0,
 ) -> tuple[np.ndarray, list[str], list[int]]:
-    """Every labelled real crop `variants` times with fresh jitter and damage (country unknown)."""
+    """Every labelled real crop `variants` times with fresh jitter and damage (country unknown);
+    the Brazilian crops `brazil_variants` times (0: left out)."""
     if cache.exists():
         data = np.load(cache)
         return data["images"], list(data["texts"]), list(data["countries"])
     items = real_items()
     chunks = [items[i : i + 100] for i in range(0, len(items), 100)]
     jobs = [(seed * 7919 + n, chunk, variants, config) for n, chunk in enumerate(chunks)]
+    if brazil_variants:
+        extra = brazil_items()
+        chunks = [extra[i : i + 100] for i in range(0, len(extra), 100)]
+        jobs += [(seed * 7919 + 5000 + n, c, brazil_variants, config) for n, c in enumerate(chunks)]
     with Pool(workers) as pool:
         parts = pool.map(_real_chunk, jobs)
     images = np.stack([image for p in parts for image in p[0]])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -130,6 +131,17 @@ def alpr_eu_crops() -> list[Path]:
     """openalpr/train-detector tightly cropped European plates (no text labels)."""
     root = ensure(ALPR_DETECTOR)
     return sorted((root / "eu").glob("*.png")) + sorted((root / "eu2").glob("*.jpg"))
+
+
+def alpr_br_crops() -> list[tuple[Path, str]]:
+    """openalpr/train-detector Brazilian crops whose file name carries the plate (LLL9999)."""
+    root = ensure(ALPR_DETECTOR) / "br"
+    out = []
+    for path in sorted(root.iterdir()):
+        match = re.search(r"_([A-Z]{3}[0-9]{4})\.(?:jpe?g|png)_", path.name, re.IGNORECASE)
+        if match:
+            out.append((path, match.group(1).upper()))
+    return out
 
 
 def alpr_negatives() -> list[Path]:

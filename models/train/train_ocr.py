@@ -108,7 +108,8 @@ def train(args: argparse.Namespace) -> None:
         READER,
         args.real_variants,
         args.seed,
-        cache / f"ocr_real_{args.real_variants}_{args.seed}.npz",
+        cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}_{args.seed}.npz",
+        brazil_variants=args.brazil_variants,
     )
     held_x, held_t, _ = synthetic_set(READER, 2000, HELD_OUT_SEED, cache / "ocr_synth_heldout.npz")
     log.info("synthetic %d, real %d, held-out %d", len(synth_x), len(real_x), len(held_x))
@@ -122,6 +123,9 @@ def train(args: argparse.Namespace) -> None:
     country_loss = nn.CrossEntropyLoss(ignore_index=-1)
     step = 0
     checkpoint = work / "last.pt"
+    if args.init_from and not checkpoint.exists():
+        net.load_state_dict(torch.load(args.init_from))
+        log.info("starting from the weights in %s", args.init_from)
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         net.load_state_dict(state["net"])
@@ -181,7 +185,7 @@ def train(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=7000)
+    parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
@@ -189,6 +193,8 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=60_000)
     parser.add_argument("--real-variants", type=int, default=10)
     parser.add_argument("--real-fraction", type=float, default=0.3)
+    parser.add_argument("--brazil-variants", type=int, default=0)
+    parser.add_argument("--init-from", help="weights (final.pt) to fine-tune from")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--work", default="var/train/ocr")
     parser.add_argument("--export-only", action="store_true")
