@@ -83,3 +83,20 @@ def test_an_empty_road_gives_no_reads(recognizer):
 def test_bad_images_are_refused_clearly(recognizer, image):
     with pytest.raises(ImageError, match="H x W x 3"):
         recognizer.read_image(image)
+
+
+def test_a_missing_model_file_is_refused_with_its_name():
+    from dataclasses import replace
+
+    from edge_agent.reader import PlateReader
+    from models.config import ModelConfigError
+
+    config = replace(load_reader_config(), onnx="absent.onnx")
+    with pytest.raises(ModelConfigError, match="absent.onnx: model file not found"):
+        PlateReader(config)
+
+
+def test_explicit_cpu_provider_gives_the_same_reads(recognizer):
+    cpu = Recognizer.default(providers=["CPUExecutionProvider"])
+    image = bgr(SCENES[1])
+    assert cpu.read_image(image) == recognizer.read_image(image)

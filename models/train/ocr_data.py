@@ -18,7 +18,14 @@ from PIL import Image
 
 from models.config import ReaderConfig
 from models.train import sources, teacher
-from models.train.plates import COUNTRIES, degrade, place_plate, random_background, render_plate
+from models.train.plates import (
+    COUNTRIES,
+    degrade,
+    place_plate,
+    random_background,
+    render_glyph_plate,
+    render_plate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +67,11 @@ def cut(image: Image.Image, box, rng: random.Random, config: ReaderConfig, damag
     return np.asarray(crop.convert("RGB"), dtype=np.uint8)
 
 
-def synthetic_sample(rng: random.Random, config: ReaderConfig) -> tuple[np.ndarray, str, int]:
-    plate, text, country = render_plate(rng)
+def synthetic_sample(
+    rng: random.Random, config: ReaderConfig, glyphs=None
+) -> tuple[np.ndarray, str, int]:
+    """One crop: a font-drawn plate, or with `glyphs` a Dutch plate of real character images."""
+    plate, text, country = render_glyph_plate(rng, glyphs) if glyphs else render_plate(rng)
     size = (round(plate.width * rng.uniform(1.3, 1.8)), round(plate.height * rng.uniform(2, 3.5)))
     background = random_background(size, rng)
     centre = (size[0] / 2 + rng.uniform(-5, 5), size[1] / 2 + rng.uniform(-5, 5))
@@ -70,11 +80,12 @@ def synthetic_sample(rng: random.Random, config: ReaderConfig) -> tuple[np.ndarr
 
 
 def _synthetic_chunk(args) -> tuple[np.ndarray, list[str], list[int]]:
-    seed, count, config = args
+    seed, count, config, with_glyphs = args
     rng = random.Random(seed)
+    glyphs = sources.alpr_glyphs() if with_glyphs else None
     images, texts, countries = [], [], []
     for _ in range(count):
-        image, text, country = synthetic_sample(rng, config)
+        image, text, country = synthetic_sample(rng, config, glyphs)
         images.append(image)
         texts.append(text)
         countries.append(country)
@@ -82,15 +93,21 @@ def _synthetic_chunk(args) -> tuple[np.ndarray, list[str], list[int]]:
 
 
 def synthetic_set(
-    config: ReaderConfig, count: int, seed: int, cache: Path, workers: int = 2
+    config: ReaderConfig,
+    count: int,
+    seed: int,
+    cache: Path,
+    workers: int = 2,
+    glyphs: bool = False,
 ) -> tuple[np.ndarray, list[str], list[int]]:
-    """`count` synthetic samples from `seed`, cached as .npz (same seed, same samples)."""
+    """`count` synthetic samples from `seed`, cached as .npz (same seed, same samples);
+    `glyphs`: Dutch plates drawn from real character images instead of fonts."""
     if cache.exists():
         data = np.load(cache)
         return data["images"], list(data["texts"]), list(data["countries"])
     chunk = 500
     jobs = [
-        (seed * 100_003 + i, min(chunk, count - i * chunk), config)
+        (seed * 100_003 + i, min(chunk, count - i * chunk), config, glyphs)
         for i in range((count + chunk - 1) // chunk)
     ]
     with Pool(workers) as pool:

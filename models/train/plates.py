@@ -236,3 +236,58 @@ def place_plate(
     xs = [c[0] for c in corners]
     ys = [c[1] for c in corners]
     return out, (min(xs), min(ys), max(xs), max(ys))
+
+
+def render_glyph_plate(
+    rng: random.Random, glyphs: dict[str, list[Image.Image]]
+) -> tuple[Image.Image, str, str]:
+    """A yellow Dutch plate drawn from real Kenteken character images (openalpr/train-ocr).
+
+    DIN and DejaVu only approximate the Dutch font; its narrow 0, D, 8 and B are what the
+    reader confuses on the road, so these plates show it the real shapes.
+    """
+    printed = random_registration("NL", rng)
+    width = rng.randint(240, 300)
+    height = round(width * rng.uniform(0.19, 0.23))
+    background = _jitter(YELLOW, rng, 18) if rng.random() < 0.9 else _jitter(WHITE, rng, 10)
+    plate = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(plate)
+    band = round(width * rng.uniform(0.07, 0.09))
+    draw.rectangle([0, 0, band, height], fill=_jitter(EU_BLUE, rng, 20))
+    small = _font(FONT_FILES[1], max(8, band // 2))
+    draw.text((band / 2, height * 0.75), "NL", font=small, fill=WHITE, anchor="mm")
+    text_h = height * rng.uniform(0.62, 0.76)
+    gap = text_h * rng.uniform(0.06, 0.12)
+    pieces = []
+    for char in printed:
+        if char == "-":
+            pieces.append(None)
+            continue
+        mask = rng.choice(glyphs[char])
+        scale = text_h / mask.height
+        pieces.append(
+            mask.resize((max(2, round(mask.width * scale)), round(text_h)), Image.LANCZOS)
+        )
+    dash_w = text_h * 0.3
+    total = sum(p.width if p else dash_w for p in pieces) + gap * (len(pieces) - 1)
+    area = width - band - 8
+    squeeze = min(1.0, area / total)
+    x = band + 4 + (area - total * squeeze) / 2
+    top = (height - text_h) / 2
+    ink = _jitter(BLACK, rng, 15)
+    for piece in pieces:
+        if piece is None:
+            w = dash_w * squeeze
+            draw.rectangle(
+                [x, height / 2 - text_h * 0.05, x + w, height / 2 + text_h * 0.05], fill=ink
+            )
+        else:
+            if squeeze < 1.0:
+                piece = piece.resize((max(2, round(piece.width * squeeze)), piece.height))
+            w = piece.width
+            plate.paste(ink, (round(x), round(top)), piece)
+        x += w + gap * squeeze
+    draw.rectangle(
+        [0, 0, width - 1, height - 1], outline=_jitter(BLACK, rng, 30), width=rng.randint(1, 3)
+    )
+    return plate, printed.replace("-", ""), "NL"

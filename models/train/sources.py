@@ -17,6 +17,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 log = logging.getLogger(__name__)
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -41,6 +43,8 @@ PETROV = Source(
 ALPR_DETECTOR = Source(
     "openalpr/train-detector", "1bd54b452c5fad1d7b5717a339664c85fefc4481", "AGPL-3.0"
 )
+
+ALPR_OCR = Source("openalpr/train-ocr", "8dd50158334be077a52883af2a567e479fd8fb1c", "AGPL-3.0")
 
 
 class SourceUnavailableError(RuntimeError):
@@ -148,3 +152,24 @@ def alpr_negatives() -> list[Path]:
     """openalpr/train-detector images with no plate, as detector backgrounds."""
     root = ensure(ALPR_DETECTOR) / "raw-neg"
     return sorted(p for p in root.iterdir() if p.suffix.lower() in (".jpg", ".png", ".jpeg"))
+
+
+def alpr_glyphs(sheet: str = "netherlands") -> dict[str, list[Image.Image]]:
+    """Real plate characters from an openalpr/train-ocr sheet, as ink masks (ink = 255).
+
+    The sheets are binarised scans of real plates' characters with Tesseract box files
+    (`char x0 y0 x1 y1 page`, y counted from the bottom).
+    """
+    root = ensure(ALPR_OCR) / "eu" / "input"
+    image = Image.open(root / f"leu.{sheet}.exp0.tif").convert("L")
+    glyphs: dict[str, list[Image.Image]] = {}
+    for line in (root / f"leu.{sheet}.exp0.box").read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 5 or len(parts[0]) != 1:
+            continue
+        char = parts[0].upper()
+        x0, y0, x1, y1 = (int(v) for v in parts[1:5])
+        crop = image.crop((x0, image.height - y1, x1, image.height - y0))
+        if crop.width > 1 and crop.height > 4:
+            glyphs.setdefault(char, []).append(crop.point(lambda v: 255 - v))
+    return glyphs

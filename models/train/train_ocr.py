@@ -111,6 +111,16 @@ def train(args: argparse.Namespace) -> None:
         cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}_{args.seed}.npz",
         brazil_variants=args.brazil_variants,
     )
+    if args.glyph_synthetic:
+        glyph_x, glyph_t, glyph_c = synthetic_set(
+            READER,
+            args.glyph_synthetic,
+            args.seed + 1000,
+            cache / f"ocr_glyphs_{args.glyph_synthetic}_{args.seed}.npz",
+            glyphs=True,
+        )
+        synth_x = np.concatenate([synth_x, glyph_x])
+        synth_t, synth_c = synth_t + glyph_t, synth_c + glyph_c
     held_x, held_t, _ = synthetic_set(READER, 2000, HELD_OUT_SEED, cache / "ocr_synth_heldout.npz")
     log.info("synthetic %d, real %d, held-out %d", len(synth_x), len(real_x), len(held_x))
 
@@ -194,6 +204,7 @@ def main() -> None:
     parser.add_argument("--real-variants", type=int, default=10)
     parser.add_argument("--real-fraction", type=float, default=0.3)
     parser.add_argument("--brazil-variants", type=int, default=0)
+    parser.add_argument("--glyph-synthetic", type=int, default=0, help="real-glyph NL plates")
     parser.add_argument("--init-from", help="weights (final.pt) to fine-tune from")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--work", default="var/train/ocr")
