@@ -49,7 +49,7 @@ def register(registry: CameraRegistry, fleet: Fleet, now: datetime) -> None:
 # --- 1. ingest ----------------------------------------------------------------------------
 
 
-def bench_ingest(root: Path, count: int) -> None:
+def bench_ingest(root: Path, count: int, verify_workers: int = 0) -> None:
     print(f"\nIngest: {count} signed passages, batches of {BATCH}", flush=True)
     now = datetime.now(UTC).replace(microsecond=0)
     fleet = Fleet.make(cameras=50)
@@ -88,7 +88,7 @@ def bench_ingest(root: Path, count: int) -> None:
     line("bytes per passage, wire payload (base64)", f"{payload_bytes / count:,.0f}")
     store.close()
     registry.close()
-    bench_ingest_over_mqtt(root, fleet, now, count)
+    bench_ingest_over_mqtt(root, fleet, now, count, verify_workers)
 
 
 def _table_bytes(path: Path, name: str) -> int:
@@ -104,7 +104,9 @@ def _table_bytes(path: Path, name: str) -> int:
         db.close()
 
 
-def bench_ingest_over_mqtt(root: Path, fleet: Fleet, now: datetime, count: int) -> None:
+def bench_ingest_over_mqtt(
+    root: Path, fleet: Fleet, now: datetime, count: int, verify_workers: int = 0
+) -> None:
 
     from central.config import parse_config
     from central.ingest import IngestWorker
@@ -131,6 +133,7 @@ def bench_ingest_over_mqtt(root: Path, fleet: Fleet, now: datetime, count: int) 
                     "ack_signing_key_file": str(keys["ack_key"]),
                 },
                 "mqtt": {"host": "127.0.0.1", "port": port},
+                "ingest": {"verify_workers": verify_workers},
             },
             base,
         )
@@ -159,7 +162,7 @@ def bench_ingest_over_mqtt(root: Path, fleet: Fleet, now: datetime, count: int) 
             time.sleep(0.05)
         elapsed = time.perf_counter() - began
         line(
-            "through Mosquitto: publish, verify, store, ack",
+            f"through Mosquitto ({verify_workers} verify processes): publish, verify, store, ack",
             f"{worker.counters['stored'] / elapsed:,.0f} passages/s",
         )
         publisher.wait(timeout=60)
@@ -328,6 +331,7 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--ingest", type=int, default=10_000)
+    parser.add_argument("--verify-workers", type=int, default=0, help="ingest.verify_workers")
     parser.add_argument("--workdir", type=Path, default=REPO / "var" / "bench-store")
     parser.add_argument(
         "--skip", choices=["ingest", "search", "expiry"], action="append", default=[]
@@ -338,7 +342,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True)
     try:
         if "ingest" not in args.skip:
-            bench_ingest(args.workdir, args.ingest)
+            bench_ingest(args.workdir, args.ingest, args.verify_workers)
         if "search" not in args.skip:
             bench_search(args.workdir, args.days, args.per_day)
         if "expiry" not in args.skip:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from central.cameras import CameraRegistry
+from central.cameras import Camera, CameraRegistry
 from wire import Heartbeat, Passage, Unverified, Verified, WireError, decode_heartbeat
 from wire import decode_passage as _decode_passage
 from wire.errors import MalformedRecord
@@ -33,20 +33,30 @@ def admit_passage(
     now: datetime,
     max_future_skew: timedelta,
 ) -> Verified[Passage]:
+    verified = verify_passage(payload, topic_camera, registry.get(topic_camera))
+    check_skew(verified, now, max_future_skew)
+    return verified
+
+
+def verify_passage(payload: bytes, topic_camera: str, camera: Camera | None) -> Verified[Passage]:
+    """Decode and verify against the camera's keys: the expensive part, free of I/O, so it
+    can run in a worker process."""
     try:
         unverified = _decode_passage(payload)
     except WireError as exc:
         raise Refused(exc.reason, str(exc), topic_camera) from None
-    verified = _verify(unverified, topic_camera, registry)
+    return _verify(unverified, topic_camera, camera)
+
+
+def check_skew(verified: Verified[Passage], now: datetime, max_future_skew: timedelta) -> None:
     if verified.record.captured_at > now + max_future_skew:
         raise Refused(
             "clock_skew",
             f"captured_at {verified.record.captured_at.isoformat()} is more than "
             f"{int(max_future_skew.total_seconds())} s ahead of the central's clock",
-            unverified.camera_id,
-            unverified.seq,
+            verified.record.camera_id,
+            verified.record.seq,
         )
-    return verified
 
 
 def admit_heartbeat(
@@ -56,10 +66,10 @@ def admit_heartbeat(
         unverified = decode_heartbeat(payload)
     except WireError as exc:
         raise Refused(exc.reason, str(exc), topic_camera) from None
-    return _verify(unverified, topic_camera, registry)
+    return _verify(unverified, topic_camera, registry.get(topic_camera))
 
 
-def _verify(unverified: Unverified, topic_camera: str, registry: CameraRegistry) -> Verified:
+def _verify(unverified: Unverified, topic_camera: str, camera: Camera | None) -> Verified:
     if unverified.camera_id != topic_camera:
         raise Refused(
             "topic_mismatch",
@@ -67,7 +77,6 @@ def _verify(unverified: Unverified, topic_camera: str, registry: CameraRegistry)
             topic_camera,
             unverified.seq,
         )
-    camera = registry.get(unverified.camera_id)
     if camera is None:
         raise Refused(
             "unknown_camera",

@@ -78,6 +78,12 @@ class IngestConfig(_Section):
     max_future_skew_s: int = Field(
         default=300, ge=0, le=86400, description="Refuse records captured this far in the future"
     )
+    verify_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes that decode and verify passages (0: in the ingest thread)",
+    )
 
 
 class WebConfig(_Section):

@@ -15,16 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from central.admission import Refused, admit_heartbeat, admit_passage
+from central.admission import Refused, admit_heartbeat, check_skew
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.health.records import HealthRecords, hour_key
+from central.ingest_pool import VerifyPool, open_and_verify
 from central.rejections import RejectionLog
 from central.retention import cutoff
 from central.store import Outcome, open_store
 from wire import Passage, Rejection, Verified
 from wire.errors import WireError
-from wire.sealing import SealingKey, Unsealable, is_sealed
+from wire.sealing import SealingKey
 from wire.topics import camera_of
 
 log = logging.getLogger("central.ingest")
@@ -105,23 +106,28 @@ class Admission:
         self.health = HealthRecords(config.health_path)
         seal_file = config.secrets.seal_key_file
         self.seal_key = SealingKey.load(seal_file) if seal_file else None
+        workers = config.ingest.verify_workers
+        self.pool = VerifyPool(workers, seal_file) if workers else None
         self.rejections = RejectionLog(config.rejections_path)
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         self.registry.close()
         self.health.close()
         self.rejections.close()
 
     def admit(self, messages: list[Incoming], now: datetime) -> AdmittedBatch:
         batch = AdmittedBatch(messages, [], AckPlan(), now)
+        verified_in_pool = self._verify_in_pool(messages)
         for item in messages:
             try:
                 topic_camera = camera_of(item.topic)
                 if item.topic.endswith("/passage"):
-                    self._route(self._passage(item, topic_camera, now), batch)
+                    self._route(self._passage(item, topic_camera, now, verified_in_pool), batch)
                 elif item.topic.endswith("/selftest"):
                     # Verified like a passage, answered, never stored nor matched.
-                    verified = self._passage(item, topic_camera, now)
+                    verified = self._passage(item, topic_camera, now, verified_in_pool)
                     batch.plan.selftests[topic_camera].append(verified.record.seq)
                     self.counters.add("selftests")
                 elif item.topic.endswith("/heartbeat"):
@@ -145,17 +151,32 @@ class Admission:
             total[1] += passage.confidence_pm
         self.health.count_passages((c, h, n, conf) for (c, h), (n, conf) in totals.items())
 
-    def _passage(self, item: Incoming, camera_id: str, now: datetime) -> Verified[Passage]:
-        payload = self._open(item.payload, camera_id)
-        return admit_passage(payload, camera_id, self.registry, now, self.skew)
+    def _verify_in_pool(self, messages: list[Incoming]) -> dict[int, object]:
+        """With worker processes: decode and verify every passage of the batch there."""
+        if self.pool is None:
+            return {}
+        chosen, jobs = [], []
+        for item in messages:
+            if item.topic.endswith(("/passage", "/selftest")):
+                try:
+                    camera_id = camera_of(item.topic)
+                except WireError:
+                    continue
+                chosen.append(id(item))
+                jobs.append((item.payload, camera_id, self.registry.get(camera_id)))
+        return dict(zip(chosen, self.pool.verify(jobs), strict=True)) if jobs else {}
 
-    def _open(self, payload: bytes, camera_id: str) -> bytes:
-        """Unseal a record sealed on the unit; plain payloads pass unchanged."""
-        if not is_sealed(payload):
-            return payload
-        if self.seal_key is None:
-            raise Unsealable("a sealed record arrived but secrets.seal_key_file is not set")
-        return self.seal_key.unseal(payload, camera_id)
+    def _passage(
+        self, item: Incoming, camera_id: str, now: datetime, from_pool: dict[int, object]
+    ) -> Verified[Passage]:
+        result = from_pool.get(id(item))
+        if result is None:
+            result = open_and_verify(item.payload, camera_id, self.registry.get(camera_id),
+                                     self.seal_key)  # fmt: skip
+        if isinstance(result, Refused):
+            raise result
+        check_skew(result, now, self.skew)
+        return result
 
     def _route(self, verified: Verified[Passage], batch: AdmittedBatch) -> None:
         """Offer to the listeners; keep only plan cameras' passages younger than 28 days.

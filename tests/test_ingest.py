@@ -244,3 +244,27 @@ def test_passage_older_than_28_days_on_arrival_is_acknowledged_not_stored(
     assert peer.next_ack(ack_key).seqs == (4,)
     assert ingest.counters["expired_on_arrival"] == 1
     assert open_store(central_setup.config).count() == 0
+
+
+def test_verification_in_worker_processes_gives_the_same_outcomes(
+    mosquitto, central_setup, camera, ack_key
+):
+    config = central_setup.config.model_copy(
+        update={"ingest": central_setup.config.ingest.model_copy(update={"verify_workers": 1})}
+    )
+    worker = IngestWorker(config, SigningKey.load(config.secrets.ack_signing_key_file))
+    worker.start()
+    peer = Peer(mosquitto.port, camera.camera_id)
+    try:
+        assert worker.subscribed.wait(10)
+        good = encode_passage(
+            make_passage(camera.key, seq=1, captured_at=recent_time()), camera.key
+        )
+        peer.publish(passage_topic(camera.camera_id), good)
+        assert peer.next_ack(ack_key, timeout=30).seqs == (1,)
+        peer.publish(passage_topic(camera.camera_id), REJECTIONS["bad_signature"](camera))
+        wait_until(lambda: worker.counters["rejected_bad_signature"] == 1, timeout=30)
+    finally:
+        peer.close()
+        worker.stop()
+    assert open_store(config).count() == 1
