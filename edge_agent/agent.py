@@ -18,6 +18,7 @@ from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
+from edge_agent.plate_rules import apply_plate_rules
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
@@ -42,6 +43,7 @@ class AgentStats:
     frames_failed: int = 0
     frames_dropped: int = 0
     reads_masked: int = 0
+    reads_off_format: int = 0
     records_expired: int = 0
     confidence_sum: float = 0.0
     reads_fitting_layout: int = 0
@@ -196,6 +198,8 @@ class Agent:
             return
         kept = [read for read in reads if not box_is_masked(read.box, masks)]
         self.stats.reads_masked += len(reads) - len(kept)
+        kept, off_format = apply_plate_rules(kept, self.config.recognizer.countries)
+        self.stats.reads_off_format += off_format
         self.stats.reads += len(kept)
         self.stats.confidence_sum += sum(read.confidence for read in kept)
         self.stats.reads_fitting_layout += sum(bool(countries_matching(r.plate)) for r in kept)

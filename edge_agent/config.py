@@ -124,6 +124,11 @@ class RecognizerConfig(_Section):
     min_confidence: float = Field(
         default=0.15, ge=0, le=1, description="Reads below this confidence are not reported"
     )
+    countries: tuple[str, ...] = Field(
+        default=(),
+        description="Countries whose plates this camera expects (ISO codes); reads fitting "
+        "none of their layouts are kept only when the reader is very sure. Empty: all",
+    )
 
 
 class PipelineConfig(_Section):
