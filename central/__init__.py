@@ -20,6 +20,7 @@ def create_app(config: CentralConfig) -> Flask:
     from central import api, web
     from central.accounts import web as accounts_web
     from central.health import views as health_views
+    from central.hotlists import views as alert_views
     from central.plan import admin as plan_admin
     from central.plan import views as plan_views
 
@@ -27,6 +28,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(health_views.bp)
+    app.register_blueprint(alert_views.bp)
     app.register_blueprint(plan_admin.bp)
     app.register_blueprint(plan_views.bp)
     app.teardown_appcontext(api.close_stores)

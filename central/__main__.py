@@ -19,7 +19,7 @@ from wire.errors import KeyFormatError
 CAMERA_COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
     "enrollment-token", "bundle-make", "user-add", "user-unlock", "officer-authorise",
-    "officer-register",
+    "officer-register", "hotlist-create", "hotlist-approve", "hotlist-add",
 }  # fmt: skip
 
 

@@ -159,6 +159,10 @@ class CentralConfig(_Section):
     health: HealthConfig = HealthConfig()
 
     @property
+    def hotlists_path(self) -> Path:
+        return self.storage.data_dir / "hotlists.sqlite"
+
+    @property
     def accounts_path(self) -> Path:
         return self.storage.data_dir / "accounts.sqlite"
 

@@ -64,6 +64,24 @@ def add_parsers(commands) -> None:
     authorise.add_argument("--by", required=True, help="who authorises (not the officer)")
     authorise.add_argument("--review-due", required=True, help="YYYY-MM-DD")
     commands.add_parser("officer-register", help="the authorisation register, with warnings")
+    hotlist = commands.add_parser("hotlist-create", help="a hotlist (live once approved)")
+    hotlist.add_argument("--name", required=True)
+    hotlist.add_argument("--owner", required=True)
+    hotlist.add_argument("--legal-basis", required=True, help="legal basis or order reference")
+    hotlist.add_argument("--category", required=True)
+    hotlist.add_argument("--priority", type=int, required=True, help="1 (act now) to 5")
+    hotlist.add_argument("--expires", required=True, help="ISO 8601 UTC")
+    approve = commands.add_parser("hotlist-approve", help="a prosecutor approves a hotlist")
+    approve.add_argument("--list-id", type=int, required=True)
+    approve.add_argument("--prosecutor", required=True)
+    entry = commands.add_parser("hotlist-add", help="a plate (exact or wildcard) on a hotlist")
+    entry.add_argument("--list-id", type=int, required=True)
+    entry.add_argument("--plate", required=True, help="e.g. GBL12X, GB?12X, GBL*")
+    entry.add_argument("--country", default="")
+    entry.add_argument("--reason", required=True)
+    entry.add_argument("--instructions", required=True, help="what the operator must do")
+    entry.add_argument("--expires", required=True, help="ISO 8601 UTC")
+    entry.add_argument("--by", required=True)
     commands.add_parser("camera-list", help="list registered cameras")
 
 
@@ -105,6 +123,8 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             print(
                 f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
             )
+        elif args.command.startswith("hotlist-"):
+            _hotlist(config, args, now)
         elif args.command in ("officer-authorise", "officer-register"):
             _register(config, args, now)
         elif args.command in ("user-add", "user-unlock"):
@@ -213,3 +233,34 @@ def _register(config: CentralConfig, args: argparse.Namespace, now: datetime) ->
             print(f"WARNING: {warning}")
     finally:
         accounts.close()
+
+
+def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    from central.hotlists.matching import PatternError
+    from central.hotlists.store import HotlistError, Hotlists
+
+    store = Hotlists(config.hotlists_path)
+    try:
+        if args.command == "hotlist-create":
+            list_id = store.create_list(
+                args.name, args.owner, args.legal_basis, args.category, args.priority,
+                parse_moment(args.expires), now,
+            )  # fmt: skip
+            _audit(config, "hotlist_created", {"list_id": list_id, "name": args.name}, args.owner)
+            print(f"hotlist {list_id} created; not live until approved")
+        elif args.command == "hotlist-approve":
+            store.approve(args.list_id, args.prosecutor, now)
+            _audit(config, "hotlist_approved", {"list_id": args.list_id}, args.prosecutor)
+            print(f"hotlist {args.list_id} approved: live")
+        else:
+            entry_id = store.add_entry(
+                args.list_id, args.plate, args.country, args.reason, args.instructions,
+                parse_moment(args.expires), args.by, now,
+            )  # fmt: skip
+            _audit(config, "hotlist_entry_added", {"list_id": args.list_id, "entry": entry_id},
+                   args.by)  # fmt: skip
+            print(f"entry {entry_id} added to hotlist {args.list_id}")
+    except (HotlistError, PatternError) as exc:
+        raise CameraRegistryError(str(exc)) from None
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
+from central.hotlists.listener import HotlistListener
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store import open_store
@@ -46,6 +47,8 @@ def run(config: CentralConfig, with_web: bool) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     worker = IngestWorker(config, ack_key)
+    hotlists = HotlistListener(config.hotlists_path)
+    worker.passage_listeners.append(hotlists)
     worker.start()
     retention = retention_worker(config)
     retention.start()
@@ -67,4 +70,5 @@ def run(config: CentralConfig, with_web: bool) -> int:
     health.stop()
     retention.stop()
     worker.stop()
+    hotlists.close()
     return 0

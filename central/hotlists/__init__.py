@@ -1,0 +1,1 @@
+"""Hotlists: wanted vehicles matched against every passage, and the alerts they raise."""

@@ -1,0 +1,196 @@
+"""Hotlists and their entries (hotlists.sqlite), and the alerts they raised.
+
+A list goes live only after a prosecutor's approval is recorded; a list and each entry
+expire. Alerts (hits) are kept apart from the 28-day store, with the passage's images, and
+move through new -> acknowledged -> closed (with an outcome). Every change names who.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from central.hotlists.matching import match, validate_pattern
+from central.store.migrations import open_database
+from wire.fields import format_timestamp
+
+CATEGORIES = ("stolen_vehicle", "missing_person", "fugitive", "investigation", "unpaid_fine")
+MIGRATIONS = [
+    (
+        "0001_hotlists",
+        """
+        CREATE TABLE lists (
+            list_id      INTEGER PRIMARY KEY,
+            name         TEXT NOT NULL,
+            owner        TEXT NOT NULL,
+            legal_basis  TEXT NOT NULL,
+            category     TEXT NOT NULL,
+            priority     INTEGER NOT NULL,
+            expires_at   TEXT NOT NULL,
+            approved_by  TEXT,
+            approved_at  TEXT
+        );
+        CREATE TABLE entries (
+            entry_id     INTEGER PRIMARY KEY,
+            list_id      INTEGER NOT NULL REFERENCES lists (list_id),
+            pattern      TEXT NOT NULL,
+            country      TEXT NOT NULL,
+            reason       TEXT NOT NULL,
+            instructions TEXT NOT NULL,
+            expires_at   TEXT NOT NULL
+        );
+        CREATE TABLE alerts (
+            alert_id     INTEGER PRIMARY KEY,
+            raised_at    TEXT NOT NULL,
+            list_id      INTEGER NOT NULL,
+            entry_id     INTEGER NOT NULL,
+            priority     INTEGER NOT NULL,
+            tolerant     INTEGER NOT NULL,
+            camera_id    TEXT NOT NULL,
+            seq          INTEGER NOT NULL,
+            captured_at  TEXT NOT NULL,
+            plate        TEXT NOT NULL,
+            country      TEXT NOT NULL,
+            crop         BLOB NOT NULL,
+            overview     BLOB NOT NULL,
+            state        TEXT NOT NULL DEFAULT 'new',
+            handled_by   TEXT,
+            outcome      TEXT,
+            UNIQUE (entry_id, camera_id, seq)
+        );
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, what TEXT NOT NULL
+        )
+        """,
+    ),
+]
+
+
+class HotlistError(Exception):
+    """A hotlist change the rules do not allow."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    list_id: int
+    entry_id: int
+    priority: int
+    tolerant: bool
+    reason: str
+    instructions: str
+
+
+class Hotlists:
+    def __init__(self, path: Path) -> None:
+        self.db = open_database(path, MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _log(self, actor: str, what: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO changes (at, actor, what) VALUES (?, ?, ?)",
+            (format_timestamp(now), actor, what),
+        )
+
+    def create_list(
+        self, name: str, owner: str, legal_basis: str, category: str, priority: int,
+        expires_at: datetime, now: datetime,
+    ) -> int:  # fmt: skip
+        if category not in CATEGORIES:
+            raise HotlistError(f"category must be one of {', '.join(CATEGORIES)}")
+        if not legal_basis.strip():
+            raise HotlistError("a hotlist needs its legal basis or order reference")
+        if not 1 <= priority <= 5:
+            raise HotlistError("priority runs from 1 (act now) to 5")
+        cursor = self.db.execute(
+            "INSERT INTO lists (name, owner, legal_basis, category, priority, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (name, owner, legal_basis, category, priority, format_timestamp(expires_at)),
+        )
+        self._log(owner, f"created list {cursor.lastrowid} {name!r} ({category})", now)
+        return cursor.lastrowid
+
+    def approve(self, list_id: int, prosecutor: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE lists SET approved_by = ?, approved_at = ? WHERE list_id = ?",
+            (prosecutor, format_timestamp(now), list_id),
+        )
+        self._log(prosecutor, f"approved list {list_id}", now)
+
+    def add_entry(
+        self, list_id: int, pattern: str, country: str, reason: str, instructions: str,
+        expires_at: datetime, by: str, now: datetime,
+    ) -> int:  # fmt: skip
+        cursor = self.db.execute(
+            "INSERT INTO entries (list_id, pattern, country, reason, instructions, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (list_id, validate_pattern(pattern), country, reason, instructions,
+             format_timestamp(expires_at)),
+        )  # fmt: skip
+        self._log(by, f"added entry {cursor.lastrowid} to list {list_id}", now)
+        return cursor.lastrowid
+
+    def hits(self, plate: str, country: str, at: datetime) -> list[Hit]:
+        """Entries of approved, unexpired lists that this read matches, most urgent first."""
+        moment = format_timestamp(at)
+        rows = self.db.execute(
+            "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
+            "l.priority FROM entries e JOIN lists l USING (list_id) "
+            "WHERE l.approved_by IS NOT NULL AND l.expires_at > ? AND e.expires_at > ?",
+            (moment, moment),
+        )
+        found = []
+        for entry_id, list_id, pattern, entry_country, reason, instructions, priority in rows:
+            if entry_country and country and entry_country != country:
+                continue
+            result = match(plate, pattern)
+            if result is not None:
+                found.append(
+                    Hit(list_id, entry_id, priority, result.tolerant, reason, instructions)
+                )
+        return sorted(found, key=lambda h: (h.priority, h.tolerant))
+
+    def raise_alert(self, hit: Hit, passage, now: datetime) -> int | None:
+        """Store the alert with the passage's images (unblurred: operators act on them)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (raised_at, list_id, entry_id, priority, tolerant, "
+            "camera_id, seq, captured_at, plate, country, crop, overview) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (format_timestamp(now), hit.list_id, hit.entry_id, hit.priority, int(hit.tolerant),
+             passage.camera_id, passage.seq, format_timestamp(passage.captured_at), passage.plate,
+             passage.country, passage.crop_jpeg, passage.overview_jpeg),
+        )  # fmt: skip
+        return cursor.lastrowid if cursor.rowcount else None
+
+    def alerts(self, state: str | None = None, limit: int = 100) -> list[dict]:
+        sql = (
+            "SELECT a.alert_id, a.raised_at, a.priority, a.tolerant, a.camera_id, a.seq, "
+            "a.captured_at, a.plate, a.country, a.state, a.handled_by, a.outcome, e.reason, "
+            "e.instructions, l.name, l.category FROM alerts a JOIN entries e USING (entry_id) "
+            "JOIN lists l ON l.list_id = a.list_id"
+        )
+        params: list = []
+        if state:
+            sql += " WHERE a.state = ?"
+            params.append(state)
+        rows = self.db.execute(
+            sql + " ORDER BY a.priority, a.alert_id DESC LIMIT ?", (*params, limit)
+        )
+        keys = ("alert_id", "raised_at", "priority", "tolerant", "camera_id", "seq", "captured_at",
+                "plate", "country", "state", "handled_by", "outcome", "reason", "instructions",
+                "list", "category")  # fmt: skip
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def handle(self, alert_id: int, state: str, by: str, outcome: str, now: datetime) -> None:
+        if state not in ("acknowledged", "closed"):
+            raise HotlistError("an alert is acknowledged or closed")
+        if state == "closed" and not outcome.strip():
+            raise HotlistError("close an alert with its outcome")
+        self.db.execute(
+            "UPDATE alerts SET state = ?, handled_by = ?, outcome = ? WHERE alert_id = ?",
+            (state, by, outcome or None, alert_id),
+        )
+        self._log(by, f"alert {alert_id} {state}: {json.dumps(outcome)}", now)

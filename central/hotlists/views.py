@@ -1,0 +1,83 @@
+"""The control room: alerts, most urgent first, with the unblurred images, to act on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
+
+from central.accounts.web import current_session, requires
+from central.hotlists.store import HotlistError, Hotlists
+
+bp = Blueprint("alerts", __name__, template_folder="../web/templates")
+OPERATORS = ("operator", "calamity_coordinator")
+
+
+def hotlists() -> Hotlists:
+    if "hotlists" not in g:
+        g.hotlists = Hotlists(current_app.config["ANPR"].hotlists_path)
+    return g.hotlists
+
+
+@bp.teardown_app_request
+def close_hotlists(exc: BaseException | None = None) -> None:
+    store = g.pop("hotlists", None)
+    if store is not None:
+        store.close()
+
+
+@bp.get("/api/v1/alerts")
+@requires(*OPERATORS)
+def alerts_json():
+    state = request.args.get("state")
+    return jsonify({"alerts": hotlists().alerts(state)})
+
+
+@bp.get("/alerts")
+@requires(*OPERATORS)
+def alerts_page():
+    open_alerts = [a for a in hotlists().alerts() if a["state"] != "closed"]
+    return render_template("alerts.html", alerts=open_alerts, session=current_session())
+
+
+@bp.get("/alerts/<int:alert_id>/<which>.jpg")
+@requires(*OPERATORS)
+def alert_image(alert_id: int, which: str):
+    if which not in ("crop", "overview"):
+        abort(404)
+    row = (
+        hotlists()
+        .db.execute(f"SELECT {which} FROM alerts WHERE alert_id = ?", (alert_id,))
+        .fetchone()
+    )
+    if row is None:
+        abort(404)
+    response = Response(row[0], mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/alerts/<int:alert_id>/handle")
+@requires(*OPERATORS)
+def handle_alert(alert_id: int):
+    try:
+        hotlists().handle(
+            alert_id,
+            request.form.get("state", ""),
+            current_session().username,
+            request.form.get("outcome", ""),
+            datetime.now(UTC),
+        )
+    except HotlistError as exc:
+        abort(400, description=str(exc))
+    return redirect("/alerts")

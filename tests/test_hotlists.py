@@ -1,0 +1,121 @@
+"""Hotlists: matching (exact, wildcard, tolerant), approval before going live, alerts at
+ingest for every camera, and the control room's page."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central import create_app
+from central.hotlists.listener import HotlistListener
+from central.hotlists.matching import PatternError, match, validate_pattern
+from central.hotlists.store import Hotlists
+from central.ingest import IngestWorker
+from central.store import open_store
+from tests.conftest import logged_in, make_passage, register_camera, wait_until
+from tests.test_ingest import Peer, recent_time
+from wire import SigningKey, encode_passage
+from wire.topics import passage_topic
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+LATER = NOW + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    "plate, pattern, expected",
+    [
+        ("GBL12X", "GBL12X", False),
+        ("GBL12X", "GB?12X", False),
+        ("GBL12X", "GBL*", False),
+        ("G8L12X", "GBL12X", True),  # 8 read for B: a near match
+        ("G8L1ZX", "GBL12X", None),  # two confusions: no match
+        ("GXL12X", "GBL12X", None),  # X and B are not confused
+        ("G8L12X", "GBL*", None),  # no near matches on open patterns
+    ],
+)
+def test_matching(plate, pattern, expected):
+    result = match(plate, pattern)
+    assert (None if result is None else result.tolerant) == expected
+
+
+@pytest.mark.parametrize("pattern", ["**", "A?", "AB_12", ""])
+def test_patterns_must_be_specific(pattern):
+    with pytest.raises(PatternError):
+        validate_pattern(pattern)
+
+
+@pytest.fixture
+def lists(tmp_path):
+    store = Hotlists(tmp_path / "hotlists.sqlite")
+    list_id = store.create_list("Stolen vehicles", "desk-12", "art. 311 Sr, report 2026-1",
+                                "stolen_vehicle", 1, LATER, NOW)  # fmt: skip
+    store.add_entry(list_id, "GBL12X", "NL", "stolen 2026-11-20", "do not stop alone", LATER,
+                    "desk-12", NOW)  # fmt: skip
+    yield store, list_id
+    store.close()
+
+
+def test_a_list_is_live_only_once_approved_and_until_it_expires(lists):
+    store, list_id = lists
+    assert store.hits("GBL12X", "NL", NOW) == []
+    store.approve(list_id, "mr. De Boer (OvJ)", NOW)
+    (hit,) = store.hits("GBL12X", "NL", NOW)
+    assert hit.instructions == "do not stop alone" and not hit.tolerant
+    assert store.hits("GBL12X", "BE", NOW) == [], "another country's plate"
+    assert store.hits("GBL12X", "NL", LATER + timedelta(days=1)) == []
+
+
+@pytest.mark.slow
+def test_alert_at_ingest_for_a_camera_outside_the_plan_and_the_control_room(
+    tmp_path, mosquitto, central_setup
+):
+    outsider = register_camera(central_setup, "traffic-cam-07", tmp_path / "o", designate=False)
+    store = Hotlists(central_setup.config.hotlists_path)
+    now, until = datetime.now(UTC), datetime.now(UTC) + timedelta(days=2)
+    list_id = store.create_list("Missing person", "desk-3", "order 2026-77", "missing_person", 1,
+                                until, now)  # fmt: skip
+    store.add_entry(list_id, "GBL12X", "", "missing since Friday", "call the family officer",
+                    until, "desk-3", now)  # fmt: skip
+    store.approve(list_id, "OvJ", datetime.now(UTC))
+    store.close()
+
+    worker = IngestWorker(
+        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    )
+    listener = HotlistListener(central_setup.config.hotlists_path)
+    worker.passage_listeners.append(listener)
+    worker.start()
+    peer = Peer(mosquitto.port, outsider.camera_id)
+    try:
+        assert worker.subscribed.wait(10)
+        payload = encode_passage(make_passage(outsider.key, camera_id=outsider.camera_id,
+                                              plate="G8L12X", captured_at=recent_time()),
+                                 outsider.key)  # fmt: skip
+        peer.publish(passage_topic(outsider.camera_id), payload)
+        peer.publish(passage_topic(outsider.camera_id), payload)  # delivered twice
+        wait_until(lambda: worker.counters["not_in_plan_discarded"] == 2, what="both handled")
+    finally:
+        peer.close()
+        worker.stop()
+        listener.close()
+    assert listener.alerts_raised == 1, "one alert for one passage, however often delivered"
+    assert open_store(central_setup.config).count() == 0, "never in the 28-day store"
+
+    app = create_app(central_setup.config)
+    assert logged_in(app.test_client(), central_setup.config).get("/alerts").status_code == 403
+    operator = logged_in(app.test_client(), central_setup.config, roles=("operator",),
+                         username="c.operator")  # fmt: skip
+    page = operator.get("/alerts").data
+    assert b"G8L12X" in page and b"near match" in page and b"call the family officer" in page
+    (alert,) = operator.get("/api/v1/alerts").get_json()["alerts"]
+    crop = operator.get(f"/alerts/{alert['alert_id']}/crop.jpg")
+    assert crop.data.startswith(b"\xff\xd8\xff")
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
+    handle = f"/alerts/{alert['alert_id']}/handle"
+    assert operator.post(handle, data={"csrf": csrf, "state": "acknowledged"}).status_code == 302
+    assert operator.post(handle, data={"csrf": csrf, "state": "closed"}).status_code == 400
+    closed = operator.post(handle, data={"csrf": csrf, "state": "closed", "outcome": "found"})
+    assert closed.status_code == 302
+    assert operator.get("/api/v1/alerts?state=closed").get_json()["alerts"][0]["handled_by"] == (
+        "c.operator"
+    )
