@@ -45,6 +45,12 @@ class RetentionConfig(_Section):
         le=1800,
         description="Seconds between retention runs; expired data is gone within the hour",
     )
+    alert_days: int = Field(
+        default=28,
+        ge=1,
+        le=366,
+        description="Days hotlist alerts (with their images) are kept in the hit store",
+    )
 
 
 class SecretsConfig(_Section):

@@ -119,3 +119,14 @@ def test_alert_at_ingest_for_a_camera_outside_the_plan_and_the_control_room(
     assert operator.get("/api/v1/alerts?state=closed").get_json()["alerts"][0]["handled_by"] == (
         "c.operator"
     )
+
+
+def test_alerts_expire_with_their_images(lists):
+    store, list_id = lists
+    store.approve(list_id, "OvJ", NOW)
+    passage = make_passage(SigningKey.generate(), plate="GBL12X", captured_at=NOW)
+    (hit,) = store.hits("GBL12X", "NL", NOW)
+    store.raise_alert(hit, passage, NOW)
+    assert store.expire_alerts(NOW + timedelta(days=27), timedelta(days=28)) == 0
+    assert store.expire_alerts(NOW + timedelta(days=29), timedelta(days=28)) == 1
+    assert store.alerts() == []

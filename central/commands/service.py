@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
 from central.hotlists.listener import HotlistListener
+from central.hotlists.store import Hotlists
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store import open_store
@@ -30,6 +31,9 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             opened["statistics"] = DailyStatistics(config.statistics_path)
             opened["registry"] = CameraRegistry(config.cameras_path)
             opened["health"] = HealthRecords(config.health_path)
+            opened["hotlists"] = Hotlists(config.hotlists_path)
+        keep_alerts = timedelta(days=config.retention.alert_days)
+        opened["hotlists"].expire_alerts(now, keep_alerts)
         return run_retention(
             opened["store"], opened["statistics"], opened["registry"], opened["health"], now
         )

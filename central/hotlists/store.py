@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from central.hotlists.matching import match, validate_pattern
@@ -183,6 +183,15 @@ class Hotlists:
                 "plate", "country", "state", "handled_by", "outcome", "reason", "instructions",
                 "list", "category")  # fmt: skip
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def expire_alerts(self, now: datetime, keep: timedelta) -> int:
+        """Destroy alerts (with their images) raised longer ago than `keep`."""
+        removed = self.db.execute(
+            "DELETE FROM alerts WHERE raised_at < ?", (format_timestamp(now - keep),)
+        ).rowcount
+        if removed:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
 
     def handle(self, alert_id: int, state: str, by: str, outcome: str, now: datetime) -> None:
         if state not in ("acknowledged", "closed"):
