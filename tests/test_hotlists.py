@@ -130,3 +130,35 @@ def test_alerts_expire_with_their_images(lists):
     assert store.expire_alerts(NOW + timedelta(days=27), timedelta(days=28)) == 0
     assert store.expire_alerts(NOW + timedelta(days=29), timedelta(days=28)) == 1
     assert store.alerts() == []
+
+
+@pytest.mark.slow
+def test_new_alerts_appear_on_the_open_page_without_a_reload(tmp_path):
+    from tests.browser import ARTEFACTS, browser_page, serve
+    from tests.conftest import current_code, make_user, write_central_config
+
+    setup = write_central_config(tmp_path, broker_port=1883)
+    store = Hotlists(setup.config.hotlists_path)
+    now = datetime.now(UTC)
+    list_id = store.create_list("Fugitives", "desk-1", "order 2026-5", "fugitive", 1,
+                                now + timedelta(days=1), now)  # fmt: skip
+    store.add_entry(list_id, "XT456B", "", "escaped", "armed: keep distance",
+                    now + timedelta(days=1), "desk-1", now)  # fmt: skip
+    store.approve(list_id, "OvJ", now)
+    username, password, secret = make_user(setup.config, "c.operator", ("operator",))
+    with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
+        page.goto(f"{url}/alerts")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.fill("input[name=code]", current_code(secret))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/alerts")
+        page.wait_for_selector("#live:text('live')")
+        page.evaluate("window.stillTheSamePage = true")
+        (hit,) = store.hits("XT456B", "", now)
+        store.raise_alert(hit, make_passage(SigningKey.generate(), plate="XT456B",
+                                            char_confidence_pm=(900,) * 6), now)  # fmt: skip
+        page.wait_for_selector("text=armed: keep distance", timeout=5000)
+        assert page.evaluate("window.stillTheSamePage") is True
+        page.screenshot(path=str(ARTEFACTS / "alerts-live.png"), full_page=True)
+    store.close()

@@ -184,6 +184,17 @@ class Hotlists:
                 "list", "category")  # fmt: skip
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def latest_alert_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(alert_id), 0) FROM alerts").fetchone()[0]
+
+    def state_version(self) -> str:
+        """Changes whenever an alert is raised or handled (for live pages)."""
+        row = self.db.execute(
+            "SELECT coalesce(max(alert_id), 0), coalesce(max(id), 0) FROM alerts, "
+            "(SELECT max(id) AS id FROM changes)"
+        ).fetchone()
+        return f"{row[0]}.{row[1]}"
+
     def expire_alerts(self, now: datetime, keep: timedelta) -> int:
         """Destroy alerts (with their images) raised longer ago than `keep`."""
         removed = self.db.execute(

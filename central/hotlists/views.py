@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from flask import (
@@ -43,11 +44,50 @@ def alerts_json():
     return jsonify({"alerts": hotlists().alerts(state)})
 
 
+def _open_alerts() -> list[dict]:
+    return [a for a in hotlists().alerts() if a["state"] != "closed"]
+
+
 @bp.get("/alerts")
 @requires(*OPERATORS)
 def alerts_page():
-    open_alerts = [a for a in hotlists().alerts() if a["state"] != "closed"]
-    return render_template("alerts.html", alerts=open_alerts, session=current_session())
+    return render_template("alerts.html", alerts=_open_alerts(), session=current_session())
+
+
+@bp.get("/alerts/rows")
+@requires(*OPERATORS)
+def alert_rows():
+    """The table body alone: what the live page swaps in when the stream says so."""
+    return render_template("_alert_rows.html", alerts=_open_alerts(), session=current_session())
+
+
+@bp.get("/alerts/stream")
+@requires(*OPERATORS)
+def alert_stream():
+    """Server-sent events: an `alerts` event within half a second of any change. The stream
+    ends after `max_s` seconds (default 60); the browser reconnects by itself."""
+    path = current_app.config["ANPR"].hotlists_path
+    max_s = min(float(request.args.get("max_s", "60")), 300.0)
+
+    def events():
+        store = Hotlists(path)
+        try:
+            seen = store.state_version()
+            yield f"retry: 1000\nevent: hello\ndata: {seen}\n\n"
+            deadline = time.monotonic() + max_s
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                version = store.state_version()
+                if version != seen:
+                    seen = version
+                    yield f"event: alerts\ndata: {version}\n\n"
+        finally:
+            store.close()
+
+    response = Response(events(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
 
 
 @bp.get("/alerts/<int:alert_id>/<which>.jpg")
