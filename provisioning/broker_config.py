@@ -55,6 +55,11 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
         "topic read anpr/v1/+/selftest",
         "topic write anpr/v1/+/ack",
         "topic write anpr/v1/+/selftest-ack",
+        "topic write anpr/v1/alerts/#",
+        "",
+        "# control-room consoles (certificate name anpr-control-room) receive hotlist alerts",
+        "user anpr-control-room",
+        "topic read anpr/v1/alerts/#",
     ]
     for camera_id in sorted(camera_ids):
         lines += [

@@ -1,6 +1,7 @@
 """Hotlists: matching (exact, wildcard, tolerant), approval before going live, alerts at
 ingest for every camera, and the control room's page."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -82,10 +83,15 @@ def test_alert_at_ingest_for_a_camera_outside_the_plan_and_the_control_room(
     worker = IngestWorker(
         central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
     )
-    listener = HotlistListener(central_setup.config.hotlists_path)
+    listener = HotlistListener(
+        central_setup.config.hotlists_path,
+        publish=lambda topic, data: worker.client.publish(topic, data, qos=1),
+    )
     worker.passage_listeners.append(listener)
     worker.start()
     peer = Peer(mosquitto.port, outsider.camera_id)
+    console = Peer(mosquitto.port, "control-room")
+    console.client.subscribe("anpr/v1/alerts/#", qos=1)
     try:
         assert worker.subscribed.wait(10)
         payload = encode_passage(make_passage(outsider.key, camera_id=outsider.camera_id,
@@ -94,7 +100,11 @@ def test_alert_at_ingest_for_a_camera_outside_the_plan_and_the_control_room(
         peer.publish(passage_topic(outsider.camera_id), payload)
         peer.publish(passage_topic(outsider.camera_id), payload)  # delivered twice
         wait_until(lambda: worker.counters["not_in_plan_discarded"] == 2, what="both handled")
+        message = json.loads(console.acks.get(timeout=10))
+        assert (message["plate"], message["near_match"]) == ("G8L12X", True)
+        assert message["instructions"] == "call the family officer"
     finally:
+        console.close()
         peer.close()
         worker.stop()
         listener.close()

@@ -51,7 +51,10 @@ def run(config: CentralConfig, with_web: bool) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     worker = IngestWorker(config, ack_key)
-    hotlists = HotlistListener(config.hotlists_path)
+    hotlists = HotlistListener(
+        config.hotlists_path,
+        publish=lambda topic, payload: worker.client.publish(topic, payload, qos=1),
+    )
     worker.passage_listeners.append(hotlists)
     worker.start()
     retention = retention_worker(config)

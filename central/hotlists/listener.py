@@ -7,6 +7,7 @@ priority but never the plate (logs outlive the 28 days).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,16 +15,26 @@ from pathlib import Path
 
 from central.hotlists.store import Hotlists
 from wire import Passage, Verified
+from wire.fields import format_timestamp
 
 log = logging.getLogger("central.alerts")
 
 
+def alert_topic(priority: int) -> str:
+    """Where control-room consoles subscribe: `anpr/v1/alerts/p1` (act now) ... `p5`."""
+    return f"anpr/v1/alerts/p{priority}"
+
+
 class HotlistListener:
     def __init__(
-        self, path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        path: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        publish: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.path = path
         self.clock = clock
+        self.publish = publish
         self._store: Hotlists | None = None
         self.alerts_raised = 0
 
@@ -37,6 +48,8 @@ class HotlistListener:
             if alert_id is None:
                 continue  # the same passage delivered again: one alert
             self.alerts_raised += 1
+            if self.publish is not None:
+                self.publish(alert_topic(hit.priority), _message(alert_id, hit, passage))
             log.warning(
                 "ALERT id=%d priority=%d list=%d camera=%s tolerant=%s",
                 alert_id, hit.priority, hit.list_id, passage.camera_id, hit.tolerant,
@@ -45,3 +58,23 @@ class HotlistListener:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def _message(alert_id: int, hit, passage: Passage) -> bytes:
+    """The alert for consoles (over TLS, readable only by the control room's identity)."""
+    return json.dumps(
+        {
+            "alert_id": alert_id,
+            "priority": hit.priority,
+            "list_id": hit.list_id,
+            "near_match": hit.tolerant,
+            "camera_id": passage.camera_id,
+            "seq": passage.seq,
+            "captured_at": format_timestamp(passage.captured_at),
+            "plate": passage.plate,
+            "country": passage.country,
+            "reason": hit.reason,
+            "instructions": hit.instructions,
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
