@@ -172,3 +172,22 @@ def test_new_alerts_appear_on_the_open_page_without_a_reload(tmp_path):
         assert page.evaluate("window.stillTheSamePage") is True
         page.screenshot(path=str(ARTEFACTS / "alerts-live.png"), full_page=True)
     store.close()
+
+
+def test_csv_import_reports_every_bad_row_and_imports_nothing_until_fixed(lists):
+    store, list_id = lists
+    text = (
+        "plate,country,reason,instructions,expires\n"
+        "XT456B,NL,stolen,stop,2027-01-01T00:00Z\n"
+        "A?,NL,stolen,stop,2027-01-01T00:00Z\n"
+        "ZZ999Z,NLD,stolen,stop,2027-01-01T00:00Z\n"
+        "KL123M,,stolen,,2027-01-01T00:00Z\n"
+        "PR888T,BE,stolen,stop,2020-01-01T00:00Z\n"
+    )
+    report = store.import_csv(list_id, text, "desk-12", NOW)
+    assert report.imported == 0
+    assert [line for line, _ in report.errors] == [3, 4, 5, 6]
+    report = store.import_csv(list_id, text, "desk-12", NOW, skip_invalid=True)
+    assert report.imported == 1
+    bad_header = store.import_csv(list_id, "plate;country\n", "desk-12", NOW)
+    assert bad_header.errors[0][0] == 1

@@ -82,6 +82,11 @@ def add_parsers(commands) -> None:
     entry.add_argument("--instructions", required=True, help="what the operator must do")
     entry.add_argument("--expires", required=True, help="ISO 8601 UTC")
     entry.add_argument("--by", required=True)
+    imp = commands.add_parser("hotlist-import", help="entries from CSV, with a report")
+    imp.add_argument("--list-id", type=int, required=True)
+    imp.add_argument("--csv", type=Path, required=True, help="plate,country,reason,...")
+    imp.add_argument("--by", required=True)
+    imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows anyway")
     commands.add_parser("camera-list", help="list registered cameras")
 
 
@@ -252,6 +257,19 @@ def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> 
             store.approve(args.list_id, args.prosecutor, now)
             _audit(config, "hotlist_approved", {"list_id": args.list_id}, args.prosecutor)
             print(f"hotlist {args.list_id} approved: live")
+        elif args.command == "hotlist-import":
+            try:
+                text = args.csv.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise HotlistError(f"cannot read {args.csv}: {exc}") from None
+            report = store.import_csv(args.list_id, text, args.by, now, args.skip_invalid)
+            for line, problem in report.errors:
+                print(f"line {line}: {problem}")
+            print(f"{report.imported} entries imported, {len(report.errors)} rejected")
+            details = {"list_id": args.list_id, "imported": report.imported}
+            _audit(config, "hotlist_imported", details, args.by)
+            if report.errors and not args.skip_invalid:
+                raise HotlistError("nothing imported: fix the rows above, or --skip-invalid")
         else:
             entry_id = store.add_entry(
                 args.list_id, args.plate, args.country, args.reason, args.instructions,

@@ -7,12 +7,15 @@ move through new -> acknowledged -> closed (with an outcome). Every change names
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from central.hotlists.matching import match, validate_pattern
+from central.hotlists.matching import PatternError, match, validate_pattern
 from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
@@ -82,6 +85,12 @@ class Hit:
     instructions: str
 
 
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
 class Hotlists:
     def __init__(self, path: Path) -> None:
         self.db = open_database(path, MIGRATIONS)
@@ -132,6 +141,43 @@ class Hotlists:
         )  # fmt: skip
         self._log(by, f"added entry {cursor.lastrowid} to list {list_id}", now)
         return cursor.lastrowid
+
+    def import_csv(
+        self, list_id: int, text: str, by: str, now: datetime, skip_invalid: bool = False
+    ) -> ImportReport:
+        """Rows `plate,country,reason,instructions,expires` (with that header line).
+
+        Every row is checked first; with any error nothing is imported unless
+        `skip_invalid`, so that a half-imported list never goes live by accident.
+        """
+        report = ImportReport()
+        reader = csv.DictReader(io.StringIO(text))
+        expected = ["plate", "country", "reason", "instructions", "expires"]
+        if reader.fieldnames != expected:
+            report.errors.append((1, f"header must be {','.join(expected)}"))
+            return report
+        valid = []
+        for number, row in enumerate(reader, start=2):
+            try:
+                pattern = validate_pattern(row["plate"] or "")
+                country = (row["country"] or "").strip().upper()
+                if country and not re.fullmatch(r"[A-Z]{2}", country):
+                    raise HotlistError("country must be an ISO code like NL, or empty")
+                if not (row["reason"] or "").strip() or not (row["instructions"] or "").strip():
+                    raise HotlistError("reason and instructions are required")
+                expires = datetime.fromisoformat(row["expires"] or "")
+                if expires.tzinfo is None or expires <= now:
+                    raise HotlistError("expires must be a future time with a time zone")
+            except (PatternError, HotlistError, ValueError) as exc:
+                report.errors.append((number, str(exc)))
+                continue
+            valid.append((pattern, country, row["reason"], row["instructions"], expires))
+        if report.errors and not skip_invalid:
+            return report
+        for pattern, country, reason, instructions, expires in valid:
+            self.add_entry(list_id, pattern, country, reason, instructions, expires, by, now)
+            report.imported += 1
+        return report
 
     def hits(self, plate: str, country: str, at: datetime) -> list[Hit]:
         """Entries of approved, unexpired lists that this read matches, most urgent first."""
