@@ -117,19 +117,21 @@ def _write_statistics(store, statistics, registry, health, day: date, now: datet
 
 
 class RetentionWorker:
-    """Runs `run_once` every `interval_s` in its own named thread until stopped."""
+    """Runs `run_once` every `interval_s` in its own named thread until stopped (retention,
+    and other periodic jobs such as alert escalation)."""
 
     def __init__(
         self,
         run_once: Callable[[datetime], RetentionReport],
         interval_s: float = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        name: str = "retention",
     ) -> None:
         self.run_once = run_once
         self.interval_s = interval_s
         self.clock = clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.last_report: RetentionReport | None = None
 
     def start(self) -> None:

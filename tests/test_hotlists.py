@@ -191,3 +191,20 @@ def test_csv_import_reports_every_bad_row_and_imports_nothing_until_fixed(lists)
     assert report.imported == 1
     bad_header = store.import_csv(list_id, "plate;country\n", "desk-12", NOW)
     assert bad_header.errors[0][0] == 1
+
+
+def test_unacknowledged_alerts_are_escalated_by_their_priority(lists, tmp_path, caplog):
+    from central.hotlists.listener import escalation_run
+
+    store, list_id = lists
+    store.approve(list_id, "OvJ", NOW)
+    (hit,) = store.hits("GBL12X", "NL", NOW)
+    store.raise_alert(hit, make_passage(SigningKey.generate(), plate="GBL12X"), NOW)
+    assert store.escalate(NOW + timedelta(seconds=50)) == [], "priority 1: one minute"
+    published = []
+    run = escalation_run(tmp_path / "hotlists.sqlite", lambda topic, data: published.append(topic))
+    (alert_id,) = run(NOW + timedelta(seconds=61))
+    assert published == ["anpr/v1/alerts/escalated"]
+    assert "ESCALATION" in caplog.text
+    assert store.escalate(NOW + timedelta(minutes=5)) == [], "escalated once"
+    assert store.alerts()[0]["escalated_at"] is not None

@@ -11,7 +11,7 @@ from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
-from central.hotlists.listener import HotlistListener
+from central.hotlists.listener import HotlistListener, escalation_run
 from central.hotlists.store import Hotlists
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
@@ -59,6 +59,15 @@ def run(config: CentralConfig, with_web: bool) -> int:
     worker.start()
     retention = retention_worker(config)
     retention.start()
+    escalation = RetentionWorker(
+        escalation_run(
+            config.hotlists_path,
+            publish=lambda topic, payload: worker.client.publish(topic, payload, qos=1),
+        ),
+        interval_s=10.0,
+        name="escalation",
+    )
+    escalation.start()
     health = HealthMonitor(
         config.cameras_path, config.health_path, config.health.limits(), config.health.interval_s
     )
@@ -75,6 +84,7 @@ def run(config: CentralConfig, with_web: bool) -> int:
     if server is not None:
         server.shutdown()
     health.stop()
+    escalation.stop()
     retention.stop()
     worker.stop()
     hotlists.close()

@@ -78,3 +78,20 @@ def _message(alert_id: int, hit, passage: Passage) -> bytes:
         },
         ensure_ascii=False,
     ).encode("utf-8")
+
+
+def escalation_run(path: Path, publish: Callable[[str, bytes], None] | None = None):
+    """A periodic job: escalate alerts nobody acknowledged in time; log and announce them."""
+    opened: dict = {}
+
+    def run_once(now: datetime) -> list[int]:
+        if "store" not in opened:
+            opened["store"] = Hotlists(path)
+        escalated = opened["store"].escalate(now)
+        for alert_id in escalated:
+            log.error("ESCALATION alert id=%d not acknowledged in time", alert_id)
+            if publish is not None:
+                publish("anpr/v1/alerts/escalated", json.dumps({"alert_id": alert_id}).encode())
+        return escalated
+
+    return run_once

@@ -68,7 +68,16 @@ MIGRATIONS = [
         )
         """,
     ),
+    (
+        "0002_escalation",
+        """
+        ALTER TABLE alerts ADD COLUMN escalated_at TEXT
+        """,
+    ),
 ]
+# How long an alert of each priority may wait for acknowledgement before it is escalated.
+ACKNOWLEDGE_WITHIN = {1: timedelta(minutes=1), 2: timedelta(minutes=5),
+                      3: timedelta(minutes=15), 4: timedelta(hours=1)}  # fmt: skip
 
 
 class HotlistError(Exception):
@@ -214,7 +223,8 @@ class Hotlists:
     def alerts(self, state: str | None = None, limit: int = 100) -> list[dict]:
         sql = (
             "SELECT a.alert_id, a.raised_at, a.priority, a.tolerant, a.camera_id, a.seq, "
-            "a.captured_at, a.plate, a.country, a.state, a.handled_by, a.outcome, e.reason, "
+            "a.captured_at, a.plate, a.country, a.state, a.handled_by, a.outcome, a.escalated_at, "
+            "e.reason, "
             "e.instructions, l.name, l.category FROM alerts a JOIN entries e USING (entry_id) "
             "JOIN lists l ON l.list_id = a.list_id"
         )
@@ -226,7 +236,8 @@ class Hotlists:
             sql + " ORDER BY a.priority, a.alert_id DESC LIMIT ?", (*params, limit)
         )
         keys = ("alert_id", "raised_at", "priority", "tolerant", "camera_id", "seq", "captured_at",
-                "plate", "country", "state", "handled_by", "outcome", "reason", "instructions",
+                "plate", "country", "state", "handled_by", "outcome", "escalated_at", "reason",
+                "instructions",
                 "list", "category")  # fmt: skip
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
@@ -240,6 +251,24 @@ class Hotlists:
             "(SELECT max(id) AS id FROM changes)"
         ).fetchone()
         return f"{row[0]}.{row[1]}"
+
+    def escalate(self, now: datetime) -> list[int]:
+        """Mark (once) the new alerts that waited longer than their priority allows."""
+        escalated = []
+        rows = self.db.execute(
+            "SELECT alert_id, priority, raised_at FROM alerts "
+            "WHERE state = 'new' AND escalated_at IS NULL"
+        ).fetchall()
+        for alert_id, priority, raised_at in rows:
+            limit = ACKNOWLEDGE_WITHIN.get(priority)
+            if limit is not None and raised_at < format_timestamp(now - limit):
+                self.db.execute(
+                    "UPDATE alerts SET escalated_at = ? WHERE alert_id = ?",
+                    (format_timestamp(now), alert_id),
+                )
+                self._log("system", f"alert {alert_id} escalated (priority {priority})", now)
+                escalated.append(alert_id)
+        return escalated
 
     def expire_alerts(self, now: datetime, keep: timedelta) -> int:
         """Destroy alerts (with their images) raised longer ago than `keep`."""
