@@ -50,3 +50,19 @@ def match(plate: str, pattern: str, tolerant: bool = True) -> Match | None:
     if len(differences) == 1 and _confusable(*differences[0]):
         return Match(tolerant=True)
     return None
+
+
+def near_variants(plate: str) -> set[str]:
+    """The plate and every spelling one confusable character away: what a near match of an
+    exact entry must equal. Lets the store look entries up by index instead of scanning."""
+    variants = {plate}
+    for index, char in enumerate(plate):
+        for group in CONFUSABLE:
+            if char in group:
+                for other in group - {char}:
+                    variants.add(plate[:index] + other + plate[index + 1 :])
+    return variants
+
+
+def is_wildcard(pattern: str) -> bool:
+    return "?" in pattern or "*" in pattern

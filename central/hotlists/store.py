@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from central.hotlists.matching import PatternError, match, validate_pattern
+from central.hotlists.matching import (
+    PatternError,
+    is_wildcard,
+    match,
+    near_variants,
+    validate_pattern,
+)
 from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
@@ -72,6 +78,15 @@ MIGRATIONS = [
         "0002_escalation",
         """
         ALTER TABLE alerts ADD COLUMN escalated_at TEXT
+        """,
+    ),
+    (
+        "0003_entry_index",
+        """
+        ALTER TABLE entries ADD COLUMN wildcard INTEGER NOT NULL DEFAULT 0;
+        UPDATE entries SET wildcard = (instr(pattern, '?') > 0 OR instr(pattern, '*') > 0);
+        CREATE INDEX entries_pattern ON entries (pattern);
+        CREATE INDEX entries_wildcard ON entries (wildcard)
         """,
     ),
 ]
@@ -142,11 +157,12 @@ class Hotlists:
         self, list_id: int, pattern: str, country: str, reason: str, instructions: str,
         expires_at: datetime, by: str, now: datetime,
     ) -> int:  # fmt: skip
+        pattern = validate_pattern(pattern)
         cursor = self.db.execute(
-            "INSERT INTO entries (list_id, pattern, country, reason, instructions, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (list_id, validate_pattern(pattern), country, reason, instructions,
-             format_timestamp(expires_at)),
+            "INSERT INTO entries (list_id, pattern, country, reason, instructions, expires_at, "
+            "wildcard) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (list_id, pattern, country, reason, instructions, format_timestamp(expires_at),
+             int(is_wildcard(pattern))),
         )  # fmt: skip
         self._log(by, f"added entry {cursor.lastrowid} to list {list_id}", now)
         return cursor.lastrowid
@@ -189,23 +205,31 @@ class Hotlists:
         return report
 
     def hits(self, plate: str, country: str, at: datetime) -> list[Hit]:
-        """Entries of approved, unexpired lists that this read matches, most urgent first."""
+        """Entries of approved, unexpired lists that this read matches, most urgent first.
+
+        Exact entries are found through the pattern index (the plate and its near
+        spellings); only wildcard entries, which are few, are tried one by one.
+        """
         moment = format_timestamp(at)
-        rows = self.db.execute(
+        variants = sorted(near_variants(plate))
+        select = (
             "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
             "l.priority FROM entries e JOIN lists l USING (list_id) "
-            "WHERE l.approved_by IS NOT NULL AND l.expires_at > ? AND e.expires_at > ?",
-            (moment, moment),
+            "WHERE l.approved_by IS NOT NULL AND l.expires_at > ? AND e.expires_at > ? AND "
         )
+        rows = self.db.execute(
+            select + f"e.pattern IN ({', '.join('?' * len(variants))})",
+            (moment, moment, *variants),
+        ).fetchall()
+        rows += self.db.execute(select + "e.wildcard = 1", (moment, moment)).fetchall()
         found = []
         for entry_id, list_id, pattern, entry_country, reason, instructions, priority in rows:
             if entry_country and country and entry_country != country:
                 continue
             result = match(plate, pattern)
             if result is not None:
-                found.append(
-                    Hit(list_id, entry_id, priority, result.tolerant, reason, instructions)
-                )
+                hit = Hit(list_id, entry_id, priority, result.tolerant, reason, instructions)
+                found.append(hit)
         return sorted(found, key=lambda h: (h.priority, h.tolerant))
 
     def raise_alert(self, hit: Hit, passage, now: datetime) -> int | None:
