@@ -208,3 +208,12 @@ def test_unacknowledged_alerts_are_escalated_by_their_priority(lists, tmp_path, 
     assert "ESCALATION" in caplog.text
     assert store.escalate(NOW + timedelta(minutes=5)) == [], "escalated once"
     assert store.alerts()[0]["escalated_at"] is not None
+
+
+def test_wildcard_entries_follow_changes_and_expiry(lists):
+    store, list_id = lists
+    store.approve(list_id, "OvJ", NOW)
+    assert store.hits("XT456B", "", NOW) == []
+    store.add_entry(list_id, "XT4*", "", "gang", "report", NOW + timedelta(hours=1), "d", NOW)
+    assert len(store.hits("XT456B", "", NOW)) == 1, "a new wildcard entry counts at once"
+    assert store.hits("XT456B", "", NOW + timedelta(hours=2)) == [], "and stops at its expiry"

@@ -118,6 +118,7 @@ class ImportReport:
 class Hotlists:
     def __init__(self, path: Path) -> None:
         self.db = open_database(path, MIGRATIONS)
+        self._wildcards: tuple[str, list] | None = None  # (version, rows): few, kept in memory
 
     def close(self) -> None:
         self.db.close()
@@ -221,9 +222,9 @@ class Hotlists:
             select + f"e.pattern IN ({', '.join('?' * len(variants))})",
             (moment, moment, *variants),
         ).fetchall()
-        rows += self.db.execute(select + "e.wildcard = 1", (moment, moment)).fetchall()
+        rows += [row for row in self._wildcard_rows() if row[-1] > moment]
         found = []
-        for entry_id, list_id, pattern, entry_country, reason, instructions, priority in rows:
+        for entry_id, list_id, pattern, entry_country, reason, instructions, priority, *_ in rows:
             if entry_country and country and entry_country != country:
                 continue
             result = match(plate, pattern)
@@ -231,6 +232,22 @@ class Hotlists:
                 hit = Hit(list_id, entry_id, priority, result.tolerant, reason, instructions)
                 found.append(hit)
         return sorted(found, key=lambda h: (h.priority, h.tolerant))
+
+    def _wildcard_rows(self) -> list:
+        """Wildcard entries of approved lists with the moment they stop counting; reread
+        only when lists or entries changed (they are few, and tried on every passage)."""
+        version = self.db.execute(
+            "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries) || '.' || "
+            "(SELECT coalesce(max(id), 0) FROM changes)"
+        ).fetchone()[0]
+        if self._wildcards is None or self._wildcards[0] != version:
+            rows = self.db.execute(
+                "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
+                "l.priority, min(e.expires_at, l.expires_at) FROM entries e "
+                "JOIN lists l USING (list_id) WHERE l.approved_by IS NOT NULL AND e.wildcard = 1"
+            ).fetchall()
+            self._wildcards = (version, rows)
+        return self._wildcards[1]
 
     def raise_alert(self, hit: Hit, passage, now: datetime) -> int | None:
         """Store the alert with the passage's images (unblurred: operators act on them)."""
