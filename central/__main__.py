@@ -20,7 +20,7 @@ CAMERA_COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
     "enrollment-token", "bundle-make", "user-add", "user-unlock", "officer-authorise",
     "officer-register", "hotlist-create", "hotlist-approve", "hotlist-add",
-    "hotlist-import",
+    "hotlist-import", "hotlist-due",
 }  # fmt: skip
 
 

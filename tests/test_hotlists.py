@@ -217,3 +217,28 @@ def test_wildcard_entries_follow_changes_and_expiry(lists):
     store.add_entry(list_id, "XT4*", "", "gang", "report", NOW + timedelta(hours=1), "d", NOW)
     assert len(store.hits("XT456B", "", NOW)) == 1, "a new wildcard entry counts at once"
     assert store.hits("XT456B", "", NOW + timedelta(hours=2)) == [], "and stops at its expiry"
+
+
+def test_approval_lapses_until_the_prosecutor_approves_again(lists):
+    store, list_id = lists
+    store.approve(list_id, "OvJ", NOW, timedelta(days=7))
+    assert store.hits("GBL12X", "NL", NOW + timedelta(days=6))
+    assert store.hits("GBL12X", "NL", NOW + timedelta(days=8)) == []
+    assert [d["list_id"] for d in store.due_for_approval(NOW, timedelta(days=14))] == [list_id]
+    store.approve(list_id, "OvJ", NOW + timedelta(days=8), timedelta(days=7))
+    assert store.hits("GBL12X", "NL", NOW + timedelta(days=9))
+
+
+def test_scope_by_time_window_and_cameras(tmp_path):
+    store = Hotlists(tmp_path / "scoped.sqlite")
+    weekend = NOW + timedelta(days=2)
+    list_id = store.create_list("Event weekend", "desk-9", "order 2026-90", "investigation", 2,
+                                weekend + timedelta(days=2), NOW, starts_at=weekend,
+                                cameras=("a12-cam-1",))  # fmt: skip
+    store.add_entry(list_id, "GBL12X", "", "r", "i", weekend + timedelta(days=2), "d", NOW)
+    store.approve(list_id, "OvJ", NOW)
+    during = weekend + timedelta(hours=5)
+    assert store.hits("GBL12X", "", during, "a12-cam-1")
+    assert store.hits("GBL12X", "", during, "a2-cam-9") == [], "another camera"
+    assert store.hits("GBL12X", "", NOW + timedelta(hours=1), "a12-cam-1") == [], "before"
+    store.close()

@@ -71,9 +71,13 @@ def add_parsers(commands) -> None:
     hotlist.add_argument("--category", required=True)
     hotlist.add_argument("--priority", type=int, required=True, help="1 (act now) to 5")
     hotlist.add_argument("--expires", required=True, help="ISO 8601 UTC")
+    hotlist.add_argument("--starts", help="ISO 8601 UTC: a time-window list (e.g. one weekend)")
+    hotlist.add_argument("--camera", action="append", default=[], help="scope; repeat")
     approve = commands.add_parser("hotlist-approve", help="a prosecutor approves a hotlist")
     approve.add_argument("--list-id", type=int, required=True)
     approve.add_argument("--prosecutor", required=True)
+    approve.add_argument("--valid-days", type=int, default=90, help="re-approval due after")
+    commands.add_parser("hotlist-due", help="lists whose approval lapses within 14 days")
     entry = commands.add_parser("hotlist-add", help="a plate (exact or wildcard) on a hotlist")
     entry.add_argument("--list-id", type=int, required=True)
     entry.add_argument("--plate", required=True, help="e.g. GBL12X, GB?12X, GBL*")
@@ -250,13 +254,18 @@ def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> 
             list_id = store.create_list(
                 args.name, args.owner, args.legal_basis, args.category, args.priority,
                 parse_moment(args.expires), now,
+                parse_moment(args.starts) if args.starts else None, tuple(args.camera),
             )  # fmt: skip
             _audit(config, "hotlist_created", {"list_id": list_id, "name": args.name}, args.owner)
             print(f"hotlist {list_id} created; not live until approved")
         elif args.command == "hotlist-approve":
-            store.approve(args.list_id, args.prosecutor, now)
+            store.approve(args.list_id, args.prosecutor, now, timedelta(days=args.valid_days))
             _audit(config, "hotlist_approved", {"list_id": args.list_id}, args.prosecutor)
             print(f"hotlist {args.list_id} approved: live")
+        elif args.command == "hotlist-due":
+            for due in store.due_for_approval(now, timedelta(days=14)):
+                until = due["approved_until"] or "never approved"
+                print(f"{due['list_id']}\t{due['name']}\t{due['owner']}\tapproval until {until}")
         elif args.command == "hotlist-import":
             try:
                 text = args.csv.read_text(encoding="utf-8")

@@ -43,7 +43,10 @@ class HotlistListener:
             self._store = Hotlists(self.path)  # opened in the thread that calls it
         passage = verified.record
         now = self.clock()
-        for hit in self._store.hits(passage.plate, passage.country, passage.captured_at):
+        hits = self._store.hits(
+            passage.plate, passage.country, passage.captured_at, passage.camera_id
+        )
+        for hit in hits:
             alert_id = self._store.raise_alert(hit, passage, now)
             if alert_id is None:
                 continue  # the same passage delivered again: one alert

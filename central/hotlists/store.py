@@ -89,7 +89,16 @@ MIGRATIONS = [
         CREATE INDEX entries_wildcard ON entries (wildcard)
         """,
     ),
+    (
+        "0004_approval_scope",
+        """
+        ALTER TABLE lists ADD COLUMN approved_until TEXT;
+        ALTER TABLE lists ADD COLUMN starts_at TEXT;
+        ALTER TABLE lists ADD COLUMN cameras TEXT NOT NULL DEFAULT ''
+        """,
+    ),
 ]
+REAPPROVE_AFTER = timedelta(days=90)
 # How long an alert of each priority may wait for acknowledgement before it is escalated.
 ACKNOWLEDGE_WITHIN = {1: timedelta(minutes=1), 2: timedelta(minutes=5),
                       3: timedelta(minutes=15), 4: timedelta(hours=1)}  # fmt: skip
@@ -107,6 +116,10 @@ class Hit:
     tolerant: bool
     reason: str
     instructions: str
+
+
+def _in_scope(cameras: str, camera_id: str | None) -> bool:
+    return not cameras or camera_id is None or camera_id in cameras.split(",")
 
 
 @dataclass
@@ -131,8 +144,11 @@ class Hotlists:
 
     def create_list(
         self, name: str, owner: str, legal_basis: str, category: str, priority: int,
-        expires_at: datetime, now: datetime,
+        expires_at: datetime, now: datetime, starts_at: datetime | None = None,
+        cameras: tuple[str, ...] = (),
     ) -> int:  # fmt: skip
+        """A list scoped, if asked, to a time window (`starts_at` to `expires_at`) and to
+        chosen cameras (none: every camera)."""
         if category not in CATEGORIES:
             raise HotlistError(f"category must be one of {', '.join(CATEGORIES)}")
         if not legal_basis.strip():
@@ -140,19 +156,35 @@ class Hotlists:
         if not 1 <= priority <= 5:
             raise HotlistError("priority runs from 1 (act now) to 5")
         cursor = self.db.execute(
-            "INSERT INTO lists (name, owner, legal_basis, category, priority, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (name, owner, legal_basis, category, priority, format_timestamp(expires_at)),
-        )
+            "INSERT INTO lists (name, owner, legal_basis, category, priority, expires_at, "
+            "starts_at, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, owner, legal_basis, category, priority, format_timestamp(expires_at),
+             format_timestamp(starts_at) if starts_at else None, ",".join(cameras)),
+        )  # fmt: skip
         self._log(owner, f"created list {cursor.lastrowid} {name!r} ({category})", now)
         return cursor.lastrowid
 
-    def approve(self, list_id: int, prosecutor: str, now: datetime) -> None:
+    def approve(
+        self, list_id: int, prosecutor: str, now: datetime, valid: timedelta = REAPPROVE_AFTER
+    ) -> None:
+        """A prosecutor's approval, valid for `valid`: past it the list stops matching until
+        it is approved again (general lists are re-approved periodically)."""
         self.db.execute(
-            "UPDATE lists SET approved_by = ?, approved_at = ? WHERE list_id = ?",
-            (prosecutor, format_timestamp(now), list_id),
+            "UPDATE lists SET approved_by = ?, approved_at = ?, approved_until = ? "
+            "WHERE list_id = ?",
+            (prosecutor, format_timestamp(now), format_timestamp(now + valid), list_id),
         )
-        self._log(prosecutor, f"approved list {list_id}", now)
+        self._log(prosecutor, f"approved list {list_id} until {format_timestamp(now + valid)}", now)
+
+    def due_for_approval(self, now: datetime, within: timedelta) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT list_id, name, owner, approved_until FROM lists "
+            "WHERE expires_at > ? AND (approved_until IS NULL OR approved_until < ?) "
+            "ORDER BY approved_until",
+            (format_timestamp(now), format_timestamp(now + within)),
+        )
+        keys = ("list_id", "name", "owner", "approved_until")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def add_entry(
         self, list_id: int, pattern: str, country: str, reason: str, instructions: str,
@@ -205,7 +237,9 @@ class Hotlists:
             report.imported += 1
         return report
 
-    def hits(self, plate: str, country: str, at: datetime) -> list[Hit]:
+    def hits(
+        self, plate: str, country: str, at: datetime, camera_id: str | None = None
+    ) -> list[Hit]:
         """Entries of approved, unexpired lists that this read matches, most urgent first.
 
         Exact entries are found through the pattern index (the plate and its near
@@ -215,14 +249,15 @@ class Hotlists:
         variants = sorted(near_variants(plate))
         select = (
             "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
-            "l.priority FROM entries e JOIN lists l USING (list_id) "
-            "WHERE l.approved_by IS NOT NULL AND l.expires_at > ? AND e.expires_at > ? AND "
+            "l.priority, min(e.expires_at, l.expires_at, l.approved_until), "
+            "coalesce(l.starts_at, ''), l.cameras FROM entries e JOIN lists l USING (list_id) "
+            "WHERE l.approved_by IS NOT NULL AND "
         )
         rows = self.db.execute(
-            select + f"e.pattern IN ({', '.join('?' * len(variants))})",
-            (moment, moment, *variants),
+            select + f"e.pattern IN ({', '.join('?' * len(variants))})", variants
         ).fetchall()
-        rows += [row for row in self._wildcard_rows() if row[-1] > moment]
+        rows += self._wildcard_rows(select)
+        rows = [r for r in rows if r[7] > moment and r[8] <= moment and _in_scope(r[9], camera_id)]
         found = []
         for entry_id, list_id, pattern, entry_country, reason, instructions, priority, *_ in rows:
             if entry_country and country and entry_country != country:
@@ -233,20 +268,15 @@ class Hotlists:
                 found.append(hit)
         return sorted(found, key=lambda h: (h.priority, h.tolerant))
 
-    def _wildcard_rows(self) -> list:
-        """Wildcard entries of approved lists with the moment they stop counting; reread
-        only when lists or entries changed (they are few, and tried on every passage)."""
+    def _wildcard_rows(self, select: str) -> list:
+        """Wildcard entries of approved lists; reread only when lists or entries changed
+        (they are few, and tried on every passage)."""
         version = self.db.execute(
             "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries) || '.' || "
             "(SELECT coalesce(max(id), 0) FROM changes)"
         ).fetchone()[0]
         if self._wildcards is None or self._wildcards[0] != version:
-            rows = self.db.execute(
-                "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
-                "l.priority, min(e.expires_at, l.expires_at) FROM entries e "
-                "JOIN lists l USING (list_id) WHERE l.approved_by IS NOT NULL AND e.wildcard = 1"
-            ).fetchall()
-            self._wildcards = (version, rows)
+            self._wildcards = (version, self.db.execute(select + "e.wildcard = 1").fetchall())
         return self._wildcards[1]
 
     def raise_alert(self, hit: Hit, passage, now: datetime) -> int | None:
