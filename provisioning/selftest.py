@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,8 +110,14 @@ def check_round_trip(
                 Check("clock within 100 ms of the central", False, "no broker")]  # fmt: skip
     client.loop_start()
     try:
+        # A busy broker may take a moment to answer; wait up to 5 s for its CONNACK.
+        deadline = time.monotonic() + 5
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subscribed = threading.Event()
+        client.on_subscribe = lambda *args: subscribed.set()
         client.subscribe(selftest_ack_topic(config.camera.id), qos=1)
-        time.sleep(0.3)
+        subscribed.wait(5)  # the answer's subscription is in place before the passage goes out
         checks = [Check("broker accepts the unit's certificate", client.is_connected(),
                         f"{config.mqtt.host}:{config.mqtt.port}")]  # fmt: skip
         checks += _round_trip(config, reader, key, central_key, client, answers, timeout)
