@@ -1,6 +1,6 @@
 """The plate detector at inference: frame in, plate boxes out.
 
-Pre-processing is the training's (`models.train.detector_data.letterbox`): scale to fit the
+Pre-processing (`letterbox`, which training calls too): scale to fit the
 input, pad right and bottom with grey, RGB in 0-1. The ONNX output already marks local
 peaks of the centre score, so decoding is a threshold plus a small overlap suppression.
 """

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from edge_agent import detector as inference_detector
 from edge_agent import reader as inference_reader
@@ -48,22 +45,12 @@ def test_unknown_or_missing_keys_are_refused(tmp_path):
 
 
 def test_crops_are_cut_as_training_cut_them():
-    rng = random.Random(4)
-    for _ in range(200):
-        x0, y0 = rng.uniform(-20, 1200), rng.uniform(-20, 700)
-        box = (x0, y0, x0 + rng.uniform(1, 300), y0 + rng.uniform(1, 80))
-        pads = (READER.crop_pad_x, READER.crop_pad_y, (1280, 720))
-        assert ocr_data.crop_box(box, *pads) == inference_reader.crop_region(box, *pads)
+    # Training calls inference's own crop, so the two cannot drift apart.
+    assert ocr_data.crop_region is inference_reader.crop_region
 
 
 def test_frames_are_letterboxed_as_training_letterboxed_them():
-    pixels = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    image = Image.fromarray(pixels)
-    size = (DETECTOR.input_width, DETECTOR.input_height)
-    trained, scale_a = detector_data.letterbox(image, *size)
-    served, scale_b = inference_detector.letterbox(image, *size)
-    assert scale_a == scale_b
-    assert np.array_equal(np.asarray(trained), np.asarray(served))
+    assert detector_data.letterbox is inference_detector.letterbox
 
 
 def test_model_files_together_stay_under_20_mb():

@@ -16,24 +16,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edge_agent.detector import letterbox
 from models.config import DetectorConfig
 from models.train import sources
 from models.train.plates import degrade, place_plate, random_background, render_plate
 from models.train.synthetic_scenes import render_scene
 
 log = logging.getLogger(__name__)
-
-
-def letterbox(image: Image.Image, width: int, height: int) -> tuple[Image.Image, float]:
-    """Scale to fit (keeping aspect), pad right and bottom with grey; returns the scale.
-
-    Kept identical to `edge_agent.detector.letterbox`; a test checks the two agree.
-    """
-    scale = min(width / image.width, height / image.height)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    canvas = Image.new("RGB", (width, height), (114, 114, 114))
-    canvas.paste(image.convert("RGB").resize(size, Image.BILINEAR), (0, 0))
-    return canvas, scale
 
 
 def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfig):
@@ -49,7 +38,7 @@ def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfi
         x0 = min(max(0, x0), image.width - w)
         y0 = min(max(0, y0), image.height - h)
     view = image.crop((round(x0), round(y0), round(x0 + w), round(y0 + h)))
-    canvas, scale = letterbox(view, config.input_width, config.input_height)
+    canvas, scale = letterbox(view.convert("RGB"), config.input_width, config.input_height)
     out = []
     for bx0, by0, bx1, by1 in boxes:
         box = ((bx0 - x0) * scale, (by0 - y0) * scale, (bx1 - x0) * scale, (by1 - y0) * scale)

@@ -1,8 +1,9 @@
 """Training samples for the plate reader: synthetic plates and real crops, jittered like the
 detector's boxes, rendered once into uint8 arrays cached under the data folder.
 
-Every crop is cut the way inference cuts it (`crop_box` + the config's padding) from a box
-that is deliberately a little wrong, so the reader learns to cope with a loose detector.
+Every crop is cut by inference's own `edge_agent.reader.crop_region` (+ the config's
+padding) from a box that is deliberately a little wrong, so the reader learns to cope
+with a loose detector.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from edge_agent.reader import crop_region
 from models.config import ReaderConfig
 from models.train import sources, teacher
 from models.train.plates import (
@@ -28,20 +30,6 @@ from models.train.plates import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def crop_box(box, pad_x: float, pad_y: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The region inference cuts around a detector box (x0, y0, x1, y1), clipped to the image.
-
-    Kept identical to `edge_agent.reader.crop_region`; a test checks the two agree.
-    """
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    left = max(0, int(round(x0 - pad_x * w)))
-    top = max(0, int(round(y0 - pad_y * h)))
-    right = min(size[0], int(round(x1 + pad_x * w)))
-    bottom = min(size[1], int(round(y1 + pad_y * h)))
-    return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
 def jitter_box(box, rng: random.Random, amount: float = 1.0):
@@ -57,7 +45,7 @@ def jitter_box(box, rng: random.Random, amount: float = 1.0):
 
 def cut(image: Image.Image, box, rng: random.Random, config: ReaderConfig, damage: bool):
     """Jittered crop -> damaged at a random plate resolution -> the model's input size."""
-    region = crop_box(jitter_box(box, rng), config.crop_pad_x, config.crop_pad_y, image.size)
+    region = crop_region(jitter_box(box, rng), config.crop_pad_x, config.crop_pad_y, image.size)
     crop = image.crop(region)
     if damage:
         width = rng.randint(50, 220)
