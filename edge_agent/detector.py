@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from edge_agent.onnx_runtime import open_session
-from models.config import MODELS_DIR, DetectorConfig, ModelConfigError, load_detector_config
+from edge_agent.onnx_runtime import open_model_session
+from models.config import DetectorConfig, load_detector_config
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,7 @@ def overlap(a, b) -> float:
 class PlateDetector:
     def __init__(self, config: DetectorConfig, threads: int = 1, providers=None) -> None:
         self.config = config
-        self.session = open_session(MODELS_DIR / config.onnx, threads, providers)
-        shape = self.session.get_inputs()[0].shape
-        expected = [config.channels, config.input_height, config.input_width]
-        if list(shape[1:]) != expected:
-            raise ModelConfigError(f"{config.onnx}: input {shape} does not match config {expected}")
+        self.session = open_model_session(config, threads, providers)
         self.input_name = self.session.get_inputs()[0].name
 
     @classmethod

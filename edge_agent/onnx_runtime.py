@@ -12,7 +12,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from models.config import ModelConfigError
+from models.config import MODELS_DIR, DetectorConfig, ModelConfigError, ReaderConfig
 
 log = logging.getLogger(__name__)
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -37,3 +37,15 @@ def open_session(
         return ort.InferenceSession(str(path), options, providers=providers or default_providers())
     except Exception as error:  # onnxruntime raises its own untyped errors
         raise ModelConfigError(f"{path}: cannot load model: {error}") from None
+
+
+def open_model_session(
+    config: DetectorConfig | ReaderConfig, threads: int = 1, providers: list[str] | None = None
+) -> ort.InferenceSession:
+    """The session for a shipped model, refusing one whose input its config does not describe."""
+    session = open_session(MODELS_DIR / config.onnx, threads, providers)
+    shape = session.get_inputs()[0].shape
+    expected = [config.channels, config.input_height, config.input_width]
+    if list(shape[1:]) != expected:
+        raise ModelConfigError(f"{config.onnx}: input {shape} does not match config {expected}")
+    return session

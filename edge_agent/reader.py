@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from edge_agent.onnx_runtime import open_session
-from models.config import MODELS_DIR, ModelConfigError, ReaderConfig, load_reader_config
+from edge_agent.onnx_runtime import open_model_session
+from models.config import ModelConfigError, ReaderConfig, load_reader_config
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,7 @@ def ctc_best_path(probs: np.ndarray, alphabet: str) -> tuple[str, tuple[float, .
 class PlateReader:
     def __init__(self, config: ReaderConfig, threads: int = 1, providers=None) -> None:
         self.config = config
-        self.session = open_session(MODELS_DIR / config.onnx, threads, providers)
-        shape = self.session.get_inputs()[0].shape
-        expected = [config.channels, config.input_height, config.input_width]
-        if list(shape[1:]) != expected:
-            raise ModelConfigError(f"{config.onnx}: input {shape} does not match config {expected}")
+        self.session = open_model_session(config, threads, providers)
         classes = self.session.get_outputs()[0].shape[-1]
         if classes != len(config.alphabet) + 1:
             raise ModelConfigError(
