@@ -11,9 +11,10 @@ still verify until the technician retires it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from central.plan.periods import FOREVER
 from central.store.migrations import open_database
 from wire import VerifyKey
 from wire.fields import CAMERA_ID, format_timestamp
@@ -213,7 +214,6 @@ class CameraRegistry:
         self, camera_id: str, periods: list[tuple[datetime, datetime]], now: datetime
     ) -> None:
         """The camera plan's effective periods for this camera, replacing earlier ones."""
-        far = datetime(9999, 1, 1, tzinfo=UTC)
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute(
             "DELETE FROM designations WHERE camera_id = ? AND source = 'plan'", (camera_id,)
@@ -225,7 +225,7 @@ class CameraRegistry:
                 (
                     camera_id,
                     format_timestamp(start),
-                    None if end >= far else format_timestamp(end),
+                    None if end >= FOREVER else format_timestamp(end),
                     format_timestamp(now),
                 ),
             )
