@@ -77,8 +77,8 @@ class Camera:
 
 
 class CameraRegistry:
-    def __init__(self, path: Path, readonly: bool = False) -> None:
-        self.db = open_database(path, MIGRATIONS, readonly)
+    def __init__(self, path: Path) -> None:
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

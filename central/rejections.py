@@ -35,8 +35,8 @@ INTEGRITY_REASONS = {"seq_conflict", "bad_signature", "image_digest_mismatch"}
 
 
 class RejectionLog:
-    def __init__(self, path: Path, readonly: bool = False) -> None:
-        self.db = open_database(path, MIGRATIONS, readonly)
+    def __init__(self, path: Path) -> None:
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

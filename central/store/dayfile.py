@@ -72,10 +72,10 @@ PASSAGE_COLUMNS = 12
 class DayFile:
     """An open day file. Not thread-safe: each thread opens its own."""
 
-    def __init__(self, path: Path, day: date, readonly: bool = False) -> None:
+    def __init__(self, path: Path, day: date) -> None:
         self.path = path
         self.day = day
-        self.db = open_database(path, MIGRATIONS, readonly)
+        self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
         self.db.close()

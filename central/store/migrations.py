@@ -65,14 +65,10 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def connect(path, readonly: bool = False) -> sqlite3.Connection:
+def connect(path) -> sqlite3.Connection:
     """Open a store file in WAL mode, with secure delete so freed pages hold no old data."""
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                             check_same_thread=False)  # fmt: skip
-    else:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA secure_delete=ON")
     # Sorts and temporary tables stay in memory: no plate may reach a temporary file.
     db.execute("PRAGMA temp_store=MEMORY")
@@ -81,11 +77,9 @@ def connect(path, readonly: bool = False) -> sqlite3.Connection:
     return db
 
 
-def open_database(path: Path, migrations: Sequence[tuple[str, str]], readonly: bool = False):
+def open_database(path: Path, migrations: Sequence[tuple[str, str]]):
     """Open a store file (creating its folder) with its migrations applied."""
-    if not readonly:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = connect(path, readonly=readonly)
-    if not readonly:
-        apply_migrations(db, migrations)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path)
+    apply_migrations(db, migrations)
     return db
