@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from models.config import MODELS_DIR, DetectorConfig, dump_toml
-from models.train import sources
+from models.train import checkpoints, sources
 from models.train.detector_data import detector_set
 from models.train.detector_model import ExportedDetector, PlateDetectorNet
 from models.train.specs import DETECTOR
@@ -162,15 +162,7 @@ def train(args: argparse.Namespace) -> None:
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, args.lr, total_steps=args.steps, pct_start=0.05
     )
-    step = 0
-    checkpoint = work / "last.pt"
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        net.load_state_dict(state["net"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
-        log.info("resumed at step %d", step)
+    step = checkpoints.resume(work, net, optimiser, schedule)
     rng = random.Random(args.seed + step)
     started = time.monotonic()
     net.train()
@@ -205,15 +197,7 @@ def train(args: argparse.Namespace) -> None:
                 rate,
             )
         if step % args.checkpoint_every == 0 or step == args.steps:
-            work.mkdir(parents=True, exist_ok=True)
-            state = {
-                "net": net.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "schedule": schedule.state_dict(),
-                "step": step,
-            }
-            torch.save(state, work / "tmp.pt")
-            (work / "tmp.pt").replace(checkpoint)
+            checkpoints.save(work, net, optimiser, schedule, step)
             found, false = recall(net, held_images, held_boxes, DETECTOR)
             log.info("step %d synthetic held-out recall %.4f false/image %.3f", step, found, false)
     torch.save(net.state_dict(), work / "final.pt")

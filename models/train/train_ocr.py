@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from models.config import MODELS_DIR, dump_toml
-from models.train import sources
+from models.train import checkpoints, sources
 from models.train.ocr_data import real_set, synthetic_set
 from models.train.ocr_model import ExportedReader, PlateReaderNet
 from models.train.specs import READER
@@ -131,18 +131,10 @@ def train(args: argparse.Namespace) -> None:
     )
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     country_loss = nn.CrossEntropyLoss(ignore_index=-1)
-    step = 0
-    checkpoint = work / "last.pt"
-    if args.init_from and not checkpoint.exists():
+    if args.init_from and not checkpoints.checkpoint_path(work).exists():
         net.load_state_dict(torch.load(args.init_from))
         log.info("starting from the weights in %s", args.init_from)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        net.load_state_dict(state["net"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
-        log.info("resumed at step %d", step)
+    step = checkpoints.resume(work, net, optimiser, schedule)
     rng = random.Random(args.seed + step)
     generator = torch.Generator().manual_seed(args.seed + step)
     started = time.monotonic()
@@ -179,15 +171,7 @@ def train(args: argparse.Namespace) -> None:
                 rate,
             )
         if step % args.checkpoint_every == 0 or step == args.steps:
-            work.mkdir(parents=True, exist_ok=True)
-            state = {
-                "net": net.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "schedule": schedule.state_dict(),
-                "step": step,
-            }
-            torch.save(state, work / "tmp.pt")
-            (work / "tmp.pt").replace(checkpoint)
+            checkpoints.save(work, net, optimiser, schedule, step)
             log.info("step %d synthetic held-out exact %.4f", step, evaluate(net, held_x, held_t))
     torch.save(net.state_dict(), work / "final.pt")
     export(net)
