@@ -7,27 +7,13 @@ The service refuses to start without them.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, field_validator
 
+from wire.config_file import ConfigError, path_resolver, read_toml, validate
+from wire.config_file import Section as _Section
 from wire.tls import MqttTransport, is_loopback
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the field and the fix."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class StorageConfig(_Section):
@@ -203,29 +189,13 @@ class CentralConfig(_Section):
 
 def load_config(path: Path) -> CentralConfig:
     """Read and validate the TOML; relative paths are taken from the file's folder."""
-    try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read central config {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    raw = read_toml(path, "central config")
     return parse_config(raw, base=path.parent, source=str(path))
 
 
 def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig:
-    try:
-        config = CentralConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"[{'.'.join(str(p) for p in e['loc'])}] {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from None
-
-    def resolve(value: Path) -> Path:
-        value = Path(os.path.expandvars(str(value)))
-        return value if value.is_absolute() else base / value
-
+    config = validate(CentralConfig, raw, source)
+    resolve = path_resolver(base)
     return config.model_copy(
         update={
             "storage": StorageConfig(

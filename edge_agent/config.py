@@ -7,31 +7,16 @@ Private keys are never inside the file: it names where they are (a systemd crede
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Discriminator, Field, Tag, field_validator
 
+from wire.config_file import ConfigError as ConfigError  # callers catch it from here
+from wire.config_file import Section as _Section
+from wire.config_file import path_resolver, read_toml, validate
 from wire.fields import CAMERA_ID, DIRECTIONS
 from wire.tls import MqttTransport
-
-
-class ConfigError(Exception):
-    """The configuration file cannot be used; the message says which field and why."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CameraConfig(_Section):
@@ -215,33 +200,12 @@ class AgentConfig(_Section):
 
 def load_config(path: Path) -> AgentConfig:
     """Read and validate the agent's TOML; relative paths are taken from the file's folder."""
-    try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read agent config {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    try:
-        config = AgentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+    config = validate(AgentConfig, read_toml(path, "agent config"), str(path))
     return _resolve_paths(config, path.parent)
 
 
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        problems.append(f"[{where}] {error['msg']}")
-    return "; ".join(problems)
-
-
 def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
-    def resolve(value: Path) -> Path:
-        value = Path(os.path.expandvars(str(value)))
-        return value if value.is_absolute() else base / value
-
+    resolve = path_resolver(base)
     return config.model_copy(
         update={
             "keys": config.keys.model_copy(
