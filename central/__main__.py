@@ -9,19 +9,12 @@ from pathlib import Path
 
 from central.backup import BackupError
 from central.cameras import CameraRegistryError
-from central.commands import cameras, custody, plan, service
+from central.commands import accounts, cameras, custody, hotlists, plan, service
 from central.config import ConfigError, load_config
 from central.plan.registry import PlanError
 from central.store.custody import HoldError
 from central.store.migrations import MigrationError
 from wire.errors import KeyFormatError
-
-CAMERA_COMMANDS = {
-    "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
-    "enrollment-token", "bundle-make", "user-add", "user-unlock", "officer-authorise",
-    "officer-register", "hotlist-create", "hotlist-approve", "hotlist-add",
-    "hotlist-import", "hotlist-due",
-}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="MQTT ingest, retention and the web service in one process")
     commands.add_parser("ingest", help="MQTT ingest and retention (web under gunicorn)")
     cameras.add_parsers(commands)
+    accounts.add_parsers(commands)
+    hotlists.add_parsers(commands)
     custody.add_parsers(commands)
     plan.add_parsers(commands)
     return parser
@@ -44,10 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
-        if args.command in CAMERA_COMMANDS:
-            return cameras.run(config, args)
-        if args.command in plan.COMMANDS:
-            return plan.run(config, args)
+        for area in (cameras, accounts, hotlists, plan):
+            if args.command in area.COMMANDS:
+                return area.run(config, args)
         if args.command in ("serve", "ingest"):
             return service.run(config, with_web=args.command == "serve")
         return custody.run(config, args)

@@ -1,1 +1,2 @@
-"""The `anpr-central` subcommands, one module per area: service, cameras, data custody."""
+"""The `anpr-central` subcommands, one module per area: service, cameras, accounts,
+hotlists, camera plan, data custody."""

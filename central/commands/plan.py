@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from central.cameras import CameraRegistry
-from central.commands.cameras import parse_moment
+from central.commands.cli import parse_moment
 from central.config import CentralConfig
 from central.plan.publication import plan_csv
 from central.plan.registry import CameraPlan, Entry, PlanError

@@ -1,0 +1,92 @@
+"""Personal accounts and the register of authorised officers, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from central.accounts import totp
+from central.accounts.register import Register
+from central.accounts.users import AccountError, Accounts
+from central.cameras import CameraRegistryError
+from central.commands.cli import record_action
+from central.config import CentralConfig
+
+COMMANDS = {"user-add", "user-unlock", "officer-authorise", "officer-register"}
+
+
+def add_parsers(commands) -> None:
+    user = commands.add_parser("user-add", help="a personal account with its roles")
+    user.add_argument("--username", required=True)
+    user.add_argument("--full-name", required=True)
+    user.add_argument("--unit", required=True)
+    user.add_argument("--role", action="append", required=True, help="repeat for several")
+    user.add_argument("--password-file", type=Path, required=True, help="first line: password")
+    unlock = commands.add_parser("user-unlock", help="lift a lock-out after failed logins")
+    unlock.add_argument("--username", required=True)
+    unlock.add_argument("--by", required=True)
+    authorise = commands.add_parser("officer-authorise", help="enter an authorised officer")
+    authorise.add_argument("--username", required=True)
+    authorise.add_argument("--unit", required=True)
+    authorise.add_argument("--by", required=True, help="who authorises (not the officer)")
+    authorise.add_argument("--review-due", required=True, help="YYYY-MM-DD")
+    commands.add_parser("officer-register", help="the authorisation register, with warnings")
+
+
+def run(config: CentralConfig, args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    if args.command.startswith("officer-"):
+        _register(config, args, now)
+    else:
+        _users(config, args, now)
+    return 0
+
+
+def _users(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    accounts = Accounts(config.accounts_path)
+    try:
+        if args.command == "user-unlock":
+            accounts.unlock(args.username, args.by, now)
+            record_action(config, "account_unlocked", {"username": args.username}, args.by)
+            print(f"{args.username} unlocked")
+            return
+        try:
+            password = args.password_file.read_text().splitlines()[0]
+        except (OSError, IndexError):
+            raise CameraRegistryError(f"cannot read a password from {args.password_file}") from None
+        try:
+            secret = accounts.add(
+                args.username, args.full_name, args.unit, args.role, password, now
+            )
+        except AccountError as exc:
+            raise CameraRegistryError(str(exc)) from None
+        record_action(config, "account_created", {"username": args.username, "roles": args.role})
+        print(f"account {args.username} created; second factor (enter in the authenticator):")
+        print(totp.provisioning_uri(secret, args.username))
+    finally:
+        accounts.close()
+
+
+def _register(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    accounts = Accounts(config.accounts_path)
+    register = Register(accounts)
+    try:
+        if args.command == "officer-authorise":
+            try:
+                due = date.fromisoformat(args.review_due)
+                register.authorise(args.username, args.unit, args.by, due, now)
+            except (ValueError, AccountError) as exc:
+                raise CameraRegistryError(f"not authorised: {exc}") from None
+            details = {"username": args.username, "unit": args.unit, "review_due": args.review_due}
+            record_action(config, "officer_authorised", details, args.by)
+            print(f"{args.username} authorised for {args.unit} until review on {args.review_due}")
+            return
+        for entry in register.active(now):
+            state = "LAPSED" if entry.lapsed else "active"
+            print(f"{entry.unit}\t{entry.username}\tby {entry.authorised_by}\t"
+                  f"since {entry.since[:10]}\treview {entry.review_due}\t{state}")  # fmt: skip
+        for warning in register.warnings(now):
+            print(f"WARNING: {warning}")
+    finally:
+        accounts.close()

@@ -1,0 +1,98 @@
+"""Hotlists from the command line: created by their owner, live once a prosecutor approves."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from central.cameras import CameraRegistryError
+from central.commands.cli import parse_moment, record_action
+from central.config import CentralConfig
+from central.hotlists.matching import PatternError
+from central.hotlists.store import HotlistError, Hotlists
+
+COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due"}
+
+
+def add_parsers(commands) -> None:
+    hotlist = commands.add_parser("hotlist-create", help="a hotlist (live once approved)")
+    hotlist.add_argument("--name", required=True)
+    hotlist.add_argument("--owner", required=True)
+    hotlist.add_argument("--legal-basis", required=True, help="legal basis or order reference")
+    hotlist.add_argument("--category", required=True)
+    hotlist.add_argument("--priority", type=int, required=True, help="1 (act now) to 5")
+    hotlist.add_argument("--expires", required=True, help="ISO 8601 UTC")
+    hotlist.add_argument("--starts", help="ISO 8601 UTC: a time-window list (e.g. one weekend)")
+    hotlist.add_argument("--camera", action="append", default=[], help="scope; repeat")
+    approve = commands.add_parser("hotlist-approve", help="a prosecutor approves a hotlist")
+    approve.add_argument("--list-id", type=int, required=True)
+    approve.add_argument("--prosecutor", required=True)
+    approve.add_argument("--valid-days", type=int, default=90, help="re-approval due after")
+    commands.add_parser("hotlist-due", help="lists whose approval lapses within 14 days")
+    entry = commands.add_parser("hotlist-add", help="a plate (exact or wildcard) on a hotlist")
+    entry.add_argument("--list-id", type=int, required=True)
+    entry.add_argument("--plate", required=True, help="e.g. GBL12X, GB?12X, GBL*")
+    entry.add_argument("--country", default="")
+    entry.add_argument("--reason", required=True)
+    entry.add_argument("--instructions", required=True, help="what the operator must do")
+    entry.add_argument("--expires", required=True, help="ISO 8601 UTC")
+    entry.add_argument("--by", required=True)
+    imp = commands.add_parser("hotlist-import", help="entries from CSV, with a report")
+    imp.add_argument("--list-id", type=int, required=True)
+    imp.add_argument("--csv", type=Path, required=True, help="plate,country,reason,...")
+    imp.add_argument("--by", required=True)
+    imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows anyway")
+
+
+def run(config: CentralConfig, args: argparse.Namespace) -> int:
+    _hotlist(config, args, datetime.now(UTC))
+    return 0
+
+
+def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    store = Hotlists(config.hotlists_path)
+    try:
+        if args.command == "hotlist-create":
+            list_id = store.create_list(
+                args.name, args.owner, args.legal_basis, args.category, args.priority,
+                parse_moment(args.expires), now,
+                parse_moment(args.starts) if args.starts else None, tuple(args.camera),
+            )  # fmt: skip
+            record_action(
+                config, "hotlist_created", {"list_id": list_id, "name": args.name}, args.owner
+            )
+            print(f"hotlist {list_id} created; not live until approved")
+        elif args.command == "hotlist-approve":
+            store.approve(args.list_id, args.prosecutor, now, timedelta(days=args.valid_days))
+            record_action(config, "hotlist_approved", {"list_id": args.list_id}, args.prosecutor)
+            print(f"hotlist {args.list_id} approved: live")
+        elif args.command == "hotlist-due":
+            for due in store.due_for_approval(now, timedelta(days=14)):
+                until = due["approved_until"] or "never approved"
+                print(f"{due['list_id']}\t{due['name']}\t{due['owner']}\tapproval until {until}")
+        elif args.command == "hotlist-import":
+            try:
+                text = args.csv.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise HotlistError(f"cannot read {args.csv}: {exc}") from None
+            report = store.import_csv(args.list_id, text, args.by, now, args.skip_invalid)
+            for line, problem in report.errors:
+                print(f"line {line}: {problem}")
+            print(f"{report.imported} entries imported, {len(report.errors)} rejected")
+            details = {"list_id": args.list_id, "imported": report.imported}
+            record_action(config, "hotlist_imported", details, args.by)
+            if report.errors and not args.skip_invalid:
+                raise HotlistError("nothing imported: fix the rows above, or --skip-invalid")
+        else:
+            entry_id = store.add_entry(
+                args.list_id, args.plate, args.country, args.reason, args.instructions,
+                parse_moment(args.expires), args.by, now,
+            )  # fmt: skip
+            details = {"list_id": args.list_id, "entry": entry_id}
+            record_action(config, "hotlist_entry_added", details, args.by)
+            print(f"entry {entry_id} added to hotlist {args.list_id}")
+    except (HotlistError, PatternError) as exc:
+        raise CameraRegistryError(str(exc)) from None
+    finally:
+        store.close()
