@@ -82,6 +82,7 @@ class IngestWorker:
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
 
@@ -119,6 +120,15 @@ class IngestWorker:
             [(PASSAGE_SUBSCRIPTION, 1), (HEARTBEAT_SUBSCRIPTION, 1), (SELFTEST_SUBSCRIPTION, 1)]
         )
         log.info("ingest: connected, session_present=%s", flags.session_present)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # Ready only once the broker has granted the subscriptions: a passage published
+        # before that reaches no subscriber and would wait for the unit's resend.
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("ingest: broker refused subscriptions: %s", refused)
+            return
+        log.info("ingest: subscribed")
         self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
