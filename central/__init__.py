@@ -19,6 +19,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.json.sort_keys = False
     from central import api, web
     from central.accounts import web as accounts_web
+    from central.calamity import views as calamity_views
     from central.health import views as health_views
     from central.hotlists import views as alert_views
     from central.plan import admin as plan_admin
@@ -29,6 +30,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(health_views.bp)
     app.register_blueprint(alert_views.bp)
+    app.register_blueprint(calamity_views.bp)
     app.register_blueprint(plan_admin.bp)
     app.register_blueprint(plan_views.bp)
     app.teardown_appcontext(api.close_stores)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from central.backup import BackupError
 from central.cameras import CameraRegistryError
-from central.commands import accounts, cameras, custody, hotlists, plan, service
+from central.commands import accounts, calamity, cameras, custody, hotlists, plan, service
 from central.config import ConfigError, load_config
 from central.plan.registry import PlanError
 from central.store.custody import HoldError
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     cameras.add_parsers(commands)
     accounts.add_parsers(commands)
     hotlists.add_parsers(commands)
+    calamity.add_parsers(commands)
     custody.add_parsers(commands)
     plan.add_parsers(commands)
     return parser
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
-        for area in (cameras, accounts, hotlists, plan):
+        for area in (cameras, accounts, hotlists, calamity, plan):
             if args.command in area.COMMANDS:
                 return area.run(config, args)
         if args.command in ("serve", "ingest"):

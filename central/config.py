@@ -155,6 +155,10 @@ class CentralConfig(_Section):
         return self.storage.data_dir / "hotlists.sqlite"
 
     @property
+    def calamity_path(self) -> Path:
+        return self.storage.data_dir / "calamity.sqlite"
+
+    @property
     def accounts_path(self) -> Path:
         return self.storage.data_dir / "accounts.sqlite"
 

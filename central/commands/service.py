@@ -7,6 +7,7 @@ import signal
 import threading
 from datetime import datetime, timedelta
 
+from central.calamity.listener import PRUNE_INTERVAL_S, BufferListener, prune_run
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.health.monitor import HealthMonitor
@@ -56,6 +57,8 @@ def run(config: CentralConfig, with_web: bool) -> int:
         publish=lambda topic, payload: worker.client.publish(topic, payload, qos=1),
     )
     worker.passage_listeners.append(hotlists)
+    calamity_buffer = BufferListener(config.calamity_path)
+    worker.passage_listeners.append(calamity_buffer)
     worker.start()
     retention = retention_worker(config)
     retention.start()
@@ -68,6 +71,10 @@ def run(config: CentralConfig, with_web: bool) -> int:
         name="escalation",
     )
     escalation.start()
+    calamity_prune = RetentionWorker(
+        prune_run(config.calamity_path), PRUNE_INTERVAL_S, name="calamity-prune"
+    )
+    calamity_prune.start()
     health = HealthMonitor(
         config.cameras_path, config.health_path, config.health.limits(), config.health.interval_s
     )
@@ -85,7 +92,9 @@ def run(config: CentralConfig, with_web: bool) -> int:
         server.shutdown()
     health.stop()
     escalation.stop()
+    calamity_prune.stop()
     retention.stop()
     worker.stop()
     hotlists.close()
+    calamity_buffer.close()
     return 0

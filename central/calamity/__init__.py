@@ -1,0 +1,1 @@
+"""The calamity buffer: the last 3 hours of every passage, frozen only in a declared calamity."""

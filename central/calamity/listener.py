@@ -1,0 +1,58 @@
+"""The calamity buffer at ingest: every admitted passage, plan camera or not, is offered.
+
+Runs in the ingest's admission thread as a passage listener (like hotlist matching), with
+its own database handle; a periodic job rolls out what is older than the window. A failure
+to buffer is logged and counted, never allowed to stop ingest: the 28-day store and the
+hotlist alerts matter more than the buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from central.calamity.buffer import CalamityBuffer
+from wire import Passage, Verified
+
+log = logging.getLogger("central.calamity")
+PRUNE_INTERVAL_S = 60.0  # the buffer holds at most a minute more than its window
+
+
+class BufferListener:
+    def __init__(
+        self, path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.path = path
+        self.clock = clock
+        self._buffer: CalamityBuffer | None = None
+        self.buffered = 0
+        self.failures = 0
+
+    def __call__(self, verified: Verified[Passage]) -> None:
+        if self._buffer is None:
+            self._buffer = CalamityBuffer(self.path)  # opened in the thread that calls it
+        try:
+            if self._buffer.add(verified.record, self.clock()):
+                self.buffered += 1
+        except sqlite3.Error:
+            self.failures += 1
+            log.exception("calamity buffer: passage of %s not buffered", verified.record.camera_id)
+
+    def close(self) -> None:
+        if self._buffer is not None:
+            self._buffer.close()
+
+
+def prune_run(path: Path) -> Callable[[datetime], int]:
+    """A periodic job (own thread, own handle): roll out passages past the window."""
+    opened: dict[str, CalamityBuffer] = {}
+
+    def run_once(now: datetime) -> int:
+        if "buffer" not in opened:
+            opened["buffer"] = CalamityBuffer(path)
+        return opened["buffer"].prune(now)
+
+    return run_once
