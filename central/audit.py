@@ -125,6 +125,21 @@ class AuditTrail:
         keys = ("seq", "at", "actor", "action", "details")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def records(
+        self, actions: set[str] | None = None, since: str = "", until: str = "\uffff"
+    ) -> list[dict]:
+        """Entries in order with their details decoded, for reports and reviews."""
+        rows = self.db.execute(
+            "SELECT seq, at, actor, action, details FROM entries WHERE at >= ? AND at < ? "
+            "ORDER BY seq",
+            (since, until),
+        )
+        return [
+            {"seq": seq, "at": at, "actor": actor, "action": action, "details": json.loads(text)}
+            for seq, at, actor, action, text in rows
+            if actions is None or action in actions
+        ]
+
     def verify(self, key: VerifyKey) -> list[Finding]:
         """Walk the chain and the checkpoints; every break is reported with its position."""
         findings: list[Finding] = []

@@ -84,6 +84,10 @@ class Register:
         """An authorised officer today: registered, not ended, review not overdue."""
         return any(a.username == username and not a.lapsed for a in self.active(now))
 
+    def unit_of(self, username: str, now: datetime) -> str:
+        """The unit an officer is authorised for ('' when not authorised)."""
+        return next((a.unit for a in self.active(now) if a.username == username), "")
+
     def warnings(self, now: datetime) -> list[str]:
         per_unit = Counter(a.unit for a in self.active(now) if not a.lapsed)
         found = [

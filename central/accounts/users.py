@@ -211,6 +211,11 @@ class Accounts:
     def logout(self, token: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_digest(token),))
 
+    def unit_of(self, username: str) -> str:
+        """The unit a person's account belongs to ('' for an unknown name)."""
+        row = self.db.execute("SELECT unit FROM users WHERE username = ?", (username,)).fetchone()
+        return row[0] if row else ""
+
     def unlock(self, username: str, by: str, now: datetime) -> None:
         self.db.execute(
             "UPDATE users SET failures = 0, locked_until = NULL WHERE username = ?", (username,)

@@ -39,7 +39,9 @@ def current_session() -> Session | None:
 
 
 def check_csrf(session: Session | None) -> None:
-    if session is None or request.form.get("csrf") != session.csrf:
+    """Forms send the token as a field, API clients as the X-CSRF-Token header."""
+    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token")
+    if session is None or sent != session.csrf:
         abort(403, description="the form is stale or forged (CSRF check failed)")
 
 

@@ -1,0 +1,1 @@
+"""Requests for consultation of the 28-day store, on a prosecutor's order."""

@@ -1,0 +1,70 @@
+"""Requests and searches from the web form's fields: text in, validated values out.
+
+Times on the forms are UTC (the form says so), written as the browser's datetime-local
+value; several windows are one per line as "start end". Lists (plates, cameras, team)
+are separated by commas or spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from central.requests.consultation import Query
+from central.requests.orders import Foreign, Order, RequestError, Scope, Window
+
+
+def moment(text: str, what: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RequestError(f"{what}: {text!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def words(text: str, upper: bool = False) -> tuple[str, ...]:
+    items = [w for w in re.split(r"[,\s]+", text.strip()) if w]
+    return tuple(w.upper().replace("-", "") if upper else w for w in items)
+
+
+def windows(text: str) -> tuple[Window, ...]:
+    found = []
+    for line in text.strip().splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise RequestError(f"time window {line!r}: write 'start end', one window per line")
+        found.append(Window(moment(parts[0], "window start"), moment(parts[1], "window end")))
+    return tuple(found)
+
+
+def order_from_form(form: Mapping[str, str]) -> Order:
+    field = lambda name: form.get(name, "").strip()  # noqa: E731
+    foreign = None
+    if field("foreign_country"):
+        foreign = Foreign(field("foreign_country").upper(), field("legal_assistance_ref"))
+    return Order(
+        reference=field("reference"), prosecutor=field("prosecutor"),
+        order_time=moment(field("order_time"), "order time"), order_form=field("order_form"),
+        legal_basis=field("legal_basis"), investigation=field("investigation"),
+        case_number=field("case_number"), crime=field("crime"), crime_type=field("crime_type"),
+        description=field("description"), necessity=field("necessity"),
+        scope=Scope(
+            windows=windows(field("windows")), plates=words(field("plates"), upper=True),
+            cameras=words(field("cameras")), country=field("country").upper(),
+        ),
+        photos_wanted=bool(form.get("photos_wanted")), urgent=bool(form.get("urgent")),
+        foreign=foreign, shielded=bool(form.get("shielded")), team=words(field("team")),
+    )  # fmt: skip
+
+
+def query_from_form(form: Mapping[str, str]) -> Query:
+    return Query(
+        start=moment(form.get("start", ""), "search start"),
+        end=moment(form.get("end", ""), "search end"),
+        plate=form.get("plate", "").strip().upper().replace("-", ""),
+        cameras=words(form.get("cameras", "")),
+        country=form.get("country", "").strip().upper(),
+    )

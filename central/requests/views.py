@@ -1,0 +1,175 @@
+"""Pages for requests: the team overview, registering an order, the steps, searching in it.
+
+Plain server-rendered forms; every POST carries the session's CSRF token (checked by
+`requires`), every step names the logged-in person and goes through `Workflow`, which
+enters it in the audit trail. A shielded request is not shown to anyone outside it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request
+
+from central.accounts.register import Register
+from central.accounts.web import accounts, current_session, requires
+from central.api import passage_store
+from central.audit import AuditTrail
+from central.requests.consultation import consult
+from central.requests.forms import order_from_form, query_from_form
+from central.requests.lifecycle import results_withheld, written_order_late
+from central.requests.orders import CRIME_TYPES, KINGDOM_PARTS, LEGAL_BASES, RequestError
+from central.requests.overview import team_overview
+from central.requests.store import Request, Requests
+from central.requests.workflow import UnknownStep, Workflow
+
+bp = Blueprint("requests", __name__, template_folder="../web/templates")
+CASE_ROLES = ("requester", "officer", "auditor")
+OFFICER_STEPS = {"accept", "hand_over", "reject", "deliver", "search"}
+
+
+def requests_db() -> Requests:
+    if "requests_db" not in g:
+        g.requests_db = Requests(current_app.config["ANPR"].requests_path)
+    return g.requests_db
+
+
+def audit_trail() -> AuditTrail:
+    if "audit_trail" not in g:
+        g.audit_trail = AuditTrail(current_app.config["ANPR"].audit_path)
+    return g.audit_trail
+
+
+def workflow() -> Workflow:
+    return Workflow(requests_db(), Register(accounts()), audit_trail())
+
+
+@bp.teardown_app_request
+def close_case_stores(exc: BaseException | None = None) -> None:
+    for name in ("requests_db", "audit_trail"):
+        store = g.pop(name, None)
+        if store is not None:
+            store.close()
+
+
+def visible_request(request_id: int) -> Request:
+    """The request, if this person may see it; a shielded one is 404 to outsiders."""
+    session = current_session()
+    try:
+        found = requests_db().get(request_id)
+    except RequestError:
+        abort(404, description=f"no request {request_id}")
+    if not found.visible_to(session.username, session.roles):
+        accounts().role_violation(session.username, request.path, datetime.now(UTC))
+        abort(404, description=f"no request {request_id}")
+    return found
+
+
+@bp.get("/requests")
+@requires(*CASE_ROLES)
+def overview():
+    session = current_session()
+    now = datetime.now(UTC)
+    mine = [r for r in requests_db().all() if r.visible_to(session.username, session.roles)]
+    open_lines, finished = team_overview(mine, now)
+    return render_template(
+        "requests.html", session=session, open_lines=open_lines, finished=finished,
+        notifications=requests_db().notifications(session.username),
+    )  # fmt: skip
+
+
+def _new_form(error: str | None = None, form=None, status: int = 200):
+    page = render_template(
+        "request_new.html", session=current_session(), error=error, form=form or {},
+        crime_types=CRIME_TYPES, legal_bases=LEGAL_BASES, kingdom_parts=KINGDOM_PARTS,
+    )  # fmt: skip
+    return page, status
+
+
+@bp.get("/requests/new")
+@requires("requester")
+def new_request():
+    return _new_form()
+
+
+@bp.post("/requests")
+@requires("requester")
+def create_request():
+    session = current_session()
+    unit = accounts().unit_of(session.username)
+    try:
+        order = order_from_form(request.form)
+        request_id = workflow().submit(order, session.username, unit, datetime.now(UTC))
+    except RequestError as exc:
+        return _new_form(str(exc), request.form, 400)
+    return redirect(f"/requests/{request_id}")
+
+
+def _detail(found: Request, error: str | None = None, results=None, status: int = 200):
+    now = datetime.now(UTC)
+    state = found.state
+    page = render_template(
+        "request.html", session=current_session(), r=found, state=state, error=error,
+        results=results, late=written_order_late(found.order, state, now),
+        withheld=results_withheld(found.order, state, now),
+    )  # fmt: skip
+    return page, status
+
+
+@bp.get("/requests/<int:request_id>")
+@requires(*CASE_ROLES)
+def request_page(request_id: int):
+    return _detail(visible_request(request_id))
+
+
+@bp.post("/requests/<int:request_id>/<action>")
+@requires("requester", "officer")
+def request_action(request_id: int, action: str):
+    found = visible_request(request_id)
+    session = current_session()
+    who, now, form = session.username, datetime.now(UTC), request.form
+    if action in OFFICER_STEPS and "officer" not in session.roles:
+        accounts().role_violation(who, request.path, now)
+        abort(403, description="only an authorised officer takes this step")
+    if "officer" not in session.roles and found.requester != who:
+        accounts().role_violation(who, request.path, now)
+        abort(403, description="only the requester or an officer takes steps on a request")
+    try:
+        if action == "search":
+            return _search(found, who, now)
+        if action == "written_order":
+            upload = request.files.get("document")
+            if upload is None or not upload.filename:
+                raise RequestError("choose the written order's file")
+            workflow().attach_written_order(request_id, who, upload.filename, upload.read(), now)
+        else:
+            workflow().take(request_id, who, action, form, now)
+    except UnknownStep:
+        abort(404)
+    except RequestError as exc:
+        return _detail(requests_db().get(request_id), str(exc), status=400)
+    return redirect(f"/requests/{request_id}")
+
+
+def _search(found: Request, who: str, now: datetime):
+    try:
+        query = query_from_form(request.form)
+        result = consult(requests_db(), found.id, who, query, passage_store(), audit_trail(), now)
+    except RequestError as exc:
+        return _detail(requests_db().get(found.id), f"search refused: {exc}", status=400)
+    return _detail(requests_db().get(found.id), results=result)
+
+
+@bp.get("/requests/<int:request_id>/documents/<sha256>")
+@requires(*CASE_ROLES)
+def document(request_id: int, sha256: str):
+    visible_request(request_id)
+    found = requests_db().document(request_id, sha256)
+    if found is None:
+        abort(404, description="no such document on this request")
+    name, content = found
+    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "order"
+    return Response(
+        content, mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )  # fmt: skip
