@@ -24,6 +24,9 @@ def create_app(config: CentralConfig) -> Flask:
     from central.hotlists import views as alert_views
     from central.plan import admin as plan_admin
     from central.plan import views as plan_views
+    from central.requests import api as requests_api
+    from central.requests import oversight
+    from central.requests import views as request_views
 
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(api.bp)
@@ -33,7 +36,15 @@ def create_app(config: CentralConfig) -> Flask:
     app.register_blueprint(calamity_views.bp)
     app.register_blueprint(plan_admin.bp)
     app.register_blueprint(plan_views.bp)
+    app.register_blueprint(request_views.bp)
+    app.register_blueprint(requests_api.bp)
+    app.register_blueprint(oversight.bp)
     app.teardown_appcontext(api.close_stores)
+
+    if config.web.training:
+        from central.training import mark_every_page
+
+        app.after_request(mark_every_page)
 
     @app.get("/healthz")
     def healthz():

@@ -9,11 +9,22 @@ from pathlib import Path
 
 from central.backup import BackupError
 from central.cameras import CameraRegistryError
-from central.commands import accounts, calamity, cameras, custody, hotlists, plan, service
+from central.commands import (
+    accounts,
+    calamity,
+    cameras,
+    custody,
+    hotlists,
+    plan,
+    requests,
+    service,
+)  # fmt: skip
 from central.config import ConfigError, load_config
 from central.plan.registry import PlanError
+from central.requests.orders import RequestError
 from central.store.custody import HoldError
 from central.store.migrations import MigrationError
+from central.training import TrainingError
 from wire.errors import KeyFormatError
 
 
@@ -30,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     calamity.add_parsers(commands)
     custody.add_parsers(commands)
     plan.add_parsers(commands)
+    requests.add_parsers(commands)
     return parser
 
 
@@ -40,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
-        for area in (cameras, accounts, hotlists, calamity, plan):
+        for area in (cameras, accounts, hotlists, calamity, plan, requests):
             if args.command in area.COMMANDS:
                 return area.run(config, args)
         if args.command in ("serve", "ingest"):
@@ -48,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return custody.run(config, args)
     except (
         ConfigError, KeyFormatError, CameraRegistryError, MigrationError, HoldError, BackupError,
-        PlanError,
+        PlanError, RequestError, TrainingError,
     ) as exc:  # fmt: skip
         print(f"anpr-central: {exc}", file=sys.stderr)
         return 2

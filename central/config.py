@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from wire.config_file import ConfigError, path_resolver, read_toml, validate
 from wire.config_file import Section as _Section
@@ -86,6 +86,11 @@ class WebConfig(_Section):
         description="Show the latest passages without a search (demo and training only): "
         "the law allows consulting passages only through order-bound searches",
     )
+    training: bool = Field(
+        default=False,
+        description="A training instance: generated passages only, marked as such on every "
+        "page, never subscribed to real cameras",
+    )
 
     @field_validator("host")
     @classmethod
@@ -98,6 +103,27 @@ class WebConfig(_Section):
                 "(127.0.0.1, ::1, localhost); put an authenticating proxy in front"
             )
         return value
+
+
+class AlertsConfig(_Section):
+    webhook_url: str | None = Field(
+        default=None,
+        description="Optional: POST every control-room alert here as signed JSON (https; "
+        "http only to loopback)",
+    )
+    webhook_secret_file: Path | None = Field(
+        default=None, description="File with >= 32 bytes: the webhook's HMAC-SHA-256 secret"
+    )
+    webhook_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries per alert (back-off 1 s, doubling)"
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per POST")
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> AlertsConfig:
+        if self.webhook_url and self.webhook_secret_file is None:
+            raise ValueError("a webhook needs alerts.webhook_secret_file to sign its alerts")
+        return self
 
 
 class HealthConfig(_Section):
@@ -149,6 +175,7 @@ class CentralConfig(_Section):
     web: WebConfig = WebConfig()
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def hotlists_path(self) -> Path:
@@ -165,6 +192,10 @@ class CentralConfig(_Section):
     @property
     def audit_path(self) -> Path:
         return self.storage.data_dir / "audit.sqlite"
+
+    @property
+    def requests_path(self) -> Path:
+        return self.storage.data_dir / "requests.sqlite"
 
     @property
     def bundles_path(self) -> Path:
@@ -207,6 +238,13 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
                 keys_dir=resolve(config.storage.keys_dir),
             ),
             "mqtt": config.mqtt.with_resolved_files(resolve),
+            "alerts": config.alerts.model_copy(
+                update={
+                    "webhook_secret_file": resolve(config.alerts.webhook_secret_file)
+                    if config.alerts.webhook_secret_file
+                    else None
+                }
+            ),
             "secrets": SecretsConfig(
                 session_key_file=resolve(config.secrets.session_key_file),
                 ack_signing_key_file=resolve(config.secrets.ack_signing_key_file),
