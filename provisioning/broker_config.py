@@ -56,10 +56,14 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
         "topic write anpr/v1/+/ack",
         "topic write anpr/v1/+/selftest-ack",
         "topic write anpr/v1/alerts/#",
+        "topic write anpr/v1/investigations/+/alerts",
         "",
         "# control-room consoles (certificate name anpr-control-room) receive hotlist alerts",
         "user anpr-control-room",
         "topic read anpr/v1/alerts/#",
+        "",
+        "# owners of investigation lists (certificate name = user name) hear of their hits only",
+        "pattern read anpr/v1/investigations/%u/alerts",
     ]
     for camera_id in sorted(camera_ids):
         lines += [

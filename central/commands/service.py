@@ -56,6 +56,18 @@ def run(config: CentralConfig, with_web: bool) -> int:
         config.hotlists_path,
         publish=lambda topic, payload: worker.client.publish(topic, payload, qos=1),
     )
+    webhook = None
+    if config.alerts.webhook_url:
+        from central.hotlists.webhook import WebhookSender, read_secret
+
+        webhook = WebhookSender(
+            config.alerts.webhook_url,
+            read_secret(config.alerts.webhook_secret_file),
+            config.alerts.webhook_attempts,
+            config.alerts.webhook_timeout_s,
+        )
+        hotlists.notifiers.append(webhook)
+        webhook.start()
     worker.passage_listeners.append(hotlists)
     calamity_buffer = BufferListener(config.calamity_path)
     worker.passage_listeners.append(calamity_buffer)
@@ -95,6 +107,8 @@ def run(config: CentralConfig, with_web: bool) -> int:
     calamity_prune.stop()
     retention.stop()
     worker.stop()
+    if webhook is not None:
+        webhook.stop()
     hotlists.close()
     calamity_buffer.close()
     return 0

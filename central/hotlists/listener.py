@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from central.hotlists.store import Hotlists
+from central.hotlists.store import Hit, Hotlists
 from wire import Passage, Verified
 from wire.fields import format_timestamp
 
@@ -23,6 +23,19 @@ log = logging.getLogger("central.alerts")
 def alert_topic(priority: int) -> str:
     """Where control-room consoles subscribe: `anpr/v1/alerts/p1` (act now) ... `p5`."""
     return f"anpr/v1/alerts/p{priority}"
+
+
+def owner_topic(owner: str) -> str | None:
+    """Where the owner of an investigation list is told of its hits (the broker lets only
+    a client of that name read it); None when the name cannot be a topic level."""
+    if not owner or any(c in owner for c in "/+#\0") or not owner.isprintable():
+        return None
+    return f"anpr/v1/investigations/{owner}/alerts"
+
+
+def topic_for(hit) -> str | None:
+    """Investigation hits go to their owner only, never to the control room's topics."""
+    return owner_topic(hit.owner) if hit.for_owner_only else alert_topic(hit.priority)
 
 
 class HotlistListener:
@@ -37,6 +50,9 @@ class HotlistListener:
         self.publish = publish
         self._store: Hotlists | None = None
         self.alerts_raised = 0
+        # Called with (alert_id, hit, passage) after each alert (the signed webhook); each
+        # must return at once and never raise (ingest waits for the listeners).
+        self.notifiers: list[Callable[[int, Hit, Passage], None]] = []
 
     def __call__(self, verified: Verified[Passage]) -> None:
         if self._store is None:
@@ -51,11 +67,18 @@ class HotlistListener:
             if alert_id is None:
                 continue  # the same passage delivered again: one alert
             self.alerts_raised += 1
-            if self.publish is not None:
-                self.publish(alert_topic(hit.priority), _message(alert_id, hit, passage))
+            topic = topic_for(hit)
+            if topic is None:
+                log.error("ALERT id=%d: list %d's owner %r cannot be told over MQTT (not a "
+                          "user name); see /alerts", alert_id, hit.list_id, hit.owner)  # fmt: skip
+            elif self.publish is not None:
+                self.publish(topic, _message(alert_id, hit, passage))
+            for notify in self.notifiers:
+                notify(alert_id, hit, passage)
             log.warning(
-                "ALERT id=%d priority=%d list=%d camera=%s tolerant=%s",
+                "ALERT id=%d priority=%d list=%d camera=%s tolerant=%s%s",
                 alert_id, hit.priority, hit.list_id, passage.camera_id, hit.tolerant,
+                f" for owner {hit.owner}" if hit.for_owner_only else "",
             )  # fmt: skip
 
     def close(self) -> None:
@@ -63,24 +86,27 @@ class HotlistListener:
             self._store.close()
 
 
-def _message(alert_id: int, hit, passage: Passage) -> bytes:
+def _message(alert_id: int, hit: Hit, passage: Passage) -> bytes:
     """The alert for consoles (over TLS, readable only by the control room's identity)."""
-    return json.dumps(
-        {
-            "alert_id": alert_id,
-            "priority": hit.priority,
-            "list_id": hit.list_id,
-            "near_match": hit.tolerant,
-            "camera_id": passage.camera_id,
-            "seq": passage.seq,
-            "captured_at": format_timestamp(passage.captured_at),
-            "plate": passage.plate,
-            "country": passage.country,
-            "reason": hit.reason,
-            "instructions": hit.instructions,
-        },
-        ensure_ascii=False,
-    ).encode("utf-8")
+    return json.dumps(alert_document(alert_id, hit, passage), ensure_ascii=False).encode("utf-8")
+
+
+def alert_document(alert_id: int, hit: Hit, passage: Passage) -> dict:
+    """An alert as JSON-ready fields, for the MQTT message and the webhook alike."""
+    return {
+        "alert_id": alert_id,
+        "priority": hit.priority,
+        "list_id": hit.list_id,
+        "near_match": hit.tolerant,
+        "camera_id": passage.camera_id,
+        "seq": passage.seq,
+        "captured_at": format_timestamp(passage.captured_at),
+        "plate": passage.plate,
+        "country": passage.country,
+        "reason": hit.reason,
+        "instructions": hit.instructions,
+        "category": hit.category,
+    }
 
 
 def escalation_run(path: Path, publish: Callable[[str, bytes], None] | None = None):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from central.hotlists.alerts import AlertDesk, HotlistError
 from central.hotlists.matching import (
     PatternError,
     is_wildcard,
@@ -97,15 +97,14 @@ MIGRATIONS = [
         ALTER TABLE lists ADD COLUMN cameras TEXT NOT NULL DEFAULT ''
         """,
     ),
+    (
+        "0005_alert_assignment",
+        """
+        ALTER TABLE alerts ADD COLUMN assigned_to TEXT
+        """,
+    ),
 ]
 REAPPROVE_AFTER = timedelta(days=90)
-# How long an alert of each priority may wait for acknowledgement before it is escalated.
-ACKNOWLEDGE_WITHIN = {1: timedelta(minutes=1), 2: timedelta(minutes=5),
-                      3: timedelta(minutes=15), 4: timedelta(hours=1)}  # fmt: skip
-
-
-class HotlistError(Exception):
-    """A hotlist change the rules do not allow."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +115,13 @@ class Hit:
     tolerant: bool
     reason: str
     instructions: str
+    category: str = "stolen_vehicle"
+    owner: str = ""
+
+    @property
+    def for_owner_only(self) -> bool:
+        """Hits of an investigation's list go to its owner, not to the control room."""
+        return self.category == "investigation"
 
 
 def _in_scope(cameras: str, camera_id: str | None) -> bool:
@@ -128,7 +134,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-class Hotlists:
+class Hotlists(AlertDesk):
     def __init__(self, path: Path) -> None:
         self.db = open_database(path, MIGRATIONS)
         self._wildcards: tuple[str, list] | None = None  # (version, rows): few, kept in memory
@@ -250,7 +256,8 @@ class Hotlists:
         select = (
             "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
             "l.priority, min(e.expires_at, l.expires_at, l.approved_until), "
-            "coalesce(l.starts_at, ''), l.cameras FROM entries e JOIN lists l USING (list_id) "
+            "coalesce(l.starts_at, ''), l.cameras, l.category, l.owner "
+            "FROM entries e JOIN lists l USING (list_id) "
             "WHERE l.approved_by IS NOT NULL AND "
         )
         rows = self.db.execute(
@@ -259,12 +266,13 @@ class Hotlists:
         rows += self._wildcard_rows(select)
         rows = [r for r in rows if r[7] > moment and r[8] <= moment and _in_scope(r[9], camera_id)]
         found = []
-        for entry_id, list_id, pattern, entry_country, reason, instructions, priority, *_ in rows:
+        for entry_id, list_id, pattern, entry_country, reason, instructions, prio, *rest in rows:
             if entry_country and country and entry_country != country:
                 continue
             result = match(plate, pattern)
             if result is not None:
-                hit = Hit(list_id, entry_id, priority, result.tolerant, reason, instructions)
+                hit = Hit(list_id, entry_id, prio, result.tolerant, reason, instructions,
+                          category=rest[3], owner=rest[4])  # fmt: skip
                 found.append(hit)
         return sorted(found, key=lambda h: (h.priority, h.tolerant))
 
@@ -278,85 +286,3 @@ class Hotlists:
         if self._wildcards is None or self._wildcards[0] != version:
             self._wildcards = (version, self.db.execute(select + "e.wildcard = 1").fetchall())
         return self._wildcards[1]
-
-    def raise_alert(self, hit: Hit, passage, now: datetime) -> int | None:
-        """Store the alert with the passage's images (unblurred: operators act on them)."""
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO alerts (raised_at, list_id, entry_id, priority, tolerant, "
-            "camera_id, seq, captured_at, plate, country, crop, overview) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (format_timestamp(now), hit.list_id, hit.entry_id, hit.priority, int(hit.tolerant),
-             passage.camera_id, passage.seq, format_timestamp(passage.captured_at), passage.plate,
-             passage.country, passage.crop_jpeg, passage.overview_jpeg),
-        )  # fmt: skip
-        return cursor.lastrowid if cursor.rowcount else None
-
-    def alerts(self, state: str | None = None, limit: int = 100) -> list[dict]:
-        sql = (
-            "SELECT a.alert_id, a.raised_at, a.priority, a.tolerant, a.camera_id, a.seq, "
-            "a.captured_at, a.plate, a.country, a.state, a.handled_by, a.outcome, a.escalated_at, "
-            "e.reason, "
-            "e.instructions, l.name, l.category FROM alerts a JOIN entries e USING (entry_id) "
-            "JOIN lists l ON l.list_id = a.list_id"
-        )
-        params: list = []
-        if state:
-            sql += " WHERE a.state = ?"
-            params.append(state)
-        rows = self.db.execute(
-            sql + " ORDER BY a.priority, a.alert_id DESC LIMIT ?", (*params, limit)
-        )
-        keys = ("alert_id", "raised_at", "priority", "tolerant", "camera_id", "seq", "captured_at",
-                "plate", "country", "state", "handled_by", "outcome", "escalated_at", "reason",
-                "instructions",
-                "list", "category")  # fmt: skip
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def latest_alert_id(self) -> int:
-        return self.db.execute("SELECT coalesce(max(alert_id), 0) FROM alerts").fetchone()[0]
-
-    def state_version(self) -> str:
-        """Changes whenever an alert is raised or handled (for live pages)."""
-        row = self.db.execute(
-            "SELECT coalesce(max(alert_id), 0), coalesce(max(id), 0) FROM alerts, "
-            "(SELECT max(id) AS id FROM changes)"
-        ).fetchone()
-        return f"{row[0]}.{row[1]}"
-
-    def escalate(self, now: datetime) -> list[int]:
-        """Mark (once) the new alerts that waited longer than their priority allows."""
-        escalated = []
-        rows = self.db.execute(
-            "SELECT alert_id, priority, raised_at FROM alerts "
-            "WHERE state = 'new' AND escalated_at IS NULL"
-        ).fetchall()
-        for alert_id, priority, raised_at in rows:
-            limit = ACKNOWLEDGE_WITHIN.get(priority)
-            if limit is not None and raised_at < format_timestamp(now - limit):
-                self.db.execute(
-                    "UPDATE alerts SET escalated_at = ? WHERE alert_id = ?",
-                    (format_timestamp(now), alert_id),
-                )
-                self._log("system", f"alert {alert_id} escalated (priority {priority})", now)
-                escalated.append(alert_id)
-        return escalated
-
-    def expire_alerts(self, now: datetime, keep: timedelta) -> int:
-        """Destroy alerts (with their images) raised longer ago than `keep`."""
-        removed = self.db.execute(
-            "DELETE FROM alerts WHERE raised_at < ?", (format_timestamp(now - keep),)
-        ).rowcount
-        if removed:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return removed
-
-    def handle(self, alert_id: int, state: str, by: str, outcome: str, now: datetime) -> None:
-        if state not in ("acknowledged", "closed"):
-            raise HotlistError("an alert is acknowledged or closed")
-        if state == "closed" and not outcome.strip():
-            raise HotlistError("close an alert with its outcome")
-        self.db.execute(
-            "UPDATE alerts SET state = ?, handled_by = ?, outcome = ? WHERE alert_id = ?",
-            (state, by, outcome or None, alert_id),
-        )
-        self._log(by, f"alert {alert_id} {state}: {json.dumps(outcome)}", now)

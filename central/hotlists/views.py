@@ -21,7 +21,14 @@ from central.accounts.web import current_session, requires
 from central.hotlists.store import HotlistError, Hotlists
 
 bp = Blueprint("alerts", __name__, template_folder="../web/templates")
-OPERATORS = ("operator", "calamity_coordinator")
+CONTROL_ROOM = ("operator", "calamity_coordinator")
+# Requesters see the alerts of the investigation lists they own, and nothing else.
+OPERATORS = (*CONTROL_ROOM, "requester")
+
+
+def _viewer() -> dict:
+    session = current_session()
+    return {"viewer": session.username, "control_room": bool(session.roles & set(CONTROL_ROOM))}
 
 
 def hotlists() -> Hotlists:
@@ -41,11 +48,17 @@ def close_hotlists(exc: BaseException | None = None) -> None:
 @requires(*OPERATORS)
 def alerts_json():
     state = request.args.get("state")
-    return jsonify({"alerts": hotlists().alerts(state)})
+    return jsonify({"alerts": hotlists().alerts(state, **_viewer())})
 
 
 def _open_alerts() -> list[dict]:
-    return [a for a in hotlists().alerts() if a["state"] != "closed"]
+    """What this person may see (other owners' investigation hits are left out), open ones."""
+    return [a for a in hotlists().alerts(**_viewer()) if a["state"] != "closed"]
+
+
+def _visible(alert_id: int) -> None:
+    if not hotlists().may_see(alert_id, **_viewer()):
+        abort(404)
 
 
 @bp.get("/alerts")
@@ -95,6 +108,7 @@ def alert_stream():
 def alert_image(alert_id: int, which: str):
     if which not in ("crop", "overview"):
         abort(404)
+    _visible(alert_id)
     row = (
         hotlists()
         .db.execute(f"SELECT {which} FROM alerts WHERE alert_id = ?", (alert_id,))
@@ -110,6 +124,7 @@ def alert_image(alert_id: int, which: str):
 @bp.post("/alerts/<int:alert_id>/handle")
 @requires(*OPERATORS)
 def handle_alert(alert_id: int):
+    _visible(alert_id)
     try:
         hotlists().handle(
             alert_id,
@@ -117,6 +132,20 @@ def handle_alert(alert_id: int):
             current_session().username,
             request.form.get("outcome", ""),
             datetime.now(UTC),
+        )
+    except HotlistError as exc:
+        abort(400, description=str(exc))
+    return redirect("/alerts")
+
+
+@bp.post("/alerts/<int:alert_id>/assign")
+@requires(*OPERATORS)
+def assign_alert(alert_id: int):
+    """Hand the alert to one operator (form field `to`, a user name)."""
+    _visible(alert_id)
+    try:
+        hotlists().assign(
+            alert_id, request.form.get("to", ""), current_session().username, datetime.now(UTC)
         )
     except HotlistError as exc:
         abort(400, description=str(exc))
