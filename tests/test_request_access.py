@@ -1,0 +1,184 @@
+"""Trying to get around the rules on request pages and the API: roles, CSRF, shielding,
+lapsed authorisations; and the training instance's marking."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from central import create_app
+from central.__main__ import main
+from central.accounts.register import Register
+from central.accounts.users import Accounts
+from central.requests.store import Requests
+from tests.conftest import current_code, write_central_config
+from tests.test_requests import order
+
+PASSWORD = "correct horse battery staple"
+
+
+class Site:
+    def __init__(self, tmp_path, training: bool = False) -> None:
+        self.setup = write_central_config(tmp_path, broker_port=1883)
+        if training:
+            text = self.setup.config_path.read_text().replace("[web]", "[web]\ntraining = true")
+            self.setup.config_path.write_text(text)
+            from central.config import load_config
+
+            self.setup.config = load_config(self.setup.config_path)
+        self.config = self.setup.config
+        self.app = create_app(self.config)
+        self.secrets: dict[str, str] = {}
+
+    def person(self, name: str, role: str, unit: str = "unit-midden", review_days: int = 90):
+        accounts = Accounts(self.config.accounts_path)
+        now = datetime.now(UTC)
+        self.secrets[name] = accounts.add(name, name, unit, [role], PASSWORD, now)
+        if role == "officer":
+            due = date.today() + timedelta(days=review_days)
+            Register(accounts).authorise(name, unit, "chief", due, now)
+        accounts.close()
+
+    def client(self, name: str, home: str = "/requests"):
+        client = self.app.test_client()
+        form = {"username": name, "password": PASSWORD, "code": current_code(self.secrets[name])}
+        assert client.post("/login", data=form).status_code == 302
+        page = client.get(home)
+        client.csrf = re.search(rb'name="csrf" value="([^"]+)"', page.data).group(1).decode()
+        return client
+
+    def request(self, **changes) -> int:
+        from central.audit import AuditTrail
+        from central.requests.workflow import Workflow
+
+        accounts, requests = (
+            Accounts(self.config.accounts_path),
+            Requests(self.config.requests_path),
+        )
+        trail = AuditTrail(self.config.audit_path)
+        try:
+            flow = Workflow(requests, Register(accounts), trail)
+            return flow.submit(order(**changes), "r.requester", "unit-midden", datetime.now(UTC))
+        finally:
+            for part in (trail, requests, accounts):
+                part.close()
+
+    def events(self) -> list[str]:
+        accounts = Accounts(self.config.accounts_path)
+        try:
+            return [e["event"] for e in accounts.events()]
+        finally:
+            accounts.close()
+
+
+@pytest.fixture
+def site(tmp_path):
+    found = Site(tmp_path)
+    for name, role in (("r.requester", "requester"), ("o.north", "officer"),
+                       ("a.auditor", "auditor"), ("m.maintainer", "maintainer")):  # fmt: skip
+        found.person(name, role)
+    return found
+
+
+def test_only_case_roles_see_requests_and_only_officers_execute(site):
+    request_id = site.request()
+    maintainer = site.client("m.maintainer", home="/health")
+    assert maintainer.get("/requests").status_code == 403
+    assert maintainer.get(f"/api/v1/requests/{request_id}").status_code == 403
+    requester = site.client("r.requester")
+    accept = {"csrf": requester.csrf, "declaration": "yes"}
+    assert requester.post(f"/requests/{request_id}/accept", data=accept).status_code == 403
+    auditor = site.client("a.auditor")
+    close = {"csrf": auditor.csrf, "reason": "x"}
+    assert auditor.post(f"/requests/{request_id}/close", data=close).status_code == 403
+    assert site.events().count("role_violation") == 4
+    assert auditor.get("/audit").status_code == 200
+    assert requester.get("/audit").status_code == 403
+
+
+def test_forms_and_the_api_refuse_a_missing_or_forged_csrf_token(site):
+    request_id = site.request()
+    officer = site.client("o.north")
+    form = {"declaration": "yes"}
+    assert officer.post(f"/requests/{request_id}/accept", data=form).status_code == 403
+    assert officer.post(f"/requests/{request_id}/accept",
+                        data={**form, "csrf": "forged"}).status_code == 403  # fmt: skip
+    body = {"step": "accept", "declaration": True}
+    url = f"/api/v1/requests/{request_id}/steps"
+    assert officer.post(url, json=body).status_code == 403
+    done = officer.post(url, json=body, headers={"X-CSRF-Token": officer.csrf})
+    assert done.status_code == 200 and done.get_json()["state"] == "in_progress"
+
+
+def test_a_shielded_request_does_not_exist_for_outsiders(site):
+    request_id = site.request(shielded=True)
+    officer = site.client("o.north")
+    assert officer.get(f"/requests/{request_id}").status_code == 404
+    assert officer.get(f"/api/v1/requests/{request_id}").status_code == 404
+    assert officer.get("/api/v1/requests").get_json()["requests"] == []
+    assert b"OM-2026-0001" not in officer.get("/requests").data
+    assert site.client("r.requester").get(f"/requests/{request_id}").status_code == 200
+
+
+def test_a_lapsed_authorisation_opens_nothing(site):
+    site.person("o.lapsed", "officer", review_days=90)
+    accounts = Accounts(site.config.accounts_path)
+    accounts.db.execute("UPDATE authorisations SET review_due = '2000-01-01' "
+                        "WHERE username = 'o.lapsed'")  # fmt: skip
+    accounts.close()
+    client = site.app.test_client()
+    code = current_code(site.secrets["o.lapsed"])
+    client.post("/login", data={"username": "o.lapsed", "password": PASSWORD, "code": code})
+    assert client.get("/requests").status_code == 403
+    assert "role_violation" in site.events()
+
+
+def test_the_api_registers_and_searches_within_the_order(site):
+    requester = site.client("r.requester")
+    headers = {"X-CSRF-Token": requester.csrf}
+    created = requester.post("/api/v1/requests", json=order().as_json(), headers=headers)
+    assert created.status_code == 201
+    request_id = created.get_json()["id"]
+    again = requester.post("/api/v1/requests", json=order().as_json(), headers=headers)
+    assert again.status_code == 400 and "registered already" in again.get_json()["error"]
+    officer = site.client("o.north")
+    headers = {"X-CSRF-Token": officer.csrf}
+    officer.post(f"/api/v1/requests/{request_id}/steps", json={"step": "accept",
+                 "declaration": True}, headers=headers)  # fmt: skip
+    window = order().scope.windows[0]
+    query = {"start": window.start.isoformat(), "end": window.end.isoformat()}
+    refused = officer.post(f"/api/v1/requests/{request_id}/searches",
+                           json={**query, "plate": "ZZ999Z"}, headers=headers)  # fmt: skip
+    assert refused.status_code == 400 and "scope" in refused.get_json()["error"]
+    found = officer.post(f"/api/v1/requests/{request_id}/searches",
+                         json={**query, "plate": "GBL12X"}, headers=headers)  # fmt: skip
+    assert found.status_code == 200 and found.get_json()["verified"] is False
+    verify = site.client("a.auditor").get("/api/v1/audit/verify").get_json()
+    assert verify == {"checked": True, "intact": True, "findings": []}
+
+
+def test_every_page_of_a_training_instance_says_so(tmp_path):
+    site = Site(tmp_path, training=True)
+    site.person("r.requester", "requester")
+    assert main(["--config", str(site.setup.config_path), "training-seed", "--days", "2",
+                 "--per-day", "50"]) == 0  # fmt: skip
+    client = site.client("r.requester")
+    for path in ("/login", "/requests", "/requests/new", "/"):
+        response = client.get(path)
+        assert b'id="training-banner"' in response.data, path
+        assert response.headers["X-ANPR-Training"] == "1"
+    assert client.get("/api/v1/requests").headers["X-ANPR-Training"] == "1"
+    from central.store import open_store
+
+    store = open_store(site.config)
+    assert store.count() == 100
+    store.close()
+
+
+def test_training_data_is_refused_by_a_real_instance(site, capsys):
+    assert main(["--config", str(site.setup.config_path), "training-seed"]) == 2
+    assert "not a training instance" in capsys.readouterr().err
+    response = site.client("r.requester").get("/requests")
+    assert b"training-banner" not in response.data and "X-ANPR-Training" not in response.headers
