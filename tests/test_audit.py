@@ -101,3 +101,5 @@ def test_cli_records_changes_and_verifies(tmp_path, capsys):
     trail.close()
     assert central(config + ["audit-verify"]) == 1
     assert "BROKEN at entry 1" in capsys.readouterr().out
+    assert central(config + ["audit", "verify"]) == 1, "the spelling the issue names"
+    assert "BROKEN at entry 1" in capsys.readouterr().out

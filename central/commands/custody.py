@@ -37,12 +37,16 @@ def add_parsers(commands) -> None:
     commands.add_parser("retention-run", help="run retention once now")
     commands.add_parser("audit-verify", help="check the audit trail's chain and checkpoints")
     commands.add_parser("audit-checkpoint", help="sign the audit trail's head now")
+    trail = commands.add_parser("audit", help="the audit trail: verify or checkpoint")
+    trail.add_argument("action", choices=["verify", "checkpoint"])
     stats = commands.add_parser("statistics", help="print a day's plate-free figures as JSON")
     stats.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
+    if args.command == "audit":
+        return _audit(config, f"audit-{args.action}", now)
     if args.command in ("audit-verify", "audit-checkpoint"):
         return _audit(config, args.command, now)
     if args.command == "statistics":
