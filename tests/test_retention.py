@@ -222,3 +222,28 @@ def test_a_writer_does_not_keep_an_expired_day_file_alive(world, tmp_path):
     open_files = [os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink()]
     assert not [f for f in open_files if DAY.isoformat() in f], "deleted day still open"
     writer.close()
+
+
+def test_the_service_logs_what_retention_destroyed_and_anchors_the_trail(tmp_path):
+    from central.audit import AuditTrail
+    from central.commands.service import retention_worker
+    from central.store import open_store
+    from tests.conftest import write_central_config
+
+    config = write_central_config(tmp_path, broker_port=1883).config
+    now = datetime.now(UTC)
+    store = open_store(config)
+    key = SigningKey.generate()
+    store.insert_batch([verified_passage(key, seq=1, captured_at=now - timedelta(days=31))], now)
+    store.close()
+    worker = retention_worker(config)
+    report = worker.run_once(now)
+    assert report.days_destroyed
+    trail = AuditTrail(config.audit_path)
+    (entry,) = trail.records({"retention_destroyed"})
+    assert entry["details"]["days"] == [d.isoformat() for d in report.days_destroyed]
+    checkpoints = trail.db.execute("SELECT seq FROM checkpoints").fetchall()
+    assert checkpoints == [(entry["seq"],)], "the head is signed after the deletion"
+    worker.run_once(now + timedelta(minutes=5))  # nothing new to destroy, no checkpoint due
+    assert len(trail.records({"retention_destroyed"})) == 1
+    trail.close()

@@ -7,6 +7,8 @@ import signal
 import threading
 from datetime import datetime, timedelta
 
+from central import audit
+from central.audit import AuditTrail
 from central.calamity.listener import PRUNE_INTERVAL_S, BufferListener, prune_run
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
@@ -22,6 +24,18 @@ from wire import SigningKey
 log = logging.getLogger("central")
 
 
+CHECKPOINT_EVERY = timedelta(hours=1)
+
+
+def _anchor_audit_trail(config: CentralConfig, now: datetime) -> None:
+    """Sign the trail's head, so a rewritten tail cannot pass for the real one."""
+    trail = AuditTrail(config.audit_path)
+    try:
+        trail.checkpoint(SigningKey.load(config.secrets.audit_signing_key_file), now)
+    finally:
+        trail.close()
+
+
 def retention_worker(config: CentralConfig) -> RetentionWorker:
     """Retention in its own thread; its stores are opened in that thread on first run."""
     opened: dict = {}
@@ -35,9 +49,18 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             opened["hotlists"] = Hotlists(config.hotlists_path)
         keep_alerts = timedelta(days=config.retention.alert_days)
         opened["hotlists"].expire_alerts(now, keep_alerts)
-        return run_retention(
+        report = run_retention(
             opened["store"], opened["statistics"], opened["registry"], opened["health"], now
         )
+        if report.days_destroyed or report.rows_deleted:
+            # The yearly report counts deletions from the trail, which outlives the data.
+            details = {"days": [d.isoformat() for d in report.days_destroyed],
+                       "rows": report.rows_deleted}  # fmt: skip
+            audit.record(config.audit_path, "system", "retention_destroyed", details, now)
+        if config.secrets.audit_signing_key_file and now >= opened.get("checkpoint_due", now):
+            _anchor_audit_trail(config, now)
+            opened["checkpoint_due"] = now + CHECKPOINT_EVERY
+        return report
 
     return RetentionWorker(run_once, config.retention.interval_s)
 
