@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from edge_agent.capture import Frame, FrameSource
 from edge_agent.capture.folder import FolderSource
@@ -109,6 +110,13 @@ class Agent:
         self._next_heartbeat = 0.0
         self._next_expiry = 0.0
         self.watchdog = Watchdog()
+        self.local_hotlist = None
+        if config.hotlist.path is not None and config.hotlist.key_file is not None:
+            from edge_agent.unit_hotlist import LocalHotlist
+
+            self.local_hotlist = LocalHotlist(
+                config.hotlist.path, config.hotlist.key_file, config.camera.id, central_key
+            )
 
     def run(self, exit_when_drained: bool = False) -> None:
         """Capture until the source ends or stop is set; then keep delivering the spool."""
@@ -222,6 +230,8 @@ class Agent:
             overview = encode_jpeg(image, OVERVIEW_QUALITY)
             seq = self.spool.append(self.factory.payload_builder(best.frame, read, overview))
             self.stats.passages += 1
+            if self.local_hotlist is not None:  # alerts even while the link is down
+                self.local_hotlist.check(seq, read.plate, read.country, datetime.now(UTC))
             # No plate in the log: logs outlive the 28 days that plates may be kept.
             log.info(
                 "passage: seq=%d spooled (%d chars, %d observations)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from wire.config_file import ConfigError as ConfigError  # callers catch it from here
 from wire.config_file import Section as _Section
@@ -185,6 +185,23 @@ class HeartbeatConfig(_Section):
     interval_s: float = Field(default=30.0, gt=0, le=3600, description="Seconds between heartbeats")
 
 
+class HotlistConfig(_Section):
+    path: Path | None = Field(
+        default=None,
+        description="The central's hotlist for this unit as keyed hashes (hotlist-unit-export); "
+        "reread when replaced. None: no matching on the unit",
+    )
+    key_file: Path | None = Field(
+        default=None, description="This unit's hashing key (hotlist-unit-key), mode 0600"
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> HotlistConfig:
+        if (self.path is None) != (self.key_file is None):
+            raise ValueError("hotlist.path and hotlist.key_file go together")
+        return self
+
+
 class AgentConfig(_Section):
     camera: CameraConfig
     keys: KeysConfig
@@ -196,6 +213,7 @@ class AgentConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig
     heartbeat: HeartbeatConfig = HeartbeatConfig()
+    hotlist: HotlistConfig = HotlistConfig()
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -231,5 +249,9 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
             ),
             "spool": config.spool.model_copy(update={"path": resolve(config.spool.path)}),
             "mqtt": config.mqtt.with_resolved_files(resolve),
+            "hotlist": HotlistConfig(
+                path=resolve(config.hotlist.path) if config.hotlist.path else None,
+                key_file=resolve(config.hotlist.key_file) if config.hotlist.key_file else None,
+            ),
         }
     )

@@ -12,7 +12,8 @@ from central.config import CentralConfig
 from central.hotlists.matching import PatternError
 from central.hotlists.store import HotlistError, Hotlists
 
-COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due"}
+COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due",
+            "hotlist-unit-key", "hotlist-unit-export"}  # fmt: skip
 
 
 def add_parsers(commands) -> None:
@@ -43,11 +44,53 @@ def add_parsers(commands) -> None:
     imp.add_argument("--csv", type=Path, required=True, help="plate,country,reason,...")
     imp.add_argument("--by", required=True)
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows anyway")
+    for name, what in (("hotlist-unit-key", "the unit's hashing key, for its bundle"),
+                       ("hotlist-unit-export", "the unit's hotlist as keyed hashes")):  # fmt: skip
+        unit = commands.add_parser(name, help=what)
+        unit.add_argument("--camera", required=True)
+        unit.add_argument("--master-key", type=Path, required=True, help=">= 32 secret bytes")
+        unit.add_argument("--out", type=Path, required=True)
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
-    _hotlist(config, args, datetime.now(UTC))
+    if args.command.startswith("hotlist-unit-"):
+        _unit(config, args, datetime.now(UTC))
+    else:
+        _hotlist(config, args, datetime.now(UTC))
     return 0
+
+
+def _unit(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    """Matching on the unit: its key (once, into its bundle) and its list (regularly)."""
+    from central.hotlists.unit_export import UnitExportError, export_for_unit, read_master_key
+    from wire import SigningKey
+    from wire.unit_hotlist import derive_unit_key
+
+    try:
+        master = read_master_key(args.master_key)
+        if args.command == "hotlist-unit-key":
+            _write_private(args.out, derive_unit_key(master, args.camera))
+            print(f"unit key for {args.camera} written to {args.out}: install it on the unit")
+            return
+        store = Hotlists(config.hotlists_path)
+        try:
+            key = SigningKey.load(config.secrets.ack_signing_key_file)
+            data, count = export_for_unit(store, args.camera, master, key, now)
+        finally:
+            store.close()
+        args.out.write_bytes(data)
+    except (UnitExportError, OSError) as exc:
+        raise CameraRegistryError(str(exc)) from None
+    record_action(config, "hotlist_unit_export", {"camera_id": args.camera, "entries": count})
+    print(f"{count} entries for {args.camera} written to {args.out} (keyed hashes)")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    import os
+
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
 
 
 def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:

@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CONFUSABLE = [set("0ODQ"), set("8B"), set("1I"), set("5S"), set("2Z")]
+# One list of confusions and of near spellings for the central and the units.
+from wire.unit_hotlist import CONFUSABLE, near_variants
+
+__all__ = ["CONFUSABLE", "Match", "PatternError", "is_wildcard", "match", "near_variants",
+           "validate_pattern"]  # fmt: skip
+
 _PATTERN = re.compile(r"[A-Z0-9?*]{1,12}")
 
 
@@ -50,18 +55,6 @@ def match(plate: str, pattern: str, tolerant: bool = True) -> Match | None:
     if len(differences) == 1 and _confusable(*differences[0]):
         return Match(tolerant=True)
     return None
-
-
-def near_variants(plate: str) -> set[str]:
-    """The plate and every spelling one confusable character away: what a near match of an
-    exact entry must equal. Lets the store look entries up by index instead of scanning."""
-    variants = {plate}
-    for index, char in enumerate(plate):
-        for group in CONFUSABLE:
-            if char in group:
-                for other in group - {char}:
-                    variants.add(plate[:index] + other + plate[index + 1 :])
-    return variants
 
 
 def is_wildcard(pattern: str) -> bool:

@@ -1,0 +1,68 @@
+"""Hotlists for matching on a unit: the exact entries that apply to one camera, as keyed
+hashes under that unit's key (see `wire/unit_hotlist.py` for why and how).
+
+Left out, on purpose: wildcard entries (a hash matches one spelling only; the central
+still matches them when the passage arrives), investigation lists (their hits are for the
+owner, not for a roadside unit), lists not approved, expired or scoped to other cameras.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from central.hotlists.store import Hotlists
+from wire import SigningKey
+from wire.fields import format_timestamp
+from wire.unit_hotlist import (
+    HashedEntry,
+    UnitHotlist,
+    derive_unit_key,
+    encode_unit_hotlist,
+    plate_digest,
+)
+
+MIN_MASTER_KEY = 32
+
+
+class UnitExportError(Exception):
+    """A unit hotlist cannot be made as asked."""
+
+
+def read_master_key(path: Path) -> bytes:
+    try:
+        master = path.read_bytes().strip()
+    except OSError as exc:
+        raise UnitExportError(f"cannot read the unit-hotlist master key {path}: "
+                              f"{exc.strerror}") from None  # fmt: skip
+    if len(master) < MIN_MASTER_KEY:
+        raise UnitExportError(f"master key {path} is shorter than {MIN_MASTER_KEY} bytes")
+    return master
+
+
+def unit_hotlist(store: Hotlists, camera_id: str, unit_key: bytes, now: datetime) -> UnitHotlist:
+    moment = format_timestamp(now)
+    rows = store.db.execute(
+        "SELECT e.entry_id, e.pattern, e.country, l.priority, "
+        "min(e.expires_at, l.expires_at, l.approved_until), l.cameras "
+        "FROM entries e JOIN lists l USING (list_id) "
+        "WHERE l.approved_by IS NOT NULL AND e.wildcard = 0 AND l.category != 'investigation' "
+        "AND min(e.expires_at, l.expires_at, l.approved_until) > ? "
+        "AND coalesce(l.starts_at, '') <= ? ORDER BY e.entry_id",
+        (moment, moment),
+    ).fetchall()
+    entries = tuple(
+        HashedEntry(plate_digest(unit_key, pattern), entry_id, priority, country,
+                    datetime.fromisoformat(expires))
+        for entry_id, pattern, country, priority, expires, cameras in rows
+        if not cameras or camera_id in cameras.split(",")
+    )  # fmt: skip
+    return UnitHotlist(camera_id, now, entries)
+
+
+def export_for_unit(
+    store: Hotlists, camera_id: str, master: bytes, signing_key: SigningKey, now: datetime
+) -> tuple[bytes, int]:
+    """The signed document for `camera_id`, and how many entries it carries."""
+    hotlist = unit_hotlist(store, camera_id, derive_unit_key(master, camera_id), now)
+    return encode_unit_hotlist(hotlist, signing_key), len(hotlist.entries)

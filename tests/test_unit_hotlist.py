@@ -1,0 +1,109 @@
+"""Matching on the unit: the central exports a unit's hotlist as keyed hashes, signed; the
+unit matches its reads (near misreads too) while its link is down, and holds no plate."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central.__main__ import main as central_main
+from central.hotlists.store import Hotlists
+from central.hotlists.unit_export import export_for_unit
+from edge_agent.agent import Agent
+from edge_agent.config import load_config
+from tests.conftest import (
+    free_port,
+    register_camera,
+    wait_until,
+    write_agent_config,
+    write_central_config,
+)
+from wire import SigningKey
+from wire.errors import BadSignature, MalformedRecord
+from wire.unit_hotlist import UnitMatcher, decode_unit_hotlist, derive_unit_key
+
+MASTER = b"m" * 32
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Hotlists(tmp_path / "hotlists.sqlite")
+    until = NOW + timedelta(days=2)
+    stolen = store.create_list("Stolen", "desk-12", "report 1", "stolen_vehicle", 1, until, NOW)
+    heron = store.create_list("Op. Heron", "i.owner", "order 44", "investigation", 3, until, NOW)
+    local = store.create_list("A12 only", "desk-2", "report 2", "fugitive", 2, until, NOW,
+                              cameras=("a12-cam-1",))  # fmt: skip
+    for list_id, plate in ((stolen, "B748LK"), (stolen, "R848LD"), (stolen, "XT4*"),
+                           (heron, "2SGD27"), (local, "01JDP0")):  # fmt: skip
+        store.add_entry(list_id, plate, "", "r", "secret instructions", until, "d", NOW)
+    for list_id in (stolen, heron, local):
+        store.approve(list_id, "OvJ", NOW)
+    yield store
+    store.close()
+
+
+def test_a_unit_matches_its_own_hashed_list_and_nothing_else(store):
+    central = SigningKey.generate()
+    data, count = export_for_unit(store, "a12-cam-1", MASTER, central, NOW)
+    assert count == 3, "exact entries in scope; no wildcard, no investigation list"
+    for secret in (b"B748LK", b"R848LD", b"01JDP0", b"secret instructions", b"Stolen"):
+        assert secret not in data, f"{secret!r} readable in the unit's list"
+    hotlist = decode_unit_hotlist(data, "a12-cam-1", central.verify_key)
+    matcher = UnitMatcher(hotlist, derive_unit_key(MASTER, "a12-cam-1"))
+    (exact,) = matcher.hits("B748LK", "NL", NOW)
+    (near,) = matcher.hits("B74BLK", "NL", NOW)  # B read for 8
+    assert (exact.priority, exact.tolerant, near.tolerant) == (1, False, True)
+    assert matcher.hits("01JDP0", "NL", NOW), "a list scoped to this camera"
+    assert matcher.hits("2SGD27", "NL", NOW) == [] and matcher.hits("XT456B", "NL", NOW) == []
+    assert matcher.hits("B748LK", "NL", NOW + timedelta(days=3)) == [], "expired"
+    other = UnitMatcher(hotlist, derive_unit_key(MASTER, "a2-cam-9"))
+    assert other.hits("B748LK", "NL", NOW) == [], "another unit's key matches nothing"
+    other_camera, _ = export_for_unit(store, "a2-cam-9", MASTER, central, NOW)
+    assert b"01JDP0" not in other_camera
+    with pytest.raises(MalformedRecord, match="made for a2-cam-9"):
+        decode_unit_hotlist(other_camera, "a12-cam-1", central.verify_key)
+    with pytest.raises(BadSignature):
+        decode_unit_hotlist(data.replace(b'"a12-cam-1"', b'"a12-cam-2"'), "a12-cam-2",
+                            central.verify_key)  # fmt: skip
+    with pytest.raises(BadSignature):
+        decode_unit_hotlist(data, "a12-cam-1", SigningKey.generate().verify_key)
+
+
+def test_the_agent_raises_local_alerts_with_its_link_down(tmp_path, caplog):
+    setup = write_central_config(tmp_path, broker_port=free_port())  # nothing listens
+    camera = register_camera(setup, "test-cam-01", tmp_path)
+    store = Hotlists(setup.config.hotlists_path)
+    until = datetime.now(UTC) + timedelta(days=1)
+    list_id = store.create_list("Stolen", "desk", "report", "stolen_vehicle", 1, until,
+                                datetime.now(UTC))  # fmt: skip
+    for plate in ("B748LK", "RB48LD"):  # the replay holds B748LK and R848LD (8 for B)
+        store.add_entry(list_id, plate, "", "r", "i", until, "d", datetime.now(UTC))
+    store.approve(list_id, "OvJ", datetime.now(UTC))
+    store.close()
+    master = tmp_path / "unit-master.key"
+    master.write_bytes(MASTER)
+    base = ["--config", str(setup.config_path)]
+    unit = ["--camera", camera.camera_id, "--master-key", str(master)]
+    key_file, list_file = tmp_path / "unit" / "hotlist.key", tmp_path / "unit" / "hotlist.json"
+    list_file.parent.mkdir()
+    assert central_main([*base, "hotlist-unit-key", *unit, "--out", str(key_file)]) == 0
+    assert central_main([*base, "hotlist-unit-export", *unit, "--out", str(list_file)]) == 0
+    assert key_file.stat().st_mode & 0o077 == 0
+
+    config_path = write_agent_config(tmp_path, camera, setup, setup.config.mqtt.port)
+    with config_path.open("a") as handle:
+        handle.write(f'\n[hotlist]\npath = "{list_file}"\nkey_file = "{key_file}"\n')
+    agent = Agent(load_config(config_path))
+    runner = threading.Thread(target=agent.run)
+    caplog.set_level("WARNING", logger="edge_agent.unit_hotlist")
+    runner.start()
+    try:
+        wait_until(lambda: agent.stats.passages >= 8, timeout=30, what="all frames read")
+    finally:
+        agent.stop_event.set()
+        runner.join(timeout=10)
+    alerts = [r.getMessage() for r in caplog.records if "LOCAL ALERT" in r.getMessage()]
+    assert sorted(a.split("near_match=")[1] for a in alerts) == ["False", "True"], alerts
+    assert "B748LK" not in caplog.text and "R848LD" not in caplog.text, "no plate in the log"
+    assert agent.local_hotlist.alerts == 2 and agent.stats.passages == 8
