@@ -118,7 +118,8 @@ def measure(root: Path, rate: float, seconds: float, plates: list[str]) -> dict[
     worker = IngestWorker(setup.config, SigningKey.load(setup.config.secrets.ack_signing_key_file))
     listener = HotlistListener(setup.config.hotlists_path)
     buffer = BufferListener(setup.config.calamity_path)
-    worker.passage_listeners += [listener, buffer]  # as `anpr-central serve` attaches them
+    worker.passage_listeners.append(listener)  # both as `anpr-central serve` attaches them
+    worker.batch_listeners.append(buffer)
     server = make_server("127.0.0.1", 0, create_app(setup.config), threaded=True)
     threading.Thread(target=server.serve_forever, name="bench-web", daemon=True).start()
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-unit")

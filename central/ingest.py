@@ -57,6 +57,8 @@ class IngestWorker:
         self.counters = Counters()
         # Every admitted passage, plan camera or not, is offered here first (hotlist matching).
         self.passage_listeners: list[Callable[[Verified[Passage]], None]] = []
+        # The same, a whole admitted batch at a time (the calamity buffer: one transaction).
+        self.batch_listeners: list[Callable[[list[Verified[Passage]]], None]] = []
         self._received: queue.Queue[Incoming] = queue.Queue(maxsize=config.ingest.queue_size)
         self._admitted: queue.Queue[AdmittedBatch] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
@@ -92,7 +94,9 @@ class IngestWorker:
 
     def start(self) -> None:
         # Each stage opens its own database handles; both are used by their thread only.
-        self.admission = Admission(self.config, self.counters, self.passage_listeners)
+        self.admission = Admission(
+            self.config, self.counters, self.passage_listeners, self.batch_listeners
+        )
         self.storage = Storage(self.config, self.counters, self.clock)
         mqtt_config = self.config.mqtt
         log.info("ingest: connecting to %s:%d", mqtt_config.host, mqtt_config.port)

@@ -98,10 +98,12 @@ class Admission:
         config: CentralConfig,
         counters: Counters,
         listeners: list[Callable[[Verified[Passage]], None]],
+        batch_listeners: list[Callable[[list[Verified[Passage]]], None]] | None = None,
     ) -> None:
         self.skew = timedelta(seconds=config.ingest.max_future_skew_s)
         self.counters = counters
         self.listeners = listeners
+        self.batch_listeners = batch_listeners if batch_listeners is not None else []
         self.registry = CameraRegistry(config.cameras_path)
         self.health = HealthRecords(config.health_path)
         seal_file = config.secrets.seal_key_file
@@ -139,6 +141,9 @@ class Admission:
             except Refused as refused:
                 self._refuse(item.topic, refused, batch)
         self._count(batch.admitted)
+        if batch.admitted:
+            for batch_listener in self.batch_listeners:
+                batch_listener(batch.admitted)
         return batch
 
     def _count(self, admitted: list[Verified[Passage]]) -> None:

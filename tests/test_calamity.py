@@ -93,7 +93,7 @@ def test_a_calamity_freezes_exactly_the_three_hours_before_it_and_everything_aft
     clock = Clock(t0 - timedelta(minutes=30))
     worker = IngestWorker(config, SigningKey.load(config.secrets.ack_signing_key_file), clock)
     listener = BufferListener(config.calamity_path, clock)
-    worker.passage_listeners.append(listener)
+    worker.batch_listeners.append(listener)
     worker.start()
     peers = {c.camera_id: Peer(mosquitto.port, c.camera_id) for c in (planned, outsider)}
     coordinator = CalamityBuffer(config.calamity_path, config.audit_path)

@@ -109,20 +109,34 @@ class CalamityBuffer:
 
     def add(self, passage: Passage, now: datetime) -> bool:
         """Buffer one passage unless it falls outside what may be kept; True if added."""
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO passages (camera_id, seq, captured_at, plate, country, "
-            "lat_e7, lon_e7, direction, crop, overview) "
-            "SELECT :camera, :seq, :captured, :plate, :country, :lat, :lon, :direction, "
-            f":crop, :overview WHERE :captured >= {_KEEPS_FROM}",
-            {
-                "camera": passage.camera_id, "seq": passage.seq,
-                "captured": format_timestamp(passage.captured_at), "plate": passage.plate,
-                "country": passage.country, "lat": passage.lat_e7, "lon": passage.lon_e7,
-                "direction": passage.direction, "crop": passage.crop_jpeg,
-                "overview": passage.overview_jpeg, "rolling": format_timestamp(now - WINDOW),
-            },
-        )  # fmt: skip
-        return cursor.rowcount > 0
+        return self.add_many([passage], now) == 1
+
+    def add_many(self, passages: list[Passage], now: datetime) -> int:
+        """Buffer a batch in one transaction (ingest's pace); returns how many were kept."""
+        rolling = format_timestamp(now - WINDOW)
+        rows = [
+            {"camera": p.camera_id, "seq": p.seq, "captured": format_timestamp(p.captured_at),
+             "plate": p.plate, "country": p.country, "lat": p.lat_e7, "lon": p.lon_e7,
+             "direction": p.direction, "crop": p.crop_jpeg, "overview": p.overview_jpeg,
+             "rolling": rolling}
+            for p in passages
+        ]  # fmt: skip
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO passages (camera_id, seq, captured_at, plate, country, "
+                "lat_e7, lon_e7, direction, crop, overview) "
+                "SELECT :camera, :seq, :captured, :plate, :country, :lat, :lon, :direction, "
+                f":crop, :overview WHERE :captured >= {_KEEPS_FROM}",
+                rows,
+            )
+            added = self.db.total_changes - before
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return added
 
     def prune(self, now: datetime) -> int:
         """Delete what may no longer be kept (rolling: older than 3 h); returns the count."""

@@ -1,9 +1,9 @@
 """The calamity buffer at ingest: every admitted passage, plan camera or not, is offered.
 
-Runs in the ingest's admission thread as a passage listener (like hotlist matching), with
-its own database handle; a periodic job rolls out what is older than the window. A failure
-to buffer is logged and counted, never allowed to stop ingest: the 28-day store and the
-hotlist alerts matter more than the buffer.
+Runs in the ingest's admission thread as a batch listener (each admitted batch in one
+transaction, at ingest's pace), with its own database handle; a periodic job rolls out
+what is older than the window. A failure to buffer is logged and counted, never allowed to
+stop ingest: the 28-day store and the hotlist alerts matter more than the buffer.
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ class BufferListener:
         self.buffered = 0
         self.failures = 0
 
-    def __call__(self, verified: Verified[Passage]) -> None:
+    def __call__(self, batch: list[Verified[Passage]]) -> None:
         if self._buffer is None:
             self._buffer = CalamityBuffer(self.path)  # opened in the thread that calls it
         try:
-            if self._buffer.add(verified.record, self.clock()):
-                self.buffered += 1
+            self.buffered += self._buffer.add_many([v.record for v in batch], self.clock())
         except sqlite3.Error:
-            self.failures += 1
-            log.exception("calamity buffer: passage of %s not buffered", verified.record.camera_id)
+            self.failures += len(batch)
+            log.exception("calamity buffer: a batch of %d passages not buffered", len(batch))
 
     def close(self) -> None:
         if self._buffer is not None:

@@ -93,7 +93,7 @@ def run(config: CentralConfig, with_web: bool) -> int:
         webhook.start()
     worker.passage_listeners.append(hotlists)
     calamity_buffer = BufferListener(config.calamity_path)
-    worker.passage_listeners.append(calamity_buffer)
+    worker.batch_listeners.append(calamity_buffer)
     worker.start()
     retention = retention_worker(config)
     retention.start()
