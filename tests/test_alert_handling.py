@@ -82,6 +82,9 @@ def test_investigation_alerts_are_seen_by_their_owner_only_and_alerts_are_assign
                          data={"csrf": csrf, "to": "c.second"}).status_code == 404  # fmt: skip
     (alert,) = operator.get("/api/v1/alerts").get_json()["alerts"]
     assert (alert["assigned_to"], alert["state"]) == ("c.second", "new"), "still to acknowledge"
+    escalated = Hotlists(setup.config.hotlists_path)
+    assert escalated.escalate(now + timedelta(hours=2)) == [stolen_alert], "control room's only"
+    escalated.close()
     handle = f"/alerts/{stolen_alert}/handle"
     operator.post(handle, data={"csrf": csrf, "state": "closed", "outcome": "stopped"})
     assert operator.post(assign, data={"csrf": csrf, "to": "c.third"}).status_code == 400

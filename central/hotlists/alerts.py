@@ -94,11 +94,13 @@ class AlertDesk:
         return f"{row[0]}.{row[1]}"
 
     def escalate(self, now: datetime) -> list[int]:
-        """Mark (once) the new alerts that waited longer than their priority allows."""
+        """Mark (once) the control room's new alerts that waited longer than their priority
+        allows (an investigation's hits are its owner's business, not the control room's)."""
         escalated = []
         rows = self.db.execute(
-            "SELECT alert_id, priority, raised_at FROM alerts "
-            "WHERE state = 'new' AND escalated_at IS NULL"
+            "SELECT a.alert_id, a.priority, a.raised_at FROM alerts a JOIN lists l USING "
+            "(list_id) WHERE a.state = 'new' AND a.escalated_at IS NULL "
+            "AND l.category != 'investigation'"
         ).fetchall()
         for alert_id, priority, raised_at in rows:
             limit = ACKNOWLEDGE_WITHIN.get(priority)
