@@ -214,3 +214,44 @@ def test_the_command_line_demands_the_coordinator_role(tmp_path, capsys):
     assert main([*base, "end", "--by", "c.coordinator", "--reason", "over"]) == 0
     assert "0 passages destroyed" in capsys.readouterr().out
     assert main([*base, "end", "--by", "c.coordinator", "--reason", "over"]) == 2
+
+
+@pytest.mark.slow
+def test_a_coordinator_declares_consults_and_ends_in_the_browser(tmp_path):
+    from tests.browser import ARTEFACTS, browser_page, serve
+    from tests.conftest import current_code, make_user
+
+    setup = write_central_config(tmp_path, broker_port=1883)
+    now = datetime.now(UTC)
+    store = CalamityBuffer(setup.config.calamity_path, setup.config.audit_path)
+    store.add(make_passage(SigningKey.generate(), 1, plate="KL123M", captured_at=now), now)
+    store.close()
+    username, password, secret = make_user(setup.config, "c.coordinator",
+                                           ("calamity_coordinator",))  # fmt: skip
+    with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
+        page.goto(f"{url}/calamity")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.fill("input[name=code]", current_code(secret))
+        page.click("button[type=submit]")
+        page.wait_for_selector("#calamity-none")
+        page.fill("form[action='/calamity/declare'] input[name=reason]", "attack on the A12")
+        page.fill("input[name=chief_prosecutor]", "mr. Visser")
+        page.click("form[action='/calamity/declare'] button")
+        page.wait_for_selector("#calamity-active")
+        page.fill("input[name=plate]", "KL1*")
+        page.click("form[action='/calamity/search'] button")
+        page.wait_for_selector("#results >> text=KL123M")
+        page.wait_for_load_state("networkidle")  # the crop fetched (and logged)
+        page.screenshot(path=str(ARTEFACTS / "calamity-search.png"), full_page=True)
+        page.fill("form[action='/calamity/end'] input[name=reason]", "suspects arrested")
+        page.click("form[action='/calamity/end'] button")
+        page.wait_for_selector("#calamity-none")
+    trail = AuditTrail(setup.config.audit_path)
+    actions = [e["action"] for e in reversed(trail.entries())]
+    trail.close()
+    assert actions == ["calamity_declared", "calamity_consulted", "calamity_image_viewed",
+                       "calamity_ended"]  # fmt: skip
+    ended = CalamityBuffer(setup.config.calamity_path, setup.config.audit_path)
+    assert ended.buffered() == (0, None) and ended.history()[0]["destroyed"] == 1
+    ended.close()
