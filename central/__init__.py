@@ -25,7 +25,7 @@ def create_app(config: CentralConfig) -> Flask:
     from central.plan import admin as plan_admin
     from central.plan import views as plan_views
     from central.requests import api as requests_api
-    from central.requests import oversight
+    from central.requests import oversight, result_views
     from central.requests import views as request_views
 
     app.register_blueprint(accounts_web.bp)
@@ -39,6 +39,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.register_blueprint(request_views.bp)
     app.register_blueprint(requests_api.bp)
     app.register_blueprint(oversight.bp)
+    app.register_blueprint(result_views.bp)
     app.teardown_appcontext(api.close_stores)
 
     if config.web.training:

@@ -154,7 +154,11 @@ def test_the_api_registers_and_searches_within_the_order(site):
     assert refused.status_code == 400 and "scope" in refused.get_json()["error"]
     found = officer.post(f"/api/v1/requests/{request_id}/searches",
                          json={**query, "plate": "GBL12X"}, headers=headers)  # fmt: skip
-    assert found.status_code == 200 and found.get_json()["verified"] is False
+    assert found.status_code == 200 and found.get_json()["verification"] == "required"
+    only_count = {**query, "plate": "GBL12X", "count_only": True}
+    counted = officer.post(f"/api/v1/requests/{request_id}/searches", json=only_count,
+                           headers=headers)  # fmt: skip
+    assert counted.get_json()["count"] == 0, "an empty store"
     verify = site.client("a.auditor").get("/api/v1/audit/verify").get_json()
     assert verify == {"checked": True, "intact": True, "findings": []}
 

@@ -108,11 +108,13 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
         step("accept", declaration=True)
         assert page.inner_text("#executor") == "o.north"
         search = {"start": utc(now - timedelta(days=3)), "end": utc(now - timedelta(days=1))}
-        step("search", plate="XY999Z", **search)
+        step("count", plate="XY999Z", **search)
         assert "not in the order's scope" in page.inner_text("[role=alert]")
-        step("search", plate="GBL12X", **search)
-        assert "results withheld" in page.inner_text("#results-withheld")
-        assert page.locator("#results").count() == 0
+        step("count", plate="GBL12X", **search)
+        assert page.locator("#count-withheld").count() == 1, "a count is a result too"
+        page.click("#open-results")
+        assert "written order is overdue" in page.inner_text("#results-withheld")
+        assert page.inner_text("#row-count") == "0"
         log_out()
 
         log_in("r.requester")
@@ -127,9 +129,21 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
 
         log_in("o.north")
         page.goto(request_url)
-        step("search", plate="GBL12X", **search)
-        assert page.inner_text("#result-count").startswith("1 passages, not verified")
-        assert "GBL12X" in page.inner_text("#results")
+        step("count", plate="GBL12X", **search)
+        assert page.inner_text("#match-count") == "1"
+        page.click("#open-results")
+        assert page.inner_text("#row-count") == "1" and "GBL12X" in page.inner_text("#rows")
+        page.goto(request_url)
+        step("deliver")
+        assert "verify the 1 plate-search rows" in page.inner_text("[role=alert]")
+        page.goto(request_url)
+        page.click("#result-sets a >> nth=-1")
+        page.click("#verify-link")
+        page.wait_for_selector(".crop.current img")
+        page.wait_for_function("document.querySelector('.crop img').complete")
+        page.keyboard.press("y")
+        page.wait_for_selector(".crop.correct")
+        page.goto(request_url)
         step("deliver")
         step("close", reason="delivered to the team")
         assert page.inner_text("#state") == "closed"
@@ -141,6 +155,8 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
         assert page.locator("#audit-intact").count() == 1
         actions = page.inner_text("#entries")
         for action in (
+            "consultation_counted",
+            "verification",
             "request_registered",
             "execution_refused",
             "request_handed_over",

@@ -156,6 +156,22 @@ class HealthRecords:
             (camera_id, format_timestamp(at), state, reasons),
         )
 
+    def states_during(self, camera_id: str, start: datetime, end: datetime) -> list[dict]:
+        """The state in force at `start` (if any was ever recorded) and each change until
+        `end`, oldest first."""
+        since, until = format_timestamp(start), format_timestamp(end)
+        before = self.db.execute(
+            "SELECT at, state, reasons FROM health_changes WHERE camera_id = ? AND at <= ? "
+            "ORDER BY at DESC, id DESC LIMIT 1",
+            (camera_id, since),
+        ).fetchall()
+        during = self.db.execute(
+            "SELECT at, state, reasons FROM health_changes WHERE camera_id = ? AND at > ? "
+            "AND at < ? ORDER BY at, id",
+            (camera_id, since, until),
+        ).fetchall()
+        return [{"at": r[0], "state": r[1], "reasons": r[2]} for r in before + during]
+
     def health_history(self, camera_id: str, limit: int = 50) -> list[dict]:
         rows = self.db.execute(
             "SELECT at, state, reasons FROM health_changes WHERE camera_id = ? "

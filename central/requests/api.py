@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, jsonify, request
 
 from central.accounts.web import accounts, current_session, requires
-from central.api import passage_json, passage_store
-from central.requests.consultation import consult
+from central.api import passage_json
+from central.requests.consultation import consult, count
 from central.requests.forms import query_from_form
 from central.requests.orders import Order, RequestError
 from central.requests.oversight import report_for, verify_trail
 from central.requests.views import (
     CASE_ROLES,
     OFFICER_STEPS,
-    audit_trail,
     requests_db,
+    search_context,
     visible_request,
     workflow,
 )  # fmt: skip
@@ -91,15 +91,25 @@ def take_step(request_id: int):
 @requires("officer")
 def search(request_id: int):
     visible_request(request_id)
-    body = {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in _body().items()}
+    raw = _body()
+    body = {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in raw.items()}
+    if isinstance(raw.get("legs"), list):
+        body["legs"] = "\n".join(
+            f"{','.join(leg['cameras'])} {leg['start']} {leg['end']}" for leg in raw["legs"]
+        )
+    who, now = current_session().username, datetime.now(UTC)
     try:
         query = query_from_form(body)
-        result = consult(requests_db(), request_id, current_session().username, query,
-                         passage_store(), audit_trail(), datetime.now(UTC))  # fmt: skip
-    except RequestError as exc:
+        if raw.get("count_only"):
+            number, gaps = count(requests_db(), request_id, who, query, **search_context(),
+                                 now=now)  # fmt: skip
+            return jsonify(count=number, camera_gaps=gaps)
+        result = consult(requests_db(), request_id, who, query, **search_context(), now=now)
+    except (RequestError, KeyError, TypeError) as exc:
         return _refused(exc)
     return jsonify(
-        audit_seq=result.audit_seq, withheld=result.withheld, verified=False,
+        audit_seq=result.audit_seq, withheld=result.withheld, camera_gaps=result.gaps,
+        verification="required" if result.needs_verification else "not verified",
         passages=[passage_json(p) for p in result.rows],
     )  # fmt: skip
 

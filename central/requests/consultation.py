@@ -9,40 +9,21 @@ whose written order is overdue are withheld (and that is what the trail records)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from central.audit import AuditTrail
+from central.health.records import HealthRecords
+from central.requests.coverage import camera_gaps
 from central.requests.lifecycle import results_withheld, written_order_late
 from central.requests.orders import RequestError
+from central.requests.searches import Found, Leg, Query, check_scope, run_search
 from central.requests.store import Request, Requests
 from central.store.partitioned import DayPartitionedStore, SearchError
 from central.store.records import StoredPassage
 
-SEARCH_KINDS = ("full_plate", "partial_plate", "time_place", "intersection", "convoy")
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search as the officer entered it: a plate or cameras, always inside a time window."""
-
-    start: datetime
-    end: datetime
-    plate: str = ""
-    cameras: tuple[str, ...] = ()
-    country: str = ""
-
-    @property
-    def kind(self) -> str:
-        if self.plate:
-            return "partial_plate" if set("?*") & set(self.plate) else "full_plate"
-        return "time_place"
-
-    def as_entered(self) -> dict:
-        return {
-            "start": self.start.isoformat(), "end": self.end.isoformat(), "plate": self.plate,
-            "cameras": list(self.cameras), "country": self.country,
-        }  # fmt: skip
+__all__ = ["Consultation", "Leg", "Query", "consult", "count"]
 
 
 @dataclass(frozen=True)
@@ -50,27 +31,8 @@ class Consultation:
     audit_seq: int
     rows: list[StoredPassage]
     withheld: str  # why the results are withheld; '' when supplied
-
-
-def check_scope(request: Request, query: Query) -> float:
-    """Refuse a search outside the order; returns the share of the order's window it takes."""
-    scope = request.order.scope
-    if query.end <= query.start:
-        raise RequestError("the search window ends before it starts")
-    if not query.plate and not query.cameras:
-        raise RequestError("a search needs a plate or cameras: no open-ended searches")
-    window = scope.window_for(query.start, query.end)
-    if window is None:
-        raise RequestError("the search window lies outside the order's time windows")
-    if query.plate and not scope.allows_plate(query.plate):
-        raise RequestError(f"plate {query.plate} is not in the order's scope")
-    if query.cameras:
-        outside = sorted(set(query.cameras) - set(scope.cameras))
-        if outside:
-            raise RequestError(f"cameras outside the order's scope: {', '.join(outside)}")
-    if scope.country and query.country not in ("", scope.country):
-        raise RequestError(f"the order covers country {scope.country} only")
-    return (query.end - query.start) / (window.end - window.start)
+    gaps: list[dict]  # searched cameras down or degraded during the window
+    needs_verification: bool
 
 
 def _fields(request: Request, officer: str, query: Query, now: datetime) -> dict:
@@ -93,32 +55,59 @@ def _fields(request: Request, officer: str, query: Query, now: datetime) -> dict
     }
 
 
-def consult(
-    requests: Requests,
-    request_id: int,
-    officer: str,
-    query: Query,
-    store: DayPartitionedStore,
-    trail: AuditTrail,
-    now: datetime,
-) -> Consultation:
+def _search(
+    requests: Requests, request_id: int, officer: str, query: Query, store: DayPartitionedStore,
+    trail: AuditTrail, now: datetime, all_cameras: Sequence[str],
+) -> tuple[Request, dict, float, Found]:  # fmt: skip
+    """Check who searches and the scope, run the search; a refusal is logged and raised."""
     request = requests.get(request_id)
     state = request.state
     if state.state != "in_progress" or state.executor != officer:
         raise RequestError("only the officer executing a request in progress may search on it")
     fields = _fields(request, officer, query, now)
     try:
-        share = check_scope(request, query)
-        rows = (
-            store.search_plate(query.plate, query.start, query.end, query.country or None)
-            if query.plate
-            else store.search_window(query.cameras, query.start, query.end)
-        )
+        share = check_scope(request.order.scope, query)
+        found = run_search(store, request.order.scope, query, all_cameras)
     except (RequestError, SearchError) as exc:
         trail.append(officer, "consultation_refused", {**fields, "refused": str(exc)}, now)
         raise RequestError(str(exc)) from None
+    return request, fields, share, found
+
+
+def count(
+    requests: Requests, request_id: int, officer: str, query: Query, store: DayPartitionedStore,
+    trail: AuditTrail, now: datetime, all_cameras: Sequence[str] = (),
+    health: HealthRecords | None = None,
+) -> tuple[int | None, list[dict]]:  # fmt: skip
+    """How many rows a search would supply, before they are opened (logged as such); None
+    while results are withheld, since a count is a result too."""
+    request, fields, share, found = _search(requests, request_id, officer, query, store, trail,
+                                            now, all_cameras)  # fmt: skip
+    gaps = _gaps(health, found, query)
+    number = None if results_withheld(request.order, request.state, now) else len(found.rows)
+    trail.append(officer, "consultation_counted",
+                 {**fields, "scope_share": round(share, 3), "count": number,
+                  "camera_gaps": gaps}, now)  # fmt: skip
+    return number, gaps
+
+
+def _gaps(health: HealthRecords | None, found: Found, query: Query) -> list[dict]:
+    if health is None:
+        return []
+    return [gap.as_json() for gap in camera_gaps(health, found.cameras, query.start, query.end)]
+
+
+def consult(
+    requests: Requests, request_id: int, officer: str, query: Query, store: DayPartitionedStore,
+    trail: AuditTrail, now: datetime, all_cameras: Sequence[str] = (),
+    health: HealthRecords | None = None,
+) -> Consultation:  # fmt: skip
+    request, fields, share, found = _search(requests, request_id, officer, query, store, trail,
+                                            now, all_cameras)  # fmt: skip
+    rows = found.rows
+    gaps = _gaps(health, found, query)
     withheld = ""
-    if results_withheld(request.order, state, now):
+    if results_withheld(request.order, request.state, now):
         withheld = "the written order is overdue: results withheld until it is attached"
     supplied = {
         "rows": 0 if withheld else len(rows),
@@ -126,20 +115,19 @@ def consult(
         "nothing_found": not rows,
         "withheld": withheld,
         "verified": False,
+        "camera_gaps": gaps,
     }
     details = {
         **fields,
         "scope_share": round(share, 3),
-        "written_order_late": written_order_late(request.order, state, now),
+        "written_order_late": written_order_late(request.order, request.state, now),
         "supplied": supplied,  # (h)
         "supply_time": now.isoformat(),  # (i)
     }
     seq = trail.append(officer, "consultation", details, now)
-    requests.note(
-        request_id,
-        officer,
-        "consultation",
-        {"audit_seq": seq, "rows": supplied["rows"], "withheld": withheld},
-        now,
-    )
-    return Consultation(seq, [] if withheld else rows, withheld)
+    supplied_rows = [] if withheld else rows
+    requests.results.save(seq, request_id, query.kind, query.needs_verification, gaps,
+                          query.as_entered(), supplied_rows, now, withheld)  # fmt: skip
+    note = {"audit_seq": seq, "rows": supplied["rows"], "withheld": withheld}
+    requests.note(request_id, officer, "consultation", note, now)
+    return Consultation(seq, supplied_rows, withheld, gaps, query.needs_verification)

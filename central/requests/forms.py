@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from central.requests.consultation import Query
 from central.requests.orders import Foreign, Order, RequestError, Scope, Window
+from central.requests.searches import Leg, Query
 
 
 def moment(text: str, what: str) -> datetime:
@@ -60,11 +60,35 @@ def order_from_form(form: Mapping[str, str]) -> Order:
     )  # fmt: skip
 
 
+def legs(text: str) -> tuple[Leg, ...]:
+    """Intersection windows, one per line: 'camera[,camera..] start end'."""
+    found = []
+    for line in text.strip().splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise RequestError(f"window {line!r}: write 'cameras start end', one per line")
+        cameras = words(parts[0])
+        found.append(Leg(cameras, moment(parts[1], "window start"), moment(parts[2], "window end")))
+    return tuple(found)
+
+
 def query_from_form(form: Mapping[str, str]) -> Query:
+    """A search from the form: plate or cameras in a window, an intersection, a convoy."""
+    found_legs = legs(form.get("legs", ""))
+    if found_legs:
+        start = min(leg.start for leg in found_legs)
+        end = max(leg.end for leg in found_legs)
+    else:
+        start = moment(form.get("start", ""), "search start")
+        end = moment(form.get("end", ""), "search end")
+    minutes = form.get("convoy_minutes", "").strip() or "0"
+    if not minutes.isdigit():
+        raise RequestError("convoy minutes: a whole number")
     return Query(
-        start=moment(form.get("start", ""), "search start"),
-        end=moment(form.get("end", ""), "search end"),
-        plate=form.get("plate", "").strip().upper().replace("-", ""),
-        cameras=words(form.get("cameras", "")),
-        country=form.get("country", "").strip().upper(),
-    )
+        start=start, end=end, plate=form.get("plate", "").strip().upper().replace("-", ""),
+        cameras=words(form.get("cameras", "")), country=form.get("country", "").strip().upper(),
+        direction=form.get("direction", "").strip().upper(), legs=found_legs,
+        convoy_minutes=int(minutes),
+    )  # fmt: skip

@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from central.requests.downloads import MIGRATIONS as DOWNLOAD_MIGRATIONS
+from central.requests.downloads import Downloads
 from central.requests.lifecycle import RequestState, Step, check_step, fold
 from central.requests.orders import Order, RequestError
+from central.requests.photos import MIGRATIONS as PHOTO_MIGRATIONS
+from central.requests.photos import Photos
+from central.requests.results import MIGRATIONS as RESULT_MIGRATIONS
+from central.requests.results import ResultSets
 from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
@@ -120,7 +126,12 @@ class Request:
 
 class Requests:
     def __init__(self, path: Path) -> None:
-        self.db = open_database(path, MIGRATIONS)
+        self.db = open_database(
+            path, MIGRATIONS + RESULT_MIGRATIONS + PHOTO_MIGRATIONS + DOWNLOAD_MIGRATIONS
+        )
+        self.results = ResultSets(self.db)
+        self.photos = Photos(self.db)
+        self.downloads = Downloads(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -13,19 +13,21 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 
 from central.accounts.register import Register
 from central.accounts.web import accounts, current_session, requires
-from central.api import passage_store
+from central.api import camera_registry, passage_store
 from central.audit import AuditTrail
-from central.requests.consultation import consult
+from central.health.records import HealthRecords
+from central.requests.consultation import consult, count
 from central.requests.forms import order_from_form, query_from_form
 from central.requests.lifecycle import results_withheld, written_order_late
 from central.requests.orders import CRIME_TYPES, KINGDOM_PARTS, LEGAL_BASES, RequestError
 from central.requests.overview import team_overview
 from central.requests.store import Request, Requests
+from central.requests.verification import still_to_verify
 from central.requests.workflow import UnknownStep, Workflow
 
 bp = Blueprint("requests", __name__, template_folder="../web/templates")
 CASE_ROLES = ("requester", "officer", "auditor")
-OFFICER_STEPS = {"accept", "hand_over", "reject", "deliver", "search"}
+OFFICER_STEPS = {"accept", "hand_over", "reject", "deliver", "search", "count"}
 
 
 def requests_db() -> Requests:
@@ -40,13 +42,29 @@ def audit_trail() -> AuditTrail:
     return g.audit_trail
 
 
+def health_records() -> HealthRecords:
+    if "health_records" not in g:
+        g.health_records = HealthRecords(current_app.config["ANPR"].health_path)
+    return g.health_records
+
+
 def workflow() -> Workflow:
-    return Workflow(requests_db(), Register(accounts()), audit_trail())
+    def pending(request_id: int) -> int:
+        return still_to_verify(passage_store(), requests_db(), request_id)
+
+    return Workflow(requests_db(), Register(accounts()), audit_trail(), pending)
+
+
+def search_context() -> dict:
+    """What every search needs beside the query: the store, the cameras, their health."""
+    cameras = [c.camera_id for c in camera_registry().all()]
+    return {"store": passage_store(), "trail": audit_trail(), "all_cameras": cameras,
+            "health": health_records()}  # fmt: skip
 
 
 @bp.teardown_app_request
 def close_case_stores(exc: BaseException | None = None) -> None:
-    for name in ("requests_db", "audit_trail"):
+    for name in ("requests_db", "audit_trail", "health_records"):
         store = g.pop(name, None)
         if store is not None:
             store.close()
@@ -105,12 +123,14 @@ def create_request():
     return redirect(f"/requests/{request_id}")
 
 
-def _detail(found: Request, error: str | None = None, results=None, status: int = 200):
+def detail_page(found: Request, error: str | None = None, counted=None, status: int = 200):
     now = datetime.now(UTC)
     state = found.state
     page = render_template(
         "request.html", session=current_session(), r=found, state=state, error=error,
-        results=results, late=written_order_late(found.order, state, now),
+        counted=counted, late=written_order_late(found.order, state, now),
+        result_sets=requests_db().results.for_request(found.id),
+        issues=requests_db().downloads.issues(found.id),
         withheld=results_withheld(found.order, state, now),
     )  # fmt: skip
     return page, status
@@ -119,7 +139,7 @@ def _detail(found: Request, error: str | None = None, results=None, status: int 
 @bp.get("/requests/<int:request_id>")
 @requires(*CASE_ROLES)
 def request_page(request_id: int):
-    return _detail(visible_request(request_id))
+    return detail_page(visible_request(request_id))
 
 
 @bp.post("/requests/<int:request_id>/<action>")
@@ -135,8 +155,8 @@ def request_action(request_id: int, action: str):
         accounts().role_violation(who, request.path, now)
         abort(403, description="only the requester or an officer takes steps on a request")
     try:
-        if action == "search":
-            return _search(found, who, now)
+        if action in ("search", "count"):
+            return _search(found, who, now, open_rows=action == "search")
         if action == "written_order":
             upload = request.files.get("document")
             if upload is None or not upload.filename:
@@ -147,17 +167,22 @@ def request_action(request_id: int, action: str):
     except UnknownStep:
         abort(404)
     except RequestError as exc:
-        return _detail(requests_db().get(request_id), str(exc), status=400)
+        return detail_page(requests_db().get(request_id), str(exc), status=400)
     return redirect(f"/requests/{request_id}")
 
 
-def _search(found: Request, who: str, now: datetime):
+def _search(found: Request, who: str, now: datetime, open_rows: bool):
+    """Count first (the officer sees how many rows before opening them), then open."""
     try:
         query = query_from_form(request.form)
-        result = consult(requests_db(), found.id, who, query, passage_store(), audit_trail(), now)
+        if not open_rows:
+            number, gaps = count(requests_db(), found.id, who, query, **search_context(), now=now)
+            counted = {"count": number, "gaps": gaps, "form": request.form}
+            return detail_page(requests_db().get(found.id), counted=counted)
+        result = consult(requests_db(), found.id, who, query, **search_context(), now=now)
     except RequestError as exc:
-        return _detail(requests_db().get(found.id), f"search refused: {exc}", status=400)
-    return _detail(requests_db().get(found.id), results=result)
+        return detail_page(requests_db().get(found.id), f"search refused: {exc}", status=400)
+    return redirect(f"/requests/{found.id}/results/{result.audit_seq}")
 
 
 @bp.get("/requests/<int:request_id>/documents/<sha256>")

@@ -8,6 +8,7 @@ an officer on the investigation's team is refused and the request must be handed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from central.accounts.register import Register
@@ -18,10 +19,14 @@ from central.requests.store import Requests
 
 
 class Workflow:
-    def __init__(self, requests: Requests, register: Register, trail: AuditTrail) -> None:
+    def __init__(
+        self, requests: Requests, register: Register, trail: AuditTrail,
+        pending_verifications: Callable[[int], int] = lambda request_id: 0,
+    ) -> None:  # fmt: skip
         self.requests = requests
         self.register = register
         self.trail = trail
+        self.pending_verifications = pending_verifications
 
     def _audit(self, actor: str, action: str, request_id: int, details: dict, now: datetime):
         request = self.requests.get(request_id)
@@ -108,6 +113,9 @@ class Workflow:
     def deliver(self, request_id: int, officer: str, now: datetime) -> None:
         if self.requests.get(request_id).state.executor != officer:
             raise RequestError("only the executing officer delivers")
+        pending = self.pending_verifications(request_id)
+        if pending:
+            raise RequestError(f"verify the {pending} plate-search rows left before delivering")
         self.requests.step(request_id, officer, "delivered", {}, now)
         self._audit(officer, "request_delivered", request_id, {}, now)
 
@@ -115,7 +123,11 @@ class Workflow:
         if not reason.strip():
             raise RequestError("closing states its reason")
         self.requests.step(request_id, actor, "closed", {"reason": reason}, now)
-        self._audit(actor, "request_closed", request_id, {"reason": reason}, now)
+        # The supplied rows and approved photos were for this request only.
+        rows = self.requests.results.destroy_for_request(request_id)
+        photos = self.requests.photos.destroy_for_request(request_id)
+        details = {"reason": reason, "rows_destroyed": rows, "photos_destroyed": photos}
+        self._audit(actor, "request_closed", request_id, details, now)
 
     def reverse(self, request_id: int, actor: str, reason: str, now: datetime) -> None:
         step = self.requests.reverse(request_id, actor, reason, now)

@@ -160,6 +160,30 @@ class DayFile:
         ).fetchone()
         return None if row is None else row[0]
 
+    def signed_record(self, camera_id: str, seq: int) -> tuple[bytes, bytes] | None:
+        row = self.db.execute(
+            "SELECT record, signature FROM records WHERE camera_id = ? AND seq = ?",
+            (camera_id, seq),
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), bytes(row[1]))
+
+    def add_verdict(
+        self, camera_id: str, seq: int, verdict: str, by: str, at: str, note: str
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO verifications (camera_id, seq, verdict, verified_by, verified_at, note)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (camera_id, seq, verdict, by, at, note),
+        )
+
+    def verdicts(self) -> dict[tuple[str, int], tuple[str, str, str]]:
+        """The latest verdict per passage: (verdict, by, at)."""
+        rows = self.db.execute(
+            "SELECT camera_id, seq, verdict, verified_by, verified_at FROM verifications "
+            "ORDER BY id"
+        )
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+
     def count(self, camera_id: str | None = None) -> int:
         if camera_id is None:
             return self.db.execute("SELECT count(*) FROM passages").fetchone()[0]

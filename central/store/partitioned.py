@@ -269,23 +269,52 @@ class DayPartitionedStore:
 
     def image(self, camera_id: str, seq: int, which: str) -> bytes | None:
         """The decrypted image, or None when unknown or past 28 days."""
-        entry = self.sequences.lookup(camera_id, seq)
-        if entry is None:
+        day_file = self._visible_file(camera_id, seq)
+        sealed = None if day_file is None else day_file.sealed_image(camera_id, seq, which)
+        if sealed is None:
             return None
-        day_file = self._day(entry[0])
+        try:
+            return self.keys.decrypt(day_file.day, sealed, f"{camera_id}/{seq}/{which}".encode())
+        except DayKeyError as exc:
+            log.error("store: image %s/%s/%s unreadable: %s", camera_id, seq, which, exc)
+            return None
+
+    def _visible_file(self, camera_id: str, seq: int) -> DayFile | None:
+        """The day file holding a passage still inside the 28 days, else None."""
+        entry = self.sequences.lookup(camera_id, seq)
+        day_file = None if entry is None else self._day(entry[0])
         if day_file is None:
             return None
         captured = day_file.captured_at(camera_id, seq)
         if captured is None or captured < cutoff_text(self.clock()):
             return None
-        sealed = day_file.sealed_image(camera_id, seq, which)
-        if sealed is None:
-            return None
-        try:
-            return self.keys.decrypt(entry[0], sealed, f"{camera_id}/{seq}/{which}".encode())
-        except DayKeyError as exc:
-            log.error("store: image %s/%s/%s unreadable: %s", camera_id, seq, which, exc)
-            return None
+        return day_file
+
+    def signed_record(self, camera_id: str, seq: int) -> tuple[bytes, bytes] | None:
+        """The passage as the camera signed it (canonical bytes, signature), images apart."""
+        day_file = self._visible_file(camera_id, seq)
+        return None if day_file is None else day_file.signed_record(camera_id, seq)
+
+    def add_verdict(
+        self, camera_id: str, seq: int, verdict: str, by: str, now: datetime, note: str = ""
+    ) -> None:
+        """Record whether the crop shows the plate read; kept in the day file, so it is
+        seen by later searches and destroyed with the passage."""
+        day_file = self._visible_file(camera_id, seq)
+        if day_file is None:
+            raise SearchError(f"passage {camera_id}/{seq} is unknown or past 28 days")
+        day_file.add_verdict(camera_id, seq, verdict, by, format_timestamp(now), note)
+
+    def verdicts(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple]:
+        """Latest (verdict, by, at) for those of `keys` that have one."""
+        wanted = set(keys)
+        days = {entry[0] for key in wanted if (entry := self.sequences.lookup(*key))}
+        found: dict[tuple[str, int], tuple] = {}
+        for day in sorted(days):
+            day_file = self._day(day)
+            if day_file is not None:
+                found.update((k, v) for k, v in day_file.verdicts().items() if k in wanted)
+        return found
 
     def count(self, camera_id: str | None = None) -> int:
         """Rows physically present, expired or not (for operations and tests)."""

@@ -1,0 +1,174 @@
+"""The searches an order allows, each checked against the order's scope before it runs.
+
+Kinds: a full or partial plate (with country) in a window; a place-time window at chosen
+cameras (and direction); an intersection of several place-time windows (vehicles seen in
+all of them); a convoy (vehicles passing the same cameras within N minutes of a given
+plate). Every search is concrete: a time bound and a plate or a place. A search outside
+the order is refused with the reason; the caller logs the refusal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from central.requests.orders import RequestError, Scope
+from central.store.partitioned import DayPartitionedStore
+from central.store.records import StoredPassage
+
+MAX_CONVOY_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One place-time window of an intersection search."""
+
+    cameras: tuple[str, ...]
+    start: datetime
+    end: datetime
+
+    def as_json(self) -> dict:
+        return {"cameras": list(self.cameras), "start": self.start.isoformat(),
+                "end": self.end.isoformat()}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search as the officer entered it."""
+
+    start: datetime
+    end: datetime
+    plate: str = ""
+    cameras: tuple[str, ...] = ()
+    country: str = ""
+    direction: str = ""
+    legs: tuple[Leg, ...] = ()
+    convoy_minutes: int = 0
+
+    @property
+    def kind(self) -> str:
+        if self.legs:
+            return "intersection"
+        if self.convoy_minutes:
+            return "convoy"
+        if self.plate:
+            return "partial_plate" if set("?*") & set(self.plate) else "full_plate"
+        return "time_place"
+
+    @property
+    def needs_verification(self) -> bool:
+        """Plate searches: each row is checked against its crop before it is handed out."""
+        return self.kind in ("full_plate", "partial_plate")
+
+    def as_entered(self) -> dict:
+        return {
+            "kind": self.kind, "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "plate": self.plate, "cameras": list(self.cameras), "country": self.country,
+            "direction": self.direction, "legs": [leg.as_json() for leg in self.legs],
+            "convoy_minutes": self.convoy_minutes,
+        }  # fmt: skip
+
+
+def _window_share(scope: Scope, start: datetime, end: datetime, what: str) -> float:
+    if end <= start:
+        raise RequestError(f"{what} ends before it starts")
+    window = scope.window_for(start, end)
+    if window is None:
+        raise RequestError(f"{what} lies outside the order's time windows")
+    return (end - start) / (window.end - window.start)
+
+
+def _cameras_in_scope(scope: Scope, cameras: Sequence[str]) -> None:
+    outside = sorted(set(cameras) - set(scope.cameras))
+    if outside:
+        raise RequestError(f"cameras outside the order's scope: {', '.join(outside)}")
+
+
+def check_scope(scope: Scope, query: Query) -> float:
+    """Refuse a search outside the order; returns the largest share of an order window
+    that it takes (for the auditor's review of searches "to be sure")."""
+    if query.plate and not scope.allows_plate(query.plate):
+        raise RequestError(f"plate {query.plate} is not in the order's scope")
+    if scope.country and query.country not in ("", scope.country):
+        raise RequestError(f"the order covers country {scope.country} only")
+    if query.legs:
+        if len(query.legs) < 2:
+            raise RequestError("an intersection needs at least two place-time windows")
+        shares = []
+        for number, leg in enumerate(query.legs, 1):
+            if not leg.cameras:
+                raise RequestError(f"window {number} of the intersection names no camera")
+            _cameras_in_scope(scope, leg.cameras)
+            shares.append(_window_share(scope, leg.start, leg.end, f"window {number}"))
+        return max(shares)
+    share = _window_share(scope, query.start, query.end, "the search window")
+    if query.convoy_minutes:
+        if not query.plate or set("?*") & set(query.plate):
+            raise RequestError("a convoy search starts from one full plate")
+        if not 1 <= query.convoy_minutes <= MAX_CONVOY_MINUTES:
+            raise RequestError(f"a convoy search looks 1 to {MAX_CONVOY_MINUTES} minutes around")
+        if not scope.cameras:
+            raise RequestError("the order names no cameras: a convoy search needs places")
+        return share
+    if not query.plate and not query.cameras:
+        raise RequestError("a search needs a plate or cameras: no open-ended searches")
+    if query.cameras:
+        _cameras_in_scope(scope, query.cameras)
+    return share
+
+
+@dataclass(frozen=True)
+class Found:
+    rows: list[StoredPassage]
+    cameras: tuple[str, ...]  # the cameras this search looked at (for the outage report)
+
+
+def run_search(
+    store: DayPartitionedStore, scope: Scope, query: Query, all_cameras: Sequence[str]
+) -> Found:
+    direction = query.direction or None
+    if query.legs:
+        return _intersection(store, query.legs, direction)
+    if query.convoy_minutes:
+        return _convoy(store, scope, query)
+    if query.plate:
+        rows = store.search_plate(query.plate, query.start, query.end, query.country or None)
+        return Found(rows, tuple(all_cameras))
+    return Found(store.search_window(query.cameras, query.start, query.end, direction),
+                 query.cameras)  # fmt: skip
+
+
+def _intersection(store: DayPartitionedStore, legs: Sequence[Leg], direction) -> Found:
+    per_leg = [store.search_window(leg.cameras, leg.start, leg.end, direction) for leg in legs]
+    common = set.intersection(*({row.plate for row in rows} for rows in per_leg))
+    rows = sorted(
+        {(r.camera_id, r.seq): r for rows in per_leg for r in rows if r.plate in common}.values(),
+        key=lambda r: (r.plate, r.captured_at),
+    )
+    return Found(rows, tuple(sorted({c for leg in legs for c in leg.cameras})))
+
+
+def _convoy(store: DayPartitionedStore, scope: Scope, query: Query) -> Found:
+    """Vehicles seen within N minutes of the plate at the same cameras, at least twice
+    (or once, when the plate itself passed only once)."""
+    base = store.search_plate(query.plate, query.start, query.end, query.country or None)
+    base = [row for row in base if row.camera_id in scope.cameras]
+    around = timedelta(minutes=query.convoy_minutes)
+    # plate -> which of the base passages it was seen near -> its rows there
+    seen: dict[str, dict[int, list[StoredPassage]]] = defaultdict(lambda: defaultdict(list))
+    for index, passage in enumerate(base):
+        moment = datetime.fromisoformat(passage.captured_at)
+        start, end = max(query.start, moment - around), min(query.end, moment + around)
+        for row in store.search_window([passage.camera_id], start, end):
+            if row.plate != query.plate:
+                seen[row.plate][index].append(row)
+    needed = min(2, len(base))
+    companions = {
+        (row.camera_id, row.seq): row
+        for near in seen.values() if len(near) >= needed
+        for rows in near.values() for row in rows
+    }  # fmt: skip
+    rows = sorted(base + list(companions.values()), key=lambda r: (r.captured_at, r.camera_id))
+    return Found(rows, tuple(sorted({row.camera_id for row in base})))
