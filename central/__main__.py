@@ -22,6 +22,7 @@ from central.commands import (
 from central.config import ConfigError, load_config
 from central.plan.registry import PlanError
 from central.requests.orders import RequestError
+from central.requests.package import PackageError
 from central.store.custody import HoldError
 from central.store.migrations import MigrationError
 from central.training import TrainingError
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return custody.run(config, args)
     except (
         ConfigError, KeyFormatError, CameraRegistryError, MigrationError, HoldError, BackupError,
-        PlanError, RequestError, TrainingError,
+        PlanError, RequestError, TrainingError, PackageError,
     ) as exc:  # fmt: skip
         print(f"anpr-central: {exc}", file=sys.stderr)
         return 2

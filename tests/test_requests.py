@@ -42,7 +42,8 @@ class Case:
     """Accounts (requester, two officers, one on the team), a store with passages, a trail."""
 
     def __init__(self, tmp_path) -> None:
-        self.config = write_central_config(tmp_path, broker_port=1883).config
+        setup = write_central_config(tmp_path, broker_port=1883)
+        self.config, self.config_path = setup.config, setup.config_path
         self.accounts = Accounts(self.config.accounts_path)
         for name, unit, roles in (
             ("r.requester", "unit-midden", ["requester"]), ("o.team", "unit-midden", ["officer"]),

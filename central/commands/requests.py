@@ -12,11 +12,14 @@ from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
 from central.plan.registry import CameraPlan
+from central.requests.package import PackageError, verify_package
 from central.requests.report import yearly_report
 from central.requests.store import Requests
 from central.training import seed
+from wire import SigningKey
+from wire.signing import load_verify_key
 
-COMMANDS = {"report", "rota-add", "training-seed"}
+COMMANDS = {"report", "rota-add", "training-seed", "package"}
 
 
 def add_parsers(commands) -> None:
@@ -27,6 +30,12 @@ def add_parsers(commands) -> None:
     rota.add_argument("--username", required=True)
     rota.add_argument("--from", dest="starts", required=True, help="ISO 8601 with zone")
     rota.add_argument("--until", required=True, help="ISO 8601 with zone")
+    package = commands.add_parser("package", help="check a result package's integrity")
+    package.add_argument("action", choices=["verify"])
+    package.add_argument("file", type=Path)
+    package.add_argument(
+        "--public-key", type=Path, help="the central's package key (.pub); default: from config"
+    )
     training = commands.add_parser("training-seed", help="fill a training instance")
     training.add_argument("--days", type=int, default=14)
     training.add_argument("--per-day", type=int, default=2000)
@@ -34,6 +43,8 @@ def add_parsers(commands) -> None:
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
+    if args.command == "package":
+        return _verify_package(config, args.file, args.public_key)
     if args.command == "report":
         return _report(config, args.year, args.output, now)
     if args.command == "rota-add":
@@ -69,3 +80,18 @@ def _report(config: CentralConfig, year: int, output: Path | None, now: datetime
         output.write_text(text)
         print(f"report {year} written to {output}")
     return 0
+
+
+def _verify_package(config: CentralConfig, path: Path, public_key: Path | None) -> int:
+    if public_key is not None:
+        key = load_verify_key(public_key)
+    elif config.secrets.audit_signing_key_file is not None:
+        key = SigningKey.load(config.secrets.audit_signing_key_file).verify_key
+    else:
+        raise PackageError("no key to check against: pass --public-key")
+    problems = verify_package(path, key)
+    for problem in problems:
+        print(f"BROKEN: {problem}")
+    print(f"{path}: intact, signed by {key.key_id}" if not problems
+          else f"{path}: {len(problems)} problem(s)")  # fmt: skip
+    return 0 if not problems else 1
