@@ -117,6 +117,7 @@ class Agent:
             self.local_hotlist = LocalHotlist(
                 config.hotlist.path, config.hotlist.key_file, config.camera.id, central_key
             )
+            self.publisher.on_hotlist = self.local_hotlist.receive
 
     def run(self, exit_when_drained: bool = False) -> None:
         """Capture until the source ends or stop is set; then keep delivering the spool."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -17,7 +18,7 @@ import paho.mqtt.client as mqtt
 from edge_agent.config import MqttConfig
 from edge_agent.spool import Spool
 from wire import VerifyKey, WireError, decode_ack
-from wire.topics import ack_topic, heartbeat_topic, passage_topic, status_topic
+from wire.topics import ack_topic, heartbeat_topic, hotlist_topic, passage_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class Publisher:
         self.config = mqtt_config
         self.max_inflight = max_inflight
         self.stats = PublisherStats()
+        # Matching on the unit: given each hotlist the central pushes (raw, unverified).
+        self.on_hotlist: Callable[[bytes], None] | None = None
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -118,6 +121,8 @@ class Publisher:
             return
         self.stats.connects += 1
         client.subscribe(ack_topic(self.camera_id), qos=1)
+        if self.on_hotlist is not None:
+            client.subscribe(hotlist_topic(self.camera_id), qos=1)
         client.publish(status_topic(self.camera_id), b"online", qos=1, retain=True)
         requeued = self.spool.requeue_all_inflight()
         log.info("mqtt: connected; %d unacknowledged record(s) will be resent", requeued)
@@ -130,6 +135,10 @@ class Publisher:
             log.warning("mqtt: disconnected (%s); records stay in the spool", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if message.topic == hotlist_topic(self.camera_id):
+            if self.on_hotlist is not None:
+                self.on_hotlist(bytes(message.payload))
+            return
         try:
             ack = decode_ack(message.payload).verify(self.central_key).record
         except WireError as exc:

@@ -1,16 +1,19 @@
 """Matching on the unit: the central's hotlist for this unit, as keyed hashes, so that the
 unit raises alerts while its link is down without holding the list in readable form.
 
-The list file is replaced from outside (a change bundle, a copy from the technician's
-laptop); it is reread when its modification time changes. A list that fails its signature
-or is meant for another unit is refused, logged, and the one in use is kept. An alert is a
-`LOCAL ALERT` log line (no plate: the entry reference, priority and near-match flag, with
-the passage's sequence number, which the central resolves) and a counter.
+The central pushes the list over MQTT (retained, so a unit gets the latest on connecting)
+and the unit saves it to its file; the file may also be replaced from outside (a copy from
+the technician's laptop) and is reread when its modification time changes. A list that
+fails its signature or is meant for another unit is refused, logged, and the one in use is
+kept. An alert is a `LOCAL ALERT` log line (no plate: the entry reference, priority and
+near-match flag, with the passage's sequence number, which the central resolves) and a
+counter.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +51,29 @@ class LocalHotlist:
             return
         self._matcher = UnitMatcher(hotlist, self.key)
         log.info("unit hotlist loaded: %d entries, issued %s", len(hotlist.entries),
+                 hotlist.issued_at.isoformat())  # fmt: skip
+
+    def receive(self, payload: bytes) -> None:
+        """A list pushed by the central (MQTT, retained): verified, then written in place of
+        the file (atomically) and used at once. A bad one is refused and logged."""
+        try:
+            hotlist = decode_unit_hotlist(payload, self.camera_id, self.central)
+        except WireError as exc:
+            log.error("pushed unit hotlist refused (%s); keeping the one in use", exc)
+            return
+        partial = self.path.with_name(self.path.name + ".partial")
+        try:
+            with partial.open("wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            partial.replace(self.path)
+            self._loaded_mtime = self.path.stat().st_mtime
+        except OSError as exc:
+            log.error("pushed unit hotlist not saved to %s (%s); in use until restart",
+                      self.path, exc)  # fmt: skip
+        self._matcher = UnitMatcher(hotlist, self.key)
+        log.info("unit hotlist received: %d entries, issued %s", len(hotlist.entries),
                  hotlist.issued_at.isoformat())  # fmt: skip
 
     def check(self, seq: int, plate: str, country: str, at: datetime) -> list[LocalHit]:

@@ -55,6 +55,7 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
         "topic read anpr/v1/+/selftest",
         "topic write anpr/v1/+/ack",
         "topic write anpr/v1/+/selftest-ack",
+        "topic write anpr/v1/+/hotlist",
         "topic write anpr/v1/alerts/#",
         "topic write anpr/v1/investigations/+/alerts",
         "",
@@ -75,6 +76,7 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
             f"topic read anpr/v1/{camera_id}/ack",
             f"topic write anpr/v1/{camera_id}/selftest",
             f"topic read anpr/v1/{camera_id}/selftest-ack",
+            f"topic read anpr/v1/{camera_id}/hotlist",
         ]
     return "\n".join(lines) + "\n"
 

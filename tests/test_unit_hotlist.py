@@ -107,3 +107,58 @@ def test_the_agent_raises_local_alerts_with_its_link_down(tmp_path, caplog):
     assert sorted(a.split("near_match=")[1] for a in alerts) == ["False", "True"], alerts
     assert "B748LK" not in caplog.text and "R848LD" not in caplog.text, "no plate in the log"
     assert agent.local_hotlist.alerts == 2 and agent.stats.passages == 8
+
+
+@pytest.mark.slow
+def test_the_central_pushes_the_list_over_mqtt_and_the_unit_keeps_the_latest(
+    tmp_path, mosquitto, central_setup, camera
+):
+    from edge_agent.config import MqttConfig
+    from edge_agent.publisher import Publisher
+    from edge_agent.spool import Spool
+    from edge_agent.unit_hotlist import LocalHotlist
+    from wire.signing import load_verify_key
+
+    store = Hotlists(central_setup.config.hotlists_path)
+    now = datetime.now(UTC)
+    list_id = store.create_list("Stolen", "desk", "report", "stolen_vehicle", 1,
+                                now + timedelta(days=1), now)  # fmt: skip
+    store.add_entry(list_id, "GBL12X", "", "r", "i", now + timedelta(days=1), "d", now)
+    store.approve(list_id, "OvJ", now)
+    store.close()
+    master = tmp_path / "unit-master.key"
+    master.write_bytes(MASTER)
+    base = ["--config", str(central_setup.config_path)]
+    unit = ["--camera", camera.camera_id, "--master-key", str(master)]
+    key_file, list_file = tmp_path / "hotlist.key", tmp_path / "hotlist.json"
+    assert central_main([*base, "hotlist-unit-key", *unit, "--out", str(key_file)]) == 0
+    # Pushed while the unit is away: the broker keeps it (retained) until the unit connects.
+    assert central_main([*base, "hotlist-unit-push", *unit]) == 0
+
+    central_key = load_verify_key(central_setup.ack_public_key)
+    local = LocalHotlist(list_file, key_file, camera.camera_id, central_key)
+    assert local.check(1, "GBL12X", "NL", now) == [], "nothing received yet"
+    spool = Spool(tmp_path / "spool.sqlite", 2.0, 4.0)
+    publisher = Publisher(camera.camera_id, spool, central_key,
+                          MqttConfig(host="127.0.0.1", port=mosquitto.port))  # fmt: skip
+    publisher.on_hotlist = local.receive
+    publisher.start()
+    try:
+        wait_until(list_file.exists, what="the pushed list saved on the unit")
+        (hit,) = local.check(2, "G8L12X", "NL", now)
+        assert hit.tolerant
+        # The list changes; the next push replaces the unit's copy while it is connected.
+        store = Hotlists(central_setup.config.hotlists_path)
+        store.add_entry(list_id, "XT456B", "", "r", "i", now + timedelta(days=1), "d", now)
+        store.close()
+        assert central_main([*base, "hotlist-unit-push", *unit]) == 0
+        wait_until(lambda: local.check(3, "XT456B", "NL", now), what="the new list in use")
+        elsewhere = tmp_path / "other-unit-hotlist.json"
+        other = ["--camera", "other-cam-02", "--master-key", str(master)]
+        assert central_main([*base, "hotlist-unit-export", *other, "--out", str(elsewhere)]) == 0
+        local.receive(elsewhere.read_bytes())  # made for another unit: refused
+        assert local.check(4, "XT456B", "NL", now), "the list in use is kept"
+    finally:
+        publisher.stop()
+        spool.close()
+    assert b"GBL12X" not in list_file.read_bytes()

@@ -51,6 +51,12 @@ def selftest_ack_topic(camera_id: str) -> str:
     return f"{PREFIX}/{_checked(camera_id)}/selftest-ack"
 
 
+def hotlist_topic(camera_id: str) -> str:
+    """Central -> camera, QoS 1, retained: the unit's hotlist as keyed hashes, signed
+    (`wire/unit_hotlist.py`); the unit keeps the latest it receives."""
+    return f"{PREFIX}/{_checked(camera_id)}/hotlist"
+
+
 def camera_of(topic: str) -> str:
     """The camera id in a topic, checked; raises MalformedRecord for foreign topics."""
     parts = topic.split("/")

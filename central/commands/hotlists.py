@@ -13,7 +13,7 @@ from central.hotlists.matching import PatternError
 from central.hotlists.store import HotlistError, Hotlists
 
 COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due",
-            "hotlist-unit-key", "hotlist-unit-export"}  # fmt: skip
+            "hotlist-unit-key", "hotlist-unit-export", "hotlist-unit-push"}  # fmt: skip
 
 
 def add_parsers(commands) -> None:
@@ -45,11 +45,13 @@ def add_parsers(commands) -> None:
     imp.add_argument("--by", required=True)
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows anyway")
     for name, what in (("hotlist-unit-key", "the unit's hashing key, for its bundle"),
-                       ("hotlist-unit-export", "the unit's hotlist as keyed hashes")):  # fmt: skip
+                       ("hotlist-unit-export", "the unit's hotlist as keyed hashes"),
+                       ("hotlist-unit-push", "the same, sent to the unit (MQTT)")):  # fmt: skip
         unit = commands.add_parser(name, help=what)
         unit.add_argument("--camera", required=True)
         unit.add_argument("--master-key", type=Path, required=True, help=">= 32 secret bytes")
-        unit.add_argument("--out", type=Path, required=True)
+        if name != "hotlist-unit-push":
+            unit.add_argument("--out", type=Path, required=True)
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
@@ -62,7 +64,12 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
 
 def _unit(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
     """Matching on the unit: its key (once, into its bundle) and its list (regularly)."""
-    from central.hotlists.unit_export import UnitExportError, export_for_unit, read_master_key
+    from central.hotlists.unit_export import (
+        UnitExportError,
+        export_for_unit,
+        push_to_unit,
+        read_master_key,
+    )
     from wire import SigningKey
     from wire.unit_hotlist import derive_unit_key
 
@@ -78,11 +85,17 @@ def _unit(config: CentralConfig, args: argparse.Namespace, now: datetime) -> Non
             data, count = export_for_unit(store, args.camera, master, key, now)
         finally:
             store.close()
-        args.out.write_bytes(data)
+        if args.command == "hotlist-unit-push":
+            push_to_unit(config.mqtt, args.camera, data)
+        else:
+            args.out.write_bytes(data)
     except (UnitExportError, OSError) as exc:
         raise CameraRegistryError(str(exc)) from None
-    record_action(config, "hotlist_unit_export", {"camera_id": args.camera, "entries": count})
-    print(f"{count} entries for {args.camera} written to {args.out} (keyed hashes)")
+    pushed = args.command == "hotlist-unit-push"
+    details = {"camera_id": args.camera, "entries": count, "pushed": pushed}
+    record_action(config, "hotlist_unit_export", details)
+    where = "published to the unit (retained)" if pushed else f"written to {args.out}"
+    print(f"{count} entries for {args.camera} {where} (keyed hashes)")
 
 
 def _write_private(path: Path, data: bytes) -> None:
