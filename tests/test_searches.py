@@ -249,3 +249,20 @@ def test_closing_destroys_the_supplied_rows_and_photos(scene):
     assert scene.requests.photos.approved(request_id) == {}
     (closed,) = scene.trail.records({"request_closed"})
     assert closed["details"]["rows_destroyed"] == len(result.rows) > 0
+
+
+def test_the_search_form_reads_intersections_and_convoys():
+    from central.requests.forms import query_from_form
+
+    legs = "cam-a 2026-11-20T10:00 2026-11-20T10:20\ncam-b,cam-c 2026-11-20T10:30 2026-11-20T11:00"
+    query = query_from_form({"legs": legs})
+    assert query.kind == "intersection" and query.legs[1].cameras == ("cam-b", "cam-c")
+    assert (query.start.hour, query.end.hour) == (10, 11)
+    convoy = query_from_form({"start": "2026-11-20T10:00", "end": "2026-11-20T12:00",
+                              "plate": "gb-l12x", "convoy_minutes": "5"})  # fmt: skip
+    assert (convoy.kind, convoy.plate, convoy.convoy_minutes) == ("convoy", "GBL12X", 5)
+    with pytest.raises(RequestError, match="cameras start end"):
+        query_from_form({"legs": "cam-a 2026-11-20T10:00"})
+    with pytest.raises(RequestError, match="whole number"):
+        query_from_form({"start": "2026-11-20T10:00", "end": "2026-11-20T12:00",
+                         "plate": "GBL12X", "convoy_minutes": "five"})  # fmt: skip
