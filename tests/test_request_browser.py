@@ -15,8 +15,8 @@ from central import create_app
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.store import open_store
-from tests.browser import ARTEFACTS, browser_page, serve
-from tests.conftest import current_code, verified_passage, write_central_config
+from tests.browser import ARTEFACTS, Logins, browser_page, serve
+from tests.conftest import verified_passage, write_central_config
 from wire import SigningKey
 
 PASSWORD = "correct horse battery staple"
@@ -42,7 +42,6 @@ def people(config) -> dict[str, str]:
 def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
     setup = write_central_config(tmp_path, broker_port=1883)
     secrets = people(setup.config)
-    logins: dict[str, int] = {}
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     store = open_store(setup.config)
     key = SigningKey.generate()
@@ -51,16 +50,7 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
     utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
 
     with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
-
-        def log_in(name: str) -> None:
-            # A code is good once: a second login in the same 30 s uses the next step's code.
-            logins[name] = logins.get(name, -1) + 1
-            page.goto(f"{url}/login?next=/requests")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", PASSWORD)
-            page.fill("input[name=code]", current_code(secrets[name], logins[name]))
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/requests")
+        log_in = Logins(page, url, secrets, PASSWORD)
 
         def log_out() -> None:
             page.click("form[action='/logout'] button")

@@ -17,8 +17,8 @@ from central.accounts.users import Accounts
 from central.audit import AuditTrail
 from central.health.records import HealthRecords
 from central.store import open_store
-from tests.browser import ARTEFACTS, browser_page, serve
-from tests.conftest import current_code, verified_passage, write_central_config
+from tests.browser import ARTEFACTS, Logins, browser_page, serve
+from tests.conftest import verified_passage, write_central_config
 from tests.test_searches import noise_jpeg
 from wire import SigningKey
 
@@ -60,20 +60,11 @@ def test_searches_verification_photos_package_and_close(tmp_path):
     setup = write_central_config(tmp_path, broker_port=1883)
     t = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     secrets = prepare(setup.config, t)
-    logins: dict[str, int] = {}
     utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
     window = {"start": utc(t - timedelta(hours=1)), "end": utc(t + timedelta(hours=2))}
 
     with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
-
-        def log_in(name: str) -> None:
-            logins[name] = logins.get(name, -1) + 1
-            page.goto(f"{url}/login?next=/requests")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", PASSWORD)
-            page.fill("input[name=code]", current_code(secrets[name], logins[name]))
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/requests")
+        log_in = Logins(page, url, secrets, PASSWORD)
 
         def count(**fields) -> None:
             form = page.locator("#search-form")
@@ -128,6 +119,7 @@ def test_searches_verification_photos_package_and_close(tmp_path):
         assert "not verified" in page.inner_text("#rows")
         page.click("#photos-link")
         photo = page.locator(".photo").first
+        page.wait_for_function("document.querySelector('.photo img').naturalWidth > 0")
         box = photo.locator("img").bounding_box()
         page.mouse.move(box["x"] + 10, box["y"] + 10)
         page.mouse.down()
