@@ -12,6 +12,7 @@ PASSAGE_SUBSCRIPTION = f"{PREFIX}/+/passage"
 HEARTBEAT_SUBSCRIPTION = f"{PREFIX}/+/heartbeat"
 STATUS_SUBSCRIPTION = f"{PREFIX}/+/status"
 SELFTEST_SUBSCRIPTION = f"{PREFIX}/+/selftest"
+RESEARCH_SUBSCRIPTION = f"{PREFIX}/+/research"
 
 
 def _checked(camera_id: str) -> str:
@@ -55,6 +56,18 @@ def hotlist_topic(camera_id: str) -> str:
     """Central -> camera, QoS 1, retained: the unit's hotlist as keyed hashes, signed
     (`wire/unit_hotlist.py`); the unit keeps the latest it receives."""
     return f"{PREFIX}/{_checked(camera_id)}/hotlist"
+
+
+def research_topic(camera_id: str) -> str:
+    """Camera -> research service only, QoS 1: signed batches of pseudonymised sightings
+    (`wire/research.py`). The police side never subscribes to it."""
+    return f"{PREFIX}/{_checked(camera_id)}/research"
+
+
+def research_key_topic(camera_id: str) -> str:
+    """Research service -> camera, QoS 1, retained: today's and tomorrow's day keys, each
+    sealed to the unit's own research key."""
+    return f"{PREFIX}/{_checked(camera_id)}/research-key"
 
 
 def camera_of(topic: str) -> str:
