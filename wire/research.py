@@ -32,6 +32,9 @@ BATCH_KIND = "anpr-research-batch"
 DAY_KEY_KIND = "anpr-research-day-key"
 MAX_BATCH = 1000
 MAX_BATCH_PAYLOAD = 200_000
+DAY_KEYS_KIND = "anpr-research-day-keys"
+MAX_DAY_KEYS = 8  # today and tomorrow, with room for a re-issued key or two
+MAX_DAY_KEYS_PAYLOAD = 64_000
 AREA = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -161,3 +164,38 @@ def open_day_key(
     if found.key_id != document["key_id"]:
         raise MalformedRecord("research day key does not match its id")
     return found
+
+
+def encode_day_keys(documents: list[bytes]) -> bytes:
+    """The retained research-key payload: several sealed documents (`seal_day_key` outputs),
+    typically today's and tomorrow's, as `{"kind": "anpr-research-day-keys", "keys": [...]}`.
+
+    Each document travels as the JSON object it is; the container is not signed, each
+    document inside is (the unit checks every one with `open_day_key`).
+    """
+    if len(documents) > MAX_DAY_KEYS:
+        raise MalformedRecord(f"at most {MAX_DAY_KEYS} day keys in one payload")
+    keys = [parse_json_object(document, "research day key") for document in documents]
+    payload = canonical_bytes({"kind": DAY_KEYS_KIND, "keys": keys})
+    if len(payload) > MAX_DAY_KEYS_PAYLOAD:
+        raise MalformedRecord(f"research day keys payload is {len(payload)} bytes")
+    return payload
+
+
+def decode_day_keys(payload: bytes) -> list[bytes]:
+    """The sealed documents in a research-key payload, each ready for `open_day_key`.
+
+    Only the container is checked here; a bad document inside is refused by `open_day_key`
+    on its own, so that one broken key does not cost the unit the others.
+    """
+    if len(payload) > MAX_DAY_KEYS_PAYLOAD:
+        raise MalformedRecord(f"research day keys payload is {len(payload)} bytes")
+    envelope = parse_json_object(payload, "research day keys")
+    keys = envelope.get("keys")
+    if envelope.get("kind") != DAY_KEYS_KIND or set(envelope) != {"kind", "keys"}:
+        raise MalformedRecord("not a research day keys payload")
+    if not isinstance(keys, list) or len(keys) > MAX_DAY_KEYS:
+        raise MalformedRecord(f"research day keys: a list of at most {MAX_DAY_KEYS} documents")
+    if not all(isinstance(document, dict) for document in keys):
+        raise MalformedRecord("research day keys: each document is a JSON object")
+    return [canonical_bytes(document) for document in keys]
