@@ -99,6 +99,7 @@ def cameras():
                 "key_ids": [key.key_id for key in camera.keys],
                 "registered_at": camera.registered_at,
                 "designations": registry.designations(camera.camera_id),
+                "purposes": [p.__dict__ for p in registry.purposes.of(camera.camera_id)],
             }
             for camera in registry.all()
         ]

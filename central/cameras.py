@@ -78,7 +78,11 @@ class Camera:
 
 class CameraRegistry:
     def __init__(self, path: Path) -> None:
-        self.db = open_database(path, MIGRATIONS)
+        from central.purposes import MIGRATIONS as PURPOSE_MIGRATIONS
+        from central.purposes import CameraPurposes
+
+        self.db = open_database(path, MIGRATIONS + PURPOSE_MIGRATIONS)
+        self.purposes = CameraPurposes(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -13,12 +13,13 @@ from central.cameras import CameraRegistry, CameraRegistryError
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
 from central.enrollment import issue_token
+from central.purposes import PURPOSES, PurposeError
 from wire import SigningKey, WireError
 from wire.signing import load_verify_key
 
 COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
-    "enrollment-token", "bundle-make",
+    "enrollment-token", "bundle-make", "camera-purpose",
 }  # fmt: skip
 
 
@@ -55,6 +56,14 @@ def add_parsers(commands) -> None:
     bundle.add_argument("--file", action="append", required=True, help="SOURCE[=NAME]; repeat")
     bundle.add_argument("--out", type=Path, required=True)
     commands.add_parser("camera-list", help="list registered cameras")
+    purpose = commands.add_parser("camera-purpose", help="record a purpose a camera serves")
+    purpose.add_argument("--camera-id", required=True)
+    purpose.add_argument("--purpose", required=True, choices=sorted(PURPOSES))
+    purpose.add_argument("--owner", required=True, help="who is responsible for this purpose")
+    purpose.add_argument("--legal-basis", required=True)
+    purpose.add_argument("--from", dest="valid_from", required=True, help="ISO 8601 with zone")
+    purpose.add_argument("--until", dest="valid_until", help="ISO 8601 with zone (open if absent)")
+    purpose.add_argument("--by", required=True, help="who records it")
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
@@ -89,6 +98,19 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             print(
                 f"camera {args.camera_id}: designated from {args.valid_from} ({args.plan_version})"
             )
+        elif args.command == "camera-purpose":
+            until = parse_moment(args.valid_until) if args.valid_until else None
+            try:
+                registry.purposes.record(
+                    args.camera_id, args.purpose, args.owner, args.legal_basis,
+                    parse_moment(args.valid_from), until, args.by, now,
+                )  # fmt: skip
+            except PurposeError as exc:
+                raise CameraRegistryError(str(exc)) from None
+            details = {"camera_id": args.camera_id, "purpose": args.purpose, "owner": args.owner,
+                       "legal_basis": args.legal_basis}  # fmt: skip
+            record_action(config, "camera_purpose_recorded", details, args.by)
+            print(f"camera {args.camera_id}: purpose {args.purpose} ({args.owner})")
         elif args.command == "bundle-make":
             _bundle_make(config, args, now)
         elif args.command == "enrollment-token":
@@ -98,7 +120,8 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         else:
             for camera in registry.all():
                 key_ids = ",".join(key.key_id for key in camera.keys)
-                print(f"{camera.camera_id}\t{key_ids}\t{camera.registered_at}")
+                serving = ",".join(sorted(registry.purposes.serving(camera.camera_id, now)))
+                print(f"{camera.camera_id}\t{key_ids}\t{camera.registered_at}\t{serving or '-'}")
     finally:
         registry.close()
     return 0
