@@ -1,7 +1,8 @@
 """The agent's main loop: frames in, signed passages into the spool, spool out over MQTT.
 
 Frames are masked (privacy), read, and tracked; each vehicle whose track ends becomes one
-signed passage in the spool.
+signed passage in the spool, if the camera serves a police purpose (hotlist, 28-day store),
+and one pseudonymised research sighting, if it serves traffic research (`research.py`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from edge_agent.plate_rules import apply_plate_rules
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
+from edge_agent.research import ResearchEmitter
+from edge_agent.research_keys import DayKeyRing
+from edge_agent.research_queue import ResearchQueue
 from edge_agent.spool import Spool
 from edge_agent.tracker import Tracker, Vehicle
 from edge_agent.watchdog import Watchdog
 from models.plate_formats import countries_matching
 from wire import SigningKey
-from wire.sealing import load_seal_public_key
+from wire.sealing import SealingKey, load_seal_public_key
 from wire.signing import load_verify_key
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ class AgentStats:
     records_expired: int = 0
     confidence_sum: float = 0.0
     reads_fitting_layout: int = 0
+    sightings: int = 0
 
 
 def make_recognizer(config: AgentConfig) -> FrameReader:
@@ -70,6 +75,28 @@ def make_source(config: AgentConfig, stop: threading.Event) -> FrameSource:
 
         return PiCameraSource((source.width, source.height), source.fps, stop=stop)
     return OpenCVSource(source.uri, source.live, source.reconnect_max_s, stop=stop)
+
+
+def make_research(
+    config: AgentConfig, key: SigningKey, publisher: Publisher
+) -> ResearchEmitter | None:
+    """Traffic research, where configured: the day-key ring, the durable batch queue and the
+    emitter, wired to the publisher (batches out, day keys in)."""
+    research = config.purposes.traffic_research
+    if research is None:
+        return None
+    assert config.keys.research_key and config.keys.research_service_public_key  # config checks
+    ring = DayKeyRing(
+        config.research_dir,
+        config.camera.id,
+        research.area,
+        SealingKey.load(config.keys.research_key),
+        load_verify_key(config.keys.research_service_public_key),
+    )
+    queue = ResearchQueue(config.research_dir / "queue.sqlite", research.max_queued_batches)
+    publisher.research = queue
+    publisher.on_research_keys = ring.receive
+    return ResearchEmitter(config.camera.id, config.camera.direction, research, ring, queue, key)
 
 
 class Agent:
@@ -110,6 +137,7 @@ class Agent:
         self._next_heartbeat = 0.0
         self._next_expiry = 0.0
         self.watchdog = Watchdog()
+        self.research = make_research(config, self.key, self.publisher)
         self.local_hotlist = None
         if config.hotlist.path is not None and config.hotlist.key_file is not None:
             from edge_agent.unit_hotlist import LocalHotlist
@@ -121,12 +149,17 @@ class Agent:
 
     def run(self, exit_when_drained: bool = False) -> None:
         """Capture until the source ends or stop is set; then keep delivering the spool."""
+        purposes = self.config.purposes
         log.info(
-            "agent: camera=%s key_id=%s spool=%s (%d waiting)",
+            "agent: camera=%s key_id=%s spool=%s (%d waiting); purposes: hotlist=%s store=%s "
+            "traffic_research=%s",
             self.config.camera.id,
             self.key.key_id,
             self.config.spool.path,
             self.spool.depth(),
+            purposes.hotlist,
+            purposes.store,
+            purposes.traffic_research.area if purposes.traffic_research else "off",
         )
         self.publisher.start()
         self.watchdog.ready()
@@ -145,6 +178,9 @@ class Agent:
                 self._process(frame)
                 self._maybe_heartbeat()
             self._record(self.tracker.flush())
+            if self.research is not None:
+                self.research.flush()
+                self.publisher.wake()
             log.info(
                 "agent: source finished after %d frame(s), %d dropped",
                 self.stats.frames,
@@ -152,7 +188,7 @@ class Agent:
             )
             while not self.stop_event.is_set():
                 self._maybe_heartbeat()
-                if exit_when_drained and self.spool.depth() == 0:
+                if exit_when_drained and self._drained():
                     log.info("agent: spool drained, exiting")
                     break
                 self.stop_event.wait(0.2)
@@ -160,8 +196,16 @@ class Agent:
             self.watchdog.stopping()
             self.stop_event.set()
             capture.join(timeout=5)
+            if self.research is not None:
+                self.research.flush()  # queued, so a restart sends it
             self.publisher.stop()
             self.spool.close()
+            if self.research is not None:
+                self.research.queue.close()
+
+    def _drained(self) -> bool:
+        research = self.research
+        return self.spool.depth() == 0 and (research is None or research.queue.depth() == 0)
 
     def _capture(self, frames: queue.Queue) -> None:
         """Feed frames to the pipeline. A live camera never waits: when the pipeline is
@@ -215,35 +259,46 @@ class Agent:
         self._record(self.tracker.update(frame, kept))
 
     def _record(self, vehicles: list[Vehicle]) -> None:
-        """One passage per vehicle: the voted plate with its sharpest observation."""
+        """Per vehicle: one passage (police purposes) and one research sighting (research)."""
         for vehicle in vehicles:
-            best = vehicle.best
-            read = Read(
-                vehicle.plate,
-                vehicle.confidence,
-                vehicle.char_confidences,
-                best.read.box,
-                vehicle.country,
-            )
-            image = best.frame.image
-            if self.config.privacy.blur_cabins:
-                image = blur_cabins(image, [best.read.box])
-            overview = encode_jpeg(image, OVERVIEW_QUALITY)
-            seq = self.spool.append(self.factory.payload_builder(best.frame, read, overview))
-            self.stats.passages += 1
-            if self.local_hotlist is not None:  # alerts even while the link is down
-                self.local_hotlist.check(seq, read.plate, read.country, datetime.now(UTC))
-            # No plate in the log: logs outlive the 28 days that plates may be kept.
-            log.info(
-                "passage: seq=%d spooled (%d chars, %d observations)",
-                seq, len(vehicle.plate), vehicle.observations,
-            )  # fmt: skip
+            if self.research is not None and self.research.sight(
+                vehicle.plate, vehicle.best.frame.captured_at
+            ):
+                self.stats.sightings += 1
+            if self.config.purposes.emits_passages:
+                self._passage(vehicle)
         if vehicles:
             self.publisher.wake()
+
+    def _passage(self, vehicle: Vehicle) -> None:
+        """The voted plate with its sharpest observation, signed into the spool."""
+        best = vehicle.best
+        read = Read(
+            vehicle.plate,
+            vehicle.confidence,
+            vehicle.char_confidences,
+            best.read.box,
+            vehicle.country,
+        )
+        image = best.frame.image
+        if self.config.privacy.blur_cabins:
+            image = blur_cabins(image, [best.read.box])
+        overview = encode_jpeg(image, OVERVIEW_QUALITY)
+        seq = self.spool.append(self.factory.payload_builder(best.frame, read, overview))
+        self.stats.passages += 1
+        if self.local_hotlist is not None:  # alerts even while the link is down
+            self.local_hotlist.check(seq, read.plate, read.country, datetime.now(UTC))
+        # No plate in the log: logs outlive the 28 days that plates may be kept.
+        log.info(
+            "passage: seq=%d spooled (%d chars, %d observations)",
+            seq, len(vehicle.plate), vehicle.observations,
+        )  # fmt: skip
 
     def _tick(self) -> None:
         self.watchdog.pet()
         self._expire_spool()
+        if self.research is not None and self.research.tick():
+            self.publisher.wake()
 
     def _expire_spool(self) -> None:
         now = time.monotonic()
@@ -270,6 +325,7 @@ class Agent:
                 records_expired=self.stats.records_expired,
                 detector_version=self.recognizer.detector_version,
                 reader_version=self.recognizer.reader_version,
+                research=self.research.status() if self.research is not None else None,
             ),
         )
         if self.publisher.publish_heartbeat(payload):

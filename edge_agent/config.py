@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from edge_agent.purposes import PurposesConfig, TrafficResearchConfig
 from wire.config_file import ConfigError as ConfigError  # callers catch it from here
 from wire.config_file import Section as _Section
 from wire.config_file import path_resolver, read_toml, validate
@@ -50,6 +51,14 @@ class KeysConfig(_Section):
     central_seal_public_key: Path | None = Field(
         default=None,
         description="Base64 X25519 key of the central: records are sealed to it in the spool",
+    )
+    research_key: Path | None = Field(
+        default=None,
+        description="PEM X25519 private key of this unit (anpr-provision research-key): opens "
+        "the research day keys sealed to it",
+    )
+    research_service_public_key: Path | None = Field(
+        default=None, description="Base64 Ed25519 key of the research service: signs day keys"
     )
 
 
@@ -214,6 +223,27 @@ class AgentConfig(_Section):
     spool: SpoolConfig
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     hotlist: HotlistConfig = HotlistConfig()
+    purposes: PurposesConfig = PurposesConfig()
+
+    @model_validator(mode="after")
+    def _purposes_fit(self) -> AgentConfig:
+        if self.hotlist.path is not None and not self.purposes.hotlist:
+            raise ValueError("hotlist.path is set but purposes.hotlist is false: remove one")
+        keys = (self.keys.research_key, self.keys.research_service_public_key)
+        if self.purposes.traffic_research is not None and None in keys:
+            raise ValueError(
+                "purposes.traffic_research needs keys.research_key and "
+                "keys.research_service_public_key"
+            )
+        return self
+
+    @property
+    def research_dir(self) -> Path:
+        """Where the unit keeps its day keys and research queue."""
+        research = self.purposes.traffic_research
+        if research is not None and research.state_dir is not None:
+            return research.state_dir
+        return self.spool.path.parent / "research"
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -235,10 +265,10 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                         if config.keys.release_public_key
                         else None
                     ),
-                    "central_seal_public_key": (
-                        resolve(config.keys.central_seal_public_key)
-                        if config.keys.central_seal_public_key
-                        else None
+                    "central_seal_public_key": _maybe(resolve, config.keys.central_seal_public_key),
+                    "research_key": _maybe(resolve, config.keys.research_key),
+                    "research_service_public_key": _maybe(
+                        resolve, config.keys.research_service_public_key
                     ),
                 }
             ),
@@ -253,5 +283,20 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                 path=resolve(config.hotlist.path) if config.hotlist.path else None,
                 key_file=resolve(config.hotlist.key_file) if config.hotlist.key_file else None,
             ),
+            "purposes": _resolve_research(config.purposes, resolve),
         }
     )
+
+
+def _maybe(resolve, value: Path | None) -> Path | None:
+    return resolve(value) if value is not None else None
+
+
+def _resolve_research(purposes: PurposesConfig, resolve) -> PurposesConfig:
+    research = purposes.traffic_research
+    if research is None or research.state_dir is None:
+        return purposes
+    resolved: TrafficResearchConfig = research.model_copy(
+        update={"state_dir": resolve(research.state_dir)}
+    )
+    return purposes.model_copy(update={"traffic_research": resolved})

@@ -12,6 +12,7 @@ from edge_agent.spool import Spool
 from edge_agent.system_probe import clock_sync_state, cpu_temp_millicelsius, disk_free_mb
 from wire import Heartbeat, SigningKey, encode_heartbeat
 from wire.fields import truncate_to_millis
+from wire.records import ResearchHealth
 
 AGENT_VERSION = "0.1.0"
 
@@ -27,6 +28,7 @@ class HeartbeatFigures:
     records_expired: int = 0
     detector_version: str = "unknown"
     reader_version: str = "unknown"
+    research: ResearchHealth | None = None  # traffic research, where configured
 
 
 class HeartbeatBuilder:
@@ -91,5 +93,6 @@ class HeartbeatBuilder:
             clock_sync=clock_sync_state(),
             detector_version=figures.detector_version,
             reader_version=figures.reader_version,
+            research=figures.research,
         )
         return encode_heartbeat(heartbeat, self.key)

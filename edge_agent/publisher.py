@@ -16,11 +16,22 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from edge_agent.config import MqttConfig
+from edge_agent.research_queue import ResearchQueue
 from edge_agent.spool import Spool
 from wire import VerifyKey, WireError, decode_ack
-from wire.topics import ack_topic, heartbeat_topic, hotlist_topic, passage_topic, status_topic
+from wire.topics import (
+    ack_topic,
+    heartbeat_topic,
+    hotlist_topic,
+    passage_topic,
+    research_key_topic,
+    research_topic,
+    status_topic,
+)
 
 log = logging.getLogger(__name__)
+RESEARCH_INFLIGHT = 16  # research batches published and not yet PUBACKed
+RESEARCH_RESEND_S = 60.0  # a batch without PUBACK this long is sent again
 
 
 @dataclass
@@ -30,6 +41,7 @@ class PublisherStats:
     rejected_by_central: int = 0
     bad_acks: int = 0
     connects: int = 0
+    research_published: int = 0
 
 
 def configure_tls(client: mqtt.Client, config: MqttConfig) -> None:
@@ -61,6 +73,12 @@ class Publisher:
         self.stats = PublisherStats()
         # Matching on the unit: given each hotlist the central pushes (raw, unverified).
         self.on_hotlist: Callable[[bytes], None] | None = None
+        # Traffic research: batches to send (deleted on PUBACK), and the day keys pushed to
+        # the unit (raw; the key ring checks them).
+        self.research: ResearchQueue | None = None
+        self.on_research_keys: Callable[[bytes], None] | None = None
+        self._research_inflight: list[tuple[mqtt.MQTTMessageInfo, int]] = []
+        self._research_reset = threading.Event()
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -123,6 +141,9 @@ class Publisher:
         client.subscribe(ack_topic(self.camera_id), qos=1)
         if self.on_hotlist is not None:
             client.subscribe(hotlist_topic(self.camera_id), qos=1)
+        if self.on_research_keys is not None:
+            client.subscribe(research_key_topic(self.camera_id), qos=1)
+        self._research_reset.set()
         client.publish(status_topic(self.camera_id), b"online", qos=1, retain=True)
         requeued = self.spool.requeue_all_inflight()
         log.info("mqtt: connected; %d unacknowledged record(s) will be resent", requeued)
@@ -138,6 +159,10 @@ class Publisher:
         if message.topic == hotlist_topic(self.camera_id):
             if self.on_hotlist is not None:
                 self.on_hotlist(bytes(message.payload))
+            return
+        if message.topic == research_key_topic(self.camera_id):
+            if self.on_research_keys is not None:
+                self.on_research_keys(bytes(message.payload))
             return
         try:
             ack = decode_ack(message.payload).verify(self.central_key).record
@@ -172,6 +197,7 @@ class Publisher:
                 log.exception("spool sender failed; retrying")
 
     def _send_due(self) -> None:
+        self._send_research()
         self.spool.requeue_due()
         room = self.max_inflight - self.spool.inflight()
         topic = passage_topic(self.camera_id)
@@ -181,3 +207,34 @@ class Publisher:
                 log.warning("mqtt: publish of seq=%d failed rc=%s", outgoing.seq, info.rc)
                 continue
             self.stats.published += 1
+
+    def _send_research(self) -> None:
+        """Research batches: out with QoS 1, deleted from their queue on the broker's PUBACK.
+
+        After a reconnect nothing in flight is trusted to have arrived: all is sent again
+        (the research store drops a batch whose sequence number it has seen).
+        """
+        queue = self.research
+        if queue is None:
+            return
+        if self._research_reset.is_set():
+            self._research_reset.clear()
+            self._research_inflight = []
+            queue.requeue()
+        pending = []
+        for info, seq in self._research_inflight:
+            if info.is_published():
+                queue.delivered(seq)
+            else:
+                pending.append((info, seq))
+        self._research_inflight = pending
+        queue.requeue(older_than_s=RESEARCH_RESEND_S)
+        topic = research_topic(self.camera_id)
+        for batch in queue.take_ready(RESEARCH_INFLIGHT - len(pending)):
+            info = self.client.publish(topic, batch.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning("mqtt: publish of research batch seq=%d failed rc=%s", batch.seq,
+                            info.rc)  # fmt: skip
+                continue
+            self.stats.research_published += 1
+            self._research_inflight.append((info, batch.seq))

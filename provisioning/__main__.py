@@ -16,6 +16,7 @@ from provisioning.keys import (
     make_camera_key,
     make_central_keys,
     make_release_key,
+    make_research_key,
 )
 from provisioning.register import register_unit
 from wire.fields import CAMERA_ID
@@ -27,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     camera = commands.add_parser("camera-key", help="new Ed25519 signing key for a camera")
     camera.add_argument("--camera-id", required=True)
     camera.add_argument("--out", type=Path, required=True, help="folder for .key and .pub")
+    research = commands.add_parser(
+        "research-key", help="on the unit: X25519 key that opens its research day keys"
+    )
+    research.add_argument("--camera-id", required=True)
+    research.add_argument("--out", type=Path, required=True, help="folder for .key and .pub")
     central = commands.add_parser("central-keys", help="ack-signing key and session secret")
     central.add_argument("--out", type=Path, required=True, help="credentials folder")
     release = commands.add_parser("release-key", help="the key that signs change bundles")
@@ -99,13 +105,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> None:
     command = args.command
+    if command in ("camera-key", "research-key") and not CAMERA_ID.fullmatch(args.camera_id):
+        raise ProvisioningError("camera id: lower-case letters, digits and '-', 3 to 64 characters")
     if command == "camera-key":
-        if not CAMERA_ID.fullmatch(args.camera_id):
-            raise ProvisioningError(
-                "camera id: lower-case letters, digits and '-', 3 to 64 characters"
-            )
         private, public = make_camera_key(args.camera_id, args.out)
         print(f"private key: {private}\npublic key:  {public}")
+    elif command == "research-key":
+        private, public = make_research_key(args.camera_id, args.out)
+        print(f"research key: {private} (keys.research_key; stays on the unit)\n"
+              f"research public key: {public} (for the research service)")  # fmt: skip
     elif command == "central-keys":
         for name, path in make_central_keys(args.out).items():
             print(f"{name}: {path}")

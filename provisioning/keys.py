@@ -39,6 +39,17 @@ def make_camera_key(camera_id: str, out: Path) -> tuple[Path, Path]:
     return private, public
 
 
+def make_research_key(camera_id: str, out: Path) -> tuple[Path, Path]:
+    """The unit's research key pair: `<camera_id>-research.key` (X25519, private, 0600, stays
+    on the unit; `keys.research_key`) and `<camera_id>-research.pub` (for the research
+    service, which seals each day key to it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / f"{camera_id}-research.key", out / f"{camera_id}-research.pub"
+    _refuse_existing(private, public)
+    SealingKey.generate().save(private, public)
+    return private, public
+
+
 def make_central_keys(out: Path) -> dict[str, Path]:
     """Create the ack-signing key pair, the sealing key pair (units seal their records to
     it) and the web session secret in `out`."""

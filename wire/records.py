@@ -14,6 +14,7 @@ from datetime import datetime
 
 from wire import fields as f
 from wire.errors import ImageDigestMismatch, MalformedRecord
+from wire.research import AREA
 
 SCHEMA_VERSION = 1
 MAX_PLATE_CHARS = 12
@@ -174,6 +175,45 @@ def _check_header(record: dict, kind: str) -> None:
 
 
 @dataclass(frozen=True)
+class ResearchHealth:
+    """Traffic research on the unit, in its heartbeat: present only where it is configured.
+
+    Counts are since the agent started; `sightings_unkeyed` counts vehicles that made no
+    sighting because the unit held no day key for their day (or the purpose was not valid).
+    """
+
+    area: str
+    valid_today: bool
+    key_today: bool
+    key_tomorrow: bool
+    sightings_sent: int = 0
+    sightings_queued: int = 0
+    sightings_dropped: int = 0
+    sightings_unkeyed: int = 0
+    keys_refused: int = 0
+
+    def fields(self) -> dict:
+        return {name: getattr(self, name) for name in _RESEARCH_KEYS}
+
+
+_RESEARCH_KEYS = (
+    "area", "valid_today", "key_today", "key_tomorrow", "sightings_sent", "sightings_queued",
+    "sightings_dropped", "sightings_unkeyed", "keys_refused",
+)  # fmt: skip
+
+
+def _validate_research(value: object) -> None:
+    if not isinstance(value, dict):
+        raise MalformedRecord("field research must be an object")
+    f.require_keys(value, set(_RESEARCH_KEYS), "research")
+    f.text(value, "area", AREA)
+    for name in ("valid_today", "key_today", "key_tomorrow"):
+        f.boolean(value, name)
+    for name in _RESEARCH_KEYS[4:]:
+        f.integer(value, name, 0, MAX_SEQ)
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """A unit's periodic health report; signed so that nobody can fake a healthy camera."""
 
@@ -201,11 +241,18 @@ class Heartbeat:
     clock_sync: str = "unknown"
     detector_version: str = "unknown"
     reader_version: str = "unknown"
+    research: ResearchHealth | None = None  # only on units with traffic research configured
 
     def __post_init__(self) -> None:
         _validate_heartbeat_fields(self.signed_fields())
 
     def signed_fields(self) -> dict:
+        record = self._base_fields()
+        if self.research is not None:  # absent otherwise: older centrals see what they know
+            record["research"] = self.research.fields()
+        return record
+
+    def _base_fields(self) -> dict:
         return {
             "v": SCHEMA_VERSION,
             "kind": "heartbeat",
@@ -238,7 +285,9 @@ class Heartbeat:
     def from_signed_fields(cls, record: dict) -> Heartbeat:
         _validate_heartbeat_fields(record)
         values = {k: record[k] for k in _HEARTBEAT_KEYS - {"v", "kind", "sent_at", "models"}}
+        research = record.get("research")
         return cls(
+            research=ResearchHealth(**research) if research is not None else None,
             sent_at=f.timestamp(record, "sent_at"),
             detector_version=record["models"]["detector"],
             reader_version=record["models"]["reader"],
@@ -257,7 +306,10 @@ CLOCK_SYNC_STATES = ("synced", "unsynced", "unknown")
 
 
 def _validate_heartbeat_fields(record: dict) -> None:
-    f.require_keys(record, _HEARTBEAT_KEYS, "heartbeat")
+    optional = {"research"} & record.keys()
+    f.require_keys(record, _HEARTBEAT_KEYS | optional, "heartbeat")
+    if optional:
+        _validate_research(record["research"])
     _check_header(record, "heartbeat")
     f.timestamp(record, "sent_at")
     f.text(record, "boot_id", f.KEY_ID)
