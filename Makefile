@@ -67,6 +67,12 @@ bench-agent: system-deps $(BIN)/.installed
 bench-search: system-deps $(BIN)/.installed
 	$(BIN)/python -m benchmarks.search
 
+.PHONY: bench-research
+# A generated day of 100 cameras and 5 million research sightings: ingest rate (in-process
+# and through Mosquitto) and the area's origin-destination matrix (targets: >= 5,000/s, < 10 s).
+bench-research: system-deps $(BIN)/.installed
+	$(BIN)/python -m benchmarks.research
+
 .PHONY: bench-alerts
 # Hotlist matching cost per passage against 1 million entries, and the end-to-end
 # latency from a unit's passage to the alert on the operator's page (real Mosquitto).

@@ -138,6 +138,7 @@ class ResearchIngest:
                 self.counters["rejected"] += 1
                 log.warning("research ingest: refused a batch on %s: %s", item.topic, exc)
         stored, replays = store.add_batches(good)
+        self.counters["batches"] += len(good) - replays
         self.counters["sightings"] += stored
         self.counters["replays"] += replays
         for item in pending:
