@@ -56,7 +56,8 @@ def generate(cameras: int, records: int, day_start: int, seed: int = 5):
     start = rng.integers(0, 86_400 - 7_200, size=vehicles)
     travel = rng.integers(120, 1_200, size=len(owner))
     at = start[owner] + np.where(hop == 0, 0, travel) * hop
-    camera = (rng.integers(0, cameras, size=vehicles)[owner] + hop * 7) % cameras
+    stride = rng.integers(1, 16, size=vehicles)  # each vehicle's own route through the area
+    camera = (rng.integers(0, cameras, size=vehicles)[owner] + hop * stride[owner]) % cameras
     direction = np.array(DIRECTIONS)[camera % len(DIRECTIONS)]
     by_camera: dict[int, list] = {c: [] for c in range(cameras)}
     order = np.lexsort((at, camera))

@@ -38,14 +38,19 @@ def flows(day: dict[str, np.ndarray], k: int) -> list[FlowCell]:
     """Vehicles per camera, direction and 15-minute slot."""
     if not len(day["at"]):
         return []
-    directions, direction_index = np.unique(day["direction"].astype(str), return_inverse=True)
-    slots = day["at"] // SLOT_S
-    keys = np.stack([day["camera"].astype(np.int64), direction_index, slots], axis=1)
-    cells, counts = np.unique(keys, axis=0, return_counts=True)
+    directions, direction_index = day["directions"], day["direction"].astype(np.int64)
+    first_slot = int(day["at"].min()) // SLOT_S
+    slots = day["at"] // SLOT_S - first_slot
+    span = int(slots.max()) + 1
+    # One integer per (camera, direction, slot): a 1-D unique is far faster than rows.
+    codes = (day["camera"].astype(np.int64) * len(directions) + direction_index) * span + slots
+    cells, counts = np.unique(codes, return_counts=True)
+    camera, rest = np.divmod(cells, len(directions) * span)
+    direction, slot = np.divmod(rest, span)
     return [
-        FlowCell(str(day["cameras"][c]), str(directions[d]), int(s * SLOT_S),
+        FlowCell(str(day["cameras"][c]), str(directions[d]), int((s + first_slot) * SLOT_S),
                  int(n) if n >= k else None)
-        for (c, d, s), n in zip(cells, counts, strict=True)
+        for c, d, s, n in zip(camera, direction, slot, counts, strict=True)
     ]  # fmt: skip
 
 

@@ -77,20 +77,24 @@ class ResearchStore:
         return stored, replays
 
     def day_arrays(self, area: str, day: date) -> dict[str, np.ndarray]:
-        """The day's sightings as columns: camera (index into `cameras`), direction, at,
-        vehicle; and `cameras`, the camera ids."""
+        """The day's sightings as columns: `camera` and `direction` (indexes into `cameras`
+        and `directions`), `at` and `vehicle`."""
         rows = self.db.execute(
             "SELECT camera_id, direction, at, vehicle FROM sightings WHERE area = ? AND day = ?",
             (area, day.isoformat()),
         ).fetchall()
-        cameras = sorted({r[0] for r in rows})
-        index = {c: i for i, c in enumerate(cameras)}
+        camera_ids, direction_names, at, vehicle = zip(*rows, strict=True) if rows else ([],) * 4
+        cameras = sorted(set(camera_ids))
+        directions = sorted(set(direction_names))
+        camera_index = {c: i for i, c in enumerate(cameras)}
+        direction_index = {d: i for i, d in enumerate(directions)}
         return {
             "cameras": np.array(cameras, dtype=object),
-            "camera": np.fromiter((index[r[0]] for r in rows), np.int32, len(rows)),
-            "direction": np.array([r[1] for r in rows], dtype=object),
-            "at": np.fromiter((r[2] for r in rows), np.int64, len(rows)),
-            "vehicle": np.fromiter((r[3] for r in rows), np.int64, len(rows)),
+            "directions": np.array(directions, dtype=object),
+            "camera": np.array([camera_index[c] for c in camera_ids], np.int32),
+            "direction": np.array([direction_index[d] for d in direction_names], np.int8),
+            "at": np.array(at, np.int64),
+            "vehicle": np.array(vehicle, np.int64),
         }
 
     def days(self, area: str) -> list[date]:

@@ -83,7 +83,8 @@ def synthetic_day(key: bytes, cameras=("cam-a", "cam-b", "cam-c")) -> dict[str, 
     return {
         "cameras": np.array(cameras, dtype=object),
         "camera": np.array([r[0] for r in rows], np.int32),
-        "direction": np.array(["N"] * len(rows), dtype=object),
+        "directions": np.array(["N"], dtype=object),
+        "direction": np.zeros(len(rows), np.int8),
         "at": np.array([r[1] for r in rows], np.int64),
         "vehicle": np.array([ids[r[2]] for r in rows], np.int64),
     }
