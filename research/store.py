@@ -8,6 +8,7 @@ the day key is gone. No plate, crop or photo ever reaches this file.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable
 from datetime import date
@@ -15,14 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
+from wire.fields import DIRECTIONS
 from wire.research import ResearchBatch
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS cameras (
+    idx       INTEGER PRIMARY KEY,
+    camera_id TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS sightings (
     area      TEXT NOT NULL,
     day       TEXT NOT NULL,
-    camera_id TEXT NOT NULL,
-    direction TEXT NOT NULL,
+    camera    INTEGER NOT NULL REFERENCES cameras (idx),
+    direction INTEGER NOT NULL,  -- index into wire.fields.DIRECTIONS
     at        INTEGER NOT NULL,
     vehicle   INTEGER NOT NULL
 );
@@ -33,6 +39,9 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (camera_id, seq)
 ) WITHOUT ROWID;
 """
+
+
+DIRECTION_INDEX = {d: i for i, d in enumerate(DIRECTIONS)}
 
 
 def vehicle_id(vehicle_hash: str) -> int:
@@ -46,6 +55,7 @@ class ResearchStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._cameras: dict[str, int] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -63,11 +73,11 @@ class ResearchStore:
                 if not fresh:
                     replays += 1
                     continue
-                day = batch.day.isoformat()
+                day, camera = batch.day.isoformat(), self._camera_index(batch.camera_id)
                 self.db.executemany(
                     "INSERT INTO sightings VALUES (?, ?, ?, ?, ?, ?)",
-                    ((batch.area, day, batch.camera_id, s.direction, s.at, vehicle_id(s.vehicle))
-                     for s in batch.sightings),
+                    ((batch.area, day, camera, DIRECTION_INDEX[s.direction], s.at,
+                      vehicle_id(s.vehicle)) for s in batch.sightings),
                 )  # fmt: skip
                 stored += len(batch.sightings)
             self.db.execute("COMMIT")
@@ -76,25 +86,32 @@ class ResearchStore:
             raise
         return stored, replays
 
+    def _camera_index(self, camera_id: str) -> int:
+        if camera_id not in self._cameras:
+            self.db.execute("INSERT OR IGNORE INTO cameras (camera_id) VALUES (?)", (camera_id,))
+            self._cameras[camera_id] = self.db.execute(
+                "SELECT idx FROM cameras WHERE camera_id = ?", (camera_id,)
+            ).fetchone()[0]
+        return self._cameras[camera_id]
+
     def day_arrays(self, area: str, day: date) -> dict[str, np.ndarray]:
         """The day's sightings as columns: `camera` and `direction` (indexes into `cameras`
         and `directions`), `at` and `vehicle`."""
-        rows = self.db.execute(
-            "SELECT camera_id, direction, at, vehicle FROM sightings WHERE area = ? AND day = ?",
+        cursor = self.db.execute(
+            "SELECT camera, direction, at, vehicle FROM sightings WHERE area = ? AND day = ?",
             (area, day.isoformat()),
-        ).fetchall()
-        camera_ids, direction_names, at, vehicle = zip(*rows, strict=True) if rows else ([],) * 4
-        cameras = sorted(set(camera_ids))
-        directions = sorted(set(direction_names))
-        camera_index = {c: i for i, c in enumerate(cameras)}
-        direction_index = {d: i for i, d in enumerate(directions)}
+        )
+        # Integers straight into one array: no Python object per sighting survives.
+        table = np.fromiter(itertools.chain.from_iterable(cursor), np.int64).reshape(-1, 4)
+        used = np.unique(table[:, 0])
+        names = dict(self.db.execute("SELECT idx, camera_id FROM cameras"))
         return {
-            "cameras": np.array(cameras, dtype=object),
-            "directions": np.array(directions, dtype=object),
-            "camera": np.array([camera_index[c] for c in camera_ids], np.int32),
-            "direction": np.array([direction_index[d] for d in direction_names], np.int8),
-            "at": np.array(at, np.int64),
-            "vehicle": np.array(vehicle, np.int64),
+            "cameras": np.array([names[int(i)] for i in used], dtype=object),
+            "directions": np.array(DIRECTIONS, dtype=object),
+            "camera": np.searchsorted(used, table[:, 0]).astype(np.int32),
+            "direction": table[:, 1].astype(np.int8),
+            "at": table[:, 2].copy(),
+            "vehicle": table[:, 3].copy(),
         }
 
     def days(self, area: str) -> list[date]:

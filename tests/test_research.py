@@ -191,9 +191,10 @@ def test_the_research_page_renders_in_a_browser(tmp_path):
     config = research_config(tmp_path)
     store = ResearchStore(config.store_path)
     day = synthetic_day(os.urandom(32))
+    cameras = [store._camera_index(str(name)) for name in day["cameras"]]
     store.db.executemany(
-        "INSERT INTO sightings VALUES ('utrecht', ?, ?, 'N', ?, ?)",
-        [(TODAY.isoformat(), str(day["cameras"][c]), int(a), int(v))
+        "INSERT INTO sightings VALUES ('utrecht', ?, ?, 0, ?, ?)",
+        [(TODAY.isoformat(), cameras[c], int(a), int(v))
          for c, a, v in zip(day["camera"], day["at"], day["vehicle"], strict=True)],
     )  # fmt: skip
     store.close()
