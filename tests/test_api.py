@@ -87,7 +87,10 @@ def test_without_demo_views_passages_cannot_be_browsed(tmp_path):
     response = client.get("/api/v1/passages")
     assert response.status_code == 404 and "order-bound searches" in response.get_json()["detail"]
     assert client.get("/api/v1/passages/test-cam-01/1/crop.jpg").status_code == 404
-    assert "order-bound searches" in client.get("/").get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)
+    assert "order-bound searches" in home
+    for page in ("/requests", "/alerts", "/calamity", "/health", "/audit"):
+        assert f'href="{page}"' in home, page
 
 
 def test_camera_listing_and_rejections_need_a_maintainer(tmp_path):
