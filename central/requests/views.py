@@ -173,11 +173,16 @@ def request_action(request_id: int, action: str):
 
 def _search(found: Request, who: str, now: datetime, open_rows: bool):
     """Count first (the officer sees how many rows before opening them), then open."""
+    form = request.form.to_dict()
+    picked = request.form.getlist("camera")  # ticked in the order's list of cameras
+    if picked:
+        form["cameras"] = ",".join(filter(None, [form.get("cameras", ""), *picked]))
+    form.pop("camera", None)
     try:
-        query = query_from_form(request.form)
+        query = query_from_form(form)
         if not open_rows:
             number, gaps = count(requests_db(), found.id, who, query, **search_context(), now=now)
-            counted = {"count": number, "gaps": gaps, "form": request.form}
+            counted = {"count": number, "gaps": gaps, "form": form}
             return detail_page(requests_db().get(found.id), counted=counted)
         result = consult(requests_db(), found.id, who, query, **search_context(), now=now)
     except RequestError as exc:
