@@ -69,6 +69,7 @@ def _check(config_path: Path) -> int:
         load_verify_key(config.keys.central_public_key)
         if config.keys.release_public_key:
             load_verify_key(config.keys.release_public_key)
+        purposes = _check_purposes(config)
         images = (
             f"{len(FolderSource(config.source.path, config.source.fps).images)} image(s) to replay"
             if config.source.kind == "folder"
@@ -81,8 +82,27 @@ def _check(config_path: Path) -> int:
         f"configuration OK: camera {config.camera.id}, key_id {key.key_id}, "
         f"{images}, {len(config.privacy.masks)} privacy mask(s), "
         f"broker {config.mqtt.host}:{config.mqtt.port} ({'TLS' if config.mqtt.tls else 'loopback'})"
+        f"; purposes: {purposes}"
     )
     return 0
+
+
+def _check_purposes(config) -> str:
+    """The purposes in words, after loading the research keys where research is on."""
+    from wire.sealing import SealingKey
+    from wire.signing import load_verify_key
+
+    purposes = config.purposes
+    named = [name for name in ("hotlist", "store") if getattr(purposes, name)]
+    research = purposes.traffic_research
+    if research is not None:
+        SealingKey.load(config.keys.research_key)
+        load_verify_key(config.keys.research_service_public_key)
+        until = research.valid_until.isoformat() if research.valid_until else "open"
+        named.append(f"traffic research ({research.area}, {research.valid_from} to {until})")
+    if not purposes.emits_passages:
+        named.append("no passages leave this unit")
+    return ", ".join(named)
 
 
 def _install(config_path: Path, bundle: Path) -> int:

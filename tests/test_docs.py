@@ -76,7 +76,18 @@ def test_agent_command_and_flags_are_documented():
 
 
 @pytest.mark.parametrize(
-    "suffix", ["passage", "heartbeat", "ack", "status", "selftest", "selftest-ack", "hotlist"]
+    "suffix",
+    [
+        "passage",
+        "heartbeat",
+        "ack",
+        "status",
+        "selftest",
+        "selftest-ack",
+        "hotlist",
+        "research",
+        "research-key",
+    ],  # fmt: skip
 )
 def test_every_topic_is_documented(suffix):
     from wire import topics
