@@ -162,7 +162,10 @@ class Publisher:
             return
         if message.topic == research_key_topic(self.camera_id):
             if self.on_research_keys is not None:
-                self.on_research_keys(bytes(message.payload))
+                try:
+                    self.on_research_keys(bytes(message.payload))
+                except Exception:  # an exception here would stop the MQTT loop for all
+                    log.exception("research: day keys not taken in")
             return
         try:
             ack = decode_ack(message.payload).verify(self.central_key).record

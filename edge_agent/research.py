@@ -26,6 +26,7 @@ from wire.records import ResearchHealth
 from wire.research import MAX_BATCH, DayKey, ResearchBatch, Sighting, encode_batch, vehicle_hash
 
 log = logging.getLogger(__name__)
+EXPIRY_CHECK_S = 10.0
 
 
 class ResearchEmitter:
@@ -47,6 +48,7 @@ class ResearchEmitter:
         self._buffer_key: DayKey | None = None
         self._opened_at = 0.0
         self._warned_day: date | None = None
+        self._next_expiry = 0.0
 
     def sight(self, plate: str, seen_at: datetime) -> bool:
         """One vehicle; returns whether it became a sighting."""
@@ -74,10 +76,12 @@ class ResearchEmitter:
     def tick(self) -> int:
         """Close a batch that has waited `flush_s` (returns its seq, or 0); destroy day keys
         whose day has closed."""
-        seq = 0
-        if self._buffer and self.monotonic() - self._opened_at >= self.config.flush_s:
+        seq, now = 0, self.monotonic()
+        if self._buffer and now - self._opened_at >= self.config.flush_s:
             seq = self.flush()
-        self.keys.expire()
+        if now >= self._next_expiry:  # a key goes within seconds of its day's end
+            self._next_expiry = now + EXPIRY_CHECK_S
+            self.keys.expire()
         return seq
 
     def flush(self) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from edge_agent.spool import SpoolError
 from wire import VerifyKey, WireError
 from wire.research import DayKey, decode_day_keys, open_day_key
 from wire.sealing import SealingKey
@@ -47,8 +48,12 @@ class DayKeyRing:
         self.ignored = 0  # sound documents for another area or a day not kept
         self._keys: dict[date, DayKey] = {}
         self._lock = threading.Lock()
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+        except OSError as exc:
+            problem = f"cannot use the research state folder {folder}: {exc.strerror}"
+            raise SpoolError(problem + "; set purposes.traffic_research.state_dir") from None
         self._load_saved()
         self.expire()
 
@@ -98,7 +103,11 @@ class DayKeyRing:
             if held is not None and held.key_id == key.key_id:
                 return 0
             if save:
-                _write_private(self._path(key.day), document)
+                try:
+                    _write_private(self._path(key.day), document)
+                except OSError as exc:
+                    log.error("research: day key for %s not saved (%s); held in memory only, "
+                              "lost at a restart", key.day, exc)  # fmt: skip
             self._keys[key.day] = key
         if held is not None:
             log.warning(
@@ -163,3 +172,5 @@ def _destroy(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         return
+    except OSError as exc:  # keep running; the next expiry tries again
+        log.error("research: day key file %s could not be destroyed: %s", path, exc)
