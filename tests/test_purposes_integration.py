@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -118,6 +119,7 @@ def test_one_road_two_cameras_separate_purposes(tmp_path, mosquitto, central_set
             shutil.copytree(SAMPLES, folder / "replay")
             config = agent_config(folder, camera, central_setup, mosquitto.port,
                                   units[camera.camera_id], purposes, folder / "replay")  # fmt: skip
+            time.sleep(1.1)  # the vehicles take a moment to drive from A to B
             agents[camera.camera_id] = run_agent(
                 config, lambda agent: today in agent.research.keys.held_days()
             )
