@@ -33,7 +33,15 @@ from research.keys import KeyKeeper
 from research.registry import Registry
 from research.store import ResearchStore, vehicle_id
 from tests.conftest import SAMPLES, register_camera, wait_until
-from tests.test_agent_research import FramesWhen, Listener, agent_config, plates_in
+from tests.test_agent_research import (
+    AREA,
+    RESEARCH,
+    RESEARCH_ONLY,
+    FramesWhen,
+    Listener,
+    agent_config,
+    plates_in,
+)  # fmt: skip
 from tests.test_research import research_config
 from wire import SigningKey
 from wire.research import vehicle_hash
@@ -41,16 +49,7 @@ from wire.sealing import load_seal_public_key
 from wire.signing import load_verify_key
 
 pytestmark = pytest.mark.slow
-AREA = "utrecht-oost"
-ALL_THREE = f"""
-[purposes.traffic_research]
-area = "{AREA}"
-owner = "Provincie Utrecht"
-legal_basis = "Provinciewet art. 158; DPIA 2026-4"
-valid_from = 2026-01-01
-flush_s = 0.5
-"""
-RESEARCH_ONLY = "\n[purposes]\nhotlist = false\nstore = false\n" + ALL_THREE
+ALL_THREE = RESEARCH  # research configured; hotlist and store stay on by default
 
 
 def wanted(central_setup, plate: str) -> None:
