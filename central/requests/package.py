@@ -17,6 +17,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from central.requests.downloads import Issue
 from central.requests.orders import RequestError
@@ -58,58 +59,70 @@ def _rows(request: Request, requests: Requests, store: DayPartitionedStore):
     return [v for k, v in sorted(chosen.items()) if k not in withheld], len(withheld)
 
 
+class _Writer:
+    """Files go straight into the ZIP as they are made, their hashes kept for the manifest:
+    memory stays flat however many crops a package holds."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        self.hashes: dict[str, str] = {}
+
+    def add(self, name: str, data: bytes) -> str:
+        self.archive.writestr(name, data)
+        self.hashes[name] = hashlib.sha256(data).hexdigest()
+        return name
+
+
 def build_package(
     request: Request, requests: Requests, store: DayPartitionedStore, key: SigningKey,
-    issue: Issue,
-) -> bytes:  # fmt: skip
+    issue: Issue, out: BinaryIO | None = None,
+) -> bytes | None:  # fmt: skip
+    """Write the package to `out` (a file), or return it as bytes when `out` is None."""
     rows, withheld = _rows(request, requests, store)
-    photos = requests.photos.approved(request.id) if request.order.photos_wanted else {}
-    files: dict[str, bytes] = {}
-    table = []
-    for row, state, kind, result_set in rows:
-        name = f"{row.camera_id}_{row.seq}"
-        crop = store.image(row.camera_id, row.seq, "crop")
-        signed = store.signed_record(row.camera_id, row.seq)
-        if crop is not None:
-            files[f"crops/{name}.jpg"] = crop
-        if signed is not None:
-            files[f"records/{name}.json"] = json.dumps({
-                "canonical_b64": base64.b64encode(signed[0]).decode(),
-                "signature_b64": base64.b64encode(signed[1]).decode(),
-            }).encode()  # fmt: skip
-        photo = requests.photos.jpeg(request.id, row.camera_id, row.seq)
-        if (row.camera_id, row.seq) in photos and photo is not None:
-            files[f"photos/{name}.jpg"] = photo
-        table.append({
-            "camera_id": row.camera_id, "seq": row.seq, "captured_at": row.captured_at,
-            "plate": row.plate, "country": row.country,
-            "confidence": round(row.confidence_pm / 1000, 3), "direction": row.direction,
-            "lane": row.lane, "lat": row.lat_e7 / 1e7, "lon": row.lon_e7 / 1e7,
-            "search_kind": kind, "result_set": result_set, "verification": state,
-            "crop": f"crops/{name}.jpg" if crop is not None else "",
-            "photo": f"photos/{name}.jpg" if f"photos/{name}.jpg" in files else "",
-            "record": f"records/{name}.json" if signed is not None else "",
-        })  # fmt: skip
-    files["passages.json"] = json.dumps(table, indent=1).encode()
-    files["passages.csv"] = _csv(table)
-    files["order.json"] = json.dumps(_order_summary(request), indent=2).encode()
-    files["README.txt"] = _readme(request, len(table), withheld).encode()
-    manifest = {
-        "format": FORMAT, "request_id": request.id, "order_reference": request.order.reference,
-        "issue": issue.number, "issued_to": issue.issued_to,
-        "issued_at": issue.issued_at.isoformat(), "rows": len(table), "withheld": withheld,
-        "key_id": key.key_id,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }  # fmt: skip
-    manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    signature = base64.b64encode(key.sign(manifest_bytes)).decode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        for name, data in sorted(files.items()):
-            archive.writestr(name, data)
+    target = out if out is not None else io.BytesIO()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+        writer = _Writer(archive)
+        table = [_add_row(writer, request, requests, store, *row) for row in rows]
+        writer.add("passages.json", json.dumps(table, indent=1).encode())
+        writer.add("passages.csv", _csv(table))
+        writer.add("order.json", json.dumps(_order_summary(request), indent=2).encode())
+        writer.add("README.txt", _readme(request, len(table), withheld).encode())
+        manifest = {
+            "format": FORMAT, "request_id": request.id,
+            "order_reference": request.order.reference, "issue": issue.number,
+            "issued_to": issue.issued_to, "issued_at": issue.issued_at.isoformat(),
+            "rows": len(table), "withheld": withheld, "key_id": key.key_id,
+            "files": dict(sorted(writer.hashes.items())),
+        }  # fmt: skip
+        manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        signature = base64.b64encode(key.sign(manifest_bytes)).decode()
         archive.writestr("manifest.json", manifest_bytes)
         archive.writestr("manifest.sig", f"{key.key_id} {signature}\n")
-    return out.getvalue()
+    return target.getvalue() if out is None else None
+
+
+def _add_row(writer: _Writer, request: Request, requests: Requests, store: DayPartitionedStore,
+             row, state: str, kind: str, result_set: int) -> dict:  # fmt: skip
+    name = f"{row.camera_id}_{row.seq}"
+    crop = store.image(row.camera_id, row.seq, "crop")
+    signed = store.signed_record(row.camera_id, row.seq)
+    photo = None
+    if request.order.photos_wanted:
+        photo = requests.photos.jpeg(request.id, row.camera_id, row.seq)
+    record = json.dumps({
+        "canonical_b64": base64.b64encode(signed[0]).decode(),
+        "signature_b64": base64.b64encode(signed[1]).decode(),
+    }).encode() if signed is not None else None  # fmt: skip
+    return {
+        "camera_id": row.camera_id, "seq": row.seq, "captured_at": row.captured_at,
+        "plate": row.plate, "country": row.country,
+        "confidence": round(row.confidence_pm / 1000, 3), "direction": row.direction,
+        "lane": row.lane, "lat": row.lat_e7 / 1e7, "lon": row.lon_e7 / 1e7,
+        "search_kind": kind, "result_set": result_set, "verification": state,
+        "crop": writer.add(f"crops/{name}.jpg", crop) if crop is not None else "",
+        "photo": writer.add(f"photos/{name}.jpg", photo) if photo is not None else "",
+        "record": writer.add(f"records/{name}.json", record) if record is not None else "",
+    }  # fmt: skip
 
 
 def _csv(table: list[dict]) -> bytes:

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)  # fmt: skip
 
 from central.accounts.web import current_session, requires
 from central.api import passage_store
@@ -29,6 +39,7 @@ bp = Blueprint("results", __name__, template_folder="../web/templates")
 ROWS_PER_PAGE = 500
 CROPS_PER_PAGE = 100
 PHOTOS_PER_PAGE = 20
+SPOOL_IN_MEMORY = 32 * 1024 * 1024  # larger packages are built in a temporary file
 
 
 def executor_result_set(request_id: int, audit_seq: int) -> ResultSet:
@@ -205,20 +216,33 @@ def issue_package(request_id: int):
 @requires("requester")
 def download(token: str):
     who, now = current_session().username, datetime.now(UTC)
+    package = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # closed once sent
     try:
         request_id, issue = requests_db().downloads.redeem(token, who, now)
         found = requests_db().get(request_id)
         require_issuable(found, who)
-        package = build_package(found, requests_db(), passage_store(), _package_key(), issue)
+        build_package(found, requests_db(), passage_store(), _package_key(), issue, package)
     except (RequestError, PackageError) as exc:
+        package.close()
         abort(410 if "expired" in str(exc) else 403, description=str(exc))
+    digest, size = _digest(package)
     audit_trail().append(who, "package_downloaded", {
         "request_id": request_id, "order_reference": found.order.reference, "unit": found.unit,
-        "issue": issue.number, "sha256": hashlib.sha256(package).hexdigest(),
-        "supplied": {"bytes": len(package)}, "supply_time": now.isoformat(),
+        "issue": issue.number, "sha256": digest,
+        "supplied": {"bytes": size}, "supply_time": now.isoformat(),
     }, now)  # fmt: skip
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in found.order.reference)
-    return Response(package, mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{name}-issue-{issue.number}.zip"',
-        "Cache-Control": "no-store",
-    })  # fmt: skip
+    response = send_file(package, mimetype="application/zip", as_attachment=True,
+                         download_name=f"{name}-issue-{issue.number}.zip")  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _digest(package) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    package.seek(0)
+    while chunk := package.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    package.seek(0)
+    return digest.hexdigest(), size
