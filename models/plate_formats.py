@@ -25,16 +25,28 @@ class CountryLayout:
     code: str
     patterns: tuple[str, ...]
     letters: str = LETTERS
+    prefixes: tuple[str, ...] = ()  # when set, the leading letters are one of these (districts)
 
     def regex(self) -> re.Pattern[str]:
         alternatives = []
         for pattern in self.patterns:
-            parts = []
-            for symbol in pattern.replace("-", "").replace(" ", ""):
+            plain = pattern.replace("-", "").replace(" ", "")
+            lead = len(plain) - len(plain.lstrip("L")) if self.prefixes else 0
+            prefixes = [p for p in self.prefixes if len(p) == lead]
+            parts = [f"(?:{'|'.join(prefixes)})"] if prefixes else []
+            for symbol in plain[lead if prefixes else 0 :]:
                 parts.append(f"[{self.letters}]" if symbol == "L" else "[0-9]")
             alternatives.append("".join(parts))
         return re.compile("|".join(f"(?:{a})" for a in alternatives))
 
+
+# Romanian county codes (B, Bucharest, is the only one-letter code and the only one with
+# three digits); a plate's leading letters are always one of these.
+ROMANIAN_COUNTIES = (
+    "AB", "AG", "AR", "B", "BC", "BH", "BN", "BR", "BT", "BV", "BZ", "CJ", "CL", "CS", "CT",
+    "CV", "DB", "DJ", "GJ", "GL", "GR", "HD", "HR", "IF", "IL", "IS", "MH", "MM", "MS", "NT",
+    "OT", "PH", "SB", "SJ", "SM", "SV", "TL", "TM", "TR", "VL", "VN", "VS",
+)  # fmt: skip
 
 # Dutch side-codes 4 to 11 (plus 1 to 3 for older cars still on the road).
 DUTCH_SIDECODES = (
@@ -64,7 +76,7 @@ LAYOUTS: dict[str, CountryLayout] = {
     "IT": CountryLayout("IT", ("LL 999LL",)),
     "LU": CountryLayout("LU", ("LL 9999", "L 9999")),
     "GB": CountryLayout("GB", ("LL99 LLL",)),
-    "RO": CountryLayout("RO", ("L 99 LLL", "LL 99 LLL", "L 999 LLL")),
+    "RO": CountryLayout("RO", ("L 99 LLL", "LL 99 LLL", "L 999 LLL"), prefixes=ROMANIAN_COUNTIES),
     "AT": CountryLayout("AT", ("L 9999 L", "LL 999 LL", "L 999 LL")),
 }
 
@@ -89,6 +101,10 @@ def random_registration(code: str, rng) -> str:
     layout = LAYOUTS[code]
     pattern = rng.choice(layout.patterns)
     out = []
+    if layout.prefixes:
+        lead = len(pattern) - len(pattern.lstrip("L"))
+        out.append(rng.choice([p for p in layout.prefixes if len(p) == lead]))
+        pattern = pattern[lead:]
     for symbol in pattern:
         if symbol == "L":
             out.append(rng.choice(layout.letters))

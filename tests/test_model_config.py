@@ -16,7 +16,7 @@ from models.config import (
     load_detector_config,
     load_reader_config,
 )
-from models.train import detector_data, ocr_data
+from models.train import detector_data, ocr_data, teacher
 from models.train.specs import DETECTOR, READER
 from tests.conftest import REPO
 
@@ -67,3 +67,18 @@ def test_inference_never_imports_torch_or_training_code():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_teacher_labels_of_a_known_country_are_repaired_never_guessed():
+    repair_for = teacher.repair_for
+    assert repair_for("RO", "F99STK") == "IF99STK"  # the band cut took the county's I
+    assert repair_for("RO", "SB90TZ1") == "SB90TZI"  # a digit read where a letter stands
+    assert repair_for("RO", "B58DTK") == "B58DTK"
+    assert repair_for("RO", "B089414") == ""  # no Romanian layout: dropped, not invented
+
+
+def test_real_validation_crops_are_never_training_crops():
+    keys = [f"/data/eu/eu-{n}.png" for n in range(200)]
+    validation = [k for k in keys if ocr_data.is_validation(k)]
+    assert 5 < len(validation) < 40
+    assert not any(ocr_data.is_validation(f"{k}#0") for k in keys)  # video frames never

@@ -35,3 +35,10 @@ def test_corrections_never_change_the_length_or_invent_a_plate():
     assert correct("VD02", (0.1,) * 4, "NL") == "VD02"
     assert correct("XXXXXX", (0.1,) * 6, "NL") == "XXXXXX"
     assert correct("VD020P", (0.1,) * 6, "XX") == "VD020P"
+
+
+def test_romanian_plates_start_with_a_county_code():
+    assert "RO" in countries_matching("IF99STK")
+    assert "RO" in countries_matching("B123ABC")  # Bucharest: one letter, three digits
+    assert "RO" not in countries_matching("F99STK")  # no county F
+    assert "RO" not in countries_matching("IF123ABC")  # three digits only for B

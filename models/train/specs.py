@@ -10,7 +10,7 @@ from models.config import DetectorConfig, ReaderConfig
 from models.train.plates import COUNTRIES
 
 READER = ReaderConfig(
-    version="plate-reader-1.0",
+    version="plate-reader-2.0",
     onnx="plate_reader.onnx",
     alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     countries=COUNTRIES,

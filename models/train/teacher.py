@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.plate_formats import countries_matching
+from models.plate_formats import LAYOUTS, countries_matching
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,36 @@ def teacher_read(peer, image: Image.Image) -> tuple[str, float]:
     return text, 0.0
 
 
+# Letters a digit is read for, where a layout needs a letter (the teacher reads `I` as `1`).
+_LETTER_FOR_DIGIT = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"}
+
+
+def repair_for(country: str, text: str) -> str:
+    """The teacher's text fitted to a source's known country, or '' when it cannot be.
+
+    Two teacher habits are undone, nothing else: the band cut that also cut a plate's first
+    letter (Romanian `IF 99 STK` read `F99STK`: `F` is no county, `IF` is), and digits read
+    where the layout's trailing letters stand (`SB90TZ1` for `SB90TZI`).
+    """
+    regex = LAYOUTS[country].regex()
+    tail = len(text) - len(text.rstrip("0123456789"))
+    letters = text[: len(text) - tail] + "".join(_LETTER_FOR_DIGIT.get(c, c) for c in text[-tail:])
+    for candidate in (text, "I" + text, letters, "I" + letters) if tail else (text, "I" + text):
+        if regex.fullmatch(candidate):
+            return candidate
+    return ""
+
+
 def label_crops(
-    items: list[tuple[str, Callable[[], Image.Image]]], cache: Path, min_score: float = 0.8
+    items: list[tuple[str, Callable[[], Image.Image]]],
+    cache: Path,
+    min_score: float = 0.8,
+    country: str = "",
 ) -> dict[str, str]:
-    """Teacher labels for (key, crop loader) items; returns key -> plate text for kept ones."""
+    """Teacher labels for (key, crop loader) items; returns key -> plate text for kept ones.
+
+    `country`: the source's known country; labels must then fit its layout (`repair_for`).
+    """
     done: dict[str, tuple[str, float]] = {}
     if cache.exists():
         for line in cache.read_text(encoding="utf-8").splitlines():
@@ -67,6 +93,8 @@ def label_crops(
     kept = {}
     for key, _ in items:
         text, score = done[key]
+        if country:
+            text = repair_for(country, text)
         if score >= min_score and 4 <= len(text) <= 10 and countries_matching(text):
             kept[key] = text
     log.info("teacher: kept %d of %d crops", len(kept), len(items))

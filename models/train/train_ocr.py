@@ -14,21 +14,24 @@ import argparse
 import logging
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from models.config import MODELS_DIR, dump_toml
+from models.config import MODELS_DIR, ReaderConfig, dump_toml
 from models.train import checkpoints, sources
-from models.train.ocr_data import real_set, synthetic_set
+from models.train.ocr_data import real_set, real_validation_set, synthetic_set
 from models.train.ocr_model import ExportedReader, PlateReaderNet
 from models.train.specs import READER
 
 log = logging.getLogger(__name__)
 
 HELD_OUT_SEED = 999_001  # synthetic evaluation only; training seeds are small integers
+# Bumped when the generator or the labels change, so stale sample caches are not reused.
+DATA_VERSION = "v2"
 
 
 def encode(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,20 +70,22 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def evaluate(net: PlateReaderNet, images: np.ndarray, texts: list[str]) -> float:
     net.eval()
     right = 0
+    device = next(net.parameters()).device
     with torch.no_grad():
         for start in range(0, len(images), 256):
-            logits, _ = net(to_tensor(images[start : start + 256]))
-            decoded = greedy_decode(logits.softmax(-1).numpy(), READER.alphabet)
+            logits, _ = net(to_tensor(images[start : start + 256]).to(device))
+            decoded = greedy_decode(logits.softmax(-1).cpu().numpy(), READER.alphabet)
             right += sum(d == t for d, t in zip(decoded, texts[start : start + 256], strict=True))
     net.train()
     return right / len(images)
 
 
-def export(net: PlateReaderNet, out_dir: Path = MODELS_DIR) -> Path:
+def export(net: PlateReaderNet, out_dir: Path = MODELS_DIR, config: ReaderConfig = READER) -> Path:
     """Write the ONNX file and its TOML config side by side."""
-    net.eval()
-    path = out_dir / READER.onnx
-    dummy = torch.zeros(1, READER.channels, READER.input_height, READER.input_width)
+    net = net.cpu().eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / config.onnx
+    dummy = torch.zeros(1, config.channels, config.input_height, config.input_width)
     torch.onnx.export(
         ExportedReader(net),
         (dummy,),
@@ -91,40 +96,65 @@ def export(net: PlateReaderNet, out_dir: Path = MODELS_DIR) -> Path:
         opset_version=17,
         dynamo=False,
     )
-    (out_dir / "plate_reader.toml").write_text(dump_toml(READER), encoding="utf-8")
+    (out_dir / "plate_reader.toml").write_text(dump_toml(config), encoding="utf-8")
     log.info("exported %s (%.2f MB)", path, path.stat().st_size / 1e6)
     return path
+
+
+def reader_config(args: argparse.Namespace) -> ReaderConfig:
+    """The shipped config, with the crop padding this run trains with."""
+    return replace(READER, crop_pad_x=args.pad_x)
+
+
+def new_net(args: argparse.Namespace) -> PlateReaderNet:
+    return PlateReaderNet(
+        len(READER.alphabet) + 1, len(READER.countries), width=args.width, context=args.context
+    )
 
 
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     work = Path(args.work)
     cache = sources.data_dir() / "cache"
+    config = reader_config(args)
+    tag = f"{DATA_VERSION}_pad{config.crop_pad_x}_{args.seed}"
     synth_x, synth_t, synth_c = synthetic_set(
-        READER, args.synthetic, args.seed, cache / f"ocr_synth_{args.synthetic}_{args.seed}.npz"
+        config, args.synthetic, args.seed, cache / f"ocr_synth_{args.synthetic}_{tag}.npz"
     )
     real_x, real_t, _ = real_set(
-        READER,
+        config,
         args.real_variants,
         args.seed,
-        cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}_{args.seed}.npz",
+        cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}_{tag}.npz",
         brazil_variants=args.brazil_variants,
     )
     if args.glyph_synthetic:
         glyph_x, glyph_t, glyph_c = synthetic_set(
-            READER,
+            config,
             args.glyph_synthetic,
             args.seed + 1000,
-            cache / f"ocr_glyphs_{args.glyph_synthetic}_{args.seed}.npz",
+            cache / f"ocr_glyphs_{args.glyph_synthetic}_{tag}.npz",
             glyphs=True,
         )
         synth_x = np.concatenate([synth_x, glyph_x])
         synth_t, synth_c = synth_t + glyph_t, synth_c + glyph_c
-    held_x, held_t, _ = synthetic_set(READER, 2000, HELD_OUT_SEED, cache / "ocr_synth_heldout.npz")
-    log.info("synthetic %d, real %d, held-out %d", len(synth_x), len(real_x), len(held_x))
+    held_x, held_t, _ = synthetic_set(
+        config, 2000, HELD_OUT_SEED, cache / f"ocr_synth_heldout_{tag.rsplit('_', 1)[0]}.npz"
+    )
+    val_x, val_t = real_validation_set(config, args.seed)
+    log.info(
+        "synthetic %d, real %d, held-out %d, real validation %d",
+        len(synth_x),
+        len(real_x),
+        len(held_x),
+        len(val_x),
+    )
 
-    net = PlateReaderNet(len(READER.alphabet) + 1, len(READER.countries))
+    if args.prepare_only:
+        return
+    net = new_net(args).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, args.lr, total_steps=args.steps, pct_start=0.1
@@ -132,7 +162,7 @@ def train(args: argparse.Namespace) -> None:
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     country_loss = nn.CrossEntropyLoss(ignore_index=-1)
     if args.init_from and not checkpoints.checkpoint_path(work).exists():
-        net.load_state_dict(torch.load(args.init_from))
+        net.load_state_dict(torch.load(args.init_from, map_location=device))
         log.info("starting from the weights in %s", args.init_from)
     step = checkpoints.resume(work, net, optimiser, schedule)
     rng = random.Random(args.seed + step)
@@ -148,10 +178,12 @@ def train(args: argparse.Namespace) -> None:
         )
         texts = [synth_t[i] for i in synth_idx] + [real_t[i] for i in real_idx]
         countries = torch.tensor([synth_c[i] for i in synth_idx] + [-1] * n_real)
-        batch = augment(to_tensor(images), generator)
+        batch = augment(to_tensor(images), generator).to(device)
+        countries = countries.to(device)
         logits, country = net(batch)
         log_probs = logits.log_softmax(-1).permute(1, 0, 2)
         targets, lengths = encode(texts, READER.alphabet)
+        targets = targets.to(device)
         inputs = torch.full((len(texts),), log_probs.shape[0], dtype=torch.long)
         loss = ctc(log_probs, targets, inputs, lengths) + 0.2 * country_loss(country, countries)
         optimiser.zero_grad()
@@ -172,33 +204,44 @@ def train(args: argparse.Namespace) -> None:
             )
         if step % args.checkpoint_every == 0 or step == args.steps:
             checkpoints.save(work, net, optimiser, schedule, step)
-            log.info("step %d synthetic held-out exact %.4f", step, evaluate(net, held_x, held_t))
+            log.info(
+                "step %d synthetic held-out exact %.4f, real validation exact %.4f",
+                step,
+                evaluate(net, held_x, held_t),
+                evaluate(net, val_x, val_t),
+            )
     torch.save(net.state_dict(), work / "final.pt")
-    export(net)
+    export(net, Path(args.out_dir), config)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--synthetic", type=int, default=60_000)
     parser.add_argument("--real-variants", type=int, default=10)
-    parser.add_argument("--real-fraction", type=float, default=0.3)
+    parser.add_argument("--real-fraction", type=float, default=0.5)
     parser.add_argument("--brazil-variants", type=int, default=0)
-    parser.add_argument("--glyph-synthetic", type=int, default=0, help="real-glyph NL plates")
+    parser.add_argument("--glyph-synthetic", type=int, default=15_000, help="real-glyph NL plates")
+    parser.add_argument("--pad-x", type=float, default=READER.crop_pad_x, help="crop padding")
+    parser.add_argument("--width", type=float, default=1.25, help="channel multiplier")
+    parser.add_argument("--context", type=int, default=2, help="dilated 1-D context layers")
+    parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--init-from", help="weights (final.pt) to fine-tune from")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--work", default="var/train/ocr")
     parser.add_argument("--export-only", action="store_true")
+    parser.add_argument("--prepare-only", action="store_true", help="build the sample caches")
+    parser.add_argument("--out-dir", default=str(MODELS_DIR), help="where the ONNX file goes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.export_only:
-        net = PlateReaderNet(len(READER.alphabet) + 1, len(READER.countries))
-        net.load_state_dict(torch.load(Path(args.work) / "final.pt"))
-        export(net)
+        net = new_net(args)
+        net.load_state_dict(torch.load(Path(args.work) / "final.pt", map_location="cpu"))
+        export(net, Path(args.out_dir), reader_config(args))
         return
     train(args)
 
