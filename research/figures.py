@@ -10,6 +10,7 @@ seconds.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,3 +86,13 @@ def od_matrix(day: dict[str, np.ndarray], k: int, window_s: int) -> list[OdCell]
             {name: float(values[index]) for name, values in quantiles.items()} if shown else None,
         ))  # fmt: skip
     return cells
+
+
+def to_json(flow_cells: list[FlowCell], od_cells: list[OdCell]) -> str:
+    return json.dumps({"flows": [c.__dict__ for c in flow_cells],
+                       "od": [c.__dict__ for c in od_cells]})  # fmt: skip
+
+
+def from_json(text: str) -> tuple[list[FlowCell], list[OdCell]]:
+    data = json.loads(text)
+    return [FlowCell(**c) for c in data["flows"]], [OdCell(**c) for c in data["od"]]

@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS sightings (
     vehicle   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sightings_day ON sightings (area, day);
+CREATE TABLE IF NOT EXISTS figures_cache (
+    area      TEXT NOT NULL,
+    day       TEXT NOT NULL,
+    settings  TEXT NOT NULL,
+    figures   TEXT NOT NULL,
+    PRIMARY KEY (area, day, settings)
+);
 CREATE TABLE IF NOT EXISTS batches (
     camera_id TEXT NOT NULL,
     seq       INTEGER NOT NULL,
@@ -74,6 +81,9 @@ class ResearchStore:
                     replays += 1
                     continue
                 day, camera = batch.day.isoformat(), self._camera_index(batch.camera_id)
+                # A late batch changes its day's figures: forget what was computed.
+                self.db.execute("DELETE FROM figures_cache WHERE area = ? AND day = ?",
+                                (batch.area, day))  # fmt: skip
                 self.db.executemany(
                     "INSERT INTO sightings VALUES (?, ?, ?, ?, ?, ?)",
                     ((batch.area, day, camera, DIRECTION_INDEX[s.direction], s.at,
@@ -113,6 +123,17 @@ class ResearchStore:
             "at": table[:, 2].copy(),
             "vehicle": table[:, 3].copy(),
         }
+
+    def cached_figures(self, area: str, day: date, settings: str) -> str | None:
+        row = self.db.execute(
+            "SELECT figures FROM figures_cache WHERE area = ? AND day = ? AND settings = ?",
+            (area, day.isoformat(), settings),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def cache_figures(self, area: str, day: date, settings: str, figures: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO figures_cache VALUES (?, ?, ?, ?)",
+                        (area, day.isoformat(), settings, figures))  # fmt: skip
 
     def days(self, area: str) -> list[date]:
         rows = self.db.execute(

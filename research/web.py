@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 
 from flask import Flask, Response, abort, g, jsonify, render_template
 
 from research.config import ResearchConfig
-from research.figures import SLOT_S, FlowCell, OdCell, flows, od_matrix
+from research.figures import SLOT_S, FlowCell, OdCell, flows, from_json, od_matrix, to_json
 from research.store import ResearchStore
 from wire.research import AREA
 
@@ -42,9 +42,16 @@ def create_app(config: ResearchConfig) -> Flask:
             when = date.fromisoformat(day)
         except ValueError:
             abort(404, description="the day is YYYY-MM-DD")
-        arrays = store().day_arrays(area, when)
         k, window = config.figures.k, config.figures.trip_window_minutes * 60
-        return flows(arrays, k), od_matrix(arrays, k, window), when
+        settings = f"k={k};window={window}"
+        cached = store().cached_figures(area, when, settings)
+        if cached is not None:
+            return *from_json(cached), when
+        arrays = store().day_arrays(area, when)
+        flow_cells, od_cells = flows(arrays, k), od_matrix(arrays, k, window)
+        if when < datetime.now(UTC).date():  # a closed day: computed once, until a late batch
+            store().cache_figures(area, when, settings, to_json(flow_cells, od_cells))
+        return flow_cells, od_cells, when
 
     @app.get("/")
     def index():

@@ -210,3 +210,34 @@ def test_the_research_page_renders_in_a_browser(tmp_path):
         assert "cam-a,cam-c,suppressed" in csv_text
         api = page.request.get(f"{url}/api/v1/research/utrecht/{TODAY}/od").json()
         assert {c["trips"] for c in api["cells"]} == {12, None}
+
+
+def test_a_closed_days_figures_are_cached_until_a_late_batch_arrives(tmp_path):
+    from research.web import create_app
+
+    config = research_config(tmp_path)
+    registry = Registry(config.registry_path)
+    unit = Unit("cam-a", registry)
+    yesterday = TODAY - timedelta(days=1)
+    key = DayKey("utrecht", yesterday, os.urandom(32))
+    start = NOON - 86_400
+    store = ResearchStore(config.store_path)
+    first = decode_batch_for(unit, key, [(start + i, f"AB{i:03d}C") for i in range(12)])
+    store.add_batches([first])
+    client = create_app(config).test_client()
+    url = f"/api/v1/research/utrecht/{yesterday}/flows"
+    assert [c["vehicles"] for c in client.get(url).get_json()["cells"]] == [12]
+    cached = store.db.execute("SELECT count(*) FROM figures_cache").fetchone()[0]
+    assert cached == 1, "a closed day's figures are kept"
+    late = decode_batch_for(unit, key, [(start + 100 + i, f"CD{i:03d}E") for i in range(3)])
+    store.add_batches([late])
+    assert store.db.execute("SELECT count(*) FROM figures_cache").fetchone()[0] == 0
+    assert [c["vehicles"] for c in client.get(url).get_json()["cells"]] == [15]
+    store.close()
+    registry.close()
+
+
+def decode_batch_for(unit: Unit, key: DayKey, sightings) -> ResearchBatch:
+    from wire.research import decode_batch
+
+    return decode_batch(unit.batch(key, sightings), lambda c, k: unit.key.verify_key)
