@@ -48,12 +48,29 @@ def prepare(config, t: datetime) -> dict[str, str]:
             crop_jpeg=noise_jpeg(160, 40, seed=seq), overview_jpeg=noise_jpeg(seed=10 + seq),
         )], now)  # fmt: skip
     store.close()
+    put_on_the_map(config, now)
     health = HealthRecords(config.health_path)
     for camera in ("cam-a", "cam-b"):
         health.health_change(camera, t - timedelta(days=1), "OK", "")
     health.health_change("cam-b", t + timedelta(minutes=40), "OFFLINE", "no heartbeat for 125 s")
     health.close()
     return secrets
+
+
+def put_on_the_map(config, now: datetime) -> None:
+    """cam-a and cam-b as fixed cameras in this year's (draft) camera plan."""
+    from central.cameras import CameraRegistry
+    from central.plan.registry import CameraPlan
+    from tests.test_plan import entry
+
+    registry = CameraRegistry(config.cameras_path)
+    plan = CameraPlan(config.plan_path, registry)
+    plan.draft(now.year, "p.admin", now)
+    for camera_id, lon_e7 in (("cam-a", 51214000), ("cam-b", 59000000)):
+        registry.add(camera_id, SigningKey.generate().verify_key, now)
+        plan.add_entry(entry(camera_id, year=now.year, lon_e7=lon_e7), "p.admin", now)
+    plan.close()
+    registry.close()
 
 
 def test_searches_verification_photos_package_and_close(tmp_path):
@@ -112,8 +129,9 @@ def test_searches_verification_photos_package_and_close(tmp_path):
         assert "withheld: crop does not match" in page.inner_text("#rows")
 
         page.goto(request_url)
-        page.check("#search-form input[name=camera][value=cam-a]")
-        page.check("#search-form input[name=camera][value=cam-b]")
+        page.check("#search-form input[name=camera][value=cam-a]")  # from the list
+        page.click("#search-map circle[data-camera=cam-b]")  # on the map
+        assert page.is_checked("#search-form input[name=camera][value=cam-b]")
         count(start=utc(t), end=utc(t + timedelta(hours=1)))
         assert "cam-b: OFFLINE" in page.inner_text("#camera-gaps")
         page.click("#open-results")

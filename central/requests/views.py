@@ -16,6 +16,8 @@ from central.accounts.web import accounts, current_session, requires
 from central.api import camera_registry, passage_store
 from central.audit import AuditTrail
 from central.health.records import HealthRecords
+from central.plan.publication import plan_map_svg
+from central.plan.views import camera_plan
 from central.requests.consultation import consult, count
 from central.requests.forms import order_from_form, query_from_form
 from central.requests.lifecycle import results_withheld, written_order_late
@@ -127,13 +129,26 @@ def detail_page(found: Request, error: str | None = None, counted=None, status: 
     now = datetime.now(UTC)
     state = found.state
     page = render_template(
-        "request.html", session=current_session(), r=found, state=state, error=error,
+        "request.html", plan_map=_scope_map(found, now), session=current_session(), r=found,
+        state=state, error=error,
         counted=counted, late=written_order_late(found.order, state, now),
         result_sets=requests_db().results.for_request(found.id),
         issues=requests_db().downloads.issues(found.id),
         withheld=results_withheld(found.order, state, now),
     )  # fmt: skip
     return page, status
+
+
+def _scope_map(found: Request, now: datetime) -> str | None:
+    """The camera plan's map, for picking the order's cameras with a click (fixed cameras
+    of this year's plan only; mobile ones are ticked in the list)."""
+    if not found.order.scope.cameras:
+        return None
+    plan = camera_plan()
+    placed = {e.camera_id for e in plan.entries(now.year) if e.kind != "mobile"}
+    if not placed & set(found.order.scope.cameras):
+        return None
+    return plan_map_svg(plan, now.year)
 
 
 @bp.get("/requests/<int:request_id>")
