@@ -29,6 +29,24 @@ def test_authorisation_lapses_at_its_review_date(register):
     assert "lapsed" in register.warnings(datetime(2027, 5, 2, tzinfo=UTC))[0]
 
 
+def test_a_lapsed_authorisation_opens_again_only_through_a_review_by_someone_else(register):
+    register.authorise("o.one", "unit-1", "chief", date(2027, 5, 1), NOW)
+    later = datetime(2027, 5, 2, 9, tzinfo=UTC)
+    assert not register.authorised("o.one", later)
+    with pytest.raises(AccountError, match="own authorisation"):
+        register.review("o.one", "o.one", date(2027, 11, 1), later)
+    with pytest.raises(AccountError, match="future"):
+        register.review("o.one", "chief", date(2027, 5, 1), later)
+    with pytest.raises(AccountError, match="no authorisation"):
+        register.review("chief", "o.one", date(2027, 11, 1), later)
+    register.review("o.one", "chief", date(2027, 11, 1), later)
+    assert register.authorised("o.one", later)
+    (entry,) = register.active(later)
+    assert (entry.reviewed_by, entry.review_due, entry.since[:10]) == ("chief", "2027-11-01",
+                                                                       "2026-11-22")  # fmt: skip
+    assert "authorisation_reviewed" in [e["event"] for e in register.accounts.events()]
+
+
 def test_nobody_authorises_themselves_and_reviews_lie_ahead(register):
     with pytest.raises(AccountError, match="themselves"):
         register.authorise("o.one", "unit-1", "o.one", date(2027, 5, 1), NOW)

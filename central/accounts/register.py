@@ -33,6 +33,7 @@ MIGRATIONS = [
         )
         """,
     ),
+    ("0003_authorisation_reviewer", "ALTER TABLE authorisations ADD COLUMN reviewed_by TEXT"),
 ]
 
 
@@ -44,6 +45,8 @@ class Authorisation:
     since: str
     review_due: str
     lapsed: bool
+    reviewed_at: str | None = None
+    reviewed_by: str | None = None
 
 
 class Register:
@@ -74,11 +77,29 @@ class Register:
 
     def active(self, now: datetime) -> list[Authorisation]:
         rows = self.db.execute(
-            "SELECT username, unit, authorised_by, since, review_due FROM authorisations "
-            "WHERE ended_at IS NULL ORDER BY unit, username"
+            "SELECT username, unit, authorised_by, since, review_due, reviewed_at, reviewed_by "
+            "FROM authorisations WHERE ended_at IS NULL ORDER BY unit, username"
         )
         today = now.date().isoformat()
-        return [Authorisation(*row, lapsed=row[4] <= today) for row in rows]
+        return [Authorisation(*row[:5], lapsed=row[4] <= today, reviewed_at=row[5],
+                              reviewed_by=row[6]) for row in rows]  # fmt: skip
+
+    def review(self, username: str, by: str, next_due: date, now: datetime) -> None:
+        """The periodic review: someone else confirms the authorisation and sets the next
+        date; a lapsed authorisation opens again only through this."""
+        if by == username:
+            raise AccountError("an officer cannot review their own authorisation")
+        if next_due <= now.date():
+            raise AccountError("the next review date must lie in the future")
+        updated = self.db.execute(
+            "UPDATE authorisations SET reviewed_at = ?, reviewed_by = ?, review_due = ? "
+            "WHERE username = ? AND ended_at IS NULL",
+            (format_timestamp(now), by, next_due.isoformat(), username),
+        ).rowcount
+        if not updated:
+            raise AccountError(f"{username} holds no authorisation to review")
+        self.accounts.event(username, "authorisation_reviewed",
+                            f"by {by}; next review {next_due}", now)  # fmt: skip
 
     def authorised(self, username: str, now: datetime) -> bool:
         """An authorised officer today: registered, not ended, review not overdue."""

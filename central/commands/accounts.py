@@ -13,7 +13,7 @@ from central.cameras import CameraRegistryError
 from central.commands.cli import record_action
 from central.config import CentralConfig
 
-COMMANDS = {"user-add", "user-unlock", "officer-authorise", "officer-register"}
+COMMANDS = {"user-add", "user-unlock", "officer-authorise", "officer-review", "officer-register"}
 
 
 def add_parsers(commands) -> None:
@@ -31,6 +31,10 @@ def add_parsers(commands) -> None:
     authorise.add_argument("--unit", required=True)
     authorise.add_argument("--by", required=True, help="who authorises (not the officer)")
     authorise.add_argument("--review-due", required=True, help="YYYY-MM-DD")
+    review = commands.add_parser("officer-review", help="the periodic review of an officer")
+    review.add_argument("--username", required=True)
+    review.add_argument("--by", required=True, help="who reviews (not the officer)")
+    review.add_argument("--next-review", required=True, help="YYYY-MM-DD")
     commands.add_parser("officer-register", help="the authorisation register, with warnings")
 
 
@@ -82,10 +86,23 @@ def _register(config: CentralConfig, args: argparse.Namespace, now: datetime) ->
             record_action(config, "officer_authorised", details, args.by)
             print(f"{args.username} authorised for {args.unit} until review on {args.review_due}")
             return
+        if args.command == "officer-review":
+            try:
+                register.review(args.username, args.by, date.fromisoformat(args.next_review), now)
+            except (ValueError, AccountError) as exc:
+                raise CameraRegistryError(f"not reviewed: {exc}") from None
+            details = {"username": args.username, "next_review": args.next_review}
+            record_action(config, "officer_reviewed", details, args.by)
+            print(f"{args.username} reviewed by {args.by}; next review {args.next_review}")
+            return
         for entry in register.active(now):
             state = "LAPSED" if entry.lapsed else "active"
+            reviewed = "-"
+            if entry.reviewed_at:
+                reviewed = f"{entry.reviewed_at[:10]} by {entry.reviewed_by}"
             print(f"{entry.unit}\t{entry.username}\tby {entry.authorised_by}\t"
-                  f"since {entry.since[:10]}\treview {entry.review_due}\t{state}")  # fmt: skip
+                  f"since {entry.since[:10]}\treview {entry.review_due}\t{state}\t"
+                  f"reviewed {reviewed}")  # fmt: skip
         for warning in register.warnings(now):
             print(f"WARNING: {warning}")
     finally:
