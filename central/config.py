@@ -118,11 +118,21 @@ class AlertsConfig(_Section):
         default=5, ge=1, le=20, description="Tries per alert (back-off 1 s, doubling)"
     )
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per POST")
+    unit_hotlist_cameras: tuple[str, ...] = Field(
+        default=(),
+        description="Cameras that match on the unit too: the service pushes each its list as "
+        "keyed hashes whenever it changes (checked every minute)",
+    )
+    unit_hotlist_master_key_file: Path | None = Field(
+        default=None, description="The unit-hotlist master key (>= 32 secret bytes)"
+    )
 
     @model_validator(mode="after")
     def _secret_with_url(self) -> AlertsConfig:
         if self.webhook_url and self.webhook_secret_file is None:
             raise ValueError("a webhook needs alerts.webhook_secret_file to sign its alerts")
+        if self.unit_hotlist_cameras and self.unit_hotlist_master_key_file is None:
+            raise ValueError("unit_hotlist_cameras needs alerts.unit_hotlist_master_key_file")
         return self
 
 
@@ -242,7 +252,12 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
                 update={
                     "webhook_secret_file": resolve(config.alerts.webhook_secret_file)
                     if config.alerts.webhook_secret_file
-                    else None
+                    else None,
+                    "unit_hotlist_master_key_file": resolve(
+                        config.alerts.unit_hotlist_master_key_file
+                    )
+                    if config.alerts.unit_hotlist_master_key_file
+                    else None,
                 }
             ),
             "secrets": SecretsConfig(

@@ -162,3 +162,24 @@ def test_the_central_pushes_the_list_over_mqtt_and_the_unit_keeps_the_latest(
         publisher.stop()
         spool.close()
     assert b"GBL12X" not in list_file.read_bytes()
+
+
+def test_the_service_pushes_a_units_list_only_when_its_entries_change(store, tmp_path):
+    from central.hotlists.unit_export import UnitPusher
+
+    central = SigningKey.generate()
+    sent: list[tuple[str, bytes]] = []
+    pusher = UnitPusher(tmp_path / "hotlists.sqlite", ("a12-cam-1", "a2-cam-9"), MASTER,
+                        central, lambda topic, data: sent.append((topic, data)))  # fmt: skip
+    assert pusher.run_once(NOW) == ["a12-cam-1", "a2-cam-9"]
+    assert pusher.run_once(NOW + timedelta(minutes=1)) == [], "nothing changed: nothing sent"
+    (list_id,) = store.db.execute("SELECT list_id FROM lists WHERE name = 'Stolen'").fetchone()
+    store.add_entry(list_id, "GZ123K", "", "stolen Monday", "stop", NOW + timedelta(days=2),
+                    "d", NOW)  # fmt: skip
+    assert pusher.run_once(NOW + timedelta(minutes=2)) == ["a12-cam-1", "a2-cam-9"]
+    topic, data = sent[-2]
+    hotlist = decode_unit_hotlist(data, "a12-cam-1", central.verify_key)
+    assert topic == "anpr/v1/a12-cam-1/hotlist" and len(hotlist.entries) == 4
+    matcher = UnitMatcher(hotlist, derive_unit_key(MASTER, "a12-cam-1"))
+    assert matcher.hits("GZ123K", "NL", NOW), "the new entry reached the unit"
+    assert pusher.run_once(NOW + timedelta(days=3))[0] == "a12-cam-1", "expiry is a change too"

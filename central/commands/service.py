@@ -65,6 +65,22 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
     return RetentionWorker(run_once, config.retention.interval_s)
 
 
+def _unit_hotlist_pusher(config: CentralConfig, worker) -> RetentionWorker | None:
+    """Every minute, push changed unit hotlists (retained) to the cameras that match too."""
+    alerts = config.alerts
+    if not alerts.unit_hotlist_cameras:
+        return None
+    from central.hotlists.unit_export import UnitPusher, read_master_key
+
+    pusher = UnitPusher(
+        config.hotlists_path, alerts.unit_hotlist_cameras,
+        read_master_key(alerts.unit_hotlist_master_key_file),
+        SigningKey.load(config.secrets.ack_signing_key_file),
+        lambda topic, data: worker.client.publish(topic, data, qos=1, retain=True),
+    )  # fmt: skip
+    return RetentionWorker(pusher.run_once, interval_s=60.0, name="unit-hotlists")
+
+
 def run(config: CentralConfig, with_web: bool) -> int:
     from central import create_app
     from central.ingest import IngestWorker
@@ -110,6 +126,9 @@ def run(config: CentralConfig, with_web: bool) -> int:
         prune_run(config.calamity_path), PRUNE_INTERVAL_S, name="calamity-prune"
     )
     calamity_prune.start()
+    unit_lists = _unit_hotlist_pusher(config, worker)
+    if unit_lists is not None:
+        unit_lists.start()
     health = HealthMonitor(
         config.cameras_path, config.health_path, config.health.limits(), config.health.interval_s
     )
@@ -128,6 +147,8 @@ def run(config: CentralConfig, with_web: bool) -> int:
     health.stop()
     escalation.stop()
     calamity_prune.stop()
+    if unit_lists is not None:
+        unit_lists.stop()
     retention.stop()
     worker.stop()
     if webhook is not None:

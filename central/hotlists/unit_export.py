@@ -99,3 +99,37 @@ def export_for_unit(
     """The signed document for `camera_id`, and how many entries it carries."""
     hotlist = unit_hotlist(store, camera_id, derive_unit_key(master, camera_id), now)
     return encode_unit_hotlist(hotlist, signing_key), len(hotlist.entries)
+
+
+class UnitPusher:
+    """Pushes each matching unit its list whenever the entries it would carry change (the
+    service runs it every minute), so a new stolen-car entry reaches a unit with its link
+    about to go down without anyone running `hotlist-unit-push`."""
+
+    def __init__(
+        self, hotlists_path: Path, cameras: tuple[str, ...], master: bytes,
+        signing_key: SigningKey, publish,
+    ) -> None:  # fmt: skip
+        self.hotlists_path, self.cameras, self.master = hotlists_path, cameras, master
+        self.signing_key, self.publish = signing_key, publish
+        self._sent: dict[str, tuple] = {}
+
+    def run_once(self, now: datetime) -> list[str]:
+        """The cameras pushed this time."""
+        from wire.topics import hotlist_topic
+
+        store = Hotlists(self.hotlists_path)
+        pushed = []
+        try:
+            for camera_id in self.cameras:
+                unit_key = derive_unit_key(self.master, camera_id)
+                hotlist = unit_hotlist(store, camera_id, unit_key, now)
+                if self._sent.get(camera_id) == hotlist.entries:
+                    continue
+                document = encode_unit_hotlist(hotlist, self.signing_key)
+                self.publish(hotlist_topic(camera_id), document)
+                self._sent[camera_id] = hotlist.entries
+                pushed.append(camera_id)
+        finally:
+            store.close()
+        return pushed
