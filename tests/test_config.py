@@ -84,6 +84,15 @@ def test_central_refuses_to_listen_beyond_loopback_without_accounts(tmp_path):
         load_central_config(write(tmp_path, text, "central.toml"))
 
 
+def test_unit_hotlists_need_their_master_key(tmp_path):
+    text = CENTRAL + '\n[alerts]\nunit_hotlist_cameras = ["a12-cam-1"]\n'
+    with pytest.raises(CentralConfigError, match="unit_hotlist_master_key_file"):
+        load_central_config(write(tmp_path, text, "central.toml"))
+    text += 'unit_hotlist_master_key_file = "unit-master.key"\n'
+    config = load_central_config(write(tmp_path, text, "central.toml"))
+    assert config.alerts.unit_hotlist_master_key_file == tmp_path / "unit-master.key"
+
+
 def test_central_refuses_to_start_without_a_real_session_secret(tmp_path):
     config = load_central_config(write(tmp_path, CENTRAL, "central.toml"))
     with pytest.raises(CentralConfigError, match="cannot read session key"):
