@@ -186,3 +186,38 @@ def test_training_data_is_refused_by_a_real_instance(site, capsys):
     assert "not a training instance" in capsys.readouterr().err
     response = site.client("r.requester").get("/requests")
     assert b"training-banner" not in response.data and "X-ANPR-Training" not in response.headers
+
+
+def test_a_training_instance_serves_pages_and_never_connects_to_the_broker(tmp_path, capsys):
+    import socket
+    import threading
+    import urllib.request
+
+    from central.commands.service import serve_training
+    from tests.conftest import free_port, wait_for_port
+
+    site = Site(tmp_path, training=True)
+    broker = socket.socket()
+    broker.bind(("127.0.0.1", 0))  # where the broker would be
+    broker.listen()
+    broker.settimeout(2.0)
+    port = free_port()
+    config = site.config.model_copy(update={
+        "web": site.config.web.model_copy(update={"port": port}),
+        "mqtt": site.config.mqtt.model_copy(update={"port": broker.getsockname()[1]}),
+    })  # fmt: skip
+    stop = threading.Event()
+    runner = threading.Thread(target=serve_training, args=(config, stop))
+    runner.start()
+    try:
+        wait_for_port(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as page:
+            assert b"training-banner" in page.read()
+        with pytest.raises(TimeoutError):
+            broker.accept()  # nobody came
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+        broker.close()
+    assert main(["--config", str(site.setup.config_path), "ingest"]) == 2
+    assert "training instance has no ingest" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from central import audit
 from central.audit import AuditTrail
 from central.calamity.listener import PRUNE_INTERVAL_S, BufferListener, prune_run
 from central.cameras import CameraRegistry
-from central.config import CentralConfig
+from central.config import CentralConfig, ConfigError
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
 from central.hotlists.listener import HotlistListener, escalation_run
@@ -81,9 +81,33 @@ def _unit_hotlist_pusher(config: CentralConfig, worker) -> RetentionWorker | Non
     return RetentionWorker(pusher.run_once, interval_s=60.0, name="unit-hotlists")
 
 
+def serve_training(config: CentralConfig, stop: threading.Event) -> int:
+    """A training instance: its pages only. It never connects to the broker, so no real
+    camera's passage can reach it; its passages come from `training-seed`."""
+    from werkzeug.serving import make_server
+
+    from central import create_app
+
+    server = make_server(config.web.host, config.web.port, create_app(config), threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    log.warning("TRAINING instance: web only on http://%s:%d/, no ingest", config.web.host,
+                config.web.port)  # fmt: skip
+    stop.wait()
+    server.shutdown()
+    return 0
+
+
 def run(config: CentralConfig, with_web: bool) -> int:
     from central import create_app
     from central.ingest import IngestWorker
+
+    if config.web.training:
+        if not with_web:
+            raise ConfigError("a training instance has no ingest: run `serve` (pages only)")
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        return serve_training(config, stop)
 
     ack_key = SigningKey.load(config.secrets.ack_signing_key_file)
     app = create_app(config) if with_web else None
