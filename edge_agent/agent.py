@@ -61,7 +61,9 @@ def make_recognizer(config: AgentConfig) -> FrameReader:
     from edge_agent.recognizer import Recognizer, RecognizerSettings
 
     settings = RecognizerSettings(
-        threads=config.recognizer.threads, min_confidence=config.recognizer.min_confidence
+        threads=config.recognizer.threads,
+        min_confidence=config.recognizer.min_confidence,
+        close_up_zoom=0.5 if config.recognizer.close_up_retry else 0.0,
     )
     return Recognizer.default(settings)
 

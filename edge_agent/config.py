@@ -118,6 +118,12 @@ class RecognizerConfig(_Section):
     min_confidence: float = Field(
         default=0.15, ge=0, le=1, description="Reads below this confidence are not reported"
     )
+    close_up_retry: bool = Field(
+        default=True,
+        description="A frame without any read is searched again drawn at half size, for "
+        "plates too large for the detector (close-ups); costs one more detector run on "
+        "such frames",
+    )
     countries: tuple[str, ...] = Field(
         default=(),
         description="Countries whose plates this camera expects (ISO codes); reads fitting "

@@ -25,9 +25,14 @@ class Detection:
     score: float
 
 
-def letterbox(rgb: Image.Image, width: int, height: int) -> tuple[Image.Image, float]:
-    """Scale to fit (keeping aspect), pad right and bottom with grey; returns the scale."""
-    scale = min(width / rgb.width, height / rgb.height)
+def letterbox(
+    rgb: Image.Image, width: int, height: int, zoom: float = 1.0
+) -> tuple[Image.Image, float]:
+    """Scale to fit (keeping aspect), pad right and bottom with grey; returns the scale.
+
+    `zoom` < 1 draws the image smaller than the input (a zoomed-out second look for plates
+    too large for the detector at full size)."""
+    scale = min(width / rgb.width, height / rgb.height) * zoom
     size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
     canvas = Image.new("RGB", (width, height), (114, 114, 114))
     canvas.paste(rgb.resize(size, Image.BILINEAR), (0, 0))
@@ -53,7 +58,11 @@ class PlateDetector:
         return cls(load_detector_config(), threads, providers)
 
     def detect(
-        self, image: Image.Image, threshold: float | None = None, bgr: bool = False
+        self,
+        image: Image.Image,
+        threshold: float | None = None,
+        bgr: bool = False,
+        zoom: float = 1.0,
     ) -> list[Detection]:
         """Plate boxes in `image`'s pixels, best first.
 
@@ -61,7 +70,7 @@ class PlateDetector:
         copy): they are swapped after the downscale, where it costs a tenth as much.
         """
         config = self.config
-        canvas, scale = letterbox(image, config.input_width, config.input_height)
+        canvas, scale = letterbox(image, config.input_width, config.input_height, zoom)
         planes = np.asarray(canvas).transpose(2, 0, 1)  # uint8 work is 4x cheaper than float
         if bgr:
             planes = planes[::-1]

@@ -25,6 +25,13 @@ class PlateText:
     char_confidences: tuple[float, ...]
     country: str
     country_confidence: float
+    # the first and last output column that holds a character, and the number of columns:
+    # a plate whose characters run into the crop's edge columns may be cut by its box
+    columns: tuple[int, int, int] = (0, 0, 0)
+
+    def touches_edge(self, margin: int = 1) -> bool:
+        first, last, count = self.columns
+        return bool(self.text) and (first <= margin or last >= count - 1 - margin)
 
 
 def crop_region(
@@ -95,7 +102,11 @@ class PlateReader:
         for probs, country in zip(characters, countries, strict=True):
             text, confidences = ctc_best_path(probs, self.config.alphabet)
             best = int(country.argmax())
+            marked = np.flatnonzero(probs.argmax(-1))
+            columns = (int(marked[0]), int(marked[-1]), len(probs)) if len(marked) else (0, 0, 0)
             out.append(
-                PlateText(text, confidences, self.config.countries[best], float(country[best]))
+                PlateText(
+                    text, confidences, self.config.countries[best], float(country[best]), columns
+                )
             )
         return out

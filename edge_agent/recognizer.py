@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from edge_agent.capture import Frame
-from edge_agent.detector import Detection, PlateDetector
+from edge_agent.detector import Detection, PlateDetector, overlap
 from edge_agent.reader import PlateReader, PlateText
 from models.plate_formats import correct, countries_matching
 
@@ -67,6 +67,36 @@ class RecognizerSettings:
     min_confidence: float = 0.15  # the product of the character confidences
     correction_threshold: float = 0.6  # only characters below this may be swapped
     country_threshold: float = 0.5
+    # Second look: a read that fits no country's layout, is weak, or whose characters run
+    # into the crop's edge is read again from a few crops around its box (`SECOND_LOOKS`);
+    # a new read replaces it only when it fits a layout and is at least as sure. A box whose
+    # first read was dropped gets no second look, so no read appears where there was none.
+    second_look: bool = True
+    second_look_below: float = 0.5  # reads under this confidence are looked at again
+    # A frame with no read at all is detected again drawn at this zoom (0 = never): close-ups
+    # larger than anything the detector was trained on are found when drawn smaller.
+    close_up_zoom: float = 0.5
+
+
+# Boxes a second look reads, as (left, top, right, bottom) growth in box widths / heights.
+SECOND_LOOKS = (
+    (0.15, 0.15, 0.15, 0.15),  # grown on all sides
+    (0.5, 0.1, 0.0, 0.1),  # extended left: a box that lost the first characters
+    (0.0, 0.1, 0.5, 0.1),  # extended right: a box that lost the last characters
+    (-0.15, 0.0, -0.15, 0.0),  # narrowed: a box too wide, reading a neighbour's mark
+)
+
+
+def _grown(box, growth, size) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    left, top, right, bottom = growth
+    return (
+        max(0.0, x0 - left * w),
+        max(0.0, y0 - top * h),
+        min(float(size[0]), x1 + right * w),
+        min(float(size[1]), y1 + bottom * h),
+    )
 
 
 class Recognizer:
@@ -108,13 +138,57 @@ class Recognizer:
             raise ImageError(f"expected H x W x 3 with H, W >= 8, got shape {bgr.shape}")
         image = Image.fromarray(np.ascontiguousarray(bgr))  # channels stay B, G, R
         detections = self.detector.detect(image, bgr=True)
-        texts = self.reader.read(image, [d.box for d in detections], bgr=True)
-        reads = []
-        for detection, text in zip(detections, texts, strict=True):
-            read = self._to_read(detection.box, text)
-            if read is not None:
-                reads.append(read)
+        reads = self._read_boxes(image, detections)
+        zoom = self.settings.close_up_zoom
+        if not reads and 0 < zoom < 1:
+            kept = [d.box for d in detections]
+            extra = [
+                d
+                for d in self.detector.detect(image, bgr=True, zoom=zoom)
+                if all(overlap(d.box, box) < 0.3 for box in kept)
+            ]
+            if extra:
+                detections = detections + extra
+                reads = self._read_boxes(image, extra)
         return detections, sorted(reads, key=lambda r: -r.confidence)
+
+    def _read_boxes(self, image: Image.Image, detections: list[Detection]) -> list[Read]:
+        texts = self.reader.read(image, [d.box for d in detections], bgr=True)
+        reads = [self._to_read(d.box, t) for d, t in zip(detections, texts, strict=True)]
+        if self.settings.second_look:
+            self._second_look(image, detections, texts, reads)
+        return [r for r in reads if r is not None]
+
+    def _uncertain(self, text: PlateText, read: Read | None) -> bool:
+        return read is not None and (
+            not countries_matching(read.plate)
+            or read.confidence < self.settings.second_look_below
+            or text.touches_edge()
+        )
+
+    def _second_look(self, image, detections, texts, reads: list[Read | None]) -> None:
+        """Replace uncertain reads, in place, by a re-read of a crop around their box that
+        fits a country's layout and is surer (the read's box is then the re-read region)."""
+        looks = [
+            (index, _grown(detections[index].box, growth, image.size))
+            for index, (text, read) in enumerate(zip(texts, reads, strict=True))
+            if self._uncertain(text, read)
+            for growth in SECOND_LOOKS
+        ]
+        if not looks:
+            return
+        again = self.reader.read(image, [box for _, box in looks], bgr=True)
+        for (index, box), text in zip(looks, again, strict=True):
+            candidate = self._to_read(box, text)
+            if candidate is None or not countries_matching(candidate.plate):
+                continue
+            current = reads[index]
+            assert current is not None  # only reads get a second look
+            fits = bool(countries_matching(current.plate))
+            if candidate.confidence > current.confidence or (
+                not fits and candidate.confidence >= current.confidence
+            ):
+                reads[index] = candidate
 
     def read_frame(self, frame: Frame) -> list[Read]:
         return self.read_image(frame.image)

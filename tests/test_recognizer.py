@@ -100,3 +100,93 @@ def test_explicit_cpu_provider_gives_the_same_reads(recognizer):
     cpu = Recognizer.default(providers=["CPUExecutionProvider"])
     image = bgr(SCENES[1])
     assert cpu.read_image(image) == recognizer.read_image(image)
+
+
+# Second looks (issue 4): plates the detector boxes badly or not at all. The scenes come from
+# the project's own generator; each case fails with the second looks turned off.
+
+
+def plain_settings():
+    from edge_agent.recognizer import RecognizerSettings
+
+    return RecognizerSettings(second_look=False, close_up_zoom=0.0)
+
+
+def close_up(printed: str, width: int) -> np.ndarray:
+    from models.train.synthetic_scenes import render_plate
+
+    frame = Image.new("RGB", (640, 480), (90, 90, 95))
+    plate = render_plate(printed, width)
+    frame.paste(plate, ((640 - plate.width) // 2, (480 - plate.height) // 2))
+    return np.ascontiguousarray(np.asarray(frame)[:, :, ::-1])
+
+
+@pytest.mark.parametrize(("printed", "width"), [("39-09-TD", 500), ("P-821-KS", 560)])
+def test_a_close_up_too_large_for_the_detector_is_found_zoomed_out(recognizer, printed, width):
+    image = close_up(printed, width)
+    plate = printed.replace("-", "")
+    plain = Recognizer(recognizer.detector, recognizer.reader, plain_settings())
+    assert plain.read_image(image) == []
+    assert [r.plate for r in recognizer.read_image(image)] == [plate]
+
+
+class FixedBoxDetector:
+    """The shipped detector's config, but one fixed box (a detector box cut short)."""
+
+    def __init__(self, config, box) -> None:
+        self.config, self.box = config, box
+
+    def detect(self, image, threshold=None, bgr=False, zoom=1.0):
+        from edge_agent.detector import Detection
+
+        return [Detection(self.box, 0.9)] if zoom == 1.0 else []
+
+
+def scene_with_box(seed: int, cut):
+    import random
+
+    from models.train.synthetic_scenes import render_scene
+
+    scene, (x, y, w, h), plate = render_scene(random.Random(seed))
+    image = np.ascontiguousarray(np.asarray(scene)[:, :, ::-1])
+    return image, cut(x, y, w, h), plate
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        lambda x, y, w, h: (x + 0.3 * w, y, x + w, y + h),  # first characters lost
+        lambda x, y, w, h: (x, y, x + 0.7 * w, y + h),  # last characters lost
+    ],
+    ids=["left", "right"],
+)
+def test_a_box_cut_short_is_read_whole_on_a_second_look(recognizer, cut):
+    image, box, plate = scene_with_box(3, cut)
+    detector = FixedBoxDetector(recognizer.detector.config, box)
+    plain = Recognizer(detector, recognizer.reader, plain_settings()).read_image(image)
+    assert [r.plate for r in plain] != [plate] and len(plain[0].plate) < len(plate)
+    reads = Recognizer(detector, recognizer.reader).read_image(image)
+    assert [r.plate for r in reads] == [plate]
+
+
+def test_a_second_look_never_makes_a_read_where_there_was_none(recognizer):
+    grey = np.full((480, 640, 3), 100, dtype=np.uint8)
+    detector = FixedBoxDetector(recognizer.detector.config, (200.0, 200.0, 330.0, 230.0))
+    assert Recognizer(detector, recognizer.reader).read_image(grey) == []
+
+
+def test_a_sure_read_that_fits_its_layout_gets_no_second_look(recognizer):
+    image, box, plate = scene_with_box(3, lambda x, y, w, h: (x, y, x + w, y + h))
+    detector = FixedBoxDetector(recognizer.detector.config, box)
+    calls = []
+    reader = recognizer.reader
+
+    class CountingReader:
+        config = reader.config
+
+        def read(self, image, boxes, bgr=False):
+            calls.append(len(boxes))
+            return reader.read(image, boxes, bgr)
+
+    reads = Recognizer(detector, CountingReader()).read_image(image)
+    assert [r.plate for r in reads] == [plate] and calls == [1]
