@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from central.ingest_stages import (
 from wire import Ack, Passage, SigningKey, Verified, encode_ack
 from wire.fields import truncate_to_millis
 from wire.records import MAX_ACK_SEQS
+from wire.tls import configure_tls
 from wire.topics import (
     HEARTBEAT_SUBSCRIPTION,
     PASSAGE_SUBSCRIPTION,
@@ -73,14 +73,7 @@ class IngestWorker:
             clean_session=False,
             manual_ack=True,
         )
-        if config.mqtt.tls:
-            self.client.tls_set(
-                ca_certs=str(config.mqtt.tls_ca_file),
-                certfile=str(config.mqtt.tls_cert_file),
-                keyfile=str(config.mqtt.tls_key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
+        configure_tls(self.client, config.mqtt)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect

@@ -8,7 +8,6 @@ number. Acks that do not verify are counted and ignored: a forged ack must never
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from edge_agent.config import MqttConfig
 from edge_agent.research_queue import ResearchQueue
 from edge_agent.spool import Spool
 from wire import VerifyKey, WireError, decode_ack
+from wire.tls import configure_tls
 from wire.topics import (
     ack_topic,
     heartbeat_topic,
@@ -42,18 +42,6 @@ class PublisherStats:
     bad_acks: int = 0
     connects: int = 0
     research_published: int = 0
-
-
-def configure_tls(client: mqtt.Client, config: MqttConfig) -> None:
-    """Client certificate TLS when configured (the config refuses plaintext beyond loopback)."""
-    if config.tls:
-        client.tls_set(
-            ca_certs=str(config.tls_ca_file),
-            certfile=str(config.tls_cert_file),
-            keyfile=str(config.tls_key_file),
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
 
 
 class Publisher:

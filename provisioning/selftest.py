@@ -24,10 +24,10 @@ from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
 from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
-from edge_agent.publisher import configure_tls
 from edge_agent.recognizer import AnnotationRecognizer, FrameReader
 from wire import SigningKey, WireError, decode_ack
 from wire.signing import load_verify_key
+from wire.tls import configure_tls
 from wire.topics import selftest_ack_topic, selftest_topic
 
 TEST_IMAGE = Path(__file__).resolve().parent.parent / "samples" / "replay" / "scene-000.jpg"

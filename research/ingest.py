@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from research.registry import Registry
 from research.store import ResearchStore
 from wire.errors import WireError
 from wire.research import ResearchBatch, decode_batch
+from wire.tls import configure_tls
 from wire.topics import RESEARCH_SUBSCRIPTION, camera_of
 
 log = logging.getLogger("research.ingest")
@@ -69,12 +69,7 @@ class ResearchIngest:
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.mqtt.client_id, clean_session=False, manual_ack=True,
         )  # fmt: skip
-        if config.mqtt.tls:
-            self.client.tls_set(
-                ca_certs=str(config.mqtt.tls_ca_file), certfile=str(config.mqtt.tls_cert_file),
-                keyfile=str(config.mqtt.tls_key_file), cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )  # fmt: skip
+        configure_tls(self.client, config.mqtt)
         self.client.max_inflight_messages_set(200)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect

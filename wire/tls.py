@@ -7,6 +7,7 @@ files (CA, client certificate, client key); without them only loopback is allowe
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -57,4 +58,17 @@ class MqttTransport(BaseModel):
         names = ("tls_ca_file", "tls_cert_file", "tls_key_file")
         return self.model_copy(
             update={n: resolve(getattr(self, n)) for n in names if getattr(self, n) is not None}
+        )
+
+
+def configure_tls(client, transport: MqttTransport) -> None:
+    """Client-certificate TLS on a paho client when the transport has it (the config already
+    refuses plaintext beyond loopback). One place for every side: agent, central, research."""
+    if transport.tls:
+        client.tls_set(
+            ca_certs=str(transport.tls_ca_file),
+            certfile=str(transport.tls_cert_file),
+            keyfile=str(transport.tls_key_file),
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
         )

@@ -63,20 +63,15 @@ def unit_hotlist(store: Hotlists, camera_id: str, unit_key: bytes, now: datetime
 def push_to_unit(mqtt_config, camera_id: str, data: bytes, timeout_s: float = 10.0) -> None:
     """Publish the signed list retained on the unit's hotlist topic: the unit gets it now,
     or when it next connects. Its own MQTT session (the ingest's session is not touched)."""
-    import ssl
 
     import paho.mqtt.client as mqtt
 
+    from wire.tls import configure_tls
     from wire.topics import hotlist_topic
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                          client_id=f"anpr-central-hotlist-{camera_id}")  # fmt: skip
-    if mqtt_config.tls:
-        client.tls_set(
-            ca_certs=str(mqtt_config.tls_ca_file), certfile=str(mqtt_config.tls_cert_file),
-            keyfile=str(mqtt_config.tls_key_file), cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )  # fmt: skip
+    configure_tls(client, mqtt_config)
     try:
         client.connect(mqtt_config.host, mqtt_config.port, mqtt_config.keepalive_s)
         client.loop_start()
