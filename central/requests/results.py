@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from central.store.records import StoredPassage
+from central.store.records import SUMMARY_COLUMNS, StoredPassage
 from wire.fields import format_timestamp
 
 MIGRATIONS = [
@@ -59,10 +59,6 @@ MIGRATIONS = [
         """,
     ),
 ]
-ROW_COLUMNS = (
-    "camera_id, seq, captured_at, received_at, plate, country, confidence_pm, lat_e7, lon_e7, "
-    "direction, lane"
-)
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ class ResultSets:
                  format_timestamp(now), len(rows), withheld),
             )  # fmt: skip
             self.db.executemany(
-                f"INSERT INTO result_rows (audit_seq, idx, {ROW_COLUMNS}) "
+                f"INSERT INTO result_rows (audit_seq, idx, {SUMMARY_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((audit_seq, i, r.camera_id, r.seq, r.captured_at, r.received_at, r.plate,
                   r.country, r.confidence_pm, r.lat_e7, r.lon_e7, r.direction, r.lane)
@@ -125,7 +121,7 @@ class ResultSets:
 
     def rows(self, audit_seq: int, offset: int = 0, limit: int = -1) -> list[StoredPassage]:
         found = self.db.execute(
-            f"SELECT {ROW_COLUMNS} FROM result_rows WHERE audit_seq = ? AND idx >= ? "
+            f"SELECT {SUMMARY_COLUMNS} FROM result_rows WHERE audit_seq = ? AND idx >= ? "
             "ORDER BY idx LIMIT ?",
             (audit_seq, offset, limit),
         )
