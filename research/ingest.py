@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from research.config import ResearchConfig
-from research.registry import Registry
+from research.registry import Registry, ResearchCamera
 from research.store import ResearchStore
 from wire.errors import WireError
 from wire.research import ResearchBatch, decode_batch
@@ -39,22 +39,21 @@ class Incoming:
 
 def check_batch(registry: Registry, topic: str, payload: bytes) -> ResearchBatch:
     """The verified batch, or WireError/ValueError saying why it is refused."""
-    batch = decode_batch(payload, lambda camera_id, key_id: _key(registry, camera_id, key_id))
+    cameras: dict[str, ResearchCamera | None] = {}
+
+    def key_for(camera_id: str, key_id: str):
+        camera = cameras.setdefault(camera_id, registry.camera(camera_id))
+        return camera.verify_key if camera and camera.verify_key.key_id == key_id else None
+
+    batch = decode_batch(payload, key_for)
     if camera_of(topic) != batch.camera_id:
         raise WireError(f"batch of {batch.camera_id} arrived on {topic}")
-    camera = registry.camera(batch.camera_id)
-    if camera is None or camera.area != batch.area:
+    camera = cameras[batch.camera_id]  # looked up once, for its key
+    if camera.area != batch.area:
         raise WireError(f"{batch.camera_id} is not registered for area {batch.area}")
     if not registry.known_key_id(batch.area, batch.day, batch.day_key_id):
         raise WireError(f"day key {batch.day_key_id} was not made for {batch.area} {batch.day}")
     return batch
-
-
-def _key(registry: Registry, camera_id: str, key_id: str):
-    camera = registry.camera(camera_id)
-    if camera is None or camera.verify_key.key_id != key_id:
-        return None
-    return camera.verify_key
 
 
 class ResearchIngest:

@@ -21,20 +21,6 @@ from wire.topics import research_key_topic
 log = logging.getLogger("research.keys")
 
 
-def key_payloads(registry: Registry, signer: SigningKey, now: datetime) -> dict[str, bytes]:
-    """Per camera: its area's current day keys, sealed to the unit (after upkeep)."""
-    today = now.astimezone(UTC).date()
-    registry.destroy_closed_day_keys(today, now)
-    registry.ensure_day_keys(today, now)
-    payloads = {}
-    for camera in registry.cameras():
-        keys = [k for k in registry.day_keys(camera.area) if k.day >= today]
-        payloads[camera.camera_id] = encode_day_keys(
-            [seal_day_key(k, camera.camera_id, camera.research_key, signer) for k in keys]
-        )
-    return payloads
-
-
 class KeyKeeper:
     """The once-a-minute upkeep, in its own thread, publishing through `publish`."""
 
@@ -56,16 +42,24 @@ class KeyKeeper:
         self._thread.join(timeout=10)
 
     def run_once(self, registry: Registry, now: datetime) -> int:
-        """Publish where a camera's set of keys changed; returns how many were published."""
-        published = 0
+        """Upkeep, then publish where a camera's set of keys changed (sealing only those);
+        returns how many cameras were published to."""
         today = now.astimezone(UTC).date()
-        for camera_id, payload in key_payloads(registry, self.signer, now).items():
-            camera = registry.camera(camera_id)
-            ids = tuple(k.key_id for k in registry.day_keys(camera.area) if k.day >= today)
-            if self._published.get(camera_id) != ids:
-                self.publish(research_key_topic(camera_id), payload)
-                self._published[camera_id] = ids
-                published += 1
+        registry.destroy_closed_day_keys(today, now)
+        registry.ensure_day_keys(today, now)
+        current = {area: [k for k in registry.day_keys(area) if k.day >= today]
+                   for area in registry.areas()}  # fmt: skip
+        published = 0
+        for camera in registry.cameras():
+            keys = current[camera.area]
+            ids = tuple(k.key_id for k in keys)
+            if self._published.get(camera.camera_id) == ids:
+                continue
+            sealed = [seal_day_key(k, camera.camera_id, camera.research_key, self.signer)
+                      for k in keys]  # fmt: skip
+            self.publish(research_key_topic(camera.camera_id), encode_day_keys(sealed))
+            self._published[camera.camera_id] = ids
+            published += 1
         return published
 
     def _run(self) -> None:
