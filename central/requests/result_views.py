@@ -31,6 +31,7 @@ from central.requests.orders import RequestError
 from central.requests.package import PackageError, build_package, require_issuable
 from central.requests.photos import PhotoError, parse_boxes, render
 from central.requests.results import ResultSet
+from central.requests.store import Request
 from central.requests.verification import give_verdict, row_states
 from central.requests.views import audit_trail, detail_page, requests_db, visible_request
 from wire import SigningKey
@@ -42,14 +43,15 @@ PHOTOS_PER_PAGE = 20
 SPOOL_IN_MEMORY = 32 * 1024 * 1024  # larger packages are built in a temporary file
 
 
-def executor_result_set(request_id: int, audit_seq: int) -> ResultSet:
+def executor_result_set(request_id: int, audit_seq: int) -> tuple[Request, ResultSet]:
+    """The request and its result set, for the officer executing it (else 403/404)."""
     found = visible_request(request_id)
     result_set = requests_db().results.get(audit_seq)
     if result_set is None or result_set.request_id != request_id:
         abort(404, description=f"no result set {audit_seq} on this request")
     if found.state.executor != current_session().username or found.state.state == "closed":
         abort(403, description="results are reviewed by the executing officer only")
-    return result_set
+    return found, result_set
 
 
 def _page() -> int:
@@ -59,11 +61,11 @@ def _page() -> int:
 @bp.get("/requests/<int:request_id>/results/<int:audit_seq>")
 @requires("officer")
 def result_page(request_id: int, audit_seq: int):
-    result_set = executor_result_set(request_id, audit_seq)
+    found, result_set = executor_result_set(request_id, audit_seq)
     page = _page()
     rows = requests_db().results.rows(audit_seq, page * ROWS_PER_PAGE, ROWS_PER_PAGE)
     return render_template(
-        "results.html", session=current_session(), r=visible_request(request_id), rs=result_set,
+        "results.html", session=current_session(), r=found, rs=result_set,
         rows=rows, states=row_states(passage_store(), result_set, rows), page=page,
         pages=max(1, -(-result_set.row_count // ROWS_PER_PAGE)), rs_gaps=result_set.gaps,
         counted=None, error=None,
@@ -73,13 +75,13 @@ def result_page(request_id: int, audit_seq: int):
 @bp.get("/requests/<int:request_id>/results/<int:audit_seq>/verify")
 @requires("officer")
 def verify_page(request_id: int, audit_seq: int):
-    result_set = executor_result_set(request_id, audit_seq)
+    found, result_set = executor_result_set(request_id, audit_seq)
     if not result_set.needs_verification:
         abort(404, description="time/place results are delivered unverified, marked so")
     page = _page()
     rows = requests_db().results.rows(audit_seq, page * CROPS_PER_PAGE, CROPS_PER_PAGE)
     return render_template(
-        "verify.html", session=current_session(), r=visible_request(request_id), rs=result_set,
+        "verify.html", session=current_session(), r=found, rs=result_set,
         rows=rows, states=row_states(passage_store(), result_set, rows), page=page,
         pages=max(1, -(-result_set.row_count // CROPS_PER_PAGE)), error=None,
     )  # fmt: skip
@@ -121,7 +123,7 @@ def verdict(request_id: int, audit_seq: int):
 # --- photos ---------------------------------------------------------------------------------
 
 
-def _photo_source(request_id: int, camera_id: str, seq: int) -> tuple[bytes, list | None]:
+def _photo_source(request_id: int, camera_id: str, seq: int) -> tuple[Request, bytes, list | None]:
     found = visible_request(request_id)
     if not found.order.photos_wanted:
         abort(404, description="the order does not ask for photos")
@@ -133,19 +135,19 @@ def _photo_source(request_id: int, camera_id: str, seq: int) -> tuple[bytes, lis
     signed = passage_store().signed_record(camera_id, seq)
     if overview is None or signed is None:
         abort(404, description="the passage is past 28 days")
-    return overview, json.loads(signed[0]).get("plate_box")
+    return found, overview, json.loads(signed[0]).get("plate_box")
 
 
 @bp.get("/requests/<int:request_id>/results/<int:audit_seq>/photos")
 @requires("officer")
 def photos_page(request_id: int, audit_seq: int):
-    result_set = executor_result_set(request_id, audit_seq)
-    if not visible_request(request_id).order.photos_wanted:
+    found, result_set = executor_result_set(request_id, audit_seq)
+    if not found.order.photos_wanted:
         abort(404, description="the order does not ask for photos")
     page = _page()
     rows = requests_db().results.rows(audit_seq, page * PHOTOS_PER_PAGE, PHOTOS_PER_PAGE)
     return render_template(
-        "photos.html", session=current_session(), r=visible_request(request_id), rs=result_set,
+        "photos.html", session=current_session(), r=found, rs=result_set,
         rows=rows, approved=requests_db().photos.approved(request_id), page=page,
         pages=max(1, -(-result_set.row_count // PHOTOS_PER_PAGE)), error=None,
     )  # fmt: skip
@@ -155,7 +157,7 @@ def photos_page(request_id: int, audit_seq: int):
 @requires("officer")
 def photo_preview(request_id: int, camera_id: str, seq: int):
     """The photo blurred (automatic boxes plus ?boxes=); the original is never served."""
-    overview, plate_box = _photo_source(request_id, camera_id, seq)
+    _, overview, plate_box = _photo_source(request_id, camera_id, seq)
     try:
         image = render(overview, plate_box, parse_boxes(request.args.get("boxes", "")))
     except PhotoError as exc:
@@ -166,7 +168,7 @@ def photo_preview(request_id: int, camera_id: str, seq: int):
 @bp.post("/requests/<int:request_id>/photos/<camera_id>/<int:seq>/approve")
 @requires("officer")
 def approve_photo(request_id: int, camera_id: str, seq: int):
-    overview, plate_box = _photo_source(request_id, camera_id, seq)
+    found, overview, plate_box = _photo_source(request_id, camera_id, seq)
     who, now = current_session().username, datetime.now(UTC)
     try:
         boxes = parse_boxes(request.form.get("boxes", ""))
@@ -174,7 +176,6 @@ def approve_photo(request_id: int, camera_id: str, seq: int):
         abort(400, description=str(exc))
     jpeg = render(overview, plate_box, boxes)
     requests_db().photos.approve(request_id, camera_id, seq, boxes, jpeg, who, now)
-    found = visible_request(request_id)
     audit_trail().append(who, "photo_approved", {
         "request_id": request_id, "order_reference": found.order.reference, "unit": found.unit,
         "passage": f"{camera_id}/{seq}", "automatic_blur": plate_box is not None,

@@ -7,6 +7,7 @@ UPDATE and DELETE); every step is also entered in the audit trail by the caller.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -87,8 +88,9 @@ class Request:
     order: Order
     steps: tuple[Step, ...]
 
-    @property
+    @functools.cached_property
     def state(self) -> RequestState:
+        """Folded once per loaded request (the steps of a loaded request do not change)."""
         return fold(list(self.steps))
 
     def visible_to(self, username: str, roles: frozenset[str]) -> bool:
