@@ -28,16 +28,23 @@ def words(text: str, upper: bool = False) -> tuple[str, ...]:
     return tuple(w.upper().replace("-", "") if upper else w for w in items)
 
 
-def windows(text: str) -> tuple[Window, ...]:
+def _lines(text: str, layout: str, what: str) -> list[list[str]]:
+    """One item per non-empty line, its fields separated by spaces, as `layout` names them."""
     found = []
     for line in text.strip().splitlines():
         parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            raise RequestError(f"time window {line!r}: write 'start end', one window per line")
-        found.append(Window(moment(parts[0], "window start"), moment(parts[1], "window end")))
-    return tuple(found)
+        if parts and len(parts) != len(layout.split()):
+            raise RequestError(f"{what} {line!r}: write '{layout}', one per line")
+        if parts:
+            found.append(parts)
+    return found
+
+
+def windows(text: str) -> tuple[Window, ...]:
+    return tuple(
+        Window(moment(start, "window start"), moment(end, "window end"))
+        for start, end in _lines(text, "start end", "time window")
+    )
 
 
 def order_from_form(form: Mapping[str, str]) -> Order:
@@ -62,16 +69,10 @@ def order_from_form(form: Mapping[str, str]) -> Order:
 
 def legs(text: str) -> tuple[Leg, ...]:
     """Intersection windows, one per line: 'camera[,camera..] start end'."""
-    found = []
-    for line in text.strip().splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 3:
-            raise RequestError(f"window {line!r}: write 'cameras start end', one per line")
-        cameras = words(parts[0])
-        found.append(Leg(cameras, moment(parts[1], "window start"), moment(parts[2], "window end")))
-    return tuple(found)
+    return tuple(
+        Leg(words(cameras), moment(start, "window start"), moment(end, "window end"))
+        for cameras, start, end in _lines(text, "cameras start end", "window")
+    )
 
 
 def query_from_form(form: Mapping[str, str]) -> Query:
