@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from models.config import MODELS_DIR, ReaderConfig, dump_toml
 from models.train import checkpoints, sources
@@ -119,14 +120,15 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     cache = sources.data_dir() / "cache"
     config = reader_config(args)
-    tag = f"{DATA_VERSION}_pad{config.crop_pad_x}_{args.seed}"
+    data_seed = args.data_seed if args.data_seed is not None else args.seed
+    tag = f"{DATA_VERSION}_pad{config.crop_pad_x}_{data_seed}"
     synth_x, synth_t, synth_c = synthetic_set(
-        config, args.synthetic, args.seed, cache / f"ocr_synth_{args.synthetic}_{tag}.npz"
+        config, args.synthetic, data_seed, cache / f"ocr_synth_{args.synthetic}_{tag}.npz"
     )
     real_x, real_t, _ = real_set(
         config,
         args.real_variants,
-        args.seed,
+        data_seed,
         cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}_{tag}.npz",
         brazil_variants=args.brazil_variants,
     )
@@ -134,7 +136,7 @@ def train(args: argparse.Namespace) -> None:
         glyph_x, glyph_t, glyph_c = synthetic_set(
             config,
             args.glyph_synthetic,
-            args.seed + 1000,
+            data_seed + 1000,
             cache / f"ocr_glyphs_{args.glyph_synthetic}_{tag}.npz",
             glyphs=True,
         )
@@ -143,7 +145,7 @@ def train(args: argparse.Namespace) -> None:
     held_x, held_t, _ = synthetic_set(
         config, 2000, HELD_OUT_SEED, cache / f"ocr_synth_heldout_{tag.rsplit('_', 1)[0]}.npz"
     )
-    val_x, val_t = real_validation_set(config, args.seed)
+    val_x, val_t = real_validation_set(config, data_seed)
     log.info(
         "synthetic %d, real %d, held-out %d, real validation %d",
         len(synth_x),
@@ -164,7 +166,14 @@ def train(args: argparse.Namespace) -> None:
     if args.init_from and not checkpoints.checkpoint_path(work).exists():
         net.load_state_dict(torch.load(args.init_from, map_location=device))
         log.info("starting from the weights in %s", args.init_from)
-    step = checkpoints.resume(work, net, optimiser, schedule)
+    # The exported weights are an exponential moving average of the trained ones (2.1): one
+    # run's last steps wander, and the average is steadier from seed to seed.
+    average = (
+        AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+        if args.ema
+        else None
+    )
+    step = checkpoints.resume(work, net, optimiser, schedule, average)
     rng = random.Random(args.seed + step)
     generator = torch.Generator().manual_seed(args.seed + step)
     started = time.monotonic()
@@ -191,6 +200,8 @@ def train(args: argparse.Namespace) -> None:
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         optimiser.step()
         schedule.step()
+        if average is not None:
+            average.update_parameters(net)
         step += 1
         if step % 100 == 0:
             rate = (time.monotonic() - started) / 100
@@ -203,15 +214,19 @@ def train(args: argparse.Namespace) -> None:
                 rate,
             )
         if step % args.checkpoint_every == 0 or step == args.steps:
-            checkpoints.save(work, net, optimiser, schedule, step)
-            log.info(
-                "step %d synthetic held-out exact %.4f, real validation exact %.4f",
-                step,
-                evaluate(net, held_x, held_t),
-                evaluate(net, val_x, val_t),
-            )
-    torch.save(net.state_dict(), work / "final.pt")
-    export(net, Path(args.out_dir), config)
+            checkpoints.save(work, net, optimiser, schedule, step, average)
+            for label, model in (("", net), ("average ", average and average.module)):
+                if model is not None:
+                    log.info(
+                        "step %d %ssynthetic held-out exact %.4f, real validation exact %.4f",
+                        step,
+                        label,
+                        evaluate(model, held_x, held_t),
+                        evaluate(model, val_x, val_t),
+                    )
+    shipped = average.module if average is not None else net
+    torch.save(shipped.state_dict(), work / "final.pt")
+    export(shipped, Path(args.out_dir), config)
 
 
 def main() -> None:
@@ -221,6 +236,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--data-seed", type=int, help="seed of the generated samples (default: --seed)"
+    )
     parser.add_argument("--synthetic", type=int, default=60_000)
     parser.add_argument("--real-variants", type=int, default=10)
     parser.add_argument("--real-fraction", type=float, default=0.5)
@@ -231,6 +249,9 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=2, help="dilated 1-D context layers")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--init-from", help="weights (final.pt) to fine-tune from")
+    parser.add_argument(
+        "--ema", type=float, default=0.999, help="weight-average decay (0: ship the last weights)"
+    )
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--work", default="var/train/ocr")
     parser.add_argument("--export-only", action="store_true")
