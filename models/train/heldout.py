@@ -8,6 +8,9 @@
   `heldout_labels.tsv`). Both MIT; written to the data folder, never committed.
 - `synthetic-heldout/`: rendered Dutch road scenes from a seed training never uses.
 
+- `real-heldout-2/` (`--fresh`): real photos from sources no model has seen (UA, PL, NL,
+  BG, FR, LT, GE plates), boxes and text checked by eye: `heldout2_labels.tsv`.
+
 `openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
 """
 
@@ -17,15 +20,22 @@ import argparse
 import shutil
 from pathlib import Path
 
+from PIL import Image
+
 from models.train import sources
 from models.train.synthetic_scenes import write_samples
 
 LABELS = Path(__file__).with_name("heldout_labels.tsv")
+LABELS_2 = Path(__file__).with_name("heldout2_labels.tsv")
 SYNTHETIC_SEED = 999_003
 
 
 def _write(folder: Path, name: str, source: Path, plates: list[tuple[tuple, str]]) -> None:
     shutil.copyfile(source, folder / name)
+    _write_labels(folder, name, plates)
+
+
+def _write_labels(folder: Path, name: str, plates: list[tuple[tuple, str]]) -> None:
     lines = []
     for (x0, y0, x1, y1), plate in plates:
         x, y = max(0, round(x0)), max(0, round(y0))
@@ -55,11 +65,44 @@ def write_real(folder: Path) -> int:
     return count
 
 
+def read_labels(path: Path) -> dict[tuple[str, str], list[tuple[tuple, str]]]:
+    """(repo, path) -> [((x0, y0, x1, y1), plate)] from a TSV: repo, path, x, y, w, h, plate."""
+    photos: dict[tuple[str, str], list[tuple[tuple, str]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        repo, rel, x, y, w, h, plate = line.split("\t")
+        x0, y0 = float(x), float(y)
+        photos.setdefault((repo, rel), []).append(((x0, y0, x0 + float(w), y0 + float(h)), plate))
+    return photos
+
+
+def write_real_2(folder: Path) -> int:
+    """Write `real-heldout-2`: every photo of `heldout2_labels.tsv`, named by source and index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for n, ((repo, rel), plates) in enumerate(sorted(read_labels(LABELS_2).items())):
+        image = sources.ensure(sources.HELDOUT2_SOURCES[repo]) / rel
+        tag = repo.split("/")[0].split("-")[0].lower()[:10]
+        name = f"{tag}-{n:03d}.jpg"
+        if image.suffix.lower() in (".jpg", ".jpeg"):
+            _write(folder, name, image, plates)
+        else:
+            Image.open(image).convert("RGB").save(folder / name, quality=95)
+            _write_labels(folder, name, plates)
+        count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
+    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2")
     args = parser.parse_args()
+    if args.fresh:
+        print("real held-out 2 photos:", write_real_2(args.out / "real-heldout-2"))
+        return
     print("real held-out photos:", write_real(args.out / "real-heldout"))
     write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)
     print("synthetic held-out scenes:", args.synthetic)

@@ -46,6 +46,26 @@ ALPR_DETECTOR = Source(
 
 ALPR_OCR = Source("openalpr/train-ocr", "8dd50158334be077a52883af2a567e479fd8fb1c", "AGPL-3.0")
 
+# Real held-out set 2 (`heldout2_labels.tsv`): evaluation only, never training or tuning.
+NOMEROFF = Source("ria-com/nomeroff-net", "01cb03dcab9b6a9fd4e77cee47f476413d1978c6", "GPL-3.0")
+RFDETR_NL = Source(
+    "rickkosse/rfdetr-dutch-license-plate-detector",
+    "64df5eecf394554d07484413adfa8ef9191980d0",
+    "Apache-2.0",
+)
+TABLICE_OCR = Source(
+    "xm4rta/TabliceRejestracyjneOCR", "59a69c7f5482507795105b19a8e99f1f62b58708", "GPL-3.0"
+)
+# The Roboflow "Polish license plates v5" export in this repository declares "License: Public
+# Domain" in its README.dataset.txt; the repository itself has no licence file, so only that
+# export folder is used.
+POLISH_ROBOFLOW = Source(
+    "simje71380/Polish-licence-plates-recognition",
+    "9c14945e3bf65a4607362cd93fc94fff68c9c20c",
+    "Public Domain (Roboflow export only)",
+)
+HELDOUT2_SOURCES = {s.repo: s for s in (NOMEROFF, RFDETR_NL, TABLICE_OCR, POLISH_ROBOFLOW)}
+
 
 class SourceUnavailableError(RuntimeError):
     """A data source is missing and could not be cloned."""

@@ -1,0 +1,35 @@
+"""The committed held-out-2 and extra-real label files parse, and never share a plate."""
+
+import re
+from pathlib import Path
+
+from models.train import heldout, sources
+
+TRAIN = Path(heldout.__file__).parent
+PLATE = re.compile(r"[A-Z0-9]{4,10}")
+
+
+def _rows(path: Path) -> list[list[str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line and not line.startswith("#")]
+
+
+def test_label_files_parse_and_are_disjoint():
+    held = _rows(TRAIN / "heldout2_labels.tsv")
+    extra = _rows(TRAIN / "extra_real_labels.tsv")
+    assert len(held) >= 50
+    for row in held + extra:
+        assert len(row) == 7, row
+        assert row[0] in sources.HELDOUT2_SOURCES, row[0]
+        assert all(int(v) >= 0 for v in row[2:4]) and all(int(v) > 0 for v in row[4:6]), row
+        assert PLATE.fullmatch(row[6]), row
+    first = {
+        line.split("\t")[2]
+        for line in (TRAIN / "heldout_labels.tsv").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    held_plates = {row[6] for row in held}
+    assert not held_plates & {row[6] for row in extra}
+    assert not held_plates & first
+    photos = heldout.read_labels(TRAIN / "heldout2_labels.tsv")
+    assert sum(len(p) for p in photos.values()) == len(held)
