@@ -12,6 +12,8 @@ Metrics, per system:
 - ms per image: wall time of one whole-image read, decoding excluded
 
 `--peer rapidocr` runs RapidOCR on the same images and prints it beside ours.
+`--reader-model FILE` / `--detector-model FILE` score a candidate ONNX file (a training run's
+output) in place of the shipped one, with the shipped configuration, before it is shipped.
 """
 
 from __future__ import annotations
@@ -21,18 +23,21 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from edge_agent.detector import PlateDetector
+from edge_agent.reader import PlateReader
 from edge_agent.recognizer import (
     AnnotationError,
     Recognizer,
     RecognizerSettings,
     parse_annotations,
 )
+from models.config import ModelConfigError, load_detector_config, load_reader_config
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -141,8 +146,22 @@ def score(samples: list[Sample], run) -> Scores:
     )
 
 
-def ours(threads: int):
-    recognizer = Recognizer.default(RecognizerSettings(threads=threads))
+def candidate(path: Path | None, config):
+    """The shipped config, pointing at `path` instead of the shipped file when one is given."""
+    if path is None:
+        return config
+    if not path.is_file():
+        raise EvaluationError(f"no model file at {path}")
+    return replace(config, onnx=str(path.resolve()))
+
+
+def ours(threads: int, reader_model: Path | None = None, detector_model: Path | None = None):
+    settings = RecognizerSettings(threads=threads)
+    recognizer = Recognizer(
+        PlateDetector(candidate(detector_model, load_detector_config()), threads),
+        PlateReader(candidate(reader_model, load_reader_config()), threads),
+        settings,
+    )
 
     def run(bgr):
         detections, reads = recognizer.analyse(bgr)
@@ -186,14 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--peer", choices=["rapidocr"], help="also run this peer on the images")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ours")
+    parser.add_argument("--reader-model", type=Path, help="candidate reader ONNX file to score")
+    parser.add_argument("--detector-model", type=Path, help="candidate detector ONNX file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         samples = load_folder(args.folder)
-        results = {"ours": score(samples, ours(args.threads))}
+        system = ours(args.threads, args.reader_model, args.detector_model)
+        results = {"ours": score(samples, system)}
         if args.peer == "rapidocr":
             results["rapidocr"] = score(samples, rapidocr())
-    except (EvaluationError, AnnotationError) as error:
+    except (EvaluationError, AnnotationError, ModelConfigError) as error:
         print(f"anpr-eval: {error}", file=sys.stderr)
         return 2
     if args.json:

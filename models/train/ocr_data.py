@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import zlib
 from collections.abc import Callable
 from multiprocessing import Pool
@@ -32,6 +33,27 @@ from models.train.plates import (
 )
 
 log = logging.getLogger(__name__)
+
+# Plate text read by eye for openalpr crops the teacher could not label or labelled wrong:
+# `path relative to the repository<TAB>TEXT`, or `-` for a crop nobody can read with certainty.
+EYE_LABELS = Path(__file__).with_name("alpr_eu_eye_labels.tsv")
+PLATE_TEXT = re.compile(r"[A-Z0-9]{4,10}")
+
+
+def eye_labels(path: Path = EYE_LABELS) -> dict[str, str]:
+    """Relative crop path -> text read by eye ('' for unreadable); empty when no file ships."""
+    if not path.exists():
+        return {}
+    labels = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, text = line.partition("\t")
+        text = text.strip()
+        if text != "-" and not PLATE_TEXT.fullmatch(text):
+            raise ValueError(f"{path.name} line {number}: {text!r} is neither a plate nor '-'")
+        labels[name.strip()] = "" if text == "-" else text
+    return labels
 
 
 def jitter_box(box, rng: random.Random, sx: float = 0.03, sy: float = 0.08):
@@ -127,16 +149,20 @@ def _tight_crop_scene(crop: Image.Image, rng: random.Random):
 def real_items() -> list[tuple[str, Callable[[], tuple[Image.Image, tuple]], str]]:
     """Labelled real training crops: (key, loader of (scene, box), text).
 
-    Sources: openalpr/train-detector European crops and RobertLucian training videos, both
-    labelled by the teacher. RobertLucian's held-out videos and n-p-petrov are never used.
+    Sources: openalpr/train-detector European crops (labelled by the teacher, and by eye where
+    the teacher failed or erred: `EYE_LABELS`) and RobertLucian training videos (teacher).
+    RobertLucian's held-out videos, n-p-petrov and the real held-out sets are never used.
     """
     cache = sources.data_dir() / "teacher"
     items = []
     crops = [(str(p), (lambda p=p: Image.open(p))) for p in sources.alpr_eu_crops()]
     labels = teacher.label_crops(crops, cache / "alpr_eu.tsv")
+    by_eye = eye_labels()
+    root = sources.ALPR_DETECTOR.folder
     for path in sources.alpr_eu_crops():
-        if str(path) in labels:
-            items.append((str(path), ("crop", path, None), labels[str(path)]))
+        text = by_eye.get(path.relative_to(root).as_posix(), labels.get(str(path)))
+        if text:  # an eye label wins over the teacher's; '-' drops the crop
+            items.append((str(path), ("crop", path, None), text))
     frames = []
     for image, boxes in sources.lucian_frames("train"):
         for index, box in enumerate(boxes):
