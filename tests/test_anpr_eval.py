@@ -10,6 +10,7 @@ from tests.conftest import SAMPLES
 
 
 def tiny_folder(tmp_path, count=3):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for image in sorted(SAMPLES.glob("*.jpg"))[:count]:
         shutil.copy(image, tmp_path / image.name)
         shutil.copy(image.with_suffix(".txt"), tmp_path / image.with_suffix(".txt").name)
@@ -60,3 +61,32 @@ def test_edit_distance():
     assert edit_distance("AB12CD", "AB12CD") == 0
     assert edit_distance("AB12CD", "A812CD") == 1
     assert edit_distance("", "ABC") == 3
+
+
+def test_a_candidate_model_file_is_scored_in_place_of_the_shipped_one(tmp_path, capsys):
+    from models.config import MODELS_DIR
+
+    folder = tiny_folder(tmp_path / "images")
+    shipped_copy = tmp_path / "candidate.onnx"
+    shutil.copy(MODELS_DIR / "plate_reader.onnx", shipped_copy)
+    assert main([str(folder), "--json"]) == 0
+    shipped = json.loads(capsys.readouterr().out)["ours"]
+    assert main([str(folder), "--json", "--reader-model", str(shipped_copy)]) == 0
+    candidate = json.loads(capsys.readouterr().out)["ours"]
+    assert candidate["exact_plate_accuracy"] == shipped["exact_plate_accuracy"]
+    assert candidate["character_accuracy"] == shipped["character_accuracy"]
+
+
+def test_a_missing_candidate_model_file_is_refused(tmp_path, capsys):
+    folder = tiny_folder(tmp_path / "images", 1)
+    assert main([str(folder), "--detector-model", str(tmp_path / "nope.onnx")]) == 2
+    assert "no model file at" in capsys.readouterr().err
+
+
+def test_a_candidate_that_does_not_fit_the_config_is_refused(tmp_path, capsys):
+    from models.config import MODELS_DIR
+
+    folder = tiny_folder(tmp_path / "images", 1)
+    detector = MODELS_DIR / "plate_detector.onnx"
+    assert main([str(folder), "--reader-model", str(detector)]) == 2
+    assert "does not match config" in capsys.readouterr().err
