@@ -13,7 +13,7 @@ def test_eye_labels_keep_text_and_mark_unreadable_crops(tmp_path):
     assert eye_labels(path) == {"eu/eu-1.png": "8524BEQ", "eu2/x.jpg": ""}
 
 
-@pytest.mark.parametrize("text", ["85-24-BEQ", "abc123", "AB", ""])
+@pytest.mark.parametrize("text", ["85-24-BEQ", "abc123", "A B", "", "ABCDEFGHIJK"])
 def test_eye_labels_refuse_what_is_not_a_plate(tmp_path, text):
     path = tmp_path / "labels.tsv"
     path.write_text(f"eu/eu-1.png\t{text}\n", encoding="utf-8")

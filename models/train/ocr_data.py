@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # Plate text read by eye for openalpr crops the teacher could not label or labelled wrong:
 # `path relative to the repository<TAB>TEXT`, or `-` for a crop nobody can read with certainty.
 EYE_LABELS = Path(__file__).with_name("alpr_eu_eye_labels.tsv")
-PLATE_TEXT = re.compile(r"[A-Z0-9]{4,10}")
+PLATE_TEXT = re.compile(r"[A-Z0-9]{1,10}")
 
 
 def eye_labels(path: Path = EYE_LABELS) -> dict[str, str]:
@@ -161,7 +161,7 @@ def real_items() -> list[tuple[str, Callable[[], tuple[Image.Image, tuple]], str
     root = sources.ALPR_DETECTOR.folder
     for path in sources.alpr_eu_crops():
         text = by_eye.get(path.relative_to(root).as_posix(), labels.get(str(path)))
-        if text:  # an eye label wins over the teacher's; '-' drops the crop
+        if text and len(text) >= 4:  # an eye label wins over the teacher's; '-' drops it
             items.append((str(path), ("crop", path, None), text))
     frames = []
     for image, boxes in sources.lucian_frames("train"):
