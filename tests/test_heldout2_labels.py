@@ -33,3 +33,21 @@ def test_label_files_parse_and_are_disjoint():
     assert not held_plates & first
     photos = heldout.read_labels(TRAIN / "heldout2_labels.tsv")
     assert sum(len(p) for p in photos.values()) == len(held)
+
+
+def test_heldout3_labels_parse_and_share_no_plate_with_other_sets():
+    held3 = _rows(TRAIN / "heldout3_labels.tsv")
+    assert len(held3) >= 31
+    for row in held3:
+        assert len(row) == 7, row
+        assert row[0] in sources.HELDOUT3_SOURCES, row[0]
+        assert all(int(v) >= 0 for v in row[2:4]) and all(int(v) > 0 for v in row[4:6]), row
+        assert PLATE.fullmatch(row[6]), row
+    plates3 = [row[6] for row in held3]
+    assert max(plates3.count(p) for p in plates3) <= 2  # at most two photos of one plate
+    others = {row[6] for row in _rows(TRAIN / "heldout2_labels.tsv")}
+    others |= {row[6] for row in _rows(TRAIN / "extra_real_labels.tsv")}
+    others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
+    assert not set(plates3) & others
+    photos = heldout.read_labels(TRAIN / "heldout3_labels.tsv")
+    assert sum(len(p) for p in photos.values()) == len(held3)

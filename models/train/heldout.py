@@ -10,6 +10,10 @@
 
 - `real-heldout-2/` (`--fresh`): real photos from sources no model has seen (UA, PL, NL,
   BG, FR, LT, GE plates), boxes and text checked by eye: `heldout2_labels.tsv`.
+- `real-heldout-3/` (`--fresh`): Spanish cars photographed by ULPGC students (repositories
+  without a licence: evaluation only, never trained on or committed): `heldout3_labels.tsv`.
+  Boxes are in upright pixels (after the photo's EXIF orientation); rotated photos are
+  written upright.
 
 `openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
 """
@@ -20,13 +24,14 @@ import argparse
 import shutil
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from models.train import sources
 from models.train.synthetic_scenes import write_samples
 
 LABELS = Path(__file__).with_name("heldout_labels.tsv")
 LABELS_2 = Path(__file__).with_name("heldout2_labels.tsv")
+LABELS_3 = Path(__file__).with_name("heldout3_labels.tsv")
 SYNTHETIC_SEED = 999_003
 
 
@@ -77,31 +82,47 @@ def read_labels(path: Path) -> dict[tuple[str, str], list[tuple[tuple, str]]]:
     return photos
 
 
-def write_real_2(folder: Path) -> int:
-    """Write `real-heldout-2`: every photo of `heldout2_labels.tsv`, named by source and index."""
+def _write_labelled(folder: Path, labels: Path, repos: dict[str, sources.Source]) -> int:
+    """Write every photo of a (repo, path, box, plate) label file, named by source and index.
+
+    Boxes are in upright pixels: a photo whose EXIF orientation rotates it is written upright.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
-    for n, ((repo, rel), plates) in enumerate(sorted(read_labels(LABELS_2).items())):
-        image = sources.ensure(sources.HELDOUT2_SOURCES[repo]) / rel
+    for n, ((repo, rel), plates) in enumerate(sorted(read_labels(labels).items())):
+        image = sources.ensure(repos[repo]) / rel
         tag = repo.split("/")[0].split("-")[0].lower()[:10]
         name = f"{tag}-{n:03d}.jpg"
-        if image.suffix.lower() in (".jpg", ".jpeg"):
-            _write(folder, name, image, plates)
-        else:
-            Image.open(image).convert("RGB").save(folder / name, quality=95)
-            _write_labels(folder, name, plates)
+        with Image.open(image) as opened:
+            rotated = opened.getexif().get(0x0112, 1) != 1
+            if image.suffix.lower() in (".jpg", ".jpeg") and not rotated:
+                _write(folder, name, image, plates)
+            else:
+                ImageOps.exif_transpose(opened).convert("RGB").save(folder / name, quality=95)
+                _write_labels(folder, name, plates)
         count += 1
     return count
+
+
+def write_real_2(folder: Path) -> int:
+    """Write `real-heldout-2`: every photo of `heldout2_labels.tsv`."""
+    return _write_labelled(folder, LABELS_2, sources.HELDOUT2_SOURCES)
+
+
+def write_real_3(folder: Path) -> int:
+    """Write `real-heldout-3`: every photo of `heldout3_labels.tsv` (evaluation only)."""
+    return _write_labelled(folder, LABELS_3, sources.HELDOUT3_SOURCES)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
-    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2")
+    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 and -3")
     args = parser.parse_args()
     if args.fresh:
         print("real held-out 2 photos:", write_real_2(args.out / "real-heldout-2"))
+        print("real held-out 3 photos:", write_real_3(args.out / "real-heldout-3"))
         return
     print("real held-out photos:", write_real(args.out / "real-heldout"))
     write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)

@@ -66,6 +66,22 @@ POLISH_ROBOFLOW = Source(
 )
 HELDOUT2_SOURCES = {s.repo: s for s in (NOMEROFF, RFDETR_NL, TABLICE_OCR, POLISH_ROBOFLOW)}
 
+# Real held-out set 3 (`heldout3_labels.tsv`): Spanish plates photographed by students of the
+# ULPGC computer-vision course. These repositories have no licence file (all rights reserved):
+# evaluation only, never trained or tuned on, never committed; the photos stay in the data folder.
+ULPGC_EFM = Source(
+    "efm092000/Visi-n-por-Computador",
+    "17e2d11936c7028c2b8e87795df5bed9b213056c",
+    "none: evaluation only",
+)
+ULPGC_CARLOS = Source(
+    "carlosfc02/VC_P4", "8052a03d4b3639e16bd2fa282d9859c8f22bf582", "none: evaluation only"
+)
+ULPGC_ALLEN = Source(
+    "AllenHyun/VC_P4_LRM_MCV", "21c94c013f8e226b47da791bec45762f690a126f", "none: evaluation only"
+)
+HELDOUT3_SOURCES = {s.repo: s for s in (ULPGC_EFM, ULPGC_CARLOS, ULPGC_ALLEN)}
+
 
 class SourceUnavailableError(RuntimeError):
     """A data source is missing and could not be cloned."""
