@@ -2,7 +2,7 @@
 
 Three kinds, all seeded: real dash-cam frames (RobertLucian *train* split, zoomed and shifted
 so plates appear at many sizes), composites (openalpr no-plate photos with synthetic plates
-and real openalpr plate crops warped onto them at 20-320 px wide), and rendered road scenes.
+and real openalpr plate crops warped onto them at 30-200 px wide), and rendered road scenes.
 Frames are cached as one uint8 array; boxes as (x0, y0, x1, y1) in input pixels.
 """
 
@@ -24,26 +24,10 @@ from models.train.synthetic_scenes import render_scene
 
 log = logging.getLogger(__name__)
 
-# Bumped whenever the frames change, so a stale cache is never reused.
-DATA_VERSION = "v2"
-# 2.0: real frames zoomed up to 3.5x and composite plates up to 320 px wide at the 640 px
-# input (1.0: 2.2x and 200 px), so close-ups wider than 360 px in a 1280 px frame are seen.
-ZOOM_MAX = 3.5
-
-
-def plate_width(rng: random.Random) -> float:
-    """A composite plate's width at the input: mostly road sizes, some small, some close-ups."""
-    roll = rng.random()
-    if roll < 0.15:
-        return rng.uniform(20, 40)
-    if roll < 0.75:
-        return rng.uniform(28, 140)
-    return rng.uniform(140, 320)
-
 
 def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfig):
     """A random zoom/shift of a real frame, so its plates appear at other sizes."""
-    zoom = rng.uniform(1.0, ZOOM_MAX) if rng.random() < 0.7 else 1.0
+    zoom = rng.uniform(1.0, 2.2) if rng.random() < 0.7 else 1.0
     w, h = image.width / zoom, image.height / zoom
     x0 = rng.uniform(0, image.width - w)
     y0 = rng.uniform(0, image.height - h)
@@ -84,7 +68,7 @@ def _composite(rng: random.Random, config: DetectorConfig, negatives, crops):
             plate = Image.open(rng.choice(crops)).convert("RGB")
         else:
             plate = render_plate(rng)[0]
-        width = min(plate_width(rng), size[0] * 0.9)
+        width = rng.uniform(28, 200) if rng.random() < 0.8 else rng.uniform(20, 40)
         height = width * plate.height / plate.width
         centre = (
             rng.uniform(width / 2, size[0] - width / 2),

@@ -1,8 +1,6 @@
 """The plate detector network: a tiny CenterNet-style fully convolutional net.
 
-Four scales (strides 4, 8, 16, 32) merged top-down into one stride-4 map; the stride-32
-stage (2.0) lets a centre cell see about 330 input pixels, so a close-up plate 300 px wide is
-boxed whole instead of cut short. Per cell it predicts a
+Three scales (strides 4, 8, 16) merged top-down into one stride-4 map. Per cell it predicts a
 plate-centre score (sigmoid), the box size as log(size / box_scale), and the centre's
 offset inside the cell. Depthwise-separable blocks keep a 640x384 frame near 10 ms on one
 CPU thread.
@@ -40,11 +38,6 @@ class PlateDetectorNet(nn.Module):
         self.down16 = nn.Sequential(
             _separable(64, 128, 2), _separable(128, 128), _separable(128, 128), _separable(128, 128)
         )
-        self.down32 = nn.Sequential(
-            _separable(128, 128, 2), _separable(128, 128), _separable(128, 128)
-        )
-        self.lat32 = nn.Conv2d(128, 128, 1)
-        self.merge16 = _separable(128, 128)
         self.lat16 = nn.Conv2d(128, 64, 1)
         self.merge8 = _separable(64, 64)
         self.lat8 = nn.Conv2d(64, 32, 1)
@@ -57,11 +50,7 @@ class PlateDetectorNet(nn.Module):
         c4 = self.stem(x)
         c8 = self.down8(c4)
         c16 = self.down16(c8)
-        c32 = self.down32(c16)
-        p16 = self.merge16(
-            c16 + F.interpolate(self.lat32(c32), size=c16.shape[-2:], mode="nearest")
-        )
-        p8 = self.merge8(c8 + F.interpolate(self.lat16(p16), size=c8.shape[-2:], mode="nearest"))
+        p8 = self.merge8(c8 + F.interpolate(self.lat16(c16), size=c8.shape[-2:], mode="nearest"))
         p4 = self.merge4(c4 + F.interpolate(self.lat8(p8), size=c4.shape[-2:], mode="nearest"))
         return self.head(p4)
 

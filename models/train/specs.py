@@ -10,7 +10,7 @@ from models.config import DetectorConfig, ReaderConfig
 from models.train.plates import COUNTRIES
 
 READER = ReaderConfig(
-    version="plate-reader-2.0",
+    version="plate-reader-2.1",
     onnx="plate_reader.onnx",
     alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     countries=COUNTRIES,
@@ -22,7 +22,7 @@ READER = ReaderConfig(
 )
 
 DETECTOR = DetectorConfig(
-    version="plate-detector-2.0",
+    version="plate-detector-1.0",
     onnx="plate_detector.onnx",
     input_height=384,
     input_width=640,

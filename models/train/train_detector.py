@@ -23,7 +23,7 @@ from torch import nn
 
 from models.config import MODELS_DIR, DetectorConfig, dump_toml
 from models.train import checkpoints, sources
-from models.train.detector_data import DATA_VERSION, detector_set
+from models.train.detector_data import detector_set
 from models.train.detector_model import ExportedDetector, PlateDetectorNet
 from models.train.specs import DETECTOR
 
@@ -152,14 +152,9 @@ def train(args: argparse.Namespace) -> None:
     cache = sources.data_dir() / "cache"
     counts = {"real": args.real, "composite": args.composite, "scene": args.scenes}
     name = "_".join(f"{k}{v}" for k, v in counts.items())
-    images, boxes = detector_set(
-        DETECTOR, counts, args.seed, cache / f"det_{DATA_VERSION}_{name}_{args.seed}.npz"
-    )
+    images, boxes = detector_set(DETECTOR, counts, args.seed, cache / f"det_{name}_{args.seed}.npz")
     held_images, held_boxes = detector_set(
-        DETECTOR,
-        {"composite": 200, "scene": 50},
-        HELD_OUT_SEED,
-        cache / f"det_{DATA_VERSION}_heldout.npz",
+        DETECTOR, {"composite": 200, "scene": 50}, HELD_OUT_SEED, cache / "det_heldout.npz"
     )
     log.info("training frames %d, synthetic held-out %d", len(images), len(held_images))
     net = PlateDetectorNet(DETECTOR.channels)
@@ -219,7 +214,7 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=1700)
     parser.add_argument("--composite", type=int, default=2600)
     parser.add_argument("--scenes", type=int, default=300)
-    parser.add_argument("--crop", type=int, nargs=2, default=(320, 448), help="window h w")
+    parser.add_argument("--crop", type=int, nargs=2, default=(224, 320), help="window h w")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--work", default="var/train/detector")
     parser.add_argument("--export-only", action="store_true")

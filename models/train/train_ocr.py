@@ -120,7 +120,7 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     cache = sources.data_dir() / "cache"
     config = reader_config(args)
-    data_seed = args.data_seed if args.data_seed is not None else args.seed
+    data_seed = args.data_seed
     tag = f"{DATA_VERSION}_pad{config.crop_pad_x}_{data_seed}"
     synth_x, synth_t, synth_c = synthetic_set(
         config, args.synthetic, data_seed, cache / f"ocr_synth_{args.synthetic}_{tag}.npz"
@@ -231,17 +231,17 @@ def train(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=8000)
+    # Defaults are the recipe of the shipped reader (2.1): seed 4 of four, chosen by the rule
+    # in models/plate_reader.md on the validation sets, on the samples of seed 1.
+    parser.add_argument("--steps", type=int, default=12_000)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--data-seed", type=int, help="seed of the generated samples (default: --seed)"
-    )
+    parser.add_argument("--seed", type=int, default=4, help="weights' and batches' seed")
+    parser.add_argument("--data-seed", type=int, default=1, help="seed of the generated samples")
     parser.add_argument("--synthetic", type=int, default=60_000)
     parser.add_argument("--real-variants", type=int, default=10)
-    parser.add_argument("--real-fraction", type=float, default=0.5)
+    parser.add_argument("--real-fraction", type=float, default=0.6)
     parser.add_argument("--brazil-variants", type=int, default=0)
     parser.add_argument("--glyph-synthetic", type=int, default=15_000, help="real-glyph NL plates")
     parser.add_argument("--pad-x", type=float, default=READER.crop_pad_x, help="crop padding")
