@@ -64,6 +64,7 @@ def make_recognizer(config: AgentConfig) -> FrameReader:
         threads=config.recognizer.threads,
         min_confidence=config.recognizer.min_confidence,
         close_up_zoom=0.5 if config.recognizer.close_up_retry else 0.0,
+        tile_detail=2.0 if config.recognizer.tile_large_frames else 0.0,
     )
     return Recognizer.default(settings)
 

@@ -124,6 +124,12 @@ class RecognizerConfig(_Section):
         "plates too large for the detector (close-ups); costs one more detector run on "
         "such frames",
     )
+    tile_large_frames: bool = Field(
+        default=True,
+        description="A frame wider than about 2,100 px (4K cameras) without any read is "
+        "searched again in overlapping tiles at twice the detail, for plates too small at "
+        "the detector's input; 1280x720 and 1920x1080 frames are never tiled",
+    )
     countries: tuple[str, ...] = Field(
         default=(),
         description="Countries whose plates this camera expects (ISO codes); reads fitting "

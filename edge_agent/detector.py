@@ -99,3 +99,55 @@ class PlateDetector:
             if all(overlap(box, kept.box) < 0.3 for kept in found):
                 found.append(Detection(box, float(peaks[iy, ix])))
         return found
+
+    def detect_tiles(
+        self, image: Image.Image, bgr: bool = False, detail: float = 2.0, below: float = 0.3
+    ) -> list[Detection]:
+        """Plate boxes found in overlapping tiles seen at `detail` times the whole frame's
+        scale (never above the image's own pixels), best first.
+
+        A frame much larger than the input (a 4K camera, a phone photo) shrinks its plates
+        below what the detector finds: a 4000 px wide frame draws a 250 px plate 40 px wide.
+        Tiles show them at twice that. Only frames drawn at under `below` of their size are
+        tiled (wider than about 2,100 px), so 1280x720 and 1920x1080 cameras never pay for it.
+        Boxes that a neighbouring tile saw whole are kept once.
+        """
+        config = self.config
+        scale = min(config.input_width / image.width, config.input_height / image.height)
+        tile_scale = min(1.0, scale * detail)
+        if scale > below or tile_scale <= scale * 1.2:
+            return []  # a frame of camera size, or one already seen at nearly full detail
+        tile_w = min(image.width, round(config.input_width / tile_scale))
+        tile_h = min(image.height, round(config.input_height / tile_scale))
+        seen: list[tuple[bool, Detection]] = []
+        for left in _tile_starts(image.width, tile_w):
+            for top in _tile_starts(image.height, tile_h):
+                tile = image.crop((left, top, left + tile_w, top + tile_h))
+                for d in self.detect(tile, bgr=bgr):
+                    x0, y0, x1, y1 = d.box
+                    whole = 2 < x0 and x1 < tile_w - 2  # not cut by the tile's left/right side
+                    box = (x0 + left, y0 + top, x1 + left, y1 + top)
+                    seen.append((whole, Detection(box, d.score)))
+        seen.sort(key=lambda item: (not item[0], -item[1].score))  # whole boxes first
+        kept: list[Detection] = []
+        for _, d in seen:
+            if all(overlap(d.box, k.box) < 0.3 and not _inside(d.box, k.box) for k in kept):
+                kept.append(d)
+        return sorted(kept, key=lambda d: -d.score)
+
+
+def _tile_starts(length: int, tile: int) -> list[int]:
+    """Tile origins along one side, overlapping by at least a quarter tile."""
+    if tile >= length:
+        return [0]
+    count = math.ceil((length - tile) / (tile * 0.75)) + 1
+    step = (length - tile) / (count - 1)
+    return [round(i * step) for i in range(count)]
+
+
+def _inside(a, b, share: float = 0.6) -> bool:
+    """Most of box `a` lies inside box `b` (a plate's half seen at a tile's edge)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return area > 0 and ix * iy / area >= share

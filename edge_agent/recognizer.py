@@ -76,6 +76,10 @@ class RecognizerSettings:
     # A frame with no read at all is detected again drawn at this zoom (0 = never): close-ups
     # larger than anything the detector was trained on are found when drawn smaller.
     close_up_zoom: float = 0.5
+    # A large frame still without a read (wider than about 2,100 px: 4K cameras, phone
+    # photos) is searched again in overlapping tiles at this many times the detail (0 =
+    # never): its small plates. 1280x720 and 1920x1080 frames never are.
+    tile_detail: float = 2.0
 
 
 # Boxes a second look reads, as (left, top, right, bottom) growth in box widths / heights.
@@ -145,6 +149,18 @@ class Recognizer:
             extra = [
                 d
                 for d in self.detector.detect(image, bgr=True, zoom=zoom)
+                if all(overlap(d.box, box) < 0.3 for box in kept)
+            ]
+            if extra:
+                detections = detections + extra
+                reads = self._read_boxes(image, extra)
+        if not reads and self.settings.tile_detail > 1:
+            kept = [d.box for d in detections]
+            extra = [
+                d
+                for d in self.detector.detect_tiles(
+                    image, bgr=True, detail=self.settings.tile_detail
+                )
                 if all(overlap(d.box, box) < 0.3 for box in kept)
             ]
             if extra:

@@ -123,3 +123,23 @@ def test_the_shipped_models_read_the_replayed_scenes_end_to_end(
     truth = set(expected_plates())
     assert len(stored & truth) >= len(truth) - 1, f"read {sorted(stored)}, truth {sorted(truth)}"
     assert all(p.country in ("NL", "") for p in store.recent(camera.camera_id, 100))
+
+
+@pytest.mark.parametrize(
+    ("section", "zoom", "detail"),
+    [
+        ("", 0.5, 2.0),
+        ("close_up_retry = false\ntile_large_frames = false\n", 0.0, 0.0),
+    ],
+)
+def test_the_recognizer_section_switches_the_retries(
+    tmp_path, mosquitto, central_setup, camera, section, zoom, detail
+):
+    from edge_agent.agent import make_recognizer
+
+    path = write_agent_config(tmp_path, camera, central_setup, mosquitto.port)
+    text = path.read_text().replace('kind = "annotations"', f'kind = "onnx"\n{section}')
+    path.write_text(text)
+    recognizer = make_recognizer(load_config(path))
+    assert recognizer.settings.close_up_zoom == zoom
+    assert recognizer.settings.tile_detail == detail

@@ -11,7 +11,13 @@ import pytest
 from PIL import Image
 
 from edge_agent.capture import Frame
-from edge_agent.recognizer import ImageError, Read, Recognizer, parse_annotations
+from edge_agent.recognizer import (
+    ImageError,
+    Read,
+    Recognizer,
+    RecognizerSettings,
+    parse_annotations,
+)
 from models.config import load_detector_config, load_reader_config
 from tests.conftest import SAMPLES
 
@@ -109,7 +115,7 @@ def test_explicit_cpu_provider_gives_the_same_reads(recognizer):
 def plain_settings():
     from edge_agent.recognizer import RecognizerSettings
 
-    return RecognizerSettings(second_look=False, close_up_zoom=0.0)
+    return RecognizerSettings(second_look=False, close_up_zoom=0.0, tile_detail=0.0)
 
 
 def close_up(printed: str, width: int) -> np.ndarray:
@@ -140,6 +146,9 @@ class FixedBoxDetector:
         from edge_agent.detector import Detection
 
         return [Detection(self.box, 0.9)] if zoom == 1.0 else []
+
+    def detect_tiles(self, image, bgr=False, detail=2.0):
+        return []
 
 
 def scene_with_box(seed: int, cut):
@@ -190,3 +199,62 @@ def test_a_sure_read_that_fits_its_layout_gets_no_second_look(recognizer):
 
     reads = Recognizer(detector, CountingReader()).read_image(image)
     assert [r.plate for r in reads] == [plate] and calls == [1]
+
+
+def small_plate_in_a_large_photo(seed: int):
+    """A rendered scene drawn at 60 % in a 4000x3000 photo: its plate ~15 px at the input."""
+    import random
+
+    from models.train.synthetic_scenes import render_scene
+
+    scene, (x, y, w, h), plate = render_scene(random.Random(seed))
+    scene = scene.resize((scene.width * 6 // 10, scene.height * 6 // 10), Image.BILINEAR)
+    canvas = Image.new("RGB", (4000, 3000), (90, 95, 100))
+    canvas.paste(scene, (1500, 1800))
+    centre = (1500 + 0.6 * (x + w / 2), 1800 + 0.6 * (y + h / 2))
+    return np.ascontiguousarray(np.asarray(canvas)[:, :, ::-1]), plate, centre
+
+
+@pytest.mark.parametrize("seed", [1, 3, 6])
+def test_a_small_plate_in_a_large_photo_is_found_in_tiles(recognizer, seed):
+    image, plate, (cx, cy) = small_plate_in_a_large_photo(seed)
+    whole_frame_only = Recognizer(
+        recognizer.detector, recognizer.reader, RecognizerSettings(tile_detail=0)
+    )
+    assert whole_frame_only.read_image(image) == []
+    reads = recognizer.read_image(image)
+    assert [r.plate for r in reads] == [plate]
+    x, y, w, h = reads[0].box
+    assert x <= cx <= x + w and y <= cy <= y + h
+
+
+class CountingDetector:
+    """The shipped detector, counting its runs."""
+
+    def __init__(self, detector) -> None:
+        self.inner, self.runs = detector, 0
+        self.config = detector.config
+
+    def detect(self, *args, **kwargs):
+        self.runs += 1
+        return self.inner.detect(*args, **kwargs)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (640, 480)])
+def test_camera_sized_frames_are_never_tiled(recognizer, size):
+    from edge_agent.detector import PlateDetector
+
+    counting = CountingDetector(recognizer.detector)
+    grey = Image.new("RGB", size, (120, 120, 120))
+    assert PlateDetector.detect_tiles(counting, grey) == []
+    assert counting.runs == 0
+
+
+def test_tiles_cover_the_whole_side_with_overlap():
+    from edge_agent.detector import _tile_starts
+
+    for length, tile in [(4000, 2500), (3000, 1500), (1920, 1600), (1000, 1200), (5000, 640)]:
+        starts = _tile_starts(length, min(tile, length))
+        size = min(tile, length)
+        assert starts[0] == 0 and starts[-1] + size == length
+        assert all(b - a <= size * 0.75 + 1 for a, b in zip(starts, starts[1:], strict=False))
