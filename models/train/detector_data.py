@@ -24,31 +24,10 @@ from models.train.synthetic_scenes import render_scene
 
 log = logging.getLogger(__name__)
 
-# Bumped whenever the frames change, so a stale cache is never reused.
-DATA_VERSION = "v3"
-# 2.0: frames of every shape and plates of every size. A phone photo or a 4K frame is drawn
-# at 0.1-0.2 of its size, its plates 8-40 px wide at the input and the frame itself portrait
-# or square: some real frames are drawn zoomed out, some composites are portrait or square,
-# and a quarter of the composite plates are 10-30 px wide.
-ZOOM_OUT = (0.3, 0.9)
-FRAME_SHAPES = (9 / 16, 3 / 4, 1.0)  # width / height of the non-landscape composites
-
-
-def plate_width(rng: random.Random) -> float:
-    """A composite plate's width at the input: small ones (far, or in a large photo) often."""
-    roll = rng.random()
-    if roll < 0.25:
-        return rng.uniform(10, 30)
-    if roll < 0.4:
-        return rng.uniform(20, 40)
-    return rng.uniform(28, 200)
-
 
 def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfig):
     """A random zoom/shift of a real frame, so its plates appear at other sizes."""
-    roll = rng.random()
-    zoom = rng.uniform(1.0, 2.2) if roll < 0.6 else 1.0
-    drawn = rng.uniform(*ZOOM_OUT) if roll >= 0.8 else 1.0  # the whole frame, drawn smaller
+    zoom = rng.uniform(1.0, 2.2) if rng.random() < 0.7 else 1.0
     w, h = image.width / zoom, image.height / zoom
     x0 = rng.uniform(0, image.width - w)
     y0 = rng.uniform(0, image.height - h)
@@ -59,9 +38,7 @@ def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfi
         x0 = min(max(0, x0), image.width - w)
         y0 = min(max(0, y0), image.height - h)
     view = image.crop((round(x0), round(y0), round(x0 + w), round(y0 + h)))
-    canvas, scale = letterbox(
-        view.convert("RGB"), config.input_width, config.input_height, zoom=drawn
-    )
+    canvas, scale = letterbox(view.convert("RGB"), config.input_width, config.input_height)
     out = []
     for bx0, by0, bx1, by1 in boxes:
         box = ((bx0 - x0) * scale, (by0 - y0) * scale, (bx1 - x0) * scale, (by1 - y0) * scale)
@@ -77,33 +54,12 @@ def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfi
 
 
 def _composite(rng: random.Random, config: DetectorConfig, negatives, crops):
-    """A no-plate photo with plates warped on; a quarter portrait or square, padded grey on
-    the right as the letterbox pads such frames."""
-    if rng.random() < 0.25:
-        height = config.input_height
-        width = round(height * rng.choice(FRAME_SHAPES))
-        inner = _composite_frame(rng, (width, height), negatives, crops)
-        canvas = Image.new("RGB", (config.input_width, height), (114, 114, 114))
-        canvas.paste(inner[0], (0, 0))
-        return canvas, inner[1]
-    return _composite_frame(rng, (config.input_width, config.input_height), negatives, crops)
-
-
-def _cover(image: Image.Image, size: tuple[int, int], rng: random.Random) -> Image.Image:
-    """A random region of `image` with `size`'s shape (at least half of it), resized to it."""
-    aspect = size[0] / size[1]
-    width = min(image.width, image.height * aspect) * rng.uniform(0.5, 1.0)
-    height = width / aspect
-    left = rng.uniform(0, image.width - width)
-    top = rng.uniform(0, image.height - height)
-    region = image.crop((round(left), round(top), round(left + width), round(top + height)))
-    return region.resize(size, Image.BILINEAR)
-
-
-def _composite_frame(rng: random.Random, size: tuple[int, int], negatives, crops):
+    size = (config.input_width, config.input_height)
     if negatives and rng.random() < 0.85:
         background = Image.open(rng.choice(negatives)).convert("RGB")
-        background = _cover(background, size, rng)
+        background, _ = _zoomed(background, [], rng, config)
+        if rng.random() < 0.5:
+            background = background.resize(size, Image.BILINEAR)  # no grey pad band
     else:
         background = random_background(size, rng)
     boxes = []
@@ -112,7 +68,7 @@ def _composite_frame(rng: random.Random, size: tuple[int, int], negatives, crops
             plate = Image.open(rng.choice(crops)).convert("RGB")
         else:
             plate = render_plate(rng)[0]
-        width = min(plate_width(rng), size[0] * 0.8)
+        width = rng.uniform(28, 200) if rng.random() < 0.8 else rng.uniform(20, 40)
         height = width * plate.height / plate.width
         centre = (
             rng.uniform(width / 2, size[0] - width / 2),

@@ -23,7 +23,7 @@ from torch import nn
 
 from models.config import MODELS_DIR, DetectorConfig, dump_toml
 from models.train import checkpoints, sources
-from models.train.detector_data import DATA_VERSION, detector_set
+from models.train.detector_data import detector_set
 from models.train.detector_model import ExportedDetector, PlateDetectorNet
 from models.train.specs import DETECTOR
 
@@ -152,14 +152,9 @@ def train(args: argparse.Namespace) -> None:
     cache = sources.data_dir() / "cache"
     counts = {"real": args.real, "composite": args.composite, "scene": args.scenes}
     name = "_".join(f"{k}{v}" for k, v in counts.items())
-    images, boxes = detector_set(
-        DETECTOR, counts, args.seed, cache / f"det_{DATA_VERSION}_{name}_{args.seed}.npz"
-    )
+    images, boxes = detector_set(DETECTOR, counts, args.seed, cache / f"det_{name}_{args.seed}.npz")
     held_images, held_boxes = detector_set(
-        DETECTOR,
-        {"composite": 200, "scene": 50},
-        HELD_OUT_SEED,
-        cache / f"det_{DATA_VERSION}_heldout.npz",
+        DETECTOR, {"composite": 200, "scene": 50}, HELD_OUT_SEED, cache / "det_heldout.npz"
     )
     log.info("training frames %d, synthetic held-out %d", len(images), len(held_images))
     net = PlateDetectorNet(DETECTOR.channels)
