@@ -61,8 +61,8 @@ def fps(make_worker, frames: list[np.ndarray], seconds: float, threads: int = 2)
     return sum(count) / (time.perf_counter() - started)
 
 
-def to_1280x720(bgr: np.ndarray) -> np.ndarray:
-    image = Image.fromarray(bgr[:, :, ::-1]).resize((1280, 720), Image.BILINEAR)
+def to_1280x720(bgr: np.ndarray, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
+    image = Image.fromarray(bgr[:, :, ::-1]).resize(size, Image.BILINEAR)
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
 
 
@@ -79,6 +79,11 @@ def bench_ours(frames, plates, repeats: int, seconds: float, empty) -> dict[str,
         "reader_ms_per_plate": median_ms(lambda p: reader.read(p[0], [p[1]]), plates, repeats),
         "recognizer_ms_per_frame": median_ms(recognizer.read_image, frames, repeats),
         "recognizer_ms_per_plateless_frame": median_ms(recognizer.read_image, empty, repeats),
+        # The worst case of the large-frame tiles: a 4K frame without a plate is searched whole,
+        # at half size, then in tiles.
+        "recognizer_ms_per_plateless_4k_frame": median_ms(
+            recognizer.read_image, [to_1280x720(e, (3840, 2160)) for e in empty[:3]], 1
+        ),
         "end_to_end_fps_2_threads": fps(
             lambda: Recognizer.default(RecognizerSettings(threads=1)).read_image, frames, seconds
         ),

@@ -128,8 +128,8 @@ def test_the_shipped_models_read_the_replayed_scenes_end_to_end(
 @pytest.mark.parametrize(
     ("section", "zoom", "detail"),
     [
-        ("", 0.5, 2.0),
-        ("close_up_retry = false\ntile_large_frames = false\n", 0.0, 0.0),
+        ("", 0.5, 0.0),
+        ("close_up_retry = false\ntile_large_frames = true\n", 0.0, 2.0),
     ],
 )
 def test_the_recognizer_section_switches_the_retries(
