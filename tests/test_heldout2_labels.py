@@ -1,4 +1,4 @@
-"""The committed held-out-2 and extra-real label files parse, and never share a plate."""
+"""The committed fresh held-out label files parse, and the sets never share a plate."""
 
 import re
 from pathlib import Path
@@ -16,9 +16,8 @@ def _rows(path: Path) -> list[list[str]]:
 
 def test_label_files_parse_and_are_disjoint():
     held = _rows(TRAIN / "heldout2_labels.tsv")
-    extra = _rows(TRAIN / "extra_real_labels.tsv")
     assert len(held) >= 50
-    for row in held + extra:
+    for row in held:
         assert len(row) == 7, row
         assert row[0] in sources.HELDOUT2_SOURCES, row[0]
         assert all(int(v) >= 0 for v in row[2:4]) and all(int(v) > 0 for v in row[4:6]), row
@@ -29,7 +28,6 @@ def test_label_files_parse_and_are_disjoint():
         if line and not line.startswith("#")
     }
     held_plates = {row[6] for row in held}
-    assert not held_plates & {row[6] for row in extra}
     assert not held_plates & first
     photos = heldout.read_labels(TRAIN / "heldout2_labels.tsv")
     assert sum(len(p) for p in photos.values()) == len(held)
@@ -46,7 +44,6 @@ def test_heldout3_labels_parse_and_share_no_plate_with_other_sets():
     plates3 = [row[6] for row in held3]
     assert max(plates3.count(p) for p in plates3) <= 2  # at most two photos of one plate
     others = {row[6] for row in _rows(TRAIN / "heldout2_labels.tsv")}
-    others |= {row[6] for row in _rows(TRAIN / "extra_real_labels.tsv")}
     others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
     assert not set(plates3) & others
     photos = heldout.read_labels(TRAIN / "heldout3_labels.tsv")
