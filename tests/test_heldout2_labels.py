@@ -14,14 +14,18 @@ def _rows(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in lines if line and not line.startswith("#")]
 
 
+def _check_rows(rows: list[list[str]], repos) -> None:
+    for row in rows:
+        assert len(row) == 7, row
+        assert row[0] in repos, row[0]
+        assert all(int(v) >= 0 for v in row[2:4]) and all(int(v) > 0 for v in row[4:6]), row
+        assert PLATE.fullmatch(row[6]), row
+
+
 def test_label_files_parse_and_are_disjoint():
     held = _rows(TRAIN / "heldout2_labels.tsv")
     assert len(held) >= 50
-    for row in held:
-        assert len(row) == 7, row
-        assert row[0] in sources.HELDOUT2_SOURCES, row[0]
-        assert all(int(v) >= 0 for v in row[2:4]) and all(int(v) > 0 for v in row[4:6]), row
-        assert PLATE.fullmatch(row[6]), row
+    _check_rows(held, sources.HELDOUT2_SOURCES)
     first = {
         line.split("\t")[2]
         for line in (TRAIN / "heldout_labels.tsv").read_text().splitlines()
@@ -36,11 +40,7 @@ def test_label_files_parse_and_are_disjoint():
 def test_heldout3_labels_parse_and_share_no_plate_with_other_sets():
     held3 = _rows(TRAIN / "heldout3_labels.tsv")
     assert len(held3) >= 31
-    for row in held3:
-        assert len(row) == 7, row
-        assert row[0] in sources.HELDOUT3_SOURCES, row[0]
-        assert all(int(v) >= 0 for v in row[2:4]) and all(int(v) > 0 for v in row[4:6]), row
-        assert PLATE.fullmatch(row[6]), row
+    _check_rows(held3, sources.HELDOUT3_SOURCES)
     plates3 = [row[6] for row in held3]
     assert max(plates3.count(p) for p in plates3) <= 2  # at most two photos of one plate
     others = {row[6] for row in _rows(TRAIN / "heldout2_labels.tsv")}
