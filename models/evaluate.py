@@ -14,6 +14,9 @@ Metrics, per system:
 `--peer rapidocr` runs RapidOCR on the same images and prints it beside ours.
 `--reader-model FILE` / `--detector-model FILE` score a candidate ONNX file (a training run's
 output) in place of the shipped one, with the shipped configuration, before it is shipped.
+`--reader-only` also scores the reader alone on the annotated boxes (the detector's share of
+the misses is the difference), and `--by-size` splits recall and exact plates by the
+plate's width at the detector's input, where a detector's blind sizes show.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +57,10 @@ class Sample:
     plates: tuple[tuple[Box, str], ...]
 
 
+# Plate width at the detector's input (px): the bins `--by-size` reports.
+WIDTH_BINS = ((0, 30), (30, 45), (45, 60), (60, 90), (90, 150), (150, 10_000))
+
+
 @dataclass
 class Scores:
     exact_plate_accuracy: float
@@ -63,6 +70,15 @@ class Scores:
     ms_per_image: float
     images: int
     plates: int
+    # "lo-hi px" -> [plates, found at IoU 0.5, read exactly], by width at the detector input
+    by_width_at_input: dict[str, list[int]] = field(default_factory=dict)
+
+
+def width_bin(width_at_input: float) -> str:
+    for lo, hi in WIDTH_BINS:
+        if lo <= width_at_input < hi:
+            return f"{lo}-{hi} px" if hi < 10_000 else f">= {lo} px"
+    return f">= {WIDTH_BINS[-1][0]} px"
 
 
 def load_folder(folder: Path) -> list[Sample]:
@@ -114,15 +130,22 @@ def edit_distance(a: str, b: str) -> int:
     return row[-1]
 
 
-def score(samples: list[Sample], run) -> Scores:
-    """Run `run(bgr) -> (detector boxes, [(box, text)])` on every sample and score it."""
+def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
+    """Run `run(bgr) -> (detector boxes, [(box, text)])` on every sample and score it
+    (`given_boxes`: `run(bgr, annotated boxes)`, for a reader scored on its own)."""
     exact = chars = found = false = 0.0
     plates = 0
     elapsed = 0.0
+    by_width: dict[str, list[int]] = {}
+    detector = load_detector_config()
     for sample in samples:
         bgr = load_bgr(sample.image)
+        scale = min(detector.input_width / bgr.shape[1], detector.input_height / bgr.shape[0])
         started = time.perf_counter()
-        boxes, reads = run(bgr)
+        if given_boxes:
+            boxes, reads = run(bgr, [box for box, _ in sample.plates])
+        else:
+            boxes, reads = run(bgr)
         elapsed += time.perf_counter() - started
         for plate_box, plate in sample.plates:
             plates += 1
@@ -130,7 +153,12 @@ def score(samples: list[Sample], run) -> Scores:
             exact += plate in mine
             if mine:
                 chars += max(max(0.0, 1 - edit_distance(t, plate) / len(plate)) for t in mine)
-            found += any(iou(box, plate_box) >= 0.5 for box in boxes)
+            hit = any(iou(box, plate_box) >= 0.5 for box in boxes)
+            found += hit
+            counts = by_width.setdefault(width_bin(plate_box[2] * scale), [0, 0, 0])
+            counts[0] += 1
+            counts[1] += hit
+            counts[2] += plate in mine
         for box, text in reads:
             if not any(on_plate(box, b) and text == p for b, p in sample.plates):
                 false += 1
@@ -143,7 +171,12 @@ def score(samples: list[Sample], run) -> Scores:
         ms_per_image=1000 * elapsed / n,
         images=n,
         plates=plates,
+        by_width_at_input={b: by_width[b] for b in map(_bin_label, WIDTH_BINS) if b in by_width},
     )
+
+
+def _bin_label(bounds: tuple[int, int]) -> str:
+    return width_bin(bounds[0])
 
 
 def candidate(path: Path | None, config):
@@ -171,6 +204,19 @@ def ours(threads: int, reader_model: Path | None = None, detector_model: Path | 
     return run
 
 
+def reader_only(threads: int, reader_model: Path | None = None):
+    """The reader alone on the annotated boxes: what it reads given perfect boxes."""
+    reader = PlateReader(candidate(reader_model, load_reader_config()), threads)
+
+    def run(bgr, boxes):
+        image = Image.fromarray(bgr)  # channels stay B, G, R
+        corners = [(x, y, x + w, y + h) for x, y, w, h in boxes]
+        texts = reader.read(image, corners, bgr=True)
+        return boxes, [(box, t.text) for box, t in zip(boxes, texts, strict=True)]
+
+    return run
+
+
 def rapidocr():
     from models.peer import RapidOcrPeer
 
@@ -186,13 +232,32 @@ def rapidocr():
 def table(results: dict[str, Scores]) -> str:
     names = list(results)
     rows = [("metric", *names)]
-    for field in ("exact_plate_accuracy", "character_accuracy", "detection_recall"):
-        rows.append((field, *(f"{100 * getattr(results[n], field):.1f} %" for n in names)))
+    for metric in ("exact_plate_accuracy", "character_accuracy", "detection_recall"):
+        rows.append((metric, *(f"{100 * getattr(results[n], metric):.1f} %" for n in names)))
     rows.append(
         ("false_reads_per_image", *(f"{results[n].false_reads_per_image:.2f}" for n in names))
     )
     rows.append(("ms_per_image", *(f"{results[n].ms_per_image:.1f}" for n in names)))
     rows.append(("images / plates", *(f"{results[n].images} / {results[n].plates}" for n in names)))
+    return _aligned(rows)
+
+
+def size_table(results: dict[str, Scores]) -> str:
+    """Found / read exactly / plates, by the plate's width at the detector's input."""
+    names = list(results)
+    labels = [_bin_label(bounds) for bounds in WIDTH_BINS]
+    rows = [("width at input", *(f"{n}: found / exact / plates" for n in names))]
+    for label in labels:
+        cells = []
+        for name in names:
+            plates, found, exact = results[name].by_width_at_input.get(label, [0, 0, 0])
+            cells.append(f"{found} / {exact} / {plates}")
+        if any(label in results[n].by_width_at_input for n in names):
+            rows.append((label, *cells))
+    return _aligned(rows)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
@@ -207,12 +272,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ours")
     parser.add_argument("--reader-model", type=Path, help="candidate reader ONNX file to score")
     parser.add_argument("--detector-model", type=Path, help="candidate detector ONNX file")
+    parser.add_argument(
+        "--reader-only", action="store_true", help="also score the reader on the annotated boxes"
+    )
+    parser.add_argument(
+        "--by-size", action="store_true", help="also split by plate width at the detector input"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         samples = load_folder(args.folder)
         system = ours(args.threads, args.reader_model, args.detector_model)
         results = {"ours": score(samples, system)}
+        if args.reader_only:
+            reader = reader_only(args.threads, args.reader_model)
+            results["ours, reader only"] = score(samples, reader, given_boxes=True)
         if args.peer == "rapidocr":
             results["rapidocr"] = score(samples, rapidocr())
     except (EvaluationError, AnnotationError, ModelConfigError) as error:
@@ -222,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({name: asdict(s) for name, s in results.items()}, indent=2))
     else:
         print(table(results))
+        if args.by_size:
+            print()
+            print(size_table(results))
     return 0
 
 

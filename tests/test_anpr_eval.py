@@ -90,3 +90,28 @@ def test_a_candidate_that_does_not_fit_the_config_is_refused(tmp_path, capsys):
     detector = MODELS_DIR / "plate_detector.onnx"
     assert main([str(folder), "--reader-model", str(detector)]) == 2
     assert "does not match config" in capsys.readouterr().err
+
+
+def test_reader_only_and_size_breakdown(tmp_path, capsys):
+    folder = tiny_folder(tmp_path / "images")
+    assert main([str(folder), "--json", "--reader-only"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    alone = report["ours, reader only"]
+    assert alone["detection_recall"] == 1.0  # its boxes are the annotated ones
+    assert alone["plates"] == report["ours"]["plates"] == 3
+    for scores in report.values():
+        counts = list(scores["by_width_at_input"].values())
+        assert sum(c[0] for c in counts) == 3
+        assert all(0 <= c[1] <= c[0] and 0 <= c[2] <= c[0] for c in counts)
+    assert main([str(folder), "--reader-only", "--by-size"]) == 0
+    out = capsys.readouterr().out
+    assert "width at input" in out and "ours, reader only" in out
+
+
+def test_width_bins_name_every_width():
+    from models.evaluate import width_bin
+
+    assert width_bin(12.0) == "0-30 px"
+    assert width_bin(59.9) == "45-60 px"
+    assert width_bin(150.0) == ">= 150 px"
+    assert width_bin(5000.0) == ">= 150 px"
