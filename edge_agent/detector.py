@@ -39,10 +39,15 @@ def letterbox(
     return canvas, scale
 
 
-def overlap(a, b) -> float:
+def _intersection(a, b) -> float:
+    """Area shared by two (x0, y0, x1, y1) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    return ix * iy
+
+
+def overlap(a, b) -> float:
+    inter = _intersection(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
 
@@ -147,7 +152,5 @@ def _tile_starts(length: int, tile: int) -> list[int]:
 
 def _inside(a, b, share: float = 0.6) -> bool:
     """Most of box `a` lies inside box `b` (a plate's half seen at a tile's edge)."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     area = (a[2] - a[0]) * (a[3] - a[1])
-    return area > 0 and ix * iy / area >= share
+    return area > 0 and _intersection(a, b) / area >= share

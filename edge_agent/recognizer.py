@@ -143,30 +143,24 @@ class Recognizer:
         image = Image.fromarray(np.ascontiguousarray(bgr))  # channels stay B, G, R
         detections = self.detector.detect(image, bgr=True)
         reads = self._read_boxes(image, detections)
-        zoom = self.settings.close_up_zoom
-        if not reads and 0 < zoom < 1:
+        for search in self._retries(image):
+            if reads:
+                break
             kept = [d.box for d in detections]
-            extra = [
-                d
-                for d in self.detector.detect(image, bgr=True, zoom=zoom)
-                if all(overlap(d.box, box) < 0.3 for box in kept)
-            ]
-            if extra:
-                detections = detections + extra
-                reads = self._read_boxes(image, extra)
-        if not reads and self.settings.tile_detail > 1:
-            kept = [d.box for d in detections]
-            extra = [
-                d
-                for d in self.detector.detect_tiles(
-                    image, bgr=True, detail=self.settings.tile_detail
-                )
-                if all(overlap(d.box, box) < 0.3 for box in kept)
-            ]
+            extra = [d for d in search() if all(overlap(d.box, box) < 0.3 for box in kept)]
             if extra:
                 detections = detections + extra
                 reads = self._read_boxes(image, extra)
         return detections, sorted(reads, key=lambda r: -r.confidence)
+
+    def _retries(self, image: Image.Image):
+        """Searches for a frame without a read, cheapest first: the frame drawn smaller
+        (close-ups), then overlapping tiles at more detail (small plates in large frames)."""
+        zoom, detail = self.settings.close_up_zoom, self.settings.tile_detail
+        if 0 < zoom < 1:
+            yield lambda: self.detector.detect(image, bgr=True, zoom=zoom)
+        if detail > 1:
+            yield lambda: self.detector.detect_tiles(image, bgr=True, detail=detail)
 
     def _read_boxes(self, image: Image.Image, detections: list[Detection]) -> list[Read]:
         texts = self.reader.read(image, [d.box for d in detections], bgr=True)

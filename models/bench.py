@@ -61,7 +61,7 @@ def fps(make_worker, frames: list[np.ndarray], seconds: float, threads: int = 2)
     return sum(count) / (time.perf_counter() - started)
 
 
-def to_1280x720(bgr: np.ndarray, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
+def resized(bgr: np.ndarray, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
     image = Image.fromarray(bgr[:, :, ::-1]).resize(size, Image.BILINEAR)
     return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
 
@@ -82,7 +82,7 @@ def bench_ours(frames, plates, repeats: int, seconds: float, empty) -> dict[str,
         # The worst case of the large-frame tiles: a 4K frame without a plate is searched whole,
         # at half size, then in tiles.
         "recognizer_ms_per_plateless_4k_frame": median_ms(
-            recognizer.read_image, [to_1280x720(e, (3840, 2160)) for e in empty[:3]], 1
+            recognizer.read_image, [resized(e, (3840, 2160)) for e in empty[:3]], 1
         ),
         "end_to_end_fps_2_threads": fps(
             lambda: Recognizer.default(RecognizerSettings(threads=1)).read_image, frames, seconds
@@ -120,13 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     samples = load_folder(args.images)
-    frames = [to_1280x720(load_bgr(s.image)) for s in samples]
+    frames = [resized(load_bgr(s.image)) for s in samples]
     empty = []
     for sample in samples:
         bgr = load_bgr(sample.image).copy()
         for (x, y, w, h), _ in sample.plates:
             bgr[y : y + h, x : x + w] = 114
-        empty.append(to_1280x720(bgr))
+        empty.append(resized(bgr))
     plates = []
     for sample in samples:
         rgb = Image.open(sample.image).convert("RGB")

@@ -22,6 +22,7 @@ plate's width at the detector's input, where a detector's blind sizes show.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import logging
 import sys
@@ -57,8 +58,11 @@ class Sample:
     plates: tuple[tuple[Box, str], ...]
 
 
-# Plate width at the detector's input (px): the bins `--by-size` reports.
-WIDTH_BINS = ((0, 30), (30, 45), (45, 60), (60, 90), (90, 150), (150, 10_000))
+# Plate width at the detector's input (px): the bins `--by-size` reports, split at these edges.
+WIDTH_EDGES = (30, 45, 60, 90, 150)
+WIDTH_LABELS = tuple(
+    f"{lo}-{hi} px" for lo, hi in zip((0, *WIDTH_EDGES), WIDTH_EDGES, strict=False)
+) + (f">= {WIDTH_EDGES[-1]} px",)
 
 
 @dataclass
@@ -75,10 +79,7 @@ class Scores:
 
 
 def width_bin(width_at_input: float) -> str:
-    for lo, hi in WIDTH_BINS:
-        if lo <= width_at_input < hi:
-            return f"{lo}-{hi} px" if hi < 10_000 else f">= {lo} px"
-    return f">= {WIDTH_BINS[-1][0]} px"
+    return WIDTH_LABELS[bisect.bisect_right(WIDTH_EDGES, width_at_input)]
 
 
 def load_folder(folder: Path) -> list[Sample]:
@@ -171,12 +172,8 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
         ms_per_image=1000 * elapsed / n,
         images=n,
         plates=plates,
-        by_width_at_input={b: by_width[b] for b in map(_bin_label, WIDTH_BINS) if b in by_width},
+        by_width_at_input={b: by_width[b] for b in WIDTH_LABELS if b in by_width},
     )
-
-
-def _bin_label(bounds: tuple[int, int]) -> str:
-    return width_bin(bounds[0])
 
 
 def candidate(path: Path | None, config):
@@ -245,9 +242,8 @@ def table(results: dict[str, Scores]) -> str:
 def size_table(results: dict[str, Scores]) -> str:
     """Found / read exactly / plates, by the plate's width at the detector's input."""
     names = list(results)
-    labels = [_bin_label(bounds) for bounds in WIDTH_BINS]
     rows = [("width at input", *(f"{n}: found / exact / plates" for n in names))]
-    for label in labels:
+    for label in WIDTH_LABELS:
         cells = []
         for name in names:
             plates, found, exact = results[name].by_width_at_input.get(label, [0, 0, 0])
