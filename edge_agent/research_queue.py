@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.spool import SpoolError
+from edge_agent.spool import SpoolError, open_queue_file
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,10 @@ class ResearchQueue:
         self.dropped_sightings = 0
         self.sent_sightings = 0
         self._lock = threading.Lock()
+        self._db = open_queue_file(path, _SCHEMA, "research queue")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
             self._db.execute("UPDATE batches SET state = 'ready', sent_at = NULL")
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
             raise SpoolError(f"cannot open research queue {path}: {exc}") from None
 
     def close(self) -> None:

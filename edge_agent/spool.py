@@ -41,6 +41,22 @@ class SpoolError(Exception):
     """The spool file cannot be opened or written; the agent must not go on without it."""
 
 
+def open_queue_file(path: Path, schema: str, what: str) -> sqlite3.Connection:
+    """A durable SQLite queue file: WAL, every commit synced, deleted rows overwritten (sent
+    records must not linger in free pages), `schema` applied. Shared by the spool and the
+    research queue."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA secure_delete=ON")
+        db.executescript(schema)
+    except (OSError, sqlite3.Error) as exc:
+        raise SpoolError(f"cannot open {what} {path}: {exc}") from None
+    return db
+
+
 @dataclass(frozen=True)
 class Outgoing:
     seq: int
@@ -64,15 +80,7 @@ class Spool:
         self.max_records = max_records
         self.dropped_full = 0
         self._lock = threading.Lock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA secure_delete=ON")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise SpoolError(f"cannot open spool {path}: {exc}") from None
+        self._db = open_queue_file(path, _SCHEMA, "spool")
         self._depth = self._count()
         requeued = self._execute(
             "UPDATE records SET state = 'ready', resend_at = NULL WHERE state = 'inflight'"

@@ -124,3 +124,12 @@ def test_a_full_spool_destroys_its_oldest_record_and_counts_it(tmp_path):
         spool.append(lambda seq: f"record {seq}".encode())
     assert list(spool.states()) == [3, 4, 5]
     assert spool.dropped_full == 2
+
+
+def test_an_unopenable_research_queue_is_refused(tmp_path):
+    from edge_agent.research_queue import ResearchQueue
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SpoolError, match="cannot open research queue"):
+        ResearchQueue(blocker / "research.sqlite")
