@@ -196,6 +196,14 @@ def report(figures: dict[str, float], rate: float) -> None:
           f"max {figures['max']:.2f} s (target p99 < 2 s)")  # fmt: skip
 
 
+def bench_list(root: Path, now: datetime) -> tuple[Hotlists, int]:
+    """The benchmarks' hotlist store under `root` and its one (not yet approved) list."""
+    store = Hotlists(root / "hotlists.sqlite")
+    list_id = store.create_list("bench", "bench", "bench", "stolen_vehicle", 2,
+                                now + timedelta(days=1), now)  # fmt: skip
+    return store, list_id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=10.0)
@@ -204,9 +212,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-alert-latency-"))
     try:
         now = datetime.now(UTC)
-        store = Hotlists(root / "hotlists.sqlite")
-        list_id = store.create_list("bench", "bench", "bench", "stolen_vehicle", 2,
-                                    now + timedelta(days=1), now)  # fmt: skip
+        store, list_id = bench_list(root, now)
         plates = [f"BX{i:03d}Z" for i in range(200)]
         for plate in plates:
             store.add_entry(list_id, plate, "", "r", "i", now + timedelta(days=1), "b", now)

@@ -21,8 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.alert_latency import measure, report
-from central.hotlists.store import Hotlists
+from benchmarks.alert_latency import bench_list, measure, report
 
 LETTERS = "BDFGHJKLNPRSTVXZ"
 
@@ -44,9 +43,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
     try:
         now = datetime.now(UTC)
-        store = Hotlists(root / "hotlists.sqlite")
-        list_id = store.create_list("bench", "bench", "bench", "stolen_vehicle", 2,
-                                    now + timedelta(days=1), now)  # fmt: skip
+        store, list_id = bench_list(root, now)
         rng = random.Random(3)
         plates = [plate(rng) for _ in range(args.entries)]
         expires = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
