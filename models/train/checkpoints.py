@@ -2,8 +2,8 @@
 
 Everything needed to continue bit-for-bit on the same schedule is saved: weights (and their
 moving average, when the run keeps one), optimiser and learning-rate schedule state, and the
-step. The file is written beside
-and then renamed over the last one, so a kill mid-write never leaves a broken checkpoint.
+step. The file is written beside and then renamed over the last one, so a kill mid-write
+never leaves a broken checkpoint.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     cache = sources.data_dir() / "cache"
     config = reader_config(args)
-    data_seed = args.data_seed
+    data_seed = args.data_seed  # the samples' seed; args.seed drives weights and batches
     tag = f"{DATA_VERSION}_pad{config.crop_pad_x}_{data_seed}"
     synth_x, synth_t, synth_c = synthetic_set(
         config, args.synthetic, data_seed, cache / f"ocr_synth_{args.synthetic}_{tag}.npz"
@@ -166,8 +166,9 @@ def train(args: argparse.Namespace) -> None:
     if args.init_from and not checkpoints.checkpoint_path(work).exists():
         net.load_state_dict(torch.load(args.init_from, map_location=device))
         log.info("starting from the weights in %s", args.init_from)
-    # The exported weights are an exponential moving average of the trained ones (2.1): one
-    # run's last steps wander, and the average is steadier from seed to seed.
+    # The exported weights are an exponential moving average of the trained ones (2.1). At
+    # the end of the one-cycle schedule it differs little from the last weights (model card),
+    # but it keeps a run cut short, or a longer flat schedule, from shipping a noisy step.
     average = (
         AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
         if args.ema
