@@ -14,6 +14,9 @@
   without a licence: evaluation only, never trained on or committed): `heldout3_labels.tsv`.
   Boxes are in upright pixels (after the photo's EXIF orientation); rotated photos are
   written upright.
+- `real-heldout-4/` (`--fresh`): Hungarian (a few Czech and German), Czech and Dutch cars from
+  repositories without a licence (evaluation only, never trained on or committed):
+  `heldout4_labels.tsv`.
 
 `openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
 """
@@ -32,6 +35,7 @@ from models.train.synthetic_scenes import write_samples
 LABELS = Path(__file__).with_name("heldout_labels.tsv")
 LABELS_2 = Path(__file__).with_name("heldout2_labels.tsv")
 LABELS_3 = Path(__file__).with_name("heldout3_labels.tsv")
+LABELS_4 = Path(__file__).with_name("heldout4_labels.tsv")
 SYNTHETIC_SEED = 999_003
 
 
@@ -114,15 +118,21 @@ def write_real_3(folder: Path) -> int:
     return _write_labelled(folder, LABELS_3, sources.HELDOUT3_SOURCES)
 
 
+def write_real_4(folder: Path) -> int:
+    """Write `real-heldout-4`: every photo of `heldout4_labels.tsv` (evaluation only)."""
+    return _write_labelled(folder, LABELS_4, sources.HELDOUT4_SOURCES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
-    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 and -3")
+    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2, -3 and -4")
     args = parser.parse_args()
     if args.fresh:
         print("real held-out 2 photos:", write_real_2(args.out / "real-heldout-2"))
         print("real held-out 3 photos:", write_real_3(args.out / "real-heldout-3"))
+        print("real held-out 4 photos:", write_real_4(args.out / "real-heldout-4"))
         return
     print("real held-out photos:", write_real(args.out / "real-heldout"))
     write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)

@@ -82,6 +82,36 @@ ULPGC_ALLEN = Source(
 )
 HELDOUT3_SOURCES = {s.repo: s for s in (ULPGC_EFM, ULPGC_CARLOS, ULPGC_ALLEN)}
 
+# Real held-out set 4 (`heldout4_labels.tsv`): Hungarian (a few Czech and German), Czech and Dutch
+# cars from course and hobby repositories that have no licence file (all rights reserved):
+# evaluation only, never trained or tuned on, never committed; the photos stay in the data folder.
+HU_DAVID = Source(
+    "david00721/Gepi-latas---rendszam-felismeres",
+    "e25248aa3e23ff489e788384cb5e2ab3810f7e2e",
+    "none: evaluation only",
+)
+HU_PMATE = Source(
+    "pmate93/Gepi-latas-rendszam-felismeres",
+    "5ca0b370a5c9e2f6e990253931dc3d949cde9bac",
+    "none: evaluation only",
+)
+HU_SILVER = Source(
+    "silver0550/Rendszam-felismeres",
+    "27d7cabe49b3e72069688af78722fb90b72767f9",
+    "none: evaluation only",
+)
+CZ_KVITAJAKUB = Source(
+    "kvitajakub/numberPlatesRecognition",
+    "785b3fb19a3c0ad6396ec5e23ddaa16168c9751d",
+    "none: evaluation only",
+)
+NL_PAPPAVIS = Source(
+    "pappavis/PythonKentekenplaatHerkenning",
+    "37da7054f9afccee97dadcad7b2c67d1a7f293f8",
+    "none: evaluation only",
+)
+HELDOUT4_SOURCES = {s.repo: s for s in (HU_DAVID, HU_PMATE, HU_SILVER, CZ_KVITAJAKUB, NL_PAPPAVIS)}
+
 
 class SourceUnavailableError(RuntimeError):
     """A data source is missing and could not be cloned."""
