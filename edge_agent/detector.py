@@ -39,7 +39,7 @@ def letterbox(
     return canvas, scale
 
 
-def _intersection(a, b) -> float:
+def box_intersection(a, b) -> float:
     """Area shared by two (x0, y0, x1, y1) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -47,7 +47,7 @@ def _intersection(a, b) -> float:
 
 
 def overlap(a, b) -> float:
-    inter = _intersection(a, b)
+    inter = box_intersection(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
 
@@ -56,7 +56,20 @@ class PlateDetector:
     def __init__(self, config: DetectorConfig, threads: int = 1, providers=None) -> None:
         self.config = config
         self.session = open_model_session(config, threads, providers)
-        self.input_name = self.session.get_inputs()[0].name
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        # A model exported with free height and width (the network is fully convolutional)
+        # takes a portrait frame on a portrait canvas: a 1080x1920 phone photo is drawn at a
+        # third of its size instead of a fifth. Older files fix the landscape shape.
+        self.turns_canvas = not all(isinstance(d, int) for d in model_input.shape[2:])
+
+    def canvas_size(self, width: int, height: int) -> tuple[int, int]:
+        """The input canvas (width, height) for a frame of this shape: the configured
+        landscape canvas, turned upright for a portrait frame when the model allows it."""
+        long, short = self.config.input_width, self.config.input_height
+        if self.turns_canvas and height > width:
+            return short, long
+        return long, short
 
     @classmethod
     def default(cls, threads: int = 1, providers=None) -> PlateDetector:
@@ -75,7 +88,7 @@ class PlateDetector:
         copy): they are swapped after the downscale, where it costs a tenth as much.
         """
         config = self.config
-        canvas, scale = letterbox(image, config.input_width, config.input_height, zoom)
+        canvas, scale = letterbox(image, *self.canvas_size(image.width, image.height), zoom)
         planes = np.asarray(canvas).transpose(2, 0, 1)  # uint8 work is 4x cheaper than float
         if bgr:
             planes = planes[::-1]
@@ -113,17 +126,22 @@ class PlateDetector:
 
         A frame much larger than the input (a 4K camera, a phone photo) shrinks its plates
         below what the detector finds: a 4000 px wide frame draws a 250 px plate 40 px wide.
-        Tiles show them at twice that. Only frames drawn at under `below` of their size are
-        tiled (wider than about 2,100 px), so 1280x720 and 1920x1080 cameras never pay for it.
-        Boxes that a neighbouring tile saw whole are kept once.
+        Tiles show them at twice that. Only frames a landscape canvas draws at under `below`
+        of their size are tiled (wider than about 2,100 px, or taller than about 1,280 px: a
+        portrait phone photo), so 1280x720 and 1920x1080 cameras never pay for it. Boxes that
+        a neighbouring tile saw whole are kept once.
         """
         config = self.config
-        scale = min(config.input_width / image.width, config.input_height / image.height)
+        # Large or not is judged on the landscape canvas a camera frame is drawn on, so a
+        # 1080x1920 phone photo is tiled and a 1920x1080 camera frame is not.
+        as_camera = min(config.input_width / image.width, config.input_height / image.height)
+        canvas_w, canvas_h = self.canvas_size(image.width, image.height)
+        scale = min(canvas_w / image.width, canvas_h / image.height)
         tile_scale = min(1.0, scale * detail)
-        if scale > below or tile_scale <= scale * 1.2:
+        if as_camera > below or tile_scale <= scale * 1.2:
             return []  # a frame of camera size, or one already seen at nearly full detail
-        tile_w = min(image.width, round(config.input_width / tile_scale))
-        tile_h = min(image.height, round(config.input_height / tile_scale))
+        tile_w = min(image.width, round(canvas_w / tile_scale))
+        tile_h = min(image.height, round(canvas_h / tile_scale))
         seen: list[tuple[bool, Detection]] = []
         for left in _tile_starts(image.width, tile_w):
             for top in _tile_starts(image.height, tile_h):
@@ -153,4 +171,4 @@ def _tile_starts(length: int, tile: int) -> list[int]:
 def _inside(a, b, share: float = 0.6) -> bool:
     """Most of box `a` lies inside box `b` (a plate's half seen at a tile's edge)."""
     area = (a[2] - a[0]) * (a[3] - a[1])
-    return area > 0 and _intersection(a, b) / area >= share
+    return area > 0 and box_intersection(a, b) / area >= share

@@ -46,6 +46,12 @@ def open_model_session(
     session = open_session(MODELS_DIR / config.onnx, threads, providers)
     shape = session.get_inputs()[0].shape
     expected = [config.channels, config.input_height, config.input_width]
-    if list(shape[1:]) != expected:
+    # The detector is fully convolutional: its file may leave height and width free (names,
+    # not numbers). The reader's input is fixed.
+    free = isinstance(config, DetectorConfig)
+    if len(shape) != 4 or not all(
+        size == want or (free and index > 0 and not isinstance(size, int))
+        for index, (size, want) in enumerate(zip(shape[1:], expected, strict=True))
+    ):
         raise ModelConfigError(f"{config.onnx}: input {shape} does not match config {expected}")
     return session

@@ -141,7 +141,10 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
     detector = load_detector_config()
     for sample in samples:
         bgr = load_bgr(sample.image)
-        scale = min(detector.input_width / bgr.shape[1], detector.input_height / bgr.shape[0])
+        canvas_w, canvas_h = detector.input_width, detector.input_height
+        if bgr.shape[0] > bgr.shape[1]:  # portrait frames are drawn on an upright canvas
+            canvas_w, canvas_h = canvas_h, canvas_w
+        scale = min(canvas_w / bgr.shape[1], canvas_h / bgr.shape[0])
         started = time.perf_counter()
         if given_boxes:
             boxes, reads = run(bgr, [box for box, _ in sample.plates])

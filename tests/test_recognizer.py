@@ -228,12 +228,46 @@ def test_a_small_plate_in_a_large_photo_is_found_in_tiles(recognizer, seed):
     assert x <= cx <= x + w and y <= cy <= y + h
 
 
+def a_portrait_phone_photo(seed: int):
+    """A rendered scene drawn at half size low in a 1080x1920 portrait photo."""
+    import random
+
+    from models.train.synthetic_scenes import render_scene
+
+    scene, (x, y, w, h), _ = render_scene(random.Random(seed))
+    scene = scene.resize((scene.width // 2, scene.height // 2), Image.BILINEAR)
+    photo = Image.new("RGB", (1080, 1920), (90, 95, 100))
+    photo.paste(scene, (100, 900))
+    return photo, (100 + x / 2, 900 + y / 2, 100 + (x + w) / 2, 900 + (y + h) / 2)
+
+
+def test_the_shipped_detector_turns_its_canvas_upright_for_portrait_frames(recognizer):
+    detector = recognizer.detector
+    assert detector.turns_canvas
+    assert detector.canvas_size(1080, 1920) == (384, 640)
+    assert detector.canvas_size(1280, 720) == (640, 384)
+    assert detector.canvas_size(640, 640) == (640, 384)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_a_plate_in_a_portrait_photo_is_found_on_the_upright_canvas(seed):
+    from edge_agent.detector import PlateDetector, overlap
+
+    detector = PlateDetector.default()  # its own: the shared one must keep turning
+    photo, plate = a_portrait_phone_photo(seed)
+    upright = max(overlap(d.box, plate) for d in detector.detect(photo))
+    detector.turns_canvas = False  # a fifth of the size instead of a third
+    landscape = max((overlap(d.box, plate) for d in detector.detect(photo)), default=0.0)
+    assert upright >= 0.5 > landscape
+
+
 class CountingDetector:
     """The shipped detector, counting its runs."""
 
     def __init__(self, detector) -> None:
         self.inner, self.runs = detector, 0
         self.config = detector.config
+        self.canvas_size = detector.canvas_size
 
     def detect(self, *args, **kwargs):
         self.runs += 1

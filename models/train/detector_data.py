@@ -9,6 +9,7 @@ Frames are cached as one uint8 array; boxes as (x0, y0, x1, y1) in input pixels.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from multiprocessing import Pool
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from edge_agent.detector import letterbox
+from edge_agent.detector import box_intersection, letterbox
 from models.config import DetectorConfig
 from models.train import sources
 from models.train.plates import degrade, place_plate, random_background, render_plate
@@ -53,7 +54,7 @@ def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfi
     return canvas, out
 
 
-def _composite(rng: random.Random, config: DetectorConfig, negatives, crops):
+def _composite(rng: random.Random, config: DetectorConfig, negatives, crops, yaw_share: float):
     size = (config.input_width, config.input_height)
     if negatives and rng.random() < 0.85:
         background = Image.open(rng.choice(negatives)).convert("RGB")
@@ -81,20 +82,20 @@ def _composite(rng: random.Random, config: DetectorConfig, negatives, crops):
         ):
             continue
         if rng.random() < 0.5:  # a car body around the plate
-            draw = ImageDraw.Draw(background)
             cw, ch = width * rng.uniform(2.5, 4), height * rng.uniform(4, 9)
             colour = tuple(rng.randint(10, 240) for _ in range(3))
-            draw.rounded_rectangle(
-                [
-                    centre[0] - cw / 2,
-                    centre[1] - ch * 0.6,
-                    centre[0] + cw / 2,
-                    centre[1] + ch * 0.4,
-                ],
-                round(width * 0.2),
-                fill=colour,
+            body = (
+                centre[0] - cw / 2,
+                centre[1] - ch * 0.6,
+                centre[0] + cw / 2,
+                centre[1] + ch * 0.4,
             )
-        background, box = place_plate(plate, background, rng, width, centre)
+            if not any(box_intersection(body, b) for b in boxes):  # never paint over a plate
+                ImageDraw.Draw(background).rounded_rectangle(body, round(width * 0.2), fill=colour)
+        yaw = 0.0
+        if yaw_share and rng.random() < yaw_share:  # seen from the side: narrow and tapered
+            yaw = math.radians(rng.uniform(20, 65)) * rng.choice((-1, 1))
+        background, box = place_plate(plate, background, rng, width, centre, yaw)
         boxes.append(box)
     return degrade(background, rng), boxes
 
@@ -105,7 +106,7 @@ def _rendered_scene(rng: random.Random, config: DetectorConfig):
 
 
 def _chunk(args):
-    seed, count, config, kind, frames, negatives, crops = args
+    seed, count, config, kind, frames, negatives, crops, yaw_share = args
     rng = random.Random(seed)
     images, boxes = [], []
     for index in range(count):
@@ -115,7 +116,7 @@ def _chunk(args):
             if rng.random() < 0.5:
                 image = degrade(image, rng)
         elif kind == "composite":
-            image, found = _composite(rng, config, negatives, crops)
+            image, found = _composite(rng, config, negatives, crops, yaw_share)
         else:
             image, found = _rendered_scene(rng, config)
         if rng.random() < 0.5:  # mirror: plates read backwards still look like plates
@@ -129,9 +130,16 @@ def _chunk(args):
 
 
 def detector_set(
-    config: DetectorConfig, counts: dict[str, int], seed: int, cache: Path, workers: int = 2
+    config: DetectorConfig,
+    counts: dict[str, int],
+    seed: int,
+    cache: Path,
+    workers: int = 2,
+    yaw_share: float = 0.0,
 ) -> tuple[np.ndarray, list[list[tuple[float, float, float, float]]]]:
-    """Frames of each kind ('real', 'composite', 'scene') per `counts`, cached as .npz."""
+    """Frames of each kind ('real', 'composite', 'scene') per `counts`, cached as .npz.
+
+    `yaw_share` of the composite plates are turned 20-65 degrees (`plates.turned`)."""
     if cache.exists():
         data = np.load(cache, allow_pickle=True)
         return data["images"], list(data["boxes"])
@@ -143,7 +151,9 @@ def detector_set(
         for start in range(0, count, 200):
             n = min(200, count - start)
             part = frames[start % len(frames) :] + frames[: start % len(frames)]
-            jobs.append((seed * 104_729 + len(jobs), n, config, kind, part, negatives, crops))
+            jobs.append(
+                (seed * 104_729 + len(jobs), n, config, kind, part, negatives, crops, yaw_share)
+            )
     with Pool(workers) as pool:
         parts = pool.map(_chunk, jobs)
     images = np.concatenate([p[0] for p in parts])

@@ -8,6 +8,7 @@ a `random.Random` so a seed reproduces every sample.
 from __future__ import annotations
 
 import io
+import math
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -214,16 +215,42 @@ def degrade(image: Image.Image, rng: random.Random) -> Image.Image:
     return image
 
 
+def turned(
+    corners: list[tuple[float, float]], yaw: float, distance: float
+) -> list[tuple[float, float]]:
+    """Centred plate corners turned by `yaw` radians about the plate's vertical axis, seen
+    from `distance` plate widths: narrower by cos(yaw), the near side taller than the far.
+
+    Phone photos of parked cars and cameras beside a lane see plates at 30-60 degrees; the
+    small warps of `warp_corners` never draw them that narrow."""
+    width = max(c[0] for c in corners) - min(c[0] for c in corners)
+    taper = 0.5 * math.sin(yaw) / distance
+    out = []
+    for x, y in corners:
+        side = x / (width / 2) if width else 0.0  # -1 at the left edge, +1 at the right
+        out.append((x * math.cos(yaw), y * (1 + taper * side)))
+    return out
+
+
 def place_plate(
-    plate: Image.Image, background: Image.Image, rng: random.Random, width: float, centre
+    plate: Image.Image,
+    background: Image.Image,
+    rng: random.Random,
+    width: float,
+    centre,
+    yaw: float = 0.0,
 ) -> tuple[Image.Image, tuple[float, float, float, float]]:
-    """Warp a flat plate into `background` at `centre`, `width` pixels wide.
+    """Warp a flat plate into `background` at `centre`, `width` pixels wide before any
+    `yaw` (radians, see `turned`).
 
     Returns the composed image and the plate's axis-aligned box (x0, y0, x1, y1).
     """
     scale = width / plate.width
     w, h = plate.width * scale, plate.height * scale
-    corners = [(cx + centre[0], cy + centre[1]) for cx, cy in warp_corners(w, h, rng)]
+    corners = warp_corners(w, h, rng)
+    if yaw:
+        corners = turned(corners, yaw, rng.uniform(1.5, 5.0))
+    corners = [(cx + centre[0], cy + centre[1]) for cx, cy in corners]
     src = [(0, 0), (plate.width, 0), (plate.width, plate.height), (0, plate.height)]
     coefficients = perspective_coefficients(src, corners)
     size = background.size

@@ -30,6 +30,8 @@ from models.train.specs import DETECTOR
 log = logging.getLogger(__name__)
 
 HELD_OUT_SEED = 999_002
+# Bump when the frames change: a cached set of an older generator must not be reused.
+DATA_VERSION = "v4"  # v4: composite car bodies never paint over an earlier plate
 
 
 def targets(
@@ -136,9 +138,12 @@ def export(net: PlateDetectorNet, out_dir: Path = MODELS_DIR) -> Path:
     net.eval()
     path = out_dir / DETECTOR.onnx
     dummy = torch.zeros(1, DETECTOR.channels, DETECTOR.input_height, DETECTOR.input_width)
+    # Height and width stay free (the net is fully convolutional): inference turns the
+    # canvas upright for portrait frames (`PlateDetector.canvas_size`).
     torch.onnx.export(
         ExportedDetector(net), (dummy,), str(path), input_names=["image"], output_names=["maps"],
         opset_version=17, dynamo=False,
+        dynamic_axes={"image": {2: "height", 3: "width"}, "maps": {2: "rows", 3: "columns"}},
     )  # fmt: skip
     (out_dir / "plate_detector.toml").write_text(dump_toml(DETECTOR), encoding="utf-8")
     log.info("exported %s (%.2f MB)", path, path.stat().st_size / 1e6)
@@ -152,9 +157,20 @@ def train(args: argparse.Namespace) -> None:
     cache = sources.data_dir() / "cache"
     counts = {"real": args.real, "composite": args.composite, "scene": args.scenes}
     name = "_".join(f"{k}{v}" for k, v in counts.items())
-    images, boxes = detector_set(DETECTOR, counts, args.seed, cache / f"det_{name}_{args.seed}.npz")
+    if args.yaw_share:
+        name += f"_yaw{round(args.yaw_share * 100)}"
+    images, boxes = detector_set(
+        DETECTOR,
+        counts,
+        args.seed,
+        cache / f"det_{DATA_VERSION}_{name}_{args.seed}.npz",
+        yaw_share=args.yaw_share,
+    )
     held_images, held_boxes = detector_set(
-        DETECTOR, {"composite": 200, "scene": 50}, HELD_OUT_SEED, cache / "det_heldout.npz"
+        DETECTOR,
+        {"composite": 200, "scene": 50},
+        HELD_OUT_SEED,
+        cache / f"det_{DATA_VERSION}_heldout.npz",
     )
     log.info("training frames %d, synthetic held-out %d", len(images), len(held_images))
     net = PlateDetectorNet(DETECTOR.channels)
@@ -201,7 +217,7 @@ def train(args: argparse.Namespace) -> None:
             found, false = recall(net, held_images, held_boxes, DETECTOR)
             log.info("step %d synthetic held-out recall %.4f false/image %.3f", step, found, false)
     torch.save(net.state_dict(), work / "final.pt")
-    export(net)
+    export(net, Path(args.out))
 
 
 def main() -> None:
@@ -216,14 +232,20 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=300)
     parser.add_argument("--crop", type=int, nargs=2, default=(224, 320), help="window h w")
     parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument(
+        "--yaw-share", type=float, default=0.0, help="share of composite plates seen from the side"
+    )
     parser.add_argument("--work", default="var/train/detector")
+    parser.add_argument(
+        "--out", default=str(MODELS_DIR), help="ONNX + TOML folder (a candidate: elsewhere)"
+    )
     parser.add_argument("--export-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.export_only:
         net = PlateDetectorNet(DETECTOR.channels)
         net.load_state_dict(torch.load(Path(args.work) / "final.pt"))
-        export(net)
+        export(net, Path(args.out))
         return
     train(args)
 
