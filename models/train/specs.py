@@ -22,7 +22,7 @@ READER = ReaderConfig(
 )
 
 DETECTOR = DetectorConfig(
-    version="plate-detector-1.0",
+    version="plate-detector-1.2",
     onnx="plate_detector.onnx",
     input_height=384,
     input_width=640,

@@ -233,7 +233,7 @@ def main() -> None:
     parser.add_argument("--crop", type=int, nargs=2, default=(224, 320), help="window h w")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument(
-        "--yaw-share", type=float, default=0.0, help="share of composite plates seen from the side"
+        "--yaw-share", type=float, default=0.35, help="share of composite plates seen from the side"
     )
     parser.add_argument("--work", default="var/train/detector")
     parser.add_argument(
