@@ -48,3 +48,21 @@ def test_heldout3_labels_parse_and_share_no_plate_with_other_sets():
     assert not set(plates3) & others
     photos = heldout.read_labels(TRAIN / "heldout3_labels.tsv")
     assert sum(len(p) for p in photos.values()) == len(held3)
+
+
+def test_heldout4_labels_parse_and_share_no_plate_or_source_with_other_sets():
+    held4 = _rows(TRAIN / "heldout4_labels.tsv")
+    assert len({row[1] for row in held4}) >= 100  # the floor: 100 photos
+    _check_rows(held4, sources.HELDOUT4_SOURCES)
+    plates4 = [row[6] for row in held4]
+    assert max(plates4.count(p) for p in plates4) <= 2
+    others = {
+        row[6] for name in ("heldout2", "heldout3") for row in _rows(TRAIN / f"{name}_labels.tsv")
+    }
+    others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
+    assert not set(plates4) & others
+    assert not set(sources.HELDOUT4_SOURCES) & (
+        set(sources.HELDOUT2_SOURCES) | set(sources.HELDOUT3_SOURCES)
+    )
+    photos = heldout.read_labels(TRAIN / "heldout4_labels.tsv")
+    assert sum(len(p) for p in photos.values()) == len(held4)
