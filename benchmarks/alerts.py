@@ -40,6 +40,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="alerts a second, end to end")
     parser.add_argument("--seconds", type=float, default=30.0, help="end-to-end run length")
     args = parser.parse_args()
+    if args.entries < 4000:
+        parser.error(
+            f"--entries must be at least 4,000 (it samples 4,000 near hits), got {args.entries:,}"
+        )
     root = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
     try:
         now = datetime.now(UTC)
