@@ -40,3 +40,19 @@ def test_jetson_uses_its_accelerator():
     recognizer = Recognizer.default()
     used = set(recognizer.detector.session.get_providers())
     assert used & {"CUDAExecutionProvider", "TensorrtExecutionProvider"}, used
+
+
+@pytest.mark.skipif(
+    not {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+    & set(onnxruntime.get_available_providers()),
+    reason="no CUDA or TensorRT provider (not a Jetson)",
+)
+def test_the_accelerator_runs_the_detector_on_both_canvases():
+    # The detector file leaves height and width free; TensorRT builds an engine per shape.
+    from PIL import Image
+
+    from edge_agent.detector import PlateDetector
+
+    detector = PlateDetector.default()
+    for size in ((1280, 720), (1080, 1920)):
+        assert detector.detect(Image.new("RGB", size, (120, 120, 120))) == []
