@@ -28,6 +28,6 @@ DETECTOR = DetectorConfig(
     input_width=640,
     colour_mode="rgb",
     stride=4,
-    score_threshold=0.3,
+    score_threshold=0.4,
     box_scale=16.0,
 )
