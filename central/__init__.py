@@ -27,6 +27,7 @@ def create_app(config: CentralConfig) -> Flask:
     from central.requests import api as requests_api
     from central.requests import oversight, result_views
     from central.requests import views as request_views
+    from central.web.navigation import navigation
 
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(api.bp)
@@ -41,6 +42,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.register_blueprint(oversight.bp)
     app.register_blueprint(result_views.bp)
     app.teardown_appcontext(api.close_stores)
+    app.context_processor(navigation)
 
     if config.web.training:
         from central.training import mark_every_page

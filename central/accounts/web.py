@@ -70,6 +70,7 @@ def requires(*roles: str):
                 check_csrf(session)
             return view(*args, **kwargs)
 
+        guarded.roles = roles  # the navigation bar offers the page to these roles only
         return guarded
 
     return decorate
