@@ -66,3 +66,23 @@ def test_heldout4_labels_parse_and_share_no_plate_or_source_with_other_sets():
     )
     photos = heldout.read_labels(TRAIN / "heldout4_labels.tsv")
     assert sum(len(p) for p in photos.values()) == len(held4)
+
+
+def test_heldout5_labels_parse_and_share_no_plate_or_source_with_other_sets():
+    held5 = _rows(TRAIN / "heldout5_labels.tsv")
+    assert len({(row[0], row[1]) for row in held5}) >= 200
+    _check_rows(held5, sources.HELDOUT5_SOURCES)
+    plates5 = [row[6] for row in held5]
+    assert max(plates5.count(p) for p in plates5) <= 2
+    others = {
+        row[6]
+        for name in ("heldout2", "heldout3", "heldout4")
+        for row in _rows(TRAIN / f"{name}_labels.tsv")
+    }
+    others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
+    assert not set(plates5) & others
+    earlier = set(sources.HELDOUT2_SOURCES) | set(sources.HELDOUT3_SOURCES)
+    earlier |= set(sources.HELDOUT4_SOURCES)
+    assert not set(sources.HELDOUT5_SOURCES) & earlier
+    photos = heldout.read_labels(TRAIN / "heldout5_labels.tsv")
+    assert sum(len(p) for p in photos.values()) == len(held5)

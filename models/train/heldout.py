@@ -17,6 +17,9 @@
 - `real-heldout-4/` (`--fresh`): Hungarian (a few Czech and German), Czech and Dutch cars from
   repositories without a licence (evaluation only, never trained on or committed):
   `heldout4_labels.tsv`.
+- `real-heldout-5/` (`--fresh`): Dutch dealer photos, Spanish (Gran Canaria, Barcelona), Polish,
+  British and a few German, Slovak and Dutch cars from repositories without a licence (evaluation
+  only, never trained on or committed): `heldout5_labels.tsv`.
 
 `openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
 """
@@ -36,6 +39,7 @@ LABELS = Path(__file__).with_name("heldout_labels.tsv")
 LABELS_2 = Path(__file__).with_name("heldout2_labels.tsv")
 LABELS_3 = Path(__file__).with_name("heldout3_labels.tsv")
 LABELS_4 = Path(__file__).with_name("heldout4_labels.tsv")
+LABELS_5 = Path(__file__).with_name("heldout5_labels.tsv")
 SYNTHETIC_SEED = 999_003
 
 
@@ -123,16 +127,22 @@ def write_real_4(folder: Path) -> int:
     return _write_labelled(folder, LABELS_4, sources.HELDOUT4_SOURCES)
 
 
+def write_real_5(folder: Path) -> int:
+    """Write `real-heldout-5`: every photo of `heldout5_labels.tsv` (evaluation only)."""
+    return _write_labelled(folder, LABELS_5, sources.HELDOUT5_SOURCES)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
-    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2, -3 and -4")
+    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -5")
     args = parser.parse_args()
     if args.fresh:
         print("real held-out 2 photos:", write_real_2(args.out / "real-heldout-2"))
         print("real held-out 3 photos:", write_real_3(args.out / "real-heldout-3"))
         print("real held-out 4 photos:", write_real_4(args.out / "real-heldout-4"))
+        print("real held-out 5 photos:", write_real_5(args.out / "real-heldout-5"))
         return
     print("real held-out photos:", write_real(args.out / "real-heldout"))
     write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)

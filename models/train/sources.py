@@ -112,6 +112,41 @@ NL_PAPPAVIS = Source(
 )
 HELDOUT4_SOURCES = {s.repo: s for s in (HU_DAVID, HU_PMATE, HU_SILVER, CZ_KVITAJAKUB, NL_PAPPAVIS)}
 
+# Real held-out set 5 (`heldout5_labels.tsv`): Dutch dealer photos, Spanish cars (Gran Canaria and
+# Barcelona course photos, a few web photos of British, German and Spanish cars), Polish, Slovak and
+# Dutch cars from course and hobby repositories that have no licence file (all rights reserved):
+# evaluation only, never trained or tuned on, never committed; the photos stay in the data folder.
+NL_RFJHENDRIKS = Source(
+    "RFJHendriks/Kentekenherkenning",
+    "59654ff62a5d046565d9937c06156601ea7dc54e",
+    "none: evaluation only",
+)
+ES_CARLOSQCHAO = Source(
+    "Carlosqchao/VC_P4", "c64733adecfbf95cc3d2965a32a5c11e42bdd2bf", "none: evaluation only"
+)
+ES_GAUSACHS = Source(
+    "GabrielGausachs/License-plate-recognition",
+    "b7a07ee14d603c998610a04f5afa944e362737a5",
+    "none: evaluation only",
+)
+PL_WITEK = Source(
+    "witek2310/SW_projekt", "29aa67a8e0bc8fcc37173535d6b05b5bf1afc97f", "none: evaluation only"
+)
+NL_KENTIE = Source(
+    "KevinKentieHBO/kentekenscanner_stage",
+    "7db7ea15dc7f180fa6a5a902f301526bd82b8a62",
+    "none: evaluation only",
+)
+HU_SZEPZSOFIA = Source(
+    "szepzsofia/GepiLatas_RendszamFelismero",
+    "d6c83eb90df6a3c3ac8e3661afb01b7878766df2",
+    "none: evaluation only",
+)
+HELDOUT5_SOURCES = {
+    s.repo: s
+    for s in (NL_RFJHENDRIKS, ES_CARLOSQCHAO, ES_GAUSACHS, PL_WITEK, NL_KENTIE, HU_SZEPZSOFIA)
+}
+
 
 class SourceUnavailableError(RuntimeError):
     """A data source is missing and could not be cloned."""
