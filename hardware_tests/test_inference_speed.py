@@ -13,6 +13,11 @@ import pytest
 onnxruntime = pytest.importorskip("onnxruntime")
 
 ON_UNIT = platform.machine() in ("aarch64", "arm64")
+accelerated = pytest.mark.skipif(
+    not {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
+    & set(onnxruntime.get_available_providers()),
+    reason="no CUDA or TensorRT provider (not a Jetson)",
+)
 
 
 @pytest.mark.skipif(not ON_UNIT, reason="not a roadside unit (aarch64)")
@@ -29,11 +34,7 @@ def test_detector_and_reader_keep_up_with_25_fps_on_the_unit():
     assert per_frame < 0.040, f"{per_frame * 1000:.0f} ms per frame: not real time at 25 fps"
 
 
-@pytest.mark.skipif(
-    not {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
-    & set(onnxruntime.get_available_providers()),
-    reason="no CUDA or TensorRT provider (not a Jetson)",
-)
+@accelerated
 def test_jetson_uses_its_accelerator():
     from edge_agent.recognizer import Recognizer
 
@@ -42,11 +43,7 @@ def test_jetson_uses_its_accelerator():
     assert used & {"CUDAExecutionProvider", "TensorrtExecutionProvider"}, used
 
 
-@pytest.mark.skipif(
-    not {"CUDAExecutionProvider", "TensorrtExecutionProvider"}
-    & set(onnxruntime.get_available_providers()),
-    reason="no CUDA or TensorRT provider (not a Jetson)",
-)
+@accelerated
 def test_the_accelerator_runs_the_detector_on_both_canvases():
     # The detector file leaves height and width free; TensorRT builds an engine per shape.
     from PIL import Image
