@@ -36,10 +36,13 @@ from models.train import sources
 from models.train.synthetic_scenes import write_samples
 
 LABELS = Path(__file__).with_name("heldout_labels.tsv")
-LABELS_2 = Path(__file__).with_name("heldout2_labels.tsv")
-LABELS_3 = Path(__file__).with_name("heldout3_labels.tsv")
-LABELS_4 = Path(__file__).with_name("heldout4_labels.tsv")
-LABELS_5 = Path(__file__).with_name("heldout5_labels.tsv")
+# The fresh sets `--fresh` writes: number -> the sources their label file may name.
+FRESH_SETS = {
+    2: sources.HELDOUT2_SOURCES,
+    3: sources.HELDOUT3_SOURCES,  # sets 3-5: evaluation only (no licence)
+    4: sources.HELDOUT4_SOURCES,
+    5: sources.HELDOUT5_SOURCES,
+}
 SYNTHETIC_SEED = 999_003
 
 
@@ -112,24 +115,10 @@ def _write_labelled(folder: Path, labels: Path, repos: dict[str, sources.Source]
     return count
 
 
-def write_real_2(folder: Path) -> int:
-    """Write `real-heldout-2`: every photo of `heldout2_labels.tsv`."""
-    return _write_labelled(folder, LABELS_2, sources.HELDOUT2_SOURCES)
-
-
-def write_real_3(folder: Path) -> int:
-    """Write `real-heldout-3`: every photo of `heldout3_labels.tsv` (evaluation only)."""
-    return _write_labelled(folder, LABELS_3, sources.HELDOUT3_SOURCES)
-
-
-def write_real_4(folder: Path) -> int:
-    """Write `real-heldout-4`: every photo of `heldout4_labels.tsv` (evaluation only)."""
-    return _write_labelled(folder, LABELS_4, sources.HELDOUT4_SOURCES)
-
-
-def write_real_5(folder: Path) -> int:
-    """Write `real-heldout-5`: every photo of `heldout5_labels.tsv` (evaluation only)."""
-    return _write_labelled(folder, LABELS_5, sources.HELDOUT5_SOURCES)
+def write_fresh(number: int, folder: Path) -> int:
+    """Write `real-heldout-N`: every photo of `heldoutN_labels.tsv`."""
+    labels = Path(__file__).with_name(f"heldout{number}_labels.tsv")
+    return _write_labelled(folder, labels, FRESH_SETS[number])
 
 
 def main() -> None:
@@ -139,10 +128,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -5")
     args = parser.parse_args()
     if args.fresh:
-        print("real held-out 2 photos:", write_real_2(args.out / "real-heldout-2"))
-        print("real held-out 3 photos:", write_real_3(args.out / "real-heldout-3"))
-        print("real held-out 4 photos:", write_real_4(args.out / "real-heldout-4"))
-        print("real held-out 5 photos:", write_real_5(args.out / "real-heldout-5"))
+        for number in FRESH_SETS:
+            written = write_fresh(number, args.out / f"real-heldout-{number}")
+            print(f"real held-out {number} photos:", written)
         return
     print("real held-out photos:", write_real(args.out / "real-heldout"))
     write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)
