@@ -39,6 +39,17 @@ def letterbox(
     return canvas, scale
 
 
+def canvas_size(
+    config: DetectorConfig, width: int, height: int, upright: bool = True
+) -> tuple[int, int]:
+    """The input canvas (width, height) for a frame of this shape: the configured landscape
+    canvas, turned upright for a portrait frame when `upright` (a free-shape model file)."""
+    long, short = config.input_width, config.input_height
+    if upright and height > width:
+        return short, long
+    return long, short
+
+
 def box_intersection(a, b) -> float:
     """Area shared by two (x0, y0, x1, y1) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -64,12 +75,8 @@ class PlateDetector:
         self.turns_canvas = not all(isinstance(d, int) for d in model_input.shape[2:])
 
     def canvas_size(self, width: int, height: int) -> tuple[int, int]:
-        """The input canvas (width, height) for a frame of this shape: the configured
-        landscape canvas, turned upright for a portrait frame when the model allows it."""
-        long, short = self.config.input_width, self.config.input_height
-        if self.turns_canvas and height > width:
-            return short, long
-        return long, short
+        """The input canvas for a frame of this shape, as this model file allows."""
+        return canvas_size(self.config, width, height, self.turns_canvas)
 
     @classmethod
     def default(cls, threads: int = 1, providers=None) -> PlateDetector:

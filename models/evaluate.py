@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_agent.detector import PlateDetector
+from edge_agent.detector import PlateDetector, canvas_size
 from edge_agent.reader import PlateReader
 from edge_agent.recognizer import (
     AnnotationError,
@@ -141,9 +141,7 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
     detector = load_detector_config()
     for sample in samples:
         bgr = load_bgr(sample.image)
-        canvas_w, canvas_h = detector.input_width, detector.input_height
-        if bgr.shape[0] > bgr.shape[1]:  # portrait frames are drawn on an upright canvas
-            canvas_w, canvas_h = canvas_h, canvas_w
+        canvas_w, canvas_h = canvas_size(detector, bgr.shape[1], bgr.shape[0])
         scale = min(canvas_w / bgr.shape[1], canvas_h / bgr.shape[0])
         started = time.perf_counter()
         if given_boxes:

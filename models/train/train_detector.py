@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edge_agent.detector import overlap
 from models.config import MODELS_DIR, DetectorConfig, dump_toml
 from models.train import checkpoints, sources
 from models.train.detector_data import detector_set
@@ -104,14 +105,6 @@ def decode(output: np.ndarray, config: DetectorConfig, threshold: float) -> list
     return sorted(found, key=lambda b: -b[4])
 
 
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def recall(
     net: PlateDetectorNet, images: np.ndarray, boxes, config: DetectorConfig
 ) -> tuple[float, float]:
@@ -122,9 +115,9 @@ def recall(
         for image, truth in zip(images, boxes, strict=True):
             out = exported(to_tensor(image[None])).numpy()
             found = decode(out, config, config.score_threshold)
-            matched = [any(iou(f, t) >= 0.5 for t in truth) for f in found]
+            matched = [any(overlap(f, t) >= 0.5 for t in truth) for f in found]
             false += matched.count(False)
-            hits += sum(any(iou(f, t) >= 0.5 for f in found) for t in truth)
+            hits += sum(any(overlap(f, t) >= 0.5 for f in found) for t in truth)
             total += len(truth)
     net.train()
     return hits / max(1, total), false / len(images)
