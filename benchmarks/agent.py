@@ -29,7 +29,8 @@ from PIL import Image
 from edge_agent.agent import Agent
 from edge_agent.capture.folder import FolderSource, load_bgr
 from edge_agent.config import load_config
-from edge_agent.recognizer import parse_annotations
+from node.keyfiles import load_signing_key
+from recognition.recognizer import parse_annotations
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "replay"
 
@@ -86,7 +87,7 @@ def bench_realtime(root: Path, seconds: float, onnx: bool) -> None:
     _, _, config = setup(root / "rt", folder, free_port())
     recognizer = None
     if onnx:
-        from edge_agent.recognizer import Recognizer
+        from recognition.recognizer import Recognizer
 
         recognizer = Recognizer.default()
     stop = threading.Event()
@@ -114,11 +115,10 @@ def bench_realtime(root: Path, seconds: float, onnx: bool) -> None:
 
 
 def bench_spool(root: Path, records: int) -> None:
-    from central.ingest import IngestWorker
+    from central.ingest.service import IngestWorker
     from central.store import open_store
     from provisioning.broker_config import render_dev_config
     from tests.conftest import free_port, mosquitto_binary, wait_for_port
-    from wire import SigningKey
 
     port = free_port()
     folder = root / "one"
@@ -130,7 +130,7 @@ def bench_spool(root: Path, records: int) -> None:
     build = agent.factory.payload_builder
     from edge_agent.capture import Frame
     from edge_agent.passages import encode_jpeg
-    from edge_agent.recognizer import Read
+    from recognition.recognizer import Read
 
     tiny = np.full((72, 128, 3), 120, dtype=np.uint8)
     frame = Frame(tiny, datetime.now(UTC).replace(microsecond=0))
@@ -148,7 +148,7 @@ def bench_spool(root: Path, records: int) -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     wait_for_port(port)
     worker = IngestWorker(
-        central.config, SigningKey.load(central.config.secrets.ack_signing_key_file)
+        central.config, load_signing_key(central.config.secrets.ack_signing_key_file)
     )
     worker.start()
     delivering = Agent(config)

@@ -29,8 +29,9 @@ from werkzeug.serving import make_server
 from central import create_app
 from central.calamity.listener import BufferListener
 from central.hotlists.listener import HotlistListener
-from central.hotlists.store import Hotlists
-from central.ingest import IngestWorker
+from central.hotlists.lists import Hotlists
+from central.ingest.service import IngestWorker
+from node.keyfiles import load_signing_key
 from provisioning.broker_config import render_dev_config
 from tests.conftest import (
     current_code,
@@ -42,7 +43,7 @@ from tests.conftest import (
     wait_for_port,
     write_central_config,
 )
-from wire import SigningKey, encode_passage
+from wire import encode_passage
 from wire.topics import passage_topic
 
 
@@ -115,7 +116,7 @@ def measure(root: Path, rate: float, seconds: float, plates: list[str]) -> dict[
         setup.config.storage.data_dir.mkdir(parents=True, exist_ok=True)
         hotlists_file.rename(setup.config.hotlists_path)
     camera = register_camera(setup, "bench-cam-01", root / "camera")
-    worker = IngestWorker(setup.config, SigningKey.load(setup.config.secrets.ack_signing_key_file))
+    worker = IngestWorker(setup.config, load_signing_key(setup.config.secrets.ack_signing_key_file))
     listener = HotlistListener(setup.config.hotlists_path)
     buffer = BufferListener(setup.config.calamity_path)
     worker.passage_listeners.append(listener)  # both as `anpr-central serve` attaches them

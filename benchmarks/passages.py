@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from edge_agent.recognizer import parse_annotations
+from recognition.recognizer import parse_annotations
 from wire import Passage, SigningKey, encode_passage
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "replay"

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from research.config import parse_config
-from research.figures import flows, od_matrix
-from research.ingest import ResearchIngest, check_batch
-from research.registry import Registry
-from research.store import ResearchStore
+from node.keyfiles import save_signing_key
+from traffic_research.config import parse_config
+from traffic_research.figures import flows, od_matrix
+from traffic_research.ingest import ResearchIngest, check_batch
+from traffic_research.registry import Registry
+from traffic_research.store import ResearchStore
 from wire import SigningKey
 from wire.fields import DIRECTIONS
 from wire.research import MAX_BATCH, ResearchBatch, Sighting, encode_batch, vehicle_hash
@@ -85,7 +86,7 @@ def bench(root: Path, cameras: int, records: int, over_mqtt: int) -> None:
     day = (now - timedelta(days=1)).date()
     day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
     signer = SigningKey.generate()
-    signer.save(root / "signing.key")
+    save_signing_key(signer, root / "signing.key")
     registry = Registry(root / "data" / "registry.sqlite")
     units = []
     for index in range(cameras):

@@ -26,10 +26,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.passages import LETTERS, Fleet
-from central.admission import admit_passage
 from central.cameras import CameraRegistry
+from central.ingest.admission import admit_passage
 from central.store.dayfile import DayFile
 from central.store.partitioned import DayPartitionedStore
+from node.keyfiles import load_signing_key
 
 REPO = Path(__file__).resolve().parent.parent
 BUSY_CAMERAS = [f"busy-cam-{i}" for i in range(8)]
@@ -109,7 +110,7 @@ def bench_ingest_over_mqtt(
 ) -> None:
 
     from central.config import parse_config
-    from central.ingest import IngestWorker
+    from central.ingest.service import IngestWorker
     from provisioning.broker_config import render_dev_config
     from provisioning.keys import make_central_keys
     from tests.conftest import free_port, mosquitto_binary, wait_for_port
@@ -140,9 +141,8 @@ def bench_ingest_over_mqtt(
         registry = CameraRegistry(config.cameras_path)
         register(registry, fleet, now)
         registry.close()
-        from wire import SigningKey
 
-        worker = IngestWorker(config, SigningKey.load(keys["ack_key"]))
+        worker = IngestWorker(config, load_signing_key(keys["ack_key"]))
         worker.start()
         worker.subscribed.wait(10)
         # The cameras publish from another process, as they would: one Python process must

@@ -9,7 +9,7 @@ from central.config import CentralConfig, read_session_key
 
 def create_app(config: CentralConfig) -> Flask:
     """Build the web application. Refuses to start without a real session secret."""
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates")
     app.config.update(
         ANPR=config,
         SECRET_KEY=read_session_key(config.secrets.session_key_file),
@@ -17,35 +17,32 @@ def create_app(config: CentralConfig) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
     )
     app.json.sort_keys = False
-    from central import api, web
-    from central.accounts import web as accounts_web
-    from central.calamity import views as calamity_views
-    from central.health import views as health_views
-    from central.hotlists import views as alert_views
-    from central.plan import admin as plan_admin
-    from central.plan import views as plan_views
-    from central.requests import api as requests_api
-    from central.requests import oversight, result_views
-    from central.requests import views as request_views
-    from central.web.navigation import navigation
+    from central.web import (
+        access,
+        alerts,
+        api,
+        calamity,
+        enroll,
+        health,
+        oversight,
+        passages,
+        plan,
+        plan_admin,
+        requests,
+        requests_api,
+        results,
+        stores,
+    )
+    from central.web.navigation_bar import navigation
 
-    app.register_blueprint(accounts_web.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(web.bp)
-    app.register_blueprint(health_views.bp)
-    app.register_blueprint(alert_views.bp)
-    app.register_blueprint(calamity_views.bp)
-    app.register_blueprint(plan_admin.bp)
-    app.register_blueprint(plan_views.bp)
-    app.register_blueprint(request_views.bp)
-    app.register_blueprint(requests_api.bp)
-    app.register_blueprint(oversight.bp)
-    app.register_blueprint(result_views.bp)
-    app.teardown_appcontext(api.close_stores)
+    for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
+                   requests, requests_api, oversight, results):  # fmt: skip
+        app.register_blueprint(module.bp)
+    app.teardown_appcontext(stores.close_all)
     app.context_processor(navigation)
 
     if config.web.training:
-        from central.training import mark_every_page
+        from central.web.practice_banner import mark_every_page
 
         app.after_request(mark_every_page)
 

@@ -20,12 +20,12 @@ from central.commands import (
     service,
 )  # fmt: skip
 from central.config import ConfigError, load_config
+from central.databases import MigrationError
 from central.plan.registry import PlanError
+from central.practice import TrainingError
 from central.requests.orders import RequestError
 from central.requests.package import PackageError
 from central.store.custody import HoldError
-from central.store.migrations import MigrationError
-from central.training import TrainingError
 from wire.errors import KeyFormatError
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from central.store.migrations import open_database
+from central.databases import open_database
 from wire import SigningKey, VerifyKey, WireError
 from wire.canonical import canonical_bytes
 from wire.fields import format_timestamp

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from central.retention import cutoff_text, fully_expired
+from central.expiry import cutoff_text, fully_expired
 from central.store.dayfile import DayFile
 from central.store.daykeys import DayKeyring
 from central.store.partitioned import DayPartitionedStore

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from central.store.migrations import open_database
+from central.databases import open_database
 from wire import SigningKey
 from wire.bundles import BundleFile, Manifest, sign_manifest
 from wire.fields import format_timestamp

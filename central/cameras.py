@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from central.plan.periods import FOREVER
-from central.store.migrations import open_database
+from central.databases import open_database
+from central.periods import FOREVER
 from wire import VerifyKey
 from wire.fields import CAMERA_ID, format_timestamp
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from wire.config_file import ConfigError, path_resolver, read_toml, validate
-from wire.config_file import Section as _Section
-from wire.tls import MqttTransport, is_loopback
+from central.health.rules import Limits
+from node.config_file import ConfigError, path_resolver, read_toml, validate
+from node.config_file import Section as _Section
+from node.tls import MqttTransport, is_loopback
 
 
 class StorageConfig(_Section):
@@ -139,34 +140,44 @@ class AlertsConfig(_Section):
 class HealthConfig(_Section):
     interval_s: float = Field(default=15.0, gt=0, le=600, description="Seconds between checks")
     offline_after_s: float = Field(
-        default=120.0, gt=0, le=3600, description="OFFLINE after this long without heartbeat"
+        default=Limits.offline_after_s,
+        gt=0,
+        le=3600,
+        description="OFFLINE after this long without heartbeat",
     )
     clock_offset_s: float = Field(
-        default=1.0, gt=0, le=3600, description="DEGRADED when the unit's clock is off by more"
+        default=Limits.clock_offset_s,
+        gt=0,
+        le=3600,
+        description="DEGRADED when the unit's clock is off by more",
     )
     spool_age_s: int = Field(
-        default=300, ge=1, le=86400, description="DEGRADED when its oldest spooled record is older"
+        default=Limits.spool_age_s,
+        ge=1,
+        le=86400,
+        description="DEGRADED when its oldest spooled record is older",
     )
     drop_rate: float = Field(
-        default=0.05, gt=0, le=1, description="DEGRADED when this share of frames is dropped"
+        default=Limits.drop_rate,
+        gt=0,
+        le=1,
+        description="DEGRADED when this share of frames is dropped",
     )
 
     min_mean_confidence: float = Field(
-        default=0.80,
+        default=Limits.min_mean_confidence,
         ge=0,
         le=1,
         description="DEGRADED when last hour's mean read confidence is lower",
     )
     traffic_floor: float = Field(
-        default=0.25,
+        default=Limits.traffic_floor,
         ge=0,
         le=1,
         description="DEGRADED when last hour's passages fall below this share of the usual",
     )
 
-    def limits(self):
-        from central.health.rules import Limits
-
+    def limits(self) -> Limits:
         return Limits(
             self.offline_after_s,
             self.clock_offset_s,

@@ -1,12 +1,12 @@
 """Whether a read looks like a real plate of its country: a cheap, plate-free quality figure.
 
-The layouts themselves live once, in `models/plate_formats.py`, beside the reader that uses
+The layouts themselves live once, in `recognition/plate_formats.py`, beside the reader that uses
 them to name a country; the central asks the same table.
 """
 
 from __future__ import annotations
 
-from models.plate_formats import countries_matching
+from recognition.plate_formats import countries_matching
 
 
 def matches_layout(plate: str, country: str) -> bool:

@@ -1,8 +1,8 @@
-"""The 28-day rule of art. 126jj Sv: the decision as pure functions, the destruction as a thread.
+"""Destruction under the 28-day rule of art. 126jj Sv, as a thread (the rule: `expiry.py`).
 
 A passage is invisible to every read path the moment its capture time is more than 28 days
-in the past (read paths filter on `cutoff(now)`), and physically destroyed within the hour:
-`RetentionWorker` wakes every few minutes, securely deletes the expired part of the oldest
+in the past (read paths filter on `expiry.cutoff(now)`), and physically destroyed within the
+hour: `RetentionWorker` wakes every few minutes, securely deletes the expired part of the oldest
 day, and removes whole expired days: first their data key (crypto-shredding), then their
 file. Passages held for an open request are kept, and the hold is logged.
 """
@@ -13,42 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 
+from central.expiry import complete, fully_expired, partly_expired
 from central.statistics import summarise
-from wire.fields import format_timestamp
 
 log = logging.getLogger(__name__)
-
-RETENTION = timedelta(days=28)
-
-
-def cutoff(now: datetime) -> datetime:
-    """Passages captured before this moment are expired."""
-    return now - RETENTION
-
-
-def cutoff_text(now: datetime) -> str:
-    """The cutoff in the store's text form, which sorts like time."""
-    return format_timestamp(cutoff(now))
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def fully_expired(day: date, now: datetime) -> bool:
-    """Every passage of this UTC day is past 28 days."""
-    return day_start(day + timedelta(days=1)) <= cutoff(now)
-
-
-def partly_expired(day: date, now: datetime) -> bool:
-    return day_start(day) < cutoff(now) < day_start(day + timedelta(days=1))
-
-
-def complete(day: date, now: datetime, grace: timedelta = timedelta(hours=1)) -> bool:
-    """The day is over (plus a grace period for late deliveries): its statistics can be made."""
-    return day_start(day + timedelta(days=1)) + grace <= now
 
 
 @dataclass

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from central.databases import open_database
 from central.plate_formats import matches_layout
-from central.store.migrations import open_database
 from wire.fields import format_timestamp
 
 MIGRATIONS = [

@@ -12,7 +12,8 @@ from pathlib import Path
 from edge_agent.agent import Agent
 from edge_agent.capture.folder import SourceError
 from edge_agent.config import ConfigError, load_config
-from edge_agent.spool import SpoolError
+from edge_agent.queue_file import SpoolError
+from node.keyfiles import load_sealing_key, load_signing_key
 from wire.errors import KeyFormatError
 
 
@@ -60,12 +61,11 @@ def main(argv: list[str] | None = None) -> int:
 def _check(config_path: Path) -> int:
     """Everything the agent needs at start, checked without starting it."""
     from edge_agent.capture.folder import FolderSource
-    from wire import SigningKey
-    from wire.signing import load_verify_key
+    from node.keyfiles import load_verify_key
 
     try:
         config = load_config(config_path)
-        key = SigningKey.load(config.keys.signing_key)
+        key = load_signing_key(config.keys.signing_key)
         load_verify_key(config.keys.central_public_key)
         if config.keys.release_public_key:
             load_verify_key(config.keys.release_public_key)
@@ -89,14 +89,13 @@ def _check(config_path: Path) -> int:
 
 def _check_purposes(config) -> str:
     """The purposes in words, after loading the research keys where research is on."""
-    from wire.sealing import SealingKey
-    from wire.signing import load_verify_key
+    from node.keyfiles import load_verify_key
 
     purposes = config.purposes
     named = [name for name in ("hotlist", "store") if getattr(purposes, name)]
     research = purposes.traffic_research
     if research is not None:
-        SealingKey.load(config.keys.research_key)
+        load_sealing_key(config.keys.research_key)
         load_verify_key(config.keys.research_service_public_key)
         until = research.valid_until.isoformat() if research.valid_until else "open"
         named.append(f"traffic research ({research.area}, {research.valid_from} to {until})")
@@ -107,7 +106,7 @@ def _check_purposes(config) -> str:
 
 def _install(config_path: Path, bundle: Path) -> int:
     from edge_agent.bundles import BundleRefused, install_bundle
-    from wire.signing import load_verify_key
+    from node.keyfiles import load_verify_key
 
     try:
         config = load_config(config_path)

@@ -20,20 +20,19 @@ from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
-from edge_agent.plate_rules import apply_plate_rules
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
-from edge_agent.recognizer import AnnotationRecognizer, FrameReader, Read
 from edge_agent.research import ResearchEmitter
 from edge_agent.research_keys import DayKeyRing
 from edge_agent.research_queue import ResearchQueue
 from edge_agent.spool import Spool
 from edge_agent.tracker import Tracker, Vehicle
 from edge_agent.watchdog import Watchdog
-from models.plate_formats import countries_matching
+from node.keyfiles import load_seal_public_key, load_sealing_key, load_signing_key, load_verify_key
+from recognition.plate_formats import countries_matching
+from recognition.plate_rules import apply_plate_rules
+from recognition.recognizer import AnnotationRecognizer, FrameReader, Read
 from wire import SigningKey
-from wire.sealing import SealingKey, load_seal_public_key
-from wire.signing import load_verify_key
 
 log = logging.getLogger(__name__)
 _END = object()  # the source has no more frames
@@ -58,7 +57,7 @@ class AgentStats:
 def make_recognizer(config: AgentConfig) -> FrameReader:
     if config.recognizer.kind == "annotations":
         return AnnotationRecognizer()
-    from edge_agent.recognizer import Recognizer, RecognizerSettings
+    from recognition.recognizer import Recognizer, RecognizerSettings
 
     settings = RecognizerSettings(
         threads=config.recognizer.threads,
@@ -93,7 +92,7 @@ def make_research(
         config.research_dir,
         config.camera.id,
         research.area,
-        SealingKey.load(config.keys.research_key),
+        load_sealing_key(config.keys.research_key),
         load_verify_key(config.keys.research_service_public_key),
     )
     queue = ResearchQueue(config.research_dir / "queue.sqlite", research.max_queued_batches)
@@ -112,7 +111,7 @@ class Agent:
     ) -> None:
         self.config = config
         self.stop_event = stop or threading.Event()
-        self.key = SigningKey.load(config.keys.signing_key)
+        self.key = load_signing_key(config.keys.signing_key)
         central_key = load_verify_key(config.keys.central_public_key)
         self.recognizer = recognizer or make_recognizer(config)
         self.source = source or make_source(config, self.stop_event)

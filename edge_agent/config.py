@@ -13,11 +13,11 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from edge_agent.purposes import PurposesConfig, TrafficResearchConfig
-from wire.config_file import ConfigError as ConfigError  # callers catch it from here
-from wire.config_file import Section as _Section
-from wire.config_file import path_resolver, read_toml, validate
+from node.config_file import ConfigError as ConfigError  # callers catch it from here
+from node.config_file import Section as _Section
+from node.config_file import path_resolver, read_toml, validate
+from node.tls import MqttTransport
 from wire.fields import CAMERA_ID, DIRECTIONS
-from wire.tls import MqttTransport
 
 
 class CameraConfig(_Section):

@@ -13,7 +13,7 @@ from PIL import Image
 
 from edge_agent.capture import Frame
 from edge_agent.config import CameraConfig
-from edge_agent.recognizer import Read
+from recognition.recognizer import Read
 from wire import Passage, SigningKey, encode_passage
 from wire.fields import truncate_to_millis
 from wire.sealing import seal

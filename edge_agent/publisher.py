@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 from edge_agent.config import MqttConfig
 from edge_agent.research_queue import ResearchQueue
 from edge_agent.spool import Spool
+from node.tls import configure_tls
 from wire import VerifyKey, WireError, decode_ack
-from wire.tls import configure_tls
 from wire.topics import (
     ack_topic,
     heartbeat_topic,

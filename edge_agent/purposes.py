@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from wire.config_file import Section
+from node.config_file import Section
 from wire.research import AREA
 
 

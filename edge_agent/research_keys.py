@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from edge_agent.spool import SpoolError
+from edge_agent.queue_file import SpoolError
 from wire import VerifyKey, WireError
 from wire.research import DayKey, decode_day_keys, open_day_key
 from wire.sealing import SealingKey

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from itertools import count
 
 from edge_agent.capture import Frame
-from edge_agent.recognizer import Read
+from recognition.recognizer import Read
 
 
 @dataclass(frozen=True)

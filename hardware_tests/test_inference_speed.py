@@ -22,7 +22,7 @@ accelerated = pytest.mark.skipif(
 
 @pytest.mark.skipif(not ON_UNIT, reason="not a roadside unit (aarch64)")
 def test_detector_and_reader_keep_up_with_25_fps_on_the_unit():
-    from edge_agent.recognizer import Recognizer
+    from recognition.recognizer import Recognizer
 
     recognizer = Recognizer.default()
     frame = np.zeros((720, 1280, 3), dtype=np.uint8)
@@ -36,7 +36,7 @@ def test_detector_and_reader_keep_up_with_25_fps_on_the_unit():
 
 @accelerated
 def test_jetson_uses_its_accelerator():
-    from edge_agent.recognizer import Recognizer
+    from recognition.recognizer import Recognizer
 
     recognizer = Recognizer.default()
     used = set(recognizer.detector.session.get_providers())
@@ -48,7 +48,7 @@ def test_the_accelerator_runs_the_detector_on_both_canvases():
     # The detector file leaves height and width free; TensorRT builds an engine per shape.
     from PIL import Image
 
-    from edge_agent.detector import PlateDetector
+    from recognition.detector import PlateDetector
 
     detector = PlateDetector.default()
     for size in ((1280, 720), (1080, 1920)):

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_agent.detector import PlateDetector
-from edge_agent.reader import PlateReader
-from edge_agent.recognizer import Recognizer, RecognizerSettings
 from models.evaluate import load_bgr, load_folder
+from recognition.detector import PlateDetector
+from recognition.reader import PlateReader
+from recognition.recognizer import Recognizer, RecognizerSettings
 
 REPO = Path(__file__).resolve().parent.parent
 

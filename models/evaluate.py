@@ -1,7 +1,7 @@
 """`anpr-eval DIR`: how well the shipped models read a folder of annotated images.
 
 Each image `name.jpg` has a sidecar `name.txt` with one line per plate,
-`name.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE` (the format `edge_agent.recognizer` parses).
+`name.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE` (the format `recognition.recognizer` parses).
 Metrics, per system:
 
 - exact-plate accuracy: annotated plates for which a read lying on the plate has exactly its text
@@ -33,15 +33,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_agent.detector import PlateDetector, canvas_size
-from edge_agent.reader import PlateReader
-from edge_agent.recognizer import (
+from recognition.detector import PlateDetector, canvas_size
+from recognition.model_config import ModelConfigError, load_detector_config, load_reader_config
+from recognition.reader import PlateReader
+from recognition.recognizer import (
     AnnotationError,
     Recognizer,
     RecognizerSettings,
     parse_annotations,
 )
-from models.config import ModelConfigError, load_detector_config, load_reader_config
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from models.plate_formats import countries_matching
+from recognition.plate_formats import countries_matching
 
 log = logging.getLogger(__name__)
 _NOT_PLATE = re.compile(r"[^A-Z0-9]")

@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
+from node.keyfiles import save_sealing_key, save_signing_key
 from wire import SigningKey
 from wire.sealing import SealingKey
 
@@ -34,7 +35,7 @@ def make_camera_key(camera_id: str, out: Path) -> tuple[Path, Path]:
     private, public = out / f"{camera_id}.key", out / f"{camera_id}.pub"
     _refuse_existing(private, public)
     key = SigningKey.generate()
-    key.save(private)
+    save_signing_key(key, private)
     _write_public(public, key)
     return private, public
 
@@ -46,7 +47,7 @@ def make_research_key(camera_id: str, out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     private, public = out / f"{camera_id}-research.key", out / f"{camera_id}-research.pub"
     _refuse_existing(private, public)
-    SealingKey.generate().save(private, public)
+    save_sealing_key(SealingKey.generate(), private, public)
     return private, public
 
 
@@ -65,11 +66,11 @@ def make_central_keys(out: Path) -> dict[str, Path]:
     }
     _refuse_existing(*paths.values())
     key = SigningKey.generate()
-    key.save(paths["ack_key"])
+    save_signing_key(key, paths["ack_key"])
     _write_public(paths["ack_pub"], key)
-    SealingKey.generate().save(paths["seal_key"], paths["seal_pub"])
+    save_sealing_key(SealingKey.generate(), paths["seal_key"], paths["seal_pub"])
     audit = SigningKey.generate()
-    audit.save(paths["audit_key"])
+    save_signing_key(audit, paths["audit_key"])
     _write_public(paths["audit_pub"], audit)
     fd = os.open(paths["session"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -83,6 +84,6 @@ def make_release_key(out: Path) -> tuple[Path, Path]:
     private, public = out / "release.key", out / "release.pub"
     _refuse_existing(private, public)
     key = SigningKey.generate()
-    key.save(private)
+    save_signing_key(key, private)
     _write_public(public, key)
     return private, public

@@ -7,9 +7,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from node.keyfiles import load_verify_key
 from provisioning.enroll import certificate_fingerprint
 from provisioning.keys import ProvisioningError
-from wire.signing import load_verify_key
 
 
 def register_unit(central_url: str, token: str, camera_id: str, credentials: Path) -> str:

@@ -24,10 +24,10 @@ from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
 from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
-from edge_agent.recognizer import AnnotationRecognizer, FrameReader
-from wire import SigningKey, WireError, decode_ack
-from wire.signing import load_verify_key
-from wire.tls import configure_tls
+from node.keyfiles import load_signing_key, load_verify_key
+from node.tls import configure_tls
+from recognition.recognizer import AnnotationRecognizer, FrameReader
+from wire import WireError, decode_ack
 from wire.topics import selftest_ack_topic, selftest_topic
 
 TEST_IMAGE = Path(__file__).resolve().parent.parent / "samples" / "replay" / "scene-000.jpg"
@@ -95,7 +95,7 @@ def check_round_trip(
     config: AgentConfig, reader: FrameReader, timeout: float = 10.0
 ) -> list[Check]:
     """Broker, round trip and clock, which all need the connection."""
-    key = SigningKey.load(config.keys.signing_key)
+    key = load_signing_key(config.keys.signing_key)
     central_key = load_verify_key(config.keys.central_public_key)
     answers: queue.Queue = queue.Queue()
     client = _client(config)

@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO))
 
 from central.cameras import CameraRegistry  # noqa: E402
 from central.config import load_config  # noqa: E402
+from node.keyfiles import load_verify_key  # noqa: E402
 from provisioning.broker_config import render_dev_config  # noqa: E402
 from provisioning.keys import make_camera_key, make_central_keys  # noqa: E402
-from wire.signing import load_verify_key  # noqa: E402
 
 CAMERA_ID = "demo-a12-hm34-n-1"
 

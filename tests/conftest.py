@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Mosquitto on a free loopback port, keys, configs, records."""
+"""Shared fixtures: a real Mosquitto on a free loopback port, keys, configs, records, and the
+central's web application with its test client (`app`, `client`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
+from central import create_app
 from central.cameras import CameraRegistry
 from central.config import CentralConfig, parse_config
+from node.keyfiles import load_signing_key, load_verify_key
 from provisioning.broker_config import render_dev_config
 from provisioning.keys import make_camera_key, make_central_keys
 from wire import Passage, SigningKey
-from wire.signing import load_verify_key
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "replay"
@@ -157,7 +161,7 @@ def register_camera(
             registry.designate(camera_id, PLAN_START, None, "test-plan-2026", now)
     finally:
         registry.close()
-    return CameraSetup(camera_id, SigningKey.load(private), private, public)
+    return CameraSetup(camera_id, load_signing_key(private), private, public)
 
 
 @pytest.fixture
@@ -280,3 +284,22 @@ def logged_in(client, config, roles=("maintainer",), username: str = "m.maintain
     response = client.post("/login", data=form)
     assert response.status_code == 302, response.data
     return client
+
+
+@pytest.fixture
+def web_setup(tmp_path: Path) -> CentralSetup:
+    """A central's config, keys and empty data folder, for tests of the web side alone: no
+    broker is started (nothing ingests; pages and the API read what the test stores)."""
+    return write_central_config(tmp_path, broker_port=1883)
+
+
+@pytest.fixture
+def app(web_setup: CentralSetup) -> Flask:
+    """The web application over `web_setup`. Stores open per request, so a test may fill
+    them before or after asking for the app."""
+    return create_app(web_setup.config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central import create_app
 from central.accounts import totp
 from central.accounts.users import AccountError, Accounts, LoginRefused
-from tests.conftest import current_code, make_user, write_central_config
+from tests.conftest import current_code, make_user
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -79,9 +78,8 @@ def test_weak_passwords_and_unknown_roles_are_refused(accounts):
 
 
 @pytest.fixture
-def client(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    return setup, create_app(setup.config).test_client()
+def client(web_setup, app):
+    return web_setup, app.test_client()
 
 
 def log_in(client, username, password, secret):

@@ -18,11 +18,11 @@ import pytest
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from edge_agent.research_keys import DayKeyRing
+from node.keyfiles import load_sealing_key
 from provisioning.keys import make_research_key
 from tests.conftest import SAMPLES, free_port, wait_until, write_agent_config
 from wire import SigningKey, decode_heartbeat
 from wire.research import DayKey, decode_batch, encode_day_keys, seal_day_key, vehicle_hash
-from wire.sealing import SealingKey
 from wire.topics import research_key_topic
 
 pytestmark = pytest.mark.slow
@@ -107,7 +107,7 @@ def plates_in(folder: Path) -> list[str]:
 
 def hold_keys(config, research: Research) -> None:
     """Keys received earlier (the same path as over MQTT): saved in the unit's state dir."""
-    unit = SealingKey.load(config.keys.research_key)
+    unit = load_sealing_key(config.keys.research_key)
     ring = DayKeyRing(config.research_dir, research.camera_id, AREA, unit,
                       research.signer.verify_key)  # fmt: skip
     assert ring.receive(research.payload()) == 2

@@ -13,9 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from central import create_app
 from central.hotlists.listener import HotlistListener
-from central.hotlists.store import Hotlists
+from central.hotlists.lists import Hotlists
 from central.hotlists.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -23,8 +22,9 @@ from central.hotlists.webhook import (
     WebhookSender,
     check_url,
 )
-from central.ingest import IngestWorker
-from tests.conftest import logged_in, make_passage, register_camera, write_central_config
+from central.ingest.service import IngestWorker
+from node.keyfiles import load_signing_key
+from tests.conftest import logged_in, make_passage, register_camera
 from tests.test_ingest import Peer, recent_time
 from wire import SigningKey, encode_passage
 from wire.topics import passage_topic
@@ -50,17 +50,15 @@ def raise_both(store: Hotlists, now: datetime) -> list[int]:
     return [store.raise_alert(hit, passage, now) for hit in store.hits("GBL12X", "NL", now)]
 
 
-def test_investigation_alerts_are_seen_by_their_owner_only_and_alerts_are_assigned(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    store = Hotlists(setup.config.hotlists_path)
+def test_investigation_alerts_are_seen_by_their_owner_only_and_alerts_are_assigned(web_setup, app):
+    store = Hotlists(web_setup.config.hotlists_path)
     now = datetime.now(UTC)
     two_lists(store, now)
     stolen_alert, own_alert = raise_both(store, now)
     store.close()
-    app = create_app(setup.config)
-    operator = logged_in(app.test_client(), setup.config, ("operator",), "c.operator")
-    owner = logged_in(app.test_client(), setup.config, ("requester",), "i.owner")
-    other = logged_in(app.test_client(), setup.config, ("requester",), "r.other")
+    operator = logged_in(app.test_client(), web_setup.config, ("operator",), "c.operator")
+    owner = logged_in(app.test_client(), web_setup.config, ("requester",), "i.owner")
+    other = logged_in(app.test_client(), web_setup.config, ("requester",), "r.other")
 
     def seen(client) -> list[int]:
         return [a["alert_id"] for a in client.get("/api/v1/alerts").get_json()["alerts"]]
@@ -82,7 +80,7 @@ def test_investigation_alerts_are_seen_by_their_owner_only_and_alerts_are_assign
                          data={"csrf": csrf, "to": "c.second"}).status_code == 404  # fmt: skip
     (alert,) = operator.get("/api/v1/alerts").get_json()["alerts"]
     assert (alert["assigned_to"], alert["state"]) == ("c.second", "new"), "still to acknowledge"
-    escalated = Hotlists(setup.config.hotlists_path)
+    escalated = Hotlists(web_setup.config.hotlists_path)
     assert escalated.escalate(now + timedelta(hours=2)) == [stolen_alert], "control room's only"
     escalated.close()
     handle = f"/alerts/{stolen_alert}/handle"
@@ -182,7 +180,7 @@ def test_investigation_hits_reach_their_owner_and_control_room_hits_the_webhook(
     webhook = WebhookSender(receiver.url, SECRET)
     webhook.start()
     worker = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     listener = HotlistListener(
         central_setup.config.hotlists_path,

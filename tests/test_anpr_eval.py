@@ -64,7 +64,7 @@ def test_edit_distance():
 
 
 def test_a_candidate_model_file_is_scored_in_place_of_the_shipped_one(tmp_path, capsys):
-    from models.config import MODELS_DIR
+    from recognition.model_config import MODELS_DIR
 
     folder = tiny_folder(tmp_path / "images")
     shipped_copy = tmp_path / "candidate.onnx"
@@ -84,7 +84,7 @@ def test_a_missing_candidate_model_file_is_refused(tmp_path, capsys):
 
 
 def test_a_candidate_that_does_not_fit_the_config_is_refused(tmp_path, capsys):
-    from models.config import MODELS_DIR
+    from recognition.model_config import MODELS_DIR
 
     folder = tiny_folder(tmp_path / "images", 1)
     detector = MODELS_DIR / "plate_detector.onnx"

@@ -12,13 +12,12 @@ from wire import SigningKey, decode_passage, encode_passage
 
 
 @pytest.fixture
-def setup(tmp_path):
-    central = write_central_config(tmp_path, broker_port=1883)
+def setup(web_setup, app):
     key = SigningKey.generate()
-    registry = CameraRegistry(central.config.cameras_path)
+    registry = CameraRegistry(web_setup.config.cameras_path)
     registry.add("test-cam-01", key.verify_key, datetime.now(UTC))
     registry.close()
-    store = open_store(central.config)
+    store = open_store(web_setup.config)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     verified = [
         decode_passage(
@@ -36,7 +35,7 @@ def setup(tmp_path):
     ]
     store.insert_batch(verified, datetime.now(UTC))
     store.close()
-    return create_app(central.config).test_client()
+    return app.test_client()
 
 
 def test_passages_of_a_camera(setup):
@@ -93,14 +92,13 @@ def test_without_demo_views_passages_cannot_be_browsed(tmp_path):
         assert f'href="{page}"' in home, page
 
 
-def test_camera_listing_and_rejections_need_a_maintainer(tmp_path):
+def test_camera_listing_and_rejections_need_a_maintainer(web_setup, app):
     from tests.conftest import logged_in
 
-    central = write_central_config(tmp_path, broker_port=1883)
-    client = create_app(central.config).test_client()
+    client = app.test_client()
     for path in ("/api/v1/cameras", "/api/v1/ingest/rejections"):
         response = client.get(path)
         assert response.status_code == 401 and response.get_json()["detail"] == "log in first"
-    logged_in(client, central.config)
+    logged_in(client, web_setup.config)
     assert client.get("/api/v1/cameras").status_code == 200
     assert client.get("/api/v1/ingest/rejections").get_json()["counts"] == {}

@@ -10,11 +10,11 @@ from central.__main__ import main as central
 from central.bundles import SourceFile, make_bundle
 from edge_agent.__main__ import main as agent
 from edge_agent.bundles import BundleRefused, history, install_bundle
+from node.keyfiles import load_signing_key, load_verify_key
 from provisioning.__main__ import main as provision
 from tests.conftest import logged_in, write_central_config
 from wire import SigningKey
 from wire.errors import MalformedRecord
-from wire.signing import load_verify_key
 
 CAMERA = "a12-hm34-n-1"
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -80,7 +80,7 @@ path = "spool.sqlite"
 
 
 def bundle_for(tmp_path, release_dir, payload, camera_id=CAMERA, key=None):
-    key = key or SigningKey.load(release_dir / "release.key")
+    key = key or load_signing_key(release_dir / "release.key")
     out = tmp_path / f"b-{camera_id}.zip"
     make_bundle([SourceFile(payload / "agent.toml", "agent.toml")], camera_id, "v1", "dev-jan",
                 "cab-marie", key, NOW, out)  # fmt: skip
@@ -118,7 +118,7 @@ def test_refusals(tmp_path, release, payload):
 
 
 def test_a_maker_cannot_approve_their_own_bundle(tmp_path, release, payload):
-    key = SigningKey.load(release / "release.key")
+    key = load_signing_key(release / "release.key")
     files = [SourceFile(payload / "agent.toml", "agent.toml")]
     with pytest.raises(MalformedRecord, match="someone other than its maker"):
         make_bundle(files, CAMERA, "v1", "dev-jan", "dev-jan", key, NOW, tmp_path / "x.zip")
@@ -128,4 +128,4 @@ def test_a_maker_cannot_approve_their_own_bundle(tmp_path, release, payload):
 def test_bundle_paths_cannot_escape(tmp_path, release, payload, path):
     with pytest.raises(MalformedRecord):
         make_bundle([SourceFile(payload / "agent.toml", path)], CAMERA, "v1", "a", "b",
-                    SigningKey.load(release / "release.key"), NOW, tmp_path / "x.zip")  # fmt: skip
+                    load_signing_key(release / "release.key"), NOW, tmp_path / "x.zip")  # fmt: skip

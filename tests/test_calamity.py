@@ -10,12 +10,12 @@ from central import create_app
 from central.audit import AuditTrail
 from central.calamity.buffer import CalamityBuffer, CalamityError, Query
 from central.calamity.listener import BufferListener, prune_run
-from central.ingest import IngestWorker
+from central.ingest.service import IngestWorker
 from central.store import open_store
+from node.keyfiles import load_signing_key, load_verify_key
 from tests.conftest import logged_in, make_passage, register_camera, write_central_config
 from tests.test_ingest import Peer
 from wire import SigningKey, encode_passage
-from wire.signing import load_verify_key
 from wire.topics import passage_topic
 
 MS = timedelta(milliseconds=1)
@@ -91,7 +91,7 @@ def test_a_calamity_freezes_exactly_the_three_hours_before_it_and_everything_aft
     ack_key = load_verify_key(central_setup.ack_public_key)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=8)  # the declaration
     clock = Clock(t0 - timedelta(minutes=30))
-    worker = IngestWorker(config, SigningKey.load(config.secrets.ack_signing_key_file), clock)
+    worker = IngestWorker(config, load_signing_key(config.secrets.ack_signing_key_file), clock)
     listener = BufferListener(config.calamity_path, clock)
     worker.batch_listeners.append(listener)
     worker.start()
@@ -217,18 +217,17 @@ def test_the_command_line_demands_the_coordinator_role(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_coordinator_declares_consults_and_ends_in_the_browser(tmp_path):
+def test_a_coordinator_declares_consults_and_ends_in_the_browser(tmp_path, web_setup, app):
     from tests.browser import ARTEFACTS, browser_page, serve
     from tests.conftest import current_code, make_user
 
-    setup = write_central_config(tmp_path, broker_port=1883)
     now = datetime.now(UTC)
-    store = CalamityBuffer(setup.config.calamity_path, setup.config.audit_path)
+    store = CalamityBuffer(web_setup.config.calamity_path, web_setup.config.audit_path)
     store.add(make_passage(SigningKey.generate(), 1, plate="KL123M", captured_at=now), now)
     store.close()
-    username, password, secret = make_user(setup.config, "c.coordinator",
+    username, password, secret = make_user(web_setup.config, "c.coordinator",
                                            ("calamity_coordinator",))  # fmt: skip
-    with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
+    with serve(app) as url, browser_page(tmp_path) as page:
         page.goto(f"{url}/calamity")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
@@ -247,11 +246,11 @@ def test_a_coordinator_declares_consults_and_ends_in_the_browser(tmp_path):
         page.fill("form[action='/calamity/end'] input[name=reason]", "suspects arrested")
         page.click("form[action='/calamity/end'] button")
         page.wait_for_selector("#calamity-none")
-    trail = AuditTrail(setup.config.audit_path)
+    trail = AuditTrail(web_setup.config.audit_path)
     actions = [e["action"] for e in reversed(trail.entries())]
     trail.close()
     assert actions == ["calamity_declared", "calamity_consulted", "calamity_image_viewed",
                        "calamity_ended"]  # fmt: skip
-    ended = CalamityBuffer(setup.config.calamity_path, setup.config.audit_path)
+    ended = CalamityBuffer(web_setup.config.calamity_path, web_setup.config.audit_path)
     assert ended.buffered() == (0, None) and ended.history()[0]["destroyed"] == 1
     ended.close()

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from edge_agent.capture.folder import FolderSource, SourceError
-from edge_agent.recognizer import AnnotationError, AnnotationRecognizer, parse_annotations
+from recognition.recognizer import AnnotationError, AnnotationRecognizer, parse_annotations
 from tests.conftest import SAMPLES
 
 

@@ -3,6 +3,7 @@
 import stat
 
 from central.__main__ import main as central_main
+from node.keyfiles import load_signing_key
 from provisioning.__main__ import main as provision_main
 from tests.conftest import write_central_config
 
@@ -60,7 +61,6 @@ def test_designate_hold_backup_retention_and_statistics(tmp_path, capsys):
 
     from central.store import open_store
     from tests.conftest import verified_passage
-    from wire import SigningKey
 
     central = write_central_config(tmp_path, broker_port=1883)
     config = ["--config", str(central.config_path)]
@@ -74,7 +74,7 @@ def test_designate_hold_backup_retention_and_statistics(tmp_path, capsys):
     assert "no time zone" in capsys.readouterr().err
     assert central_main(config + designate + ["--from", "2026-01-01T00:00Z"]) == 0
 
-    key = SigningKey.load(tmp_path / "k" / "cam-a.key")
+    key = load_signing_key(tmp_path / "k" / "cam-a.key")
     store = open_store(central.config)
     store.insert_batch(
         [

@@ -7,14 +7,14 @@ import pytest
 
 from central import create_app
 from central.health.records import HealthRecords
-from central.ingest import IngestWorker
+from central.ingest.service import IngestWorker
 from central.store import open_store
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
-from edge_agent.recognizer import parse_annotations
 from edge_agent.spool import Spool
+from node.keyfiles import load_signing_key
+from recognition.recognizer import parse_annotations
 from tests.conftest import SAMPLES, wait_until, write_agent_config
-from wire import SigningKey
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def expected_plates() -> list[str]:
 @pytest.fixture
 def ingest(central_setup):
     worker = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     worker.start()
     assert worker.subscribed.wait(10), "ingest did not subscribe"
@@ -89,7 +89,7 @@ def test_agent_restart_delivers_what_the_previous_run_left_in_the_spool(
     assert left == first.stats.passages > 0, "nothing may leave the spool without the central"
 
     worker = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     worker.start()
     try:

@@ -4,15 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central import create_app
 from central.__main__ import main as central
 from central.cameras import CameraRegistry
 from central.enrollment import EnrollmentRefused, enroll, issue_token
+from node.keyfiles import load_verify_key
 from provisioning.__main__ import main as provision
 from provisioning.enroll import certificate_fingerprint
 from tests.browser import serve
-from tests.conftest import write_central_config
-from wire.signing import load_verify_key
 
 CAMERA = "a12-hm34-n-1"
 
@@ -28,12 +26,11 @@ def unit(tmp_path):
     return tmp_path / "unit"
 
 
-def test_register_with_a_one_time_token_over_http(tmp_path, unit, capsys):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    config = ["--config", str(setup.config_path)]
+def test_register_with_a_one_time_token_over_http(unit, capsys, web_setup, app):
+    config = ["--config", str(web_setup.config_path)]
     assert central(config + ["enrollment-token", "--camera-id", CAMERA, "--by", "plan-admin"]) == 0
     token = capsys.readouterr().out.strip()
-    with serve(create_app(setup.config)) as url:
+    with serve(app) as url:
         register = ["register", "--central", url, "--token", token, "--camera-id", CAMERA,
                     "--credentials", str(unit)]  # fmt: skip
         assert provision(register) == 0
@@ -43,7 +40,7 @@ def test_register_with_a_one_time_token_over_http(tmp_path, unit, capsys):
         assert provision(["register", "--central", url, "--token", "guess", "--camera-id",
                           CAMERA, "--credentials", str(unit)]) == 2  # fmt: skip
         assert "unknown enrollment token" in capsys.readouterr().err
-    registry = CameraRegistry(setup.config.cameras_path)
+    registry = CameraRegistry(web_setup.config.cameras_path)
     camera = registry.get(CAMERA)
     fingerprint = registry.db.execute(
         "SELECT tls_fingerprint FROM cameras WHERE camera_id = ?", (CAMERA,)
@@ -68,8 +65,7 @@ def test_tokens_are_bound_to_their_camera_and_expire(tmp_path, unit):
     registry.close()
 
 
-def test_malformed_enrollment_is_a_400(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    client = create_app(setup.config).test_client()
+def test_malformed_enrollment_is_a_400(web_setup, app):
+    client = app.test_client()
     response = client.post("/api/v1/enroll", json={"camera_id": CAMERA})
     assert response.status_code == 400 and "string fields" in response.get_json()["detail"]

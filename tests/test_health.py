@@ -6,20 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from central import create_app
 from central.cameras import CameraRegistry
 from central.health.monitor import HealthMonitor, record_changes, survey
 from central.health.records import HealthRecords, Traffic
 from central.health.rules import Limits, State, assess
-from central.ingest import IngestWorker
+from central.ingest.service import IngestWorker
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from node.keyfiles import load_signing_key
 from tests.conftest import (
     current_code,
     make_user,
     wait_until,
     write_agent_config,
-    write_central_config,
 )
 from wire import Heartbeat, SigningKey
 
@@ -139,13 +138,12 @@ def test_changes_are_recorded_with_reasons_and_worst_comes_first(registry, recor
     assert "no heartbeat for 200 s" in history[0]["reasons"]
 
 
-def test_pages_json_and_metrics(tmp_path):
-    central = write_central_config(tmp_path, broker_port=1883)
-    registry = CameraRegistry(central.config.cameras_path)
+def test_pages_json_and_metrics(web_setup, app):
+    registry = CameraRegistry(web_setup.config.cameras_path)
     registry.add("cam-gone", SigningKey.generate().verify_key, NOW)
     registry.close()
-    client = create_app(central.config).test_client()
-    username, password, secret = make_user(central.config)
+    client = app.test_client()
+    username, password, secret = make_user(web_setup.config)
     form = {"username": username, "password": password, "code": current_code(secret)}
     assert client.post("/login", data=form).status_code == 302
     body = client.get("/api/v1/health").get_json()
@@ -163,7 +161,7 @@ def test_states_follow_real_heartbeats_as_they_stop_and_resume(
     tmp_path, mosquitto, central_setup, camera
 ):
     ingest = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     ingest.start()
     monitor = HealthMonitor(

@@ -9,10 +9,11 @@ import pytest
 
 from central import create_app
 from central.hotlists.listener import HotlistListener
+from central.hotlists.lists import Hotlists
 from central.hotlists.matching import PatternError, match, validate_pattern
-from central.hotlists.store import Hotlists
-from central.ingest import IngestWorker
+from central.ingest.service import IngestWorker
 from central.store import open_store
+from node.keyfiles import load_signing_key
 from tests.conftest import logged_in, make_passage, register_camera, wait_until
 from tests.test_ingest import Peer, recent_time
 from wire import SigningKey, encode_passage
@@ -81,7 +82,7 @@ def test_alert_at_ingest_for_a_camera_outside_the_plan_and_the_control_room(
     store.close()
 
     worker = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     listener = HotlistListener(
         central_setup.config.hotlists_path,
@@ -143,20 +144,19 @@ def test_alerts_expire_with_their_images(lists):
 
 
 @pytest.mark.slow
-def test_new_alerts_appear_on_the_open_page_without_a_reload(tmp_path):
+def test_new_alerts_appear_on_the_open_page_without_a_reload(tmp_path, web_setup, app):
     from tests.browser import ARTEFACTS, browser_page, serve
-    from tests.conftest import current_code, make_user, write_central_config
+    from tests.conftest import current_code, make_user
 
-    setup = write_central_config(tmp_path, broker_port=1883)
-    store = Hotlists(setup.config.hotlists_path)
+    store = Hotlists(web_setup.config.hotlists_path)
     now = datetime.now(UTC)
     list_id = store.create_list("Fugitives", "desk-1", "order 2026-5", "fugitive", 1,
                                 now + timedelta(days=1), now)  # fmt: skip
     store.add_entry(list_id, "XT456B", "", "escaped", "armed: keep distance",
                     now + timedelta(days=1), "desk-1", now)  # fmt: skip
     store.approve(list_id, "OvJ", now)
-    username, password, secret = make_user(setup.config, "c.operator", ("operator",))
-    with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
+    username, password, secret = make_user(web_setup.config, "c.operator", ("operator",))
+    with serve(app) as url, browser_page(tmp_path) as page:
         page.goto(f"{url}/alerts")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)

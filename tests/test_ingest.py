@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import paho.mqtt.client as mqtt
 import pytest
 
-from central.ingest import IngestWorker
-from central.rejections import RejectionLog
+from central.ingest.rejections import RejectionLog
+from central.ingest.service import IngestWorker
 from central.store import open_store
+from node.keyfiles import load_signing_key, load_verify_key
 from tests.conftest import make_passage, register_camera, wait_until
 from wire import SigningKey, decode_ack, encode_passage
-from wire.signing import load_verify_key
 from wire.topics import ack_topic, passage_topic
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ class Peer:
 
 @pytest.fixture
 def ingest(central_setup):
-    key = SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    key = load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     worker = IngestWorker(central_setup.config, key)
     worker.start()
     assert worker.subscribed.wait(10)
@@ -200,7 +200,7 @@ def test_camera_outside_the_plan_is_offered_to_hotlists_but_never_stored(
     mosquitto, central_setup, tmp_path, ack_key
 ):
     outsider = register_camera(central_setup, "traffic-cam-07", tmp_path / "o", designate=False)
-    key = SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    key = load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     worker = IngestWorker(central_setup.config, key)
     offered = []
     worker.passage_listeners.append(lambda verified: offered.append(verified.record.seq))
@@ -252,7 +252,7 @@ def test_verification_in_worker_processes_gives_the_same_outcomes(
     config = central_setup.config.model_copy(
         update={"ingest": central_setup.config.ingest.model_copy(update={"verify_workers": 1})}
     )
-    worker = IngestWorker(config, SigningKey.load(config.secrets.ack_signing_key_file))
+    worker = IngestWorker(config, load_signing_key(config.secrets.ack_signing_key_file))
     worker.start()
     peer = Peer(mosquitto.port, camera.camera_id)
     try:

@@ -7,17 +7,17 @@ import sys
 
 import pytest
 
-from edge_agent import detector as inference_detector
-from edge_agent import reader as inference_reader
-from models.config import (
+from models.train import detector_data, ocr_data, teacher
+from models.train.specs import DETECTOR, READER
+from recognition import detector as inference_detector
+from recognition import reader as inference_reader
+from recognition.model_config import (
     MODELS_DIR,
     ModelConfigError,
     dump_toml,
     load_detector_config,
     load_reader_config,
 )
-from models.train import detector_data, ocr_data, teacher
-from models.train.specs import DETECTOR, READER
 from tests.conftest import REPO
 
 
@@ -61,7 +61,7 @@ def test_model_files_together_stay_under_20_mb():
 
 def test_inference_never_imports_torch_or_training_code():
     code = (
-        "import sys, edge_agent.recognizer, models.evaluate, models.bench;"
+        "import sys, recognition.recognizer, models.evaluate, models.bench;"
         "bad = [m for m in sys.modules if m == 'torch' or m.startswith('models.train')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

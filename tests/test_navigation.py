@@ -7,7 +7,7 @@ import re
 import pytest
 
 from central import create_app
-from central.web.navigation import PAGES
+from central.web.navigation_bar import PAGES
 from tests.conftest import logged_in, write_central_config
 
 

@@ -3,14 +3,12 @@
 import json
 import re
 
-from central import create_app
-from tests.conftest import REPO, write_central_config
+from tests.conftest import REPO
 
 SPEC = json.loads((REPO / "docs" / "openapi.json").read_text())
 
 
-def served(tmp_path) -> set[tuple[str, str]]:
-    app = create_app(write_central_config(tmp_path, broker_port=1883).config)
+def served(app) -> set[tuple[str, str]]:
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -21,15 +19,14 @@ def served(tmp_path) -> set[tuple[str, str]]:
     return routes
 
 
-def test_every_route_is_documented_and_every_documented_route_exists(tmp_path):
+def test_every_route_is_documented_and_every_documented_route_exists(app):
     documented = {(path, method) for path, ops in SPEC["paths"].items() for method in ops}
-    routes = served(tmp_path)
+    routes = served(app)
     assert routes - documented == set(), "undocumented routes"
     assert documented - routes == set(), "documented routes that do not exist"
 
 
-def test_documented_roles_are_enforced(tmp_path):
-    app = create_app(write_central_config(tmp_path, broker_port=1883).config)
+def test_documented_roles_are_enforced(app):
     client = app.test_client()
     for path, ops in SPEC["paths"].items():
         for method, operation in ops.items():

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from central.cameras import CameraRegistry
-from central.plan.periods import active_periods, merge, storage_periods
+from central.periods import active_periods, merge, storage_periods
 from central.plan.registry import CameraPlan, Entry, PlanError
 from wire import SigningKey
 

@@ -2,17 +2,15 @@
 
 import re
 
-from central import create_app
-from tests.conftest import logged_in, write_central_config
+from tests.conftest import logged_in
 
 
 def csrf_of(page: bytes) -> str:
     return re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
 
 
-def test_draft_add_sign_ratify_publish_through_the_pages(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    client = logged_in(create_app(setup.config).test_client(), setup.config,
+def test_draft_add_sign_ratify_publish_through_the_pages(web_setup, app):
+    client = logged_in(app.test_client(), web_setup.config,
                        roles=("plan_admin",), username="p.admin")  # fmt: skip
     csrf = csrf_of(client.get("/plan/admin").data)
 
@@ -37,14 +35,12 @@ def test_draft_add_sign_ratify_publish_through_the_pages(tmp_path):
     assert {c["actor"] for c in changes} == {"p.admin"}
 
 
-def test_admin_pages_need_the_role_and_a_csrf_token(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    app = create_app(setup.config)
+def test_admin_pages_need_the_role_and_a_csrf_token(web_setup, app):
     anonymous = app.test_client()
     assert anonymous.get("/plan/admin").status_code == 302
-    maintainer = logged_in(app.test_client(), setup.config)
+    maintainer = logged_in(app.test_client(), web_setup.config)
     assert maintainer.get("/plan/admin").status_code == 403
-    admin = logged_in(app.test_client(), setup.config, roles=("plan_admin",), username="p.a")
+    admin = logged_in(app.test_client(), web_setup.config, roles=("plan_admin",), username="p.a")
     assert admin.post("/plan/admin/draft", data={"year": "2029"}).status_code == 403
     assert (
         admin.post("/plan/admin/draft", data={"year": "2029", "csrf": "forged"}).status_code == 403

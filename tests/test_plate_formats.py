@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from models.plate_formats import LAYOUTS, correct, countries_matching, random_registration
+from recognition.plate_formats import LAYOUTS, correct, countries_matching, random_registration
 
 
 @pytest.mark.parametrize("code", sorted(LAYOUTS))

@@ -1,7 +1,7 @@
 """Per-camera plate rules: unexpected layouts need a sure read; countries from the layout."""
 
-from edge_agent.plate_rules import apply_plate_rules
-from edge_agent.recognizer import Read
+from recognition.plate_rules import apply_plate_rules
+from recognition.recognizer import Read
 
 
 def read(plate: str, confidence: float, country: str = "") -> Read:

@@ -11,9 +11,9 @@ from PIL import Image
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from edge_agent.privacy import box_is_masked, burn_masks, preview
+from node.keyfiles import load_sealing_key
 from tests.conftest import SAMPLES, free_port, wait_until
 from wire import decode_passage
-from wire.sealing import SealingKey
 
 SKY = ((0, 0), (1279, 0), (1279, 150), (0, 150))
 
@@ -55,7 +55,7 @@ def agent_with_masks(tmp_path, camera, central_setup, masks: str):
 
 def spooled_overviews(config, central_setup) -> list[np.ndarray]:
     """The overviews as the central would receive them: unsealed with its key."""
-    opener = SealingKey.load(central_setup.config.secrets.seal_key_file)
+    opener = load_sealing_key(central_setup.config.secrets.seal_key_file)
     db = sqlite3.connect(config.spool.path)
     payloads = [row[0] for row in db.execute("SELECT payload FROM records ORDER BY seq")]
     db.close()

@@ -22,16 +22,12 @@ from types import SimpleNamespace
 import pytest
 
 from central.hotlists.listener import HotlistListener
-from central.hotlists.store import Hotlists
-from central.ingest import IngestWorker
+from central.hotlists.lists import Hotlists
+from central.ingest.service import IngestWorker
 from central.store import open_store
 from edge_agent.agent import Agent
+from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key
 from provisioning.keys import make_research_key
-from research.figures import od_matrix
-from research.ingest import ResearchIngest
-from research.keys import KeyKeeper
-from research.registry import Registry
-from research.store import ResearchStore, vehicle_id
 from tests.conftest import SAMPLES, register_camera, wait_until
 from tests.test_agent_research import (
     AREA,
@@ -43,10 +39,12 @@ from tests.test_agent_research import (
     plates_in,
 )  # fmt: skip
 from tests.test_research import research_config
-from wire import SigningKey
+from traffic_research.figures import od_matrix
+from traffic_research.ingest import ResearchIngest
+from traffic_research.keys import KeyKeeper
+from traffic_research.registry import Registry
+from traffic_research.store import ResearchStore, vehicle_id
 from wire.research import vehicle_hash
-from wire.sealing import load_seal_public_key
-from wire.signing import load_verify_key
 
 pytestmark = pytest.mark.slow
 ALL_THREE = RESEARCH  # research configured; hotlist and store stay on by default
@@ -82,7 +80,7 @@ def test_one_road_two_cameras_separate_purposes(tmp_path, mosquitto, central_set
     cam_b = register_camera(central_setup, "province-cam-b", tmp_path / "b", designate=False)
 
     research = research_config(tmp_path, mosquitto.port)
-    signer = SigningKey.load(research.secrets.signing_key_file)
+    signer = load_signing_key(research.secrets.signing_key_file)
     service_pub = tmp_path / "research-service.pub"
     service_pub.write_text(signer.verify_key.b64 + "\n")
     registry = Registry(research.registry_path)
@@ -94,7 +92,7 @@ def test_one_road_two_cameras_separate_purposes(tmp_path, mosquitto, central_set
         units[camera.camera_id] = SimpleNamespace(unit_key_path=key, public_path=service_pub)
     registry.close()
 
-    ack_key = SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+    ack_key = load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     worker = IngestWorker(central_setup.config, ack_key)
     hotlist = HotlistListener(central_setup.config.hotlists_path,
                               publish=lambda t, d: worker.client.publish(t, d, qos=1))  # fmt: skip

@@ -11,14 +11,14 @@ import pytest
 from PIL import Image
 
 from edge_agent.capture import Frame
-from edge_agent.recognizer import (
+from recognition.model_config import load_detector_config, load_reader_config
+from recognition.recognizer import (
     ImageError,
     Read,
     Recognizer,
     RecognizerSettings,
     parse_annotations,
 )
-from models.config import load_detector_config, load_reader_config
 from tests.conftest import SAMPLES
 
 SCENES = sorted(SAMPLES.glob("*.jpg"))
@@ -94,8 +94,8 @@ def test_bad_images_are_refused_clearly(recognizer, image):
 def test_a_missing_model_file_is_refused_with_its_name():
     from dataclasses import replace
 
-    from edge_agent.reader import PlateReader
-    from models.config import ModelConfigError
+    from recognition.model_config import ModelConfigError
+    from recognition.reader import PlateReader
 
     config = replace(load_reader_config(), onnx="absent.onnx")
     with pytest.raises(ModelConfigError, match="absent.onnx: model file not found"):
@@ -113,7 +113,7 @@ def test_explicit_cpu_provider_gives_the_same_reads(recognizer):
 
 
 def plain_settings():
-    from edge_agent.recognizer import RecognizerSettings
+    from recognition.recognizer import RecognizerSettings
 
     return RecognizerSettings(second_look=False, close_up_zoom=0.0, tile_detail=0.0)
 
@@ -143,7 +143,7 @@ class FixedBoxDetector:
         self.config, self.box = config, box
 
     def detect(self, image, threshold=None, bgr=False, zoom=1.0):
-        from edge_agent.detector import Detection
+        from recognition.detector import Detection
 
         return [Detection(self.box, 0.9)] if zoom == 1.0 else []
 
@@ -251,7 +251,7 @@ def test_the_shipped_detector_turns_its_canvas_upright_for_portrait_frames(recog
 
 @pytest.mark.parametrize("seed", [1, 2, 5])
 def test_a_plate_in_a_portrait_photo_is_found_on_the_upright_canvas(seed):
-    from edge_agent.detector import PlateDetector, overlap
+    from recognition.detector import PlateDetector, overlap
 
     detector = PlateDetector.default()  # its own: the shared one must keep turning
     photo, plate = a_portrait_phone_photo(seed)
@@ -276,7 +276,7 @@ class CountingDetector:
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (640, 480)])
 def test_camera_sized_frames_are_never_tiled(recognizer, size):
-    from edge_agent.detector import PlateDetector
+    from recognition.detector import PlateDetector
 
     counting = CountingDetector(recognizer.detector)
     grey = Image.new("RGB", size, (120, 120, 120))
@@ -285,7 +285,7 @@ def test_camera_sized_frames_are_never_tiled(recognizer, size):
 
 
 def test_tiles_cover_the_whole_side_with_overlap():
-    from edge_agent.detector import _tile_starts
+    from recognition.detector import _tile_starts
 
     for length, tile in [(4000, 2500), (3000, 1500), (1920, 1600), (1000, 1200), (5000, 640)]:
         starts = _tile_starts(length, min(tile, length))

@@ -4,11 +4,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from central import create_app
 from central.accounts.register import Register
 from central.accounts.users import AccountError, Accounts
-from central.accounts.web import requires
-from tests.conftest import logged_in, write_central_config
+from central.web.access import requires
+from tests.conftest import logged_in
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -63,14 +62,12 @@ def test_a_unit_far_past_ten_officers_is_flagged(register):
     ]
 
 
-def test_officer_role_opens_nothing_without_a_current_authorisation(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    app = create_app(setup.config)
+def test_officer_role_opens_nothing_without_a_current_authorisation(web_setup, app):
     app.add_url_rule("/officer-only", "officer_only", requires("officer")(lambda: "ok"))
-    client = logged_in(app.test_client(), setup.config, roles=("officer",), username="o.two")
+    client = logged_in(app.test_client(), web_setup.config, roles=("officer",), username="o.two")
     response = client.get("/officer-only")
     assert response.status_code == 403 and b"lapsed or is missing" in response.data
-    accounts = Accounts(setup.config.accounts_path)
+    accounts = Accounts(web_setup.config.accounts_path)
     accounts.add("chief", "chief", "unit-1", ["officer"], "a long passphrase!", NOW)
     Register(accounts).authorise("o.two", "unit-1", "chief", date.today() + timedelta(days=90),
                                  datetime.now(UTC))  # fmt: skip

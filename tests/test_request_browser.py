@@ -11,12 +11,11 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
-from central import create_app
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.store import open_store
 from tests.browser import ARTEFACTS, Logins, browser_page, serve
-from tests.conftest import verified_passage, write_central_config
+from tests.conftest import verified_passage
 from wire import SigningKey
 
 PASSWORD = "correct horse battery staple"
@@ -39,17 +38,16 @@ def people(config) -> dict[str, str]:
     return secrets
 
 
-def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
-    secrets = people(setup.config)
+def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_setup, app):
+    secrets = people(web_setup.config)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    store = open_store(setup.config)
+    store = open_store(web_setup.config)
     key = SigningKey.generate()
     store.insert_batch([verified_passage(key, seq=1, captured_at=now - timedelta(days=2))], now)
     store.close()
     utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
 
-    with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
+    with serve(app) as url, browser_page(tmp_path) as page:
         log_in = Logins(page, url, secrets, PASSWORD)
 
         def log_out() -> None:
@@ -160,7 +158,7 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path):
             assert action in actions, action
         assert "outside the order" in page.inner_text("#unusual")
 
-        raw = sqlite3.connect(setup.config.audit_path)
+        raw = sqlite3.connect(web_setup.config.audit_path)
         raw.execute("DROP TRIGGER entries_no_update")  # someone with the file, not the app
         (seq,) = raw.execute(
             "SELECT seq FROM entries WHERE action = 'consultation' ORDER BY seq LIMIT 1"

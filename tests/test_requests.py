@@ -231,13 +231,13 @@ def test_shielded_requests_are_seen_only_by_those_inside(case):
 
 
 def test_an_urgent_request_notifies_the_authorised_officers_on_call(case):
-    case.requests.add_on_call("o.north", NOW - timedelta(hours=1), NOW + timedelta(hours=7))
-    case.requests.add_on_call("o.team", NOW - timedelta(hours=1), NOW + timedelta(hours=7))
-    case.requests.add_on_call("o.later", NOW + timedelta(hours=8), NOW + timedelta(hours=16))
+    case.requests.rota.add("o.north", NOW - timedelta(hours=1), NOW + timedelta(hours=7))
+    case.requests.rota.add("o.team", NOW - timedelta(hours=1), NOW + timedelta(hours=7))
+    case.requests.rota.add("o.later", NOW + timedelta(hours=8), NOW + timedelta(hours=16))
     request_id = case.flow.submit(order(urgent=True), "r.requester", "unit-midden", NOW)
-    assert [n["request_id"] for n in case.requests.notifications("o.north")] == [request_id]
-    assert case.requests.notifications("o.team") == [], "on the team: not asked"
-    assert case.requests.notifications("o.later") == []
+    assert [n["request_id"] for n in case.requests.notifications.of("o.north")] == [request_id]
+    assert case.requests.notifications.of("o.team") == [], "on the team: not asked"
+    assert case.requests.notifications.of("o.later") == []
 
 
 def test_the_same_plate_across_investigations_and_greedy_windows_are_surfaced(case):

@@ -11,13 +11,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
-from research.config import ResearchConfig, parse_config
-from research.figures import flows, od_matrix
-from research.ingest import ResearchIngest
-from research.keys import KeyKeeper
-from research.registry import Registry
-from research.store import ResearchStore
+from node.keyfiles import save_signing_key
 from tests.conftest import wait_until
+from traffic_research.config import ResearchConfig, parse_config
+from traffic_research.figures import flows, od_matrix
+from traffic_research.ingest import ResearchIngest
+from traffic_research.keys import KeyKeeper
+from traffic_research.registry import Registry
+from traffic_research.store import ResearchStore
 from wire import SigningKey
 from wire.research import (
     DayKey,
@@ -37,7 +38,7 @@ NOON = int(datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC).timestam
 
 def research_config(tmp_path: Path, broker_port: int = 1883) -> ResearchConfig:
     signer = SigningKey.generate()
-    signer.save(tmp_path / "research-signing.key")
+    save_signing_key(signer, tmp_path / "research-signing.key")
     text = {
         "storage": {"data_dir": str(tmp_path / "research-data")},
         "secrets": {"signing_key_file": str(tmp_path / "research-signing.key")},
@@ -185,8 +186,8 @@ def test_the_keeper_seals_each_units_keys_to_that_unit_alone(tmp_path):
 
 
 def test_the_research_page_renders_in_a_browser(tmp_path):
-    from research.web import create_app
     from tests.browser import ARTEFACTS, browser_page, serve
+    from traffic_research.web import create_app
 
     config = research_config(tmp_path)
     store = ResearchStore(config.store_path)
@@ -213,7 +214,7 @@ def test_the_research_page_renders_in_a_browser(tmp_path):
 
 
 def test_a_closed_days_figures_are_cached_until_a_late_batch_arrives(tmp_path):
-    from research.web import create_app
+    from traffic_research.web import create_app
 
     config = research_config(tmp_path)
     registry = Registry(config.registry_path)

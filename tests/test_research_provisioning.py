@@ -9,10 +9,10 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
+from node.keyfiles import load_seal_public_key, load_sealing_key
 from provisioning.__main__ import main as provision
 from provisioning.broker_config import RESEARCH_USER, render_acl, render_dev_config
 from tests.conftest import free_port, mosquitto_binary, wait_for_port, wait_until
-from wire.sealing import SealingKey, load_seal_public_key
 from wire.topics import passage_topic, research_key_topic, research_topic
 
 UNIT_A, UNIT_B, CENTRAL = "cam-a-01", "cam-b-02", "anpr-central-ingest"
@@ -23,7 +23,7 @@ def test_research_key_command_makes_a_private_unit_key_and_refuses_to_overwrite(
     assert provision(["research-key", "--camera-id", UNIT_A, "--out", str(out)]) == 0
     private, public = out / f"{UNIT_A}-research.key", out / f"{UNIT_A}-research.pub"
     assert private.stat().st_mode & 0o777 == 0o600
-    assert SealingKey.load(private).public_raw == load_seal_public_key(public)
+    assert load_sealing_key(private).public_raw == load_seal_public_key(public)
     before = private.read_bytes()
     assert provision(["research-key", "--camera-id", UNIT_A, "--out", str(out)]) == 2
     assert private.read_bytes() == before

@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 from central.cameras import CameraRegistry
+from central.expiry import complete, cutoff, fully_expired, partly_expired
 from central.health.records import HealthRecords
-from central.retention import (
-    RetentionWorker,
-    complete,
-    cutoff,
-    fully_expired,
-    partly_expired,
-    run_retention,
-)
+from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.partitioned import DayPartitionedStore

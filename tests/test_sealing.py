@@ -8,6 +8,7 @@ import pytest
 
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from node.keyfiles import load_sealing_key
 from tests.conftest import free_port, make_passage, wait_until, write_agent_config
 from wire import SigningKey, encode_passage
 from wire.sealing import SealingKey, Unsealable, is_sealed, seal
@@ -54,5 +55,5 @@ def test_the_spool_on_the_unit_holds_only_sealed_records(tmp_path, central_setup
     assert payloads and all(is_sealed(p) for p in payloads)
     disk = b"".join(p.read_bytes() for p in config.spool.path.parent.glob("agent-spool*"))
     assert b"captured_at" not in disk and b"plate" not in disk
-    opened = SealingKey.load(central_setup.config.secrets.seal_key_file)
+    opened = load_sealing_key(central_setup.config.secrets.seal_key_file)
     assert b'"plate":' in opened.unseal(payloads[0], camera.camera_id)

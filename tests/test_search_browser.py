@@ -10,15 +10,15 @@ import json
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 
-from central import create_app
 from central.__main__ import main
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.audit import AuditTrail
 from central.health.records import HealthRecords
 from central.store import open_store
+from node.keyfiles import load_signing_key
 from tests.browser import ARTEFACTS, Logins, browser_page, serve
-from tests.conftest import verified_passage, write_central_config
+from tests.conftest import verified_passage
 from tests.test_searches import noise_jpeg
 from wire import SigningKey
 
@@ -73,14 +73,13 @@ def put_on_the_map(config, now: datetime) -> None:
     registry.close()
 
 
-def test_searches_verification_photos_package_and_close(tmp_path):
-    setup = write_central_config(tmp_path, broker_port=1883)
+def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app):
     t = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    secrets = prepare(setup.config, t)
+    secrets = prepare(web_setup.config, t)
     utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
     window = {"start": utc(t - timedelta(hours=1)), "end": utc(t + timedelta(hours=2))}
 
-    with serve(create_app(setup.config)) as url, browser_page(tmp_path) as page:
+    with serve(app) as url, browser_page(tmp_path) as page:
         log_in = Logins(page, url, secrets, PASSWORD)
 
         def count(**fields) -> None:
@@ -166,14 +165,14 @@ def test_searches_verification_photos_package_and_close(tmp_path):
         page.click("form[action$='/close'] button")
         assert page.inner_text("#state") == "closed"
 
-    assert main(["--config", str(setup.config_path), "package", "verify", str(package)]) == 0
+    assert main(["--config", str(web_setup.config_path), "package", "verify", str(package)]) == 0
     archive = zipfile.ZipFile(package)
     rows = json.loads(archive.read("passages.json"))
     assert {(r["camera_id"], r["plate"], r["verification"]) for r in rows} == {
         ("cam-a", "GBL12X", "correct"), ("cam-a", "KL123M", "not verified")}  # fmt: skip
     assert [n for n in archive.namelist() if n.startswith("photos/")], "the approved photo"
 
-    trail = AuditTrail(setup.config.audit_path)
+    trail = AuditTrail(web_setup.config.audit_path)
     actions = [e["action"] for e in trail.records()]
     for action in ("request_registered", "request_accepted", "consultation_refused",
                    "consultation_counted", "consultation", "verification", "photo_approved",
@@ -183,6 +182,6 @@ def test_searches_verification_photos_package_and_close(tmp_path):
     for entry in trail.records({"consultation", "consultation_refused"}):
         missing = [f for f in DECREE if f not in entry["details"]]
         assert entry["action"] == "consultation_refused" or not missing, missing
-    key = SigningKey.load(setup.config.secrets.audit_signing_key_file)
+    key = load_signing_key(web_setup.config.secrets.audit_signing_key_file)
     assert trail.verify(key.verify_key) == []
     trail.close()

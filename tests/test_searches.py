@@ -20,6 +20,7 @@ from central.requests.orders import Foreign, RequestError, Scope, Window
 from central.requests.package import PackageError, build_package, verify_package
 from central.requests.photos import Box, render, vehicle_outline
 from central.requests.verification import give_verdict, row_states
+from node.keyfiles import load_signing_key
 from tests.conftest import verified_passage
 from tests.test_requests import NOW, Case
 from wire import SigningKey
@@ -197,7 +198,7 @@ def test_the_package_is_signed_complete_and_tampering_is_found(scene, tmp_path, 
     row = result.rows[0]
     jpeg = render(scene.store.image(row.camera_id, row.seq, "overview"), (280, 250, 80, 20), [])
     scene.requests.photos.approve(request_id, row.camera_id, row.seq, [], jpeg, "o.north", NOW)
-    key = SigningKey.load(scene.config.secrets.audit_signing_key_file)
+    key = load_signing_key(scene.config.secrets.audit_signing_key_file)
     path = tmp_path / "package.zip"
     path.write_bytes(scene.package(request_id, key))
     archive = zipfile.ZipFile(path)

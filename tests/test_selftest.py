@@ -3,12 +3,12 @@ trip and is never stored; a missing central is a clear FAIL."""
 
 import pytest
 
-from central.ingest import IngestWorker
+from central.ingest.service import IngestWorker
 from central.store import open_store
 from edge_agent.config import load_config
+from node.keyfiles import load_signing_key
 from provisioning.selftest import render, run_selftest
 from tests.conftest import write_agent_config
-from wire import SigningKey
 from wire.topics import selftest_ack_topic, selftest_topic
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def test_all_checks_pass_and_the_test_passage_is_not_stored(
     path = write_agent_config(tmp_path, camera, central_setup, mosquitto.port, fps=10)
     config = load_config(path)
     worker = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     worker.start()
     try:

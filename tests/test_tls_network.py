@@ -17,11 +17,12 @@ from central.cameras import CameraRegistry
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
 from central.health.rules import Limits
-from central.ingest import IngestWorker
-from central.rejections import RejectionLog
+from central.ingest.rejections import RejectionLog
+from central.ingest.service import IngestWorker
 from central.store import open_store
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from node.keyfiles import load_signing_key, load_verify_key
 from provisioning.__main__ import main as provision
 from tests.conftest import (
     PLAN_START,
@@ -33,8 +34,7 @@ from tests.conftest import (
     wait_until,
     write_central_config,
 )
-from wire import SigningKey, encode_passage
-from wire.signing import load_verify_key
+from wire import encode_passage
 from wire.topics import passage_topic
 
 pytestmark = pytest.mark.slow
@@ -181,7 +181,7 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
         registry.add(unit, load_verify_key(network.root / unit / f"{unit}.pub"), now)
         registry.designate(unit, PLAN_START, None, "test-plan", now)
     registry.close()
-    worker = IngestWorker(config, SigningKey.load(config.secrets.ack_signing_key_file))
+    worker = IngestWorker(config, load_signing_key(config.secrets.ack_signing_key_file))
     worker.start()
     monitor = HealthMonitor(
         config.cameras_path, config.health_path, Limits(offline_after_s=2.0), interval_s=0.2
@@ -211,7 +211,7 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
                        what=f"{unit} OK then OFFLINE")  # fmt: skip
 
         # 2. Unit A cannot publish under unit B's topic: the broker drops it before the central.
-        a_key = SigningKey.load(network.root / UNITS[0] / f"{UNITS[0]}.key")
+        a_key = load_signing_key(network.root / UNITS[0] / f"{UNITS[0]}.key")
         forged = encode_passage(
             make_passage(
                 a_key, seq=500, camera_id=UNITS[0], captured_at=now.replace(microsecond=0)
@@ -249,7 +249,7 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
         assert provision(["revoke", "--ca", str(network.ca), "--camera-id", UNITS[1]]) == 0
         network.write_broker_config()
         network.reload_broker()
-        b_key = SigningKey.load(network.root / UNITS[1] / f"{UNITS[1]}.key")
+        b_key = load_signing_key(network.root / UNITS[1] / f"{UNITS[1]}.key")
         late = encode_passage(
             make_passage(
                 b_key, seq=900, camera_id=UNITS[1], captured_at=now.replace(microsecond=0)

@@ -10,11 +10,11 @@ import numpy as np
 from edge_agent.agent import Agent
 from edge_agent.capture import Frame
 from edge_agent.config import load_config
-from edge_agent.recognizer import Read
 from edge_agent.tracker import Tracker, edit_distance, iou
+from node.keyfiles import load_sealing_key
+from recognition.recognizer import Read
 from tests.conftest import SAMPLES, free_port, wait_until, write_agent_config
 from wire import decode_passage
-from wire.sealing import SealingKey
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
@@ -112,7 +112,7 @@ def test_agent_emits_one_passage_per_vehicle_in_a_rendered_clip(tmp_path, centra
     db = sqlite3.connect(agent.config.spool.path)
     payloads = [row[0] for row in db.execute("SELECT payload FROM records ORDER BY seq")]
     db.close()
-    opener = SealingKey.load(central_setup.config.secrets.seal_key_file)
+    opener = load_sealing_key(central_setup.config.secrets.seal_key_file)
     plates = [decode_passage(opener.unseal(p, camera.camera_id))._record.plate for p in payloads]
     assert plates[0] == plate and len(plates) == 2
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from central.ingest import IngestWorker
+from central.ingest.service import IngestWorker
 from central.store import open_store
 from edge_agent.capture.folder import load_bgr
-from edge_agent.recognizer import parse_annotations
+from node.keyfiles import load_signing_key
 from provisioning.broker_config import render_dev_config
+from recognition.recognizer import parse_annotations
 from tests.conftest import (
     REPO,
     SAMPLES,
@@ -28,7 +29,6 @@ from tests.conftest import (
     write_agent_config,
     write_central_config,
 )
-from wire import SigningKey
 
 pytestmark = pytest.mark.slow
 FPS = 20
@@ -116,7 +116,7 @@ def test_rendered_traffic_survives_a_broker_outage_and_an_agent_crash(tmp_path):
     broker_dir.mkdir()
     broker = start_broker(broker_dir, port)
     worker = IngestWorker(
-        central_setup.config, SigningKey.load(central_setup.config.secrets.ack_signing_key_file)
+        central_setup.config, load_signing_key(central_setup.config.secrets.ack_signing_key_file)
     )
     worker.start()
     store = open_store(central_setup.config)

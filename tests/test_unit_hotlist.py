@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from central.__main__ import main as central_main
-from central.hotlists.store import Hotlists
+from central.hotlists.lists import Hotlists
 from central.hotlists.unit_export import export_for_unit
 from edge_agent.agent import Agent
 from edge_agent.config import load_config
@@ -117,7 +117,7 @@ def test_the_central_pushes_the_list_over_mqtt_and_the_unit_keeps_the_latest(
     from edge_agent.publisher import Publisher
     from edge_agent.spool import Spool
     from edge_agent.unit_hotlist import LocalHotlist
-    from wire.signing import load_verify_key
+    from node.keyfiles import load_verify_key
 
     store = Hotlists(central_setup.config.hotlists_path)
     now = datetime.now(UTC)

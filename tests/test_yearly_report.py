@@ -121,16 +121,13 @@ def test_the_yearly_report_matches_counts_kept_independently(tmp_path, capsys):
     assert int(late["count"]) == expected["late"]
 
 
-def test_the_report_page_and_csv_for_the_auditor(tmp_path):
-    from central import create_app
-
-    setup = write_central_config(tmp_path, broker_port=1883)
-    generate_year(setup.config, random.Random(7))
-    accounts = Accounts(setup.config.accounts_path)
+def test_the_report_page_and_csv_for_the_auditor(web_setup, app):
+    generate_year(web_setup.config, random.Random(7))
+    accounts = Accounts(web_setup.config.accounts_path)
     secret = accounts.add("a.auditor", "A", "unit-midden", ["auditor"],
                           "correct horse battery staple", datetime.now(UTC))  # fmt: skip
     accounts.close()
-    client = create_app(setup.config).test_client()
+    client = app.test_client()
     client.post("/login", data={"username": "a.auditor", "password": "correct horse battery staple",
                                 "code": current_code(secret)})  # fmt: skip
     page = client.get(f"/report/{YEAR}").data.decode()

@@ -10,8 +10,7 @@ the unit that made it cannot. The sealed content is the ordinary signed payload.
 from __future__ import annotations
 
 import base64
-import os
-from pathlib import Path
+import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,13 +38,14 @@ def _derive(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
                 info=_INFO).derive(shared)  # fmt: skip
 
 
-def load_seal_public_key(path: Path) -> bytes:
+def seal_public_key_from_b64(text: str, source: str = "key") -> bytes:
+    """The raw X25519 public key from its one-line base64 form."""
     try:
-        raw = base64.b64decode(path.read_text(encoding="ascii").strip(), validate=True)
-    except (OSError, ValueError) as exc:
-        raise KeyFormatError(f"cannot read sealing public key {path}: {exc}") from None
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        raise KeyFormatError(f"{source}: sealing public key is not valid base64") from None
     if len(raw) != 32:
-        raise KeyFormatError(f"{path}: an X25519 public key has 32 bytes")
+        raise KeyFormatError(f"{source}: an X25519 public key has 32 bytes")
     return raw
 
 
@@ -54,7 +54,7 @@ def seal(payload: bytes, recipient_public: bytes, camera_id: str) -> bytes:
     ephemeral_public = ephemeral.public_key().public_bytes(*_RAW)
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
     key = _derive(shared, ephemeral_public, recipient_public)
-    nonce = os.urandom(12)
+    nonce = secrets.token_bytes(12)
     sealed = AESGCM(key).encrypt(nonce, payload, camera_id.encode("ascii"))
     return MAGIC + ephemeral_public + nonce + sealed
 
@@ -73,24 +73,26 @@ class SealingKey:
     def generate(cls) -> SealingKey:
         return cls(X25519PrivateKey.generate())
 
+    def to_pem(self) -> bytes:
+        return self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
     @classmethod
-    def load(cls, path: Path) -> SealingKey:
+    def from_pem(cls, data: bytes, source: str = "key") -> SealingKey:
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError) as exc:
-            raise KeyFormatError(f"cannot read sealing key {path}: {exc}") from None
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise KeyFormatError(f"{source} is not an unencrypted PEM private key: {exc}") from None
         if not isinstance(key, X25519PrivateKey):
-            raise KeyFormatError(f"{path} is not an X25519 private key")
+            raise KeyFormatError(f"{source} is not an X25519 private key")
         return cls(key)
 
-    def save(self, private_path: Path, public_path: Path) -> None:
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self._key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ))  # fmt: skip
-        public_path.write_text(base64.b64encode(self.public_raw).decode("ascii") + "\n")
+    @property
+    def public_b64(self) -> str:
+        return base64.b64encode(self.public_raw).decode("ascii")
 
     def unseal(self, sealed: bytes, camera_id: str) -> bytes:
         if not is_sealed(sealed) or len(sealed) < len(MAGIC) + 32 + 12 + 16:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -110,26 +108,3 @@ class SigningKey:
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFormatError(f"{source} holds a {type(key).__name__}, not an Ed25519 key")
         return cls(key)
-
-    @classmethod
-    def load(cls, path: Path) -> SigningKey:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise KeyFormatError(f"cannot read signing key {path}: {exc.strerror}") from None
-        return cls.from_pem(data, str(path))
-
-    def save(self, path: Path) -> None:
-        """Write the private key readable by its owner only; refuse to overwrite."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self.to_pem())
-
-
-def load_verify_key(path: Path) -> VerifyKey:
-    """Read a public key file: one line of base64 over the raw 32 bytes."""
-    try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFormatError(f"cannot read public key {path}: {exc}") from None
-    return VerifyKey.from_b64(text)

@@ -8,17 +8,42 @@ from wire.errors import MalformedRecord
 from wire.fields import CAMERA_ID
 
 PREFIX = "anpr/v1"
-PASSAGE_SUBSCRIPTION = f"{PREFIX}/+/passage"
-HEARTBEAT_SUBSCRIPTION = f"{PREFIX}/+/heartbeat"
-STATUS_SUBSCRIPTION = f"{PREFIX}/+/status"
-SELFTEST_SUBSCRIPTION = f"{PREFIX}/+/selftest"
-RESEARCH_SUBSCRIPTION = f"{PREFIX}/+/research"
+# The last level of a camera's topics: what the message is.
+KINDS = ("passage", "heartbeat", "status", "ack", "selftest", "selftest-ack", "hotlist",
+         "research", "research-key")  # fmt: skip
+
+
+def every_camera(kind: str) -> str:
+    """The subscription (and broker ACL pattern) for one kind of message of all cameras."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown topic kind {kind!r}")
+    return f"{PREFIX}/+/{kind}"
+
+
+PASSAGE_SUBSCRIPTION = every_camera("passage")
+HEARTBEAT_SUBSCRIPTION = every_camera("heartbeat")
+STATUS_SUBSCRIPTION = every_camera("status")
+SELFTEST_SUBSCRIPTION = every_camera("selftest")
+RESEARCH_SUBSCRIPTION = every_camera("research")
+# Alerts for control-room consoles, by priority, and for the owners of investigation lists.
+ALERTS_SUBSCRIPTION = f"{PREFIX}/alerts/#"
+ESCALATED_ALERTS = f"{PREFIX}/alerts/escalated"
+EVERY_INVESTIGATION_ALERTS = f"{PREFIX}/investigations/+/alerts"
+# Mosquitto's ACL pattern for "the investigation alerts of the connecting user".
+OWN_INVESTIGATION_ALERTS_PATTERN = f"{PREFIX}/investigations/%u/alerts"
 
 
 def _checked(camera_id: str) -> str:
     if not CAMERA_ID.fullmatch(camera_id):
         raise MalformedRecord(f"camera id {camera_id!r} is not valid in a topic")
     return camera_id
+
+
+def camera_topic(camera_id: str, kind: str) -> str:
+    """One camera's topic of one kind, checked (the functions below name each kind)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown topic kind {kind!r}")
+    return f"{PREFIX}/{_checked(camera_id)}/{kind}"
 
 
 def passage_topic(camera_id: str) -> str:
@@ -68,6 +93,25 @@ def research_key_topic(camera_id: str) -> str:
     """Research service -> camera, QoS 1, retained: today's and tomorrow's day keys, each
     sealed to the unit's own research key."""
     return f"{PREFIX}/{_checked(camera_id)}/research-key"
+
+
+def alert_topic(priority: int) -> str:
+    """Central -> control room, QoS 1: `anpr/v1/alerts/p1` (act now) ... `p5`."""
+    return f"{PREFIX}/alerts/p{priority}"
+
+
+def investigation_alerts_topic(owner: str) -> str | None:
+    """Central -> one investigation list's owner: that list's alerts only (the broker lets
+    only a client of that name read it); None when the name cannot be a topic level."""
+    if not owner or any(c in owner for c in "/+#\0") or not owner.isprintable():
+        return None
+    return f"{PREFIX}/investigations/{owner}/alerts"
+
+
+def kind_of(topic: str) -> str:
+    """The last level of a camera topic ("passage", "heartbeat", ...), or "" for others."""
+    kind = topic.rsplit("/", 1)[-1]
+    return kind if kind in KINDS else ""
 
 
 def camera_of(topic: str) -> str:

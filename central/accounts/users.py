@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from central.accounts import totp
-from central.store.migrations import open_database
+from central.databases import open_database
 from wire.fields import format_timestamp
 
 log = logging.getLogger("central.security")

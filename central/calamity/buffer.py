@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from central import audit
-from central.store.migrations import open_database
+from central.databases import open_database
 from wire import Passage
 from wire.fields import format_timestamp
 

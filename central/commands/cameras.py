@@ -14,8 +14,8 @@ from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
 from central.enrollment import issue_token
 from central.purposes import PURPOSES, PurposeError
-from wire import SigningKey, WireError
-from wire.signing import load_verify_key
+from node.keyfiles import load_signing_key, load_verify_key
+from wire import WireError
 
 COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
@@ -135,7 +135,7 @@ def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime)
     try:
         manifest = make_bundle(
             files, args.camera_id, args.version, args.made_by, args.approved_by,
-            SigningKey.load(args.release_key), now, args.out,
+            load_signing_key(args.release_key), now, args.out,
         )  # fmt: skip
     except WireError as exc:
         raise CameraRegistryError(f"bundle refused: {exc}") from None

@@ -17,7 +17,7 @@ from central.health.records import HealthRecords
 from central.retention import run_retention
 from central.statistics import DailyStatistics
 from central.store.partitioned import DayPartitionedStore
-from wire import SigningKey
+from node.keyfiles import load_signing_key
 
 
 def add_parsers(commands) -> None:
@@ -70,7 +70,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
 def _audit(config: CentralConfig, command: str, now: datetime) -> int:
     if config.secrets.audit_signing_key_file is None:
         raise ConfigError("secrets.audit_signing_key_file is not set: no key for checkpoints")
-    key = SigningKey.load(config.secrets.audit_signing_key_file)
+    key = load_signing_key(config.secrets.audit_signing_key_file)
     trail = AuditTrail(config.audit_path)
     try:
         if command == "audit-checkpoint":

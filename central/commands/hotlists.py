@@ -9,8 +9,9 @@ from pathlib import Path
 from central.cameras import CameraRegistryError
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
+from central.hotlists.lists import HotlistError, Hotlists
 from central.hotlists.matching import PatternError
-from central.hotlists.store import HotlistError, Hotlists
+from node.keyfiles import load_signing_key
 
 COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due",
             "hotlist-unit-key", "hotlist-unit-export", "hotlist-unit-push"}  # fmt: skip
@@ -70,7 +71,6 @@ def _unit(config: CentralConfig, args: argparse.Namespace, now: datetime) -> Non
         push_to_unit,
         read_master_key,
     )
-    from wire import SigningKey
     from wire.unit_hotlist import derive_unit_key
 
     try:
@@ -81,7 +81,7 @@ def _unit(config: CentralConfig, args: argparse.Namespace, now: datetime) -> Non
             return
         store = Hotlists(config.hotlists_path)
         try:
-            key = SigningKey.load(config.secrets.ack_signing_key_file)
+            key = load_signing_key(config.secrets.ack_signing_key_file)
             data, count = export_for_unit(store, args.camera, master, key, now)
         finally:
             store.close()

@@ -12,12 +12,11 @@ from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
 from central.plan.registry import CameraPlan
+from central.practice import seed
 from central.requests.package import PackageError, verify_package
 from central.requests.report import yearly_report
 from central.requests.store import Requests
-from central.training import seed
-from wire import SigningKey
-from wire.signing import load_verify_key
+from node.keyfiles import load_signing_key, load_verify_key
 
 COMMANDS = {"report", "rota-add", "training-seed", "package"}
 
@@ -51,7 +50,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         requests = Requests(config.requests_path)
         try:
             starts, ends = parse_moment(args.starts), parse_moment(args.until)
-            requests.add_on_call(args.username, starts, ends)
+            requests.rota.add(args.username, starts, ends)
         finally:
             requests.close()
         details = {"username": args.username, "from": starts.isoformat(), "until": ends.isoformat()}
@@ -86,7 +85,7 @@ def _verify_package(config: CentralConfig, path: Path, public_key: Path | None) 
     if public_key is not None:
         key = load_verify_key(public_key)
     elif config.secrets.audit_signing_key_file is not None:
-        key = SigningKey.load(config.secrets.audit_signing_key_file).verify_key
+        key = load_signing_key(config.secrets.audit_signing_key_file).verify_key
     else:
         raise PackageError("no key to check against: pass --public-key")
     problems = verify_package(path, key)

@@ -15,11 +15,11 @@ from central.config import CentralConfig, ConfigError
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
 from central.hotlists.listener import HotlistListener, escalation_run
-from central.hotlists.store import Hotlists
+from central.hotlists.lists import Hotlists
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store import open_store
-from wire import SigningKey
+from node.keyfiles import load_signing_key
 
 log = logging.getLogger("central")
 
@@ -31,7 +31,7 @@ def _anchor_audit_trail(config: CentralConfig, now: datetime) -> None:
     """Sign the trail's head, so a rewritten tail cannot pass for the real one."""
     trail = AuditTrail(config.audit_path)
     try:
-        trail.checkpoint(SigningKey.load(config.secrets.audit_signing_key_file), now)
+        trail.checkpoint(load_signing_key(config.secrets.audit_signing_key_file), now)
     finally:
         trail.close()
 
@@ -75,7 +75,7 @@ def _unit_hotlist_pusher(config: CentralConfig, worker) -> RetentionWorker | Non
     pusher = UnitPusher(
         config.hotlists_path, alerts.unit_hotlist_cameras,
         read_master_key(alerts.unit_hotlist_master_key_file),
-        SigningKey.load(config.secrets.ack_signing_key_file),
+        load_signing_key(config.secrets.ack_signing_key_file),
         lambda topic, data: worker.client.publish(topic, data, qos=1, retain=True),
     )  # fmt: skip
     return RetentionWorker(pusher.run_once, interval_s=60.0, name="unit-hotlists")
@@ -99,7 +99,7 @@ def serve_training(config: CentralConfig, stop: threading.Event) -> int:
 
 def run(config: CentralConfig, with_web: bool) -> int:
     from central import create_app
-    from central.ingest import IngestWorker
+    from central.ingest.service import IngestWorker
 
     if config.web.training:
         if not with_web:
@@ -109,7 +109,7 @@ def run(config: CentralConfig, with_web: bool) -> int:
             signal.signal(signum, lambda *_: stop.set())
         return serve_training(config, stop)
 
-    ack_key = SigningKey.load(config.secrets.ack_signing_key_file)
+    ack_key = load_signing_key(config.secrets.ack_signing_key_file)
     app = create_app(config) if with_web else None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from central.store.migrations import open_database
+from central.databases import open_database
 from wire import Heartbeat
 from wire.fields import format_timestamp
 

@@ -28,6 +28,8 @@ class State(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Limits:
+    """The defaults here are the config's defaults too (`[health]` in central.toml)."""
+
     offline_after_s: float = 120.0
     clock_offset_s: float = 1.0
     spool_age_s: int = 300

@@ -3,7 +3,7 @@ may see them, assigned, acknowledged, closed with an outcome, escalated and expi
 
 Who may see an alert: the control room sees every alert except those of investigation
 lists, which only the list's owner sees (their hits are that investigation's business).
-Kept apart from the lists' code (`store.py`) because the control room's work on alerts
+Kept apart from the lists' code (`lists.py`) because the control room's work on alerts
 changes for other reasons than the prosecutor's work on lists.
 """
 

@@ -13,29 +13,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from central.hotlists.store import Hit, Hotlists
+from central.hotlists.lists import Hit, Hotlists
 from wire import Passage, Verified
 from wire.fields import format_timestamp
+from wire.topics import ESCALATED_ALERTS, alert_topic, investigation_alerts_topic
 
 log = logging.getLogger("central.alerts")
 
 
-def alert_topic(priority: int) -> str:
-    """Where control-room consoles subscribe: `anpr/v1/alerts/p1` (act now) ... `p5`."""
-    return f"anpr/v1/alerts/p{priority}"
-
-
-def owner_topic(owner: str) -> str | None:
-    """Where the owner of an investigation list is told of its hits (the broker lets only
-    a client of that name read it); None when the name cannot be a topic level."""
-    if not owner or any(c in owner for c in "/+#\0") or not owner.isprintable():
-        return None
-    return f"anpr/v1/investigations/{owner}/alerts"
-
-
 def topic_for(hit) -> str | None:
     """Investigation hits go to their owner only, never to the control room's topics."""
-    return owner_topic(hit.owner) if hit.for_owner_only else alert_topic(hit.priority)
+    return (
+        investigation_alerts_topic(hit.owner) if hit.for_owner_only else alert_topic(hit.priority)
+    )
 
 
 class HotlistListener:
@@ -120,7 +110,7 @@ def escalation_run(path: Path, publish: Callable[[str, bytes], None] | None = No
         for alert_id in escalated:
             log.error("ESCALATION alert id=%d not acknowledged in time", alert_id)
             if publish is not None:
-                publish("anpr/v1/alerts/escalated", json.dumps({"alert_id": alert_id}).encode())
+                publish(ESCALATED_ALERTS, json.dumps({"alert_id": alert_id}).encode())
         return escalated
 
     return run_once

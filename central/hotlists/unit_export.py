@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from central.hotlists.store import Hotlists
+from central.hotlists.lists import Hotlists
 from wire import SigningKey
 from wire.fields import format_timestamp
 from wire.unit_hotlist import (
@@ -66,7 +66,7 @@ def push_to_unit(mqtt_config, camera_id: str, data: bytes, timeout_s: float = 10
 
     import paho.mqtt.client as mqtt
 
-    from wire.tls import configure_tls
+    from node.tls import configure_tls
     from wire.topics import hotlist_topic
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,

@@ -25,8 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from central.hotlists.listener import alert_document
-from wire.config_file import ConfigError
-from wire.tls import is_loopback
+from node.config_file import ConfigError
+from node.tls import is_loopback
 
 log = logging.getLogger("central.alerts.webhook")
 SIGNATURE_HEADER = "X-ANPR-Signature"

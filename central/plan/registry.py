@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from central.cameras import CameraRegistry
-from central.plan.periods import storage_periods, year_bounds
+from central.databases import open_database
+from central.periods import storage_periods, year_bounds
 from central.plan.schema import MIGRATIONS
-from central.store.migrations import open_database
 from wire.fields import CAMERA_ID, DIRECTIONS, format_timestamp
 
 ACCEPTANCE_FLOOR = 0.90  # the law's duty: at least 90 % of reads correct

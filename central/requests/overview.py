@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from central.expiry import RETENTION
 from central.requests.lifecycle import OPEN_STATES, written_order_late
 from central.requests.store import Request
-from central.retention import RETENTION
 
 
 @dataclass(frozen=True)

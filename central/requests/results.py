@@ -14,13 +14,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from central.store.records import SUMMARY_COLUMNS, StoredPassage
+from central.store.records import SUMMARY_COLUMNS, StoredPassage, summary_columns_sql
 from wire.fields import format_timestamp
 
 MIGRATIONS = [
     (
         "0002_result_sets",
-        """
+        f"""
         CREATE TABLE result_sets (
             audit_seq      INTEGER PRIMARY KEY,
             request_id     INTEGER NOT NULL REFERENCES requests (id),
@@ -35,17 +35,7 @@ MIGRATIONS = [
         CREATE TABLE result_rows (
             audit_seq     INTEGER NOT NULL REFERENCES result_sets (audit_seq),
             idx           INTEGER NOT NULL,
-            camera_id     TEXT NOT NULL,
-            seq           INTEGER NOT NULL,
-            captured_at   TEXT NOT NULL,
-            received_at   TEXT NOT NULL,
-            plate         TEXT NOT NULL,
-            country       TEXT NOT NULL,
-            confidence_pm INTEGER NOT NULL,
-            lat_e7        INTEGER NOT NULL,
-            lon_e7        INTEGER NOT NULL,
-            direction     TEXT NOT NULL,
-            lane          INTEGER NOT NULL,
+{summary_columns_sql()}
             PRIMARY KEY (audit_seq, idx)
         ) WITHOUT ROWID;
         CREATE TABLE crops_shown (

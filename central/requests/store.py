@@ -1,4 +1,10 @@
-"""Requests, their steps, attached orders, the on-call rota and notifications (requests.sqlite).
+"""Requests and their steps: the officers' case records (requests.sqlite).
+
+The same file holds what hangs off a request, each with its own module and handle on
+`Requests`: written orders (`written_orders.py`), the on-call rota (`rota.py`), urgent
+notifications (`notifications.py`), result sets, photos and downloads. The first migration
+made the tables of the first three; it stays here, as applied on every existing file.
+
 
 Requests are case records, not passages: they are kept after the 28 days, because the
 audit trail and the yearly report refer to them. Steps are append-only (triggers refuse
@@ -8,7 +14,6 @@ UPDATE and DELETE); every step is also entered in the audit trail by the caller.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import sqlite3
@@ -16,19 +21,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from central.databases import open_database
 from central.requests.downloads import MIGRATIONS as DOWNLOAD_MIGRATIONS
 from central.requests.downloads import Downloads
 from central.requests.lifecycle import RequestState, Step, check_step, fold
+from central.requests.notifications import Notifications
 from central.requests.orders import Order, RequestError
 from central.requests.photos import MIGRATIONS as PHOTO_MIGRATIONS
 from central.requests.photos import Photos
 from central.requests.results import MIGRATIONS as RESULT_MIGRATIONS
 from central.requests.results import ResultSets
-from central.store.migrations import open_database
+from central.requests.rota import OnCallRota
+from central.requests.written_orders import WrittenOrders
 from wire.fields import format_timestamp
 
 log = logging.getLogger("central.requests")
-MAX_DOCUMENT = 10 * 1024 * 1024
 
 MIGRATIONS = [
     (
@@ -131,6 +138,9 @@ class Requests:
         self.db = open_database(
             path, MIGRATIONS + RESULT_MIGRATIONS + PHOTO_MIGRATIONS + DOWNLOAD_MIGRATIONS
         )
+        self.written_orders = WrittenOrders(self.db)
+        self.rota = OnCallRota(self.db)
+        self.notifications = Notifications(self.db)
         self.results = ResultSets(self.db)
         self.photos = Photos(self.db)
         self.downloads = Downloads(self.db)
@@ -207,57 +217,3 @@ class Requests:
         )
         log.info("request %d: %s by %s", request_id, kind, actor)
         return Step(cursor.lastrowid, now, actor, kind, detail)
-
-    # --- the written order ----------------------------------------------------------------
-
-    def attach(self, request_id: int, name: str, content: bytes) -> str:
-        if not content:
-            raise RequestError("the written order is an empty file")
-        if len(content) > MAX_DOCUMENT:
-            raise RequestError(f"the written order is larger than {MAX_DOCUMENT // 2**20} MiB")
-        digest = hashlib.sha256(content).hexdigest()
-        self.db.execute(
-            "INSERT INTO documents (request_id, name, sha256, content) VALUES (?, ?, ?, ?)",
-            (request_id, name, digest, content),
-        )
-        return digest
-
-    def document(self, request_id: int, sha256: str) -> tuple[str, bytes] | None:
-        row = self.db.execute(
-            "SELECT name, content FROM documents WHERE request_id = ? AND sha256 = ?",
-            (request_id, sha256),
-        ).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    # --- urgent requests: the on-call rota --------------------------------------------------
-
-    def add_on_call(self, username: str, starts: datetime, ends: datetime) -> None:
-        if ends <= starts:
-            raise RequestError("an on-call shift ends after it starts")
-        self.db.execute(
-            "INSERT INTO rota VALUES (?, ?, ?)",
-            (username, format_timestamp(starts), format_timestamp(ends)),
-        )
-
-    def on_call(self, now: datetime) -> list[str]:
-        stamp = format_timestamp(now)
-        rows = self.db.execute(
-            "SELECT DISTINCT username FROM rota WHERE starts <= ? AND ? < ends ORDER BY username",
-            (stamp, stamp),
-        )
-        return [r[0] for r in rows]
-
-    def notify(self, username: str, request_id: int, text: str, now: datetime) -> None:
-        self.db.execute(
-            "INSERT INTO notifications (username, at, request_id, text) VALUES (?, ?, ?, ?)",
-            (username, format_timestamp(now), request_id, text),
-        )
-        log.warning("URGENT request %d: %s notified: %s", request_id, username, text)
-
-    def notifications(self, username: str, limit: int = 20) -> list[dict]:
-        rows = self.db.execute(
-            "SELECT at, request_id, text FROM notifications WHERE username = ? "
-            "ORDER BY id DESC LIMIT ?",
-            (username, limit),
-        )
-        return [dict(zip(("at", "request_id", "text"), r, strict=True)) for r in rows]

@@ -49,12 +49,12 @@ class Workflow:
 
     def _notify_on_call(self, request_id: int, order: Order, now: datetime) -> None:
         officers = [
-            name for name in self.requests.on_call(now)
+            name for name in self.requests.rota.on_call(now)
             if self.register.authorised(name, now) and name not in order.team
         ]  # fmt: skip
         text = f"urgent request {order.reference} ({order.crime}) waits for an officer"
         for name in officers:
-            self.requests.notify(name, request_id, text, now)
+            self.requests.notifications.send(name, request_id, text, now)
         self.requests.note(request_id, "system", "on_call_notified", {"officers": officers}, now)
         self._audit("system", "on_call_notified", request_id, {"officers": officers}, now)
 
@@ -62,7 +62,7 @@ class Workflow:
         self, request_id: int, actor: str, name: str, content: bytes, now: datetime
     ) -> None:
         request = self.requests.get(request_id)
-        digest = self.requests.attach(request_id, name, content)
+        digest = self.requests.written_orders.attach(request_id, name, content)
         late = written_order_late(request.order, request.state, now)
         self.requests.step(request_id, actor, "written_order",
                            {"name": name, "sha256": digest, "late": late}, now)  # fmt: skip

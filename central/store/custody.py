@@ -12,7 +12,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from central.store.migrations import open_database
+from central.databases import open_database
 from wire.fields import format_timestamp
 
 log = logging.getLogger(__name__)

@@ -14,25 +14,20 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from central.store.migrations import open_database
-from central.store.records import SUMMARY_COLUMNS, StoredPassage
+from central.databases import open_database
+from central.store.records import (
+    SUMMARY_COLUMNS,
+    SUMMARY_FIELDS,
+    StoredPassage,
+    summary_columns_sql,
+)
 
 MIGRATIONS = [
     (
         "0001_day",
-        """
+        f"""
         CREATE TABLE passages (
-            camera_id        TEXT NOT NULL,
-            seq              INTEGER NOT NULL,
-            captured_at      TEXT NOT NULL,
-            received_at      TEXT NOT NULL,
-            plate            TEXT NOT NULL,
-            country          TEXT NOT NULL,
-            confidence_pm    INTEGER NOT NULL,
-            lat_e7           INTEGER NOT NULL,
-            lon_e7           INTEGER NOT NULL,
-            direction        TEXT NOT NULL,
-            lane             INTEGER NOT NULL,
+{summary_columns_sql()}
             record_sha256    TEXT NOT NULL,
             PRIMARY KEY (camera_id, seq)
         ) WITHOUT ROWID;
@@ -66,7 +61,7 @@ MIGRATIONS = [
     ),
 ]
 
-PASSAGE_COLUMNS = 12
+PASSAGE_COLUMNS = len(SUMMARY_FIELDS) + 1  # the stored fields and record_sha256
 
 
 class DayFile:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from central.retention import cutoff_text, fully_expired
+from central.expiry import cutoff_text, fully_expired
 from central.store.custody import Custody
 from central.store.dayfile import DayFile
 from central.store.daykeys import DayKeyError, DayKeyring

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 class Outcome(enum.Enum):
@@ -27,7 +27,15 @@ class StoredPassage:
     lane: int
 
 
-SUMMARY_COLUMNS = (
-    "camera_id, seq, captured_at, received_at, plate, country, confidence_pm, "
-    "lat_e7, lon_e7, direction, lane"
-)
+# The columns of a stored passage, named once: the day files' `passages` table and the
+# officers' saved result rows are both made from this list.
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", "str": "TEXT", "int": "INTEGER"}
+SUMMARY_FIELDS = tuple(f.name for f in fields(StoredPassage))
+SUMMARY_COLUMNS = ", ".join(SUMMARY_FIELDS)
+
+
+def summary_columns_sql(indent: str = "            ") -> str:
+    """`name TYPE NOT NULL,` lines for a CREATE TABLE holding a stored passage's fields."""
+    return "\n".join(
+        f"{indent}{f.name:<16} {_SQL_TYPES[f.type]} NOT NULL," for f in fields(StoredPassage)
+    )

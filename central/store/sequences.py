@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from central.store.migrations import open_database
+from central.databases import open_database
 
 MIGRATIONS = [
     (

@@ -1,17 +1,6 @@
-"""Human pages. For now one: the latest passages, refreshed every few seconds."""
+"""Everything a person or a unit reaches over HTTP: pages, the JSON API, enrollment.
 
-from __future__ import annotations
-
-from flask import Blueprint, current_app, render_template
-
-from central.api import passage_json, passage_store
-
-bp = Blueprint("web", __name__, template_folder="templates")
-
-
-@bp.get("/")
-def index():
-    if not current_app.config["ANPR"].web.demo_views:
-        return render_template("home.html")
-    passages = [passage_json(p) for p in passage_store().recent(None, 50)]
-    return render_template("passages.html", passages=passages)
+The only part of the central that imports Flask. Each module is one blueprint; the stores
+behind them come from `stores.py`, opened per request and closed when it ends. Templates
+are in `templates/`, every one extending `_base.html`.
+"""

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from edge_agent.detector import box_intersection, letterbox
-from models.config import DetectorConfig
 from models.train import sources
 from models.train.plates import degrade, place_plate, random_background, render_plate
 from models.train.synthetic_scenes import render_scene
+from recognition.detector import box_intersection, letterbox
+from recognition.model_config import DetectorConfig
 
 log = logging.getLogger(__name__)
 

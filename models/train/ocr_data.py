@@ -1,7 +1,7 @@
 """Training samples for the plate reader: synthetic plates and real crops, jittered like the
 detector's boxes, rendered once into uint8 arrays cached under the data folder.
 
-Every crop is cut by inference's own `edge_agent.reader.crop_region` (+ the config's
+Every crop is cut by inference's own `recognition.reader.crop_region` (+ the config's
 padding) from a box that is deliberately a little wrong, so the reader learns to cope
 with a loose detector.
 """
@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_agent.reader import crop_region
-from models.config import ReaderConfig
 from models.train import sources, teacher
 from models.train.plates import (
     COUNTRIES,
@@ -31,6 +29,8 @@ from models.train.plates import (
     render_glyph_plate,
     render_plate,
 )
+from recognition.model_config import ReaderConfig
+from recognition.reader import crop_region
 
 log = logging.getLogger(__name__)
 

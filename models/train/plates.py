@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
-from models.plate_formats import random_registration
+from recognition.plate_formats import random_registration
 
 FONT_FILES = (
     "/usr/share/fonts/truetype/opendin/OSP-DIN.ttf",

@@ -6,8 +6,8 @@ without the `train` extra.
 
 from __future__ import annotations
 
-from models.config import DetectorConfig, ReaderConfig
 from models.train.plates import COUNTRIES
+from recognition.model_config import DetectorConfig, ReaderConfig
 
 READER = ReaderConfig(
     version="plate-reader-2.1",

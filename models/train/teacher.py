@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.plate_formats import LAYOUTS, countries_matching
+from recognition.plate_formats import LAYOUTS, countries_matching
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_agent.detector import overlap
-from models.config import MODELS_DIR, DetectorConfig, dump_toml
 from models.train import checkpoints, sources
 from models.train.detector_data import detector_set
 from models.train.detector_model import ExportedDetector, PlateDetectorNet
 from models.train.specs import DETECTOR
+from recognition.detector import overlap
+from recognition.model_config import MODELS_DIR, DetectorConfig, dump_toml
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from models.config import MODELS_DIR, ReaderConfig, dump_toml
 from models.train import checkpoints, sources
 from models.train.ocr_data import real_set, real_validation_set, synthetic_set
 from models.train.ocr_model import ExportedReader, PlateReaderNet
 from models.train.specs import READER
+from recognition.model_config import MODELS_DIR, ReaderConfig, dump_toml
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,211 @@
+"""Hotlists and their entries: who may put a plate on one, for how long, and what matches.
+
+A list goes live only after a prosecutor's approval is recorded; a list and each entry
+expire. Every change names who. The alerts the lists raise are `alerts.AlertDesk`'s, a
+part of the same `Hotlists` handle and file (hotlists.sqlite, schema in `schema.py`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from central.databases import open_database
+from central.hotlists.alerts import AlertDesk, HotlistError
+from central.hotlists.matching import (
+    PatternError,
+    is_wildcard,
+    match,
+    near_variants,
+    validate_pattern,
+)
+from central.hotlists.schema import MIGRATIONS
+from wire.fields import format_timestamp
+
+CATEGORIES = ("stolen_vehicle", "missing_person", "fugitive", "investigation", "unpaid_fine")
+REAPPROVE_AFTER = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Hit:
+    list_id: int
+    entry_id: int
+    priority: int
+    tolerant: bool
+    reason: str
+    instructions: str
+    category: str = "stolen_vehicle"
+    owner: str = ""
+
+    @property
+    def for_owner_only(self) -> bool:
+        """Hits of an investigation's list go to its owner, not to the control room."""
+        return self.category == "investigation"
+
+
+def _in_scope(cameras: str, camera_id: str | None) -> bool:
+    return not cameras or camera_id is None or camera_id in cameras.split(",")
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Hotlists(AlertDesk):
+    def __init__(self, path: Path) -> None:
+        self.db = open_database(path, MIGRATIONS)
+        self._wildcards: tuple[str, list] | None = None  # (version, rows): few, kept in memory
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _log(self, actor: str, what: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO changes (at, actor, what) VALUES (?, ?, ?)",
+            (format_timestamp(now), actor, what),
+        )
+
+    def create_list(
+        self, name: str, owner: str, legal_basis: str, category: str, priority: int,
+        expires_at: datetime, now: datetime, starts_at: datetime | None = None,
+        cameras: tuple[str, ...] = (),
+    ) -> int:  # fmt: skip
+        """A list scoped, if asked, to a time window (`starts_at` to `expires_at`) and to
+        chosen cameras (none: every camera)."""
+        if category not in CATEGORIES:
+            raise HotlistError(f"category must be one of {', '.join(CATEGORIES)}")
+        if not legal_basis.strip():
+            raise HotlistError("a hotlist needs its legal basis or order reference")
+        if not 1 <= priority <= 5:
+            raise HotlistError("priority runs from 1 (act now) to 5")
+        cursor = self.db.execute(
+            "INSERT INTO lists (name, owner, legal_basis, category, priority, expires_at, "
+            "starts_at, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, owner, legal_basis, category, priority, format_timestamp(expires_at),
+             format_timestamp(starts_at) if starts_at else None, ",".join(cameras)),
+        )  # fmt: skip
+        self._log(owner, f"created list {cursor.lastrowid} {name!r} ({category})", now)
+        return cursor.lastrowid
+
+    def approve(
+        self, list_id: int, prosecutor: str, now: datetime, valid: timedelta = REAPPROVE_AFTER
+    ) -> None:
+        """A prosecutor's approval, valid for `valid`: past it the list stops matching until
+        it is approved again (general lists are re-approved periodically)."""
+        self.db.execute(
+            "UPDATE lists SET approved_by = ?, approved_at = ?, approved_until = ? "
+            "WHERE list_id = ?",
+            (prosecutor, format_timestamp(now), format_timestamp(now + valid), list_id),
+        )
+        self._log(prosecutor, f"approved list {list_id} until {format_timestamp(now + valid)}", now)
+
+    def due_for_approval(self, now: datetime, within: timedelta) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT list_id, name, owner, approved_until FROM lists "
+            "WHERE expires_at > ? AND (approved_until IS NULL OR approved_until < ?) "
+            "ORDER BY approved_until",
+            (format_timestamp(now), format_timestamp(now + within)),
+        )
+        keys = ("list_id", "name", "owner", "approved_until")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def add_entry(
+        self, list_id: int, pattern: str, country: str, reason: str, instructions: str,
+        expires_at: datetime, by: str, now: datetime,
+    ) -> int:  # fmt: skip
+        pattern = validate_pattern(pattern)
+        cursor = self.db.execute(
+            "INSERT INTO entries (list_id, pattern, country, reason, instructions, expires_at, "
+            "wildcard) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (list_id, pattern, country, reason, instructions, format_timestamp(expires_at),
+             int(is_wildcard(pattern))),
+        )  # fmt: skip
+        self._log(by, f"added entry {cursor.lastrowid} to list {list_id}", now)
+        return cursor.lastrowid
+
+    def import_csv(
+        self, list_id: int, text: str, by: str, now: datetime, skip_invalid: bool = False
+    ) -> ImportReport:
+        """Rows `plate,country,reason,instructions,expires` (with that header line).
+
+        Every row is checked first; with any error nothing is imported unless
+        `skip_invalid`, so that a half-imported list never goes live by accident.
+        """
+        report = ImportReport()
+        reader = csv.DictReader(io.StringIO(text))
+        expected = ["plate", "country", "reason", "instructions", "expires"]
+        if reader.fieldnames != expected:
+            report.errors.append((1, f"header must be {','.join(expected)}"))
+            return report
+        valid = []
+        for number, row in enumerate(reader, start=2):
+            try:
+                pattern = validate_pattern(row["plate"] or "")
+                country = (row["country"] or "").strip().upper()
+                if country and not re.fullmatch(r"[A-Z]{2}", country):
+                    raise HotlistError("country must be an ISO code like NL, or empty")
+                if not (row["reason"] or "").strip() or not (row["instructions"] or "").strip():
+                    raise HotlistError("reason and instructions are required")
+                expires = datetime.fromisoformat(row["expires"] or "")
+                if expires.tzinfo is None or expires <= now:
+                    raise HotlistError("expires must be a future time with a time zone")
+            except (PatternError, HotlistError, ValueError) as exc:
+                report.errors.append((number, str(exc)))
+                continue
+            valid.append((pattern, country, row["reason"], row["instructions"], expires))
+        if report.errors and not skip_invalid:
+            return report
+        for pattern, country, reason, instructions, expires in valid:
+            self.add_entry(list_id, pattern, country, reason, instructions, expires, by, now)
+            report.imported += 1
+        return report
+
+    def hits(
+        self, plate: str, country: str, at: datetime, camera_id: str | None = None
+    ) -> list[Hit]:
+        """Entries of approved, unexpired lists that this read matches, most urgent first.
+
+        Exact entries are found through the pattern index (the plate and its near
+        spellings); only wildcard entries, which are few, are tried one by one.
+        """
+        moment = format_timestamp(at)
+        variants = sorted(near_variants(plate))
+        select = (
+            "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
+            "l.priority, min(e.expires_at, l.expires_at, l.approved_until), "
+            "coalesce(l.starts_at, ''), l.cameras, l.category, l.owner "
+            "FROM entries e JOIN lists l USING (list_id) "
+            "WHERE l.approved_by IS NOT NULL AND "
+        )
+        rows = self.db.execute(
+            select + f"e.pattern IN ({', '.join('?' * len(variants))})", variants
+        ).fetchall()
+        rows += self._wildcard_rows(select)
+        rows = [r for r in rows if r[7] > moment and r[8] <= moment and _in_scope(r[9], camera_id)]
+        found = []
+        for entry_id, list_id, pattern, entry_country, reason, instructions, prio, *rest in rows:
+            if entry_country and country and entry_country != country:
+                continue
+            result = match(plate, pattern)
+            if result is not None:
+                hit = Hit(list_id, entry_id, prio, result.tolerant, reason, instructions,
+                          category=rest[3], owner=rest[4])  # fmt: skip
+                found.append(hit)
+        return sorted(found, key=lambda h: (h.priority, h.tolerant))
+
+    def _wildcard_rows(self, select: str) -> list:
+        """Wildcard entries of approved lists; reread only when lists or entries changed
+        (they are few, and tried on every passage)."""
+        version = self.db.execute(
+            "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries) || '.' || "
+            "(SELECT coalesce(max(id), 0) FROM changes)"
+        ).fetchone()[0]
+        if self._wildcards is None or self._wildcards[0] != version:
+            self._wildcards = (version, self.db.execute(select + "e.wildcard = 1").fetchall())
+        return self._wildcards[1]

@@ -1,0 +1,104 @@
+"""The calamity page: declare and end a calamity, and consult the frozen passages.
+
+The only way into the calamity buffer from the web, for calamity coordinators only. Every
+search and every image shown is entered in the audit trail by `CalamityBuffer` itself.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+
+from central.calamity.buffer import CalamityError, Query
+from central.web.access import current_session, requires
+from central.web.stores import calamity_buffer
+
+bp = Blueprint("calamity", __name__)
+COORDINATOR = "calamity_coordinator"
+
+
+def _page(error: str | None = None, results: list[dict] | None = None, status: int = 200):
+    count, oldest = calamity_buffer().buffered()
+    html = render_template(
+        "calamity.html", session=current_session(), active=calamity_buffer().active(),
+        history=calamity_buffer().history(), buffered=count, oldest=oldest, results=results,
+        query=request.args, error=error,
+    )  # fmt: skip
+    return html, status
+
+
+@bp.get("/calamity")
+@requires(COORDINATOR)
+def calamity_page():
+    return _page()
+
+
+def _moment(name: str) -> datetime | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CalamityError(f"{name}: {text!r} is not a time like 2026-11-22T14:00") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+@bp.get("/calamity/search")
+@requires(COORDINATOR)
+def calamity_search():
+    try:
+        query = Query(
+            plate=request.args.get("plate", "").strip(),
+            camera_id=request.args.get("camera_id", "").strip(),
+            since=_moment("since"),
+            until=_moment("until"),
+        )
+        results = calamity_buffer().search(current_session().username, query, datetime.now(UTC))
+    except CalamityError as exc:
+        return _page(error=str(exc), status=400)
+    return _page(results=results)
+
+
+@bp.get("/calamity/passages/<int:passage_id>/<which>.jpg")
+@requires(COORDINATOR)
+def calamity_image(passage_id: int, which: str):
+    try:
+        data = calamity_buffer().image(
+            current_session().username, passage_id, which, datetime.now(UTC)
+        )
+    except CalamityError as exc:
+        abort(404, description=str(exc))
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/calamity/declare")
+@requires(COORDINATOR)
+def declare():
+    try:
+        calamity_buffer().declare(
+            current_session().username,
+            request.form.get("reason", ""),
+            request.form.get("chief_prosecutor", ""),
+            datetime.now(UTC),
+        )
+    except CalamityError as exc:
+        return _page(error=str(exc), status=400)
+    return redirect("/calamity")
+
+
+@bp.post("/calamity/end")
+@requires(COORDINATOR)
+def end():
+    try:
+        calamity_buffer().end(
+            current_session().username, request.form.get("reason", ""), datetime.now(UTC)
+        )
+    except CalamityError as exc:
+        return _page(error=str(exc), status=400)
+    return redirect("/calamity")

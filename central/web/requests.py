@@ -1,0 +1,199 @@
+"""Pages for requests: the team overview, registering an order, the steps, searching in it.
+
+Plain server-rendered forms; every POST carries the session's CSRF token (checked by
+`requires`), every step names the logged-in person and goes through `Workflow`, which
+enters it in the audit trail. A shielded request is not shown to anyone outside it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+
+from central.accounts.register import Register
+from central.plan.publication import plan_map_svg
+from central.requests.consultation import consult, count
+from central.requests.forms import order_from_form, query_from_form
+from central.requests.lifecycle import results_withheld, written_order_late
+from central.requests.orders import CRIME_TYPES, KINGDOM_PARTS, LEGAL_BASES, RequestError
+from central.requests.overview import team_overview
+from central.requests.store import Request
+from central.requests.verification import still_to_verify
+from central.requests.workflow import UnknownStep, Workflow
+from central.web.access import current_session, requires
+from central.web.stores import (
+    accounts,
+    audit_trail,
+    camera_plan,
+    camera_registry,
+    health_records,
+    passage_store,
+    requests_db,
+)
+
+bp = Blueprint("requests", __name__)
+CASE_ROLES = ("requester", "officer", "auditor")
+OFFICER_STEPS = {"accept", "hand_over", "reject", "deliver", "search", "count"}
+
+
+def workflow() -> Workflow:
+    def pending(request_id: int) -> int:
+        return still_to_verify(passage_store(), requests_db(), request_id)
+
+    return Workflow(requests_db(), Register(accounts()), audit_trail(), pending)
+
+
+def search_context() -> dict:
+    """What every search needs beside the query: the store, the cameras, their health."""
+    cameras = [c.camera_id for c in camera_registry().all()]
+    return {"store": passage_store(), "trail": audit_trail(), "all_cameras": cameras,
+            "health": health_records()}  # fmt: skip
+
+
+def visible_request(request_id: int) -> Request:
+    """The request, if this person may see it; a shielded one is 404 to outsiders."""
+    session = current_session()
+    try:
+        found = requests_db().get(request_id)
+    except RequestError:
+        abort(404, description=f"no request {request_id}")
+    if not found.visible_to(session.username, session.roles):
+        accounts().role_violation(session.username, request.path, datetime.now(UTC))
+        abort(404, description=f"no request {request_id}")
+    return found
+
+
+@bp.get("/requests")
+@requires(*CASE_ROLES)
+def overview():
+    session = current_session()
+    now = datetime.now(UTC)
+    mine = [r for r in requests_db().all() if r.visible_to(session.username, session.roles)]
+    open_lines, finished = team_overview(mine, now)
+    return render_template(
+        "requests.html", session=session, open_lines=open_lines, finished=finished,
+        notifications=requests_db().notifications.of(session.username),
+    )  # fmt: skip
+
+
+def _new_form(error: str | None = None, form=None, status: int = 200):
+    page = render_template(
+        "request_new.html", session=current_session(), error=error, form=form or {},
+        crime_types=CRIME_TYPES, legal_bases=LEGAL_BASES, kingdom_parts=KINGDOM_PARTS,
+    )  # fmt: skip
+    return page, status
+
+
+@bp.get("/requests/new")
+@requires("requester")
+def new_request():
+    return _new_form()
+
+
+@bp.post("/requests")
+@requires("requester")
+def create_request():
+    session = current_session()
+    unit = accounts().unit_of(session.username)
+    try:
+        order = order_from_form(request.form)
+        request_id = workflow().submit(order, session.username, unit, datetime.now(UTC))
+    except RequestError as exc:
+        return _new_form(str(exc), request.form, 400)
+    return redirect(f"/requests/{request_id}")
+
+
+def detail_page(found: Request, error: str | None = None, counted=None, status: int = 200):
+    now = datetime.now(UTC)
+    state = found.state
+    page = render_template(
+        "request.html", plan_map=_scope_map(found, now), session=current_session(), r=found,
+        state=state, error=error,
+        counted=counted, late=written_order_late(found.order, state, now),
+        result_sets=requests_db().results.for_request(found.id),
+        issues=requests_db().downloads.issues(found.id),
+        withheld=results_withheld(found.order, state, now),
+    )  # fmt: skip
+    return page, status
+
+
+def _scope_map(found: Request, now: datetime) -> str | None:
+    """The camera plan's map, for picking the order's cameras with a click (fixed cameras
+    of this year's plan only; mobile ones are ticked in the list)."""
+    if not found.order.scope.cameras:
+        return None
+    plan = camera_plan()
+    placed = {e.camera_id for e in plan.entries(now.year) if e.kind != "mobile"}
+    if not placed & set(found.order.scope.cameras):
+        return None
+    return plan_map_svg(plan, now.year)
+
+
+@bp.get("/requests/<int:request_id>")
+@requires(*CASE_ROLES)
+def request_page(request_id: int):
+    return detail_page(visible_request(request_id))
+
+
+@bp.post("/requests/<int:request_id>/<action>")
+@requires("requester", "officer")
+def request_action(request_id: int, action: str):
+    found = visible_request(request_id)
+    session = current_session()
+    who, now, form = session.username, datetime.now(UTC), request.form
+    if action in OFFICER_STEPS and "officer" not in session.roles:
+        accounts().role_violation(who, request.path, now)
+        abort(403, description="only an authorised officer takes this step")
+    if "officer" not in session.roles and found.requester != who:
+        accounts().role_violation(who, request.path, now)
+        abort(403, description="only the requester or an officer takes steps on a request")
+    try:
+        if action in ("search", "count"):
+            return _search(found, who, now, open_rows=action == "search")
+        if action == "written_order":
+            upload = request.files.get("document")
+            if upload is None or not upload.filename:
+                raise RequestError("choose the written order's file")
+            workflow().attach_written_order(request_id, who, upload.filename, upload.read(), now)
+        else:
+            workflow().take(request_id, who, action, form, now)
+    except UnknownStep:
+        abort(404)
+    except RequestError as exc:
+        return detail_page(requests_db().get(request_id), str(exc), status=400)
+    return redirect(f"/requests/{request_id}")
+
+
+def _search(found: Request, who: str, now: datetime, open_rows: bool):
+    """Count first (the officer sees how many rows before opening them), then open."""
+    form = request.form.to_dict()
+    picked = request.form.getlist("camera")  # ticked in the order's list of cameras
+    if picked:
+        form["cameras"] = ",".join(filter(None, [form.get("cameras", ""), *picked]))
+    form.pop("camera", None)
+    try:
+        query = query_from_form(form)
+        if not open_rows:
+            number, gaps = count(requests_db(), found.id, who, query, **search_context(), now=now)
+            counted = {"count": number, "gaps": gaps, "form": form}
+            return detail_page(requests_db().get(found.id), counted=counted)
+        result = consult(requests_db(), found.id, who, query, **search_context(), now=now)
+    except RequestError as exc:
+        return detail_page(requests_db().get(found.id), f"search refused: {exc}", status=400)
+    return redirect(f"/requests/{found.id}/results/{result.audit_seq}")
+
+
+@bp.get("/requests/<int:request_id>/documents/<sha256>")
+@requires(*CASE_ROLES)
+def document(request_id: int, sha256: str):
+    visible_request(request_id)
+    found = requests_db().written_orders.get(request_id, sha256)
+    if found is None:
+        abort(404, description="no such document on this request")
+    name, content = found
+    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "order"
+    return Response(
+        content, mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )  # fmt: skip

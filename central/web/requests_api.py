@@ -1,0 +1,135 @@
+"""JSON API for requests, searches on them, the audit check and the yearly report.
+
+The same rules as the pages (they share `Workflow`, `consult` and the scope checks); POSTs
+carry the session's CSRF token in the X-CSRF-Token header. Documented in docs/openapi.json.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, jsonify, request
+
+from central.requests.consultation import consult, count
+from central.requests.forms import query_from_form
+from central.requests.orders import Order, RequestError
+from central.requests.workflow import UnknownStep
+from central.web.access import current_session, requires
+from central.web.oversight import report_for, verify_trail
+from central.web.passages import passage_json
+from central.web.requests import (
+    CASE_ROLES,
+    OFFICER_STEPS,
+    search_context,
+    visible_request,
+    workflow,
+)
+from central.web.stores import accounts, requests_db
+
+bp = Blueprint("requests_api", __name__)
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, description="send a JSON object")
+    return data
+
+
+def _refused(exc: Exception):
+    return jsonify(error=str(exc)), 400
+
+
+@bp.get("/api/v1/requests")
+@requires(*CASE_ROLES)
+def list_requests():
+    session = current_session()
+    found = [r for r in requests_db().all() if r.visible_to(session.username, session.roles)]
+    return jsonify(requests=[r.as_json() for r in found])
+
+
+@bp.post("/api/v1/requests")
+@requires("requester")
+def create_request():
+    session = current_session()
+    try:
+        order = Order.from_json(_body())
+        unit = accounts().unit_of(session.username)
+        request_id = workflow().submit(order, session.username, unit, datetime.now(UTC))
+    except (RequestError, KeyError, TypeError, ValueError) as exc:
+        return _refused(exc if isinstance(exc, RequestError) else f"bad order: {exc!r}")
+    return jsonify(id=request_id), 201
+
+
+@bp.get("/api/v1/requests/<int:request_id>")
+@requires(*CASE_ROLES)
+def get_request(request_id: int):
+    return jsonify(visible_request(request_id).as_json())
+
+
+@bp.post("/api/v1/requests/<int:request_id>/steps")
+@requires("requester", "officer")
+def take_step(request_id: int):
+    found = visible_request(request_id)
+    session = current_session()
+    body = _body()
+    step = str(body.get("step", ""))
+    if (step in OFFICER_STEPS and "officer" not in session.roles) or (
+        "officer" not in session.roles and found.requester != session.username
+    ):
+        abort(403, description="your role does not allow this step")
+    try:
+        workflow().take(request_id, session.username, step, body, datetime.now(UTC))
+    except UnknownStep:
+        abort(404, description=f"no step {step!r}")
+    except RequestError as exc:
+        return _refused(exc)
+    return jsonify(requests_db().get(request_id).as_json())
+
+
+@bp.post("/api/v1/requests/<int:request_id>/searches")
+@requires("officer")
+def search(request_id: int):
+    visible_request(request_id)
+    raw = _body()
+    body = {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in raw.items()}
+    if isinstance(raw.get("legs"), list):
+        body["legs"] = "\n".join(
+            f"{','.join(leg['cameras'])} {leg['start']} {leg['end']}" for leg in raw["legs"]
+        )
+    who, now = current_session().username, datetime.now(UTC)
+    try:
+        query = query_from_form(body)
+        if raw.get("count_only"):
+            number, gaps = count(requests_db(), request_id, who, query, **search_context(),
+                                 now=now)  # fmt: skip
+            return jsonify(count=number, camera_gaps=gaps)
+        result = consult(requests_db(), request_id, who, query, **search_context(), now=now)
+    except (RequestError, KeyError, TypeError) as exc:
+        return _refused(exc)
+    return jsonify(
+        audit_seq=result.audit_seq, withheld=result.withheld, camera_gaps=result.gaps,
+        verification="required" if result.needs_verification else "not verified",
+        passages=[passage_json(p) for p in result.rows],
+    )  # fmt: skip
+
+
+@bp.get("/api/v1/audit/verify")
+@requires("auditor")
+def audit_verify():
+    checked, findings = verify_trail()
+    return jsonify(
+        checked=checked, intact=checked and not findings,
+        findings=[{"seq": f.seq, "problem": f.problem} for f in findings],
+    )  # fmt: skip
+
+
+@bp.get("/api/v1/reports/<int:year>")
+@requires("auditor")
+def yearly(year: int):
+    report = report_for(year)
+    return jsonify(
+        year=year,
+        sections=[{"title": t, "items": [{"item": k, "count": n} for k, n in items]}
+                  for t, items in report.sections()],
+    )  # fmt: skip

@@ -1,0 +1,84 @@
+"""The databases a request works with, opened on first use and closed when it ends.
+
+Every page and endpoint reaches its stores through these functions, so a request opens
+only what it touches, never opens one twice, and `close_all` (the app's teardown) closes
+them all whatever the page did: one owner for the handles instead of one per blueprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, g
+
+from central.accounts.users import Accounts
+from central.audit import AuditTrail
+from central.calamity.buffer import CalamityBuffer
+from central.cameras import CameraRegistry
+from central.config import CentralConfig
+from central.health.records import HealthRecords
+from central.hotlists.lists import Hotlists
+from central.ingest.rejections import RejectionLog
+from central.plan.registry import CameraPlan
+from central.requests.store import Requests
+from central.store import PassageStore, open_store
+
+T = TypeVar("T")
+_OPEN = "_open_stores"
+
+
+def config() -> CentralConfig:
+    return current_app.config["ANPR"]
+
+
+def _handle(name: str, opener: Callable[[CentralConfig], T]) -> T:
+    opened: dict = g.setdefault(_OPEN, {})
+    if name not in opened:
+        opened[name] = opener(config())
+    return opened[name]
+
+
+def close_all(exc: BaseException | None = None) -> None:
+    for store in reversed(list(g.pop(_OPEN, {}).values())):
+        store.close()
+
+
+def passage_store() -> PassageStore:
+    return _handle("passages", open_store)
+
+
+def camera_registry() -> CameraRegistry:
+    return _handle("cameras", lambda c: CameraRegistry(c.cameras_path))
+
+
+def rejection_log() -> RejectionLog:
+    return _handle("rejections", lambda c: RejectionLog(c.rejections_path))
+
+
+def accounts() -> Accounts:
+    return _handle("accounts", lambda c: Accounts(c.accounts_path))
+
+
+def health_records() -> HealthRecords:
+    return _handle("health", lambda c: HealthRecords(c.health_path))
+
+
+def camera_plan() -> CameraPlan:
+    return _handle("plan", lambda c: CameraPlan(c.plan_path, camera_registry()))
+
+
+def calamity_buffer() -> CalamityBuffer:
+    return _handle("calamity", lambda c: CalamityBuffer(c.calamity_path, c.audit_path))
+
+
+def requests_db() -> Requests:
+    return _handle("requests", lambda c: Requests(c.requests_path))
+
+
+def audit_trail() -> AuditTrail:
+    return _handle("audit", lambda c: AuditTrail(c.audit_path))
+
+
+def hotlists() -> Hotlists:
+    return _handle("hotlists", lambda c: Hotlists(c.hotlists_path))
