@@ -16,6 +16,14 @@ from wire.sealing import SealingKey, Unsealable, is_sealed, seal
 KEY = SigningKey.from_seed(bytes(32))
 
 
+def test_a_low_order_ephemeral_key_is_unsealable_not_a_crash():
+    """All-zero X25519 keys give no shared secret; the central must refuse, not raise."""
+    central = SealingKey.generate()
+    forged = b"ANPRSEAL1" + bytes(32) + bytes(12) + bytes(64)
+    with pytest.raises(Unsealable, match="invalid ephemeral key"):
+        central.unseal(forged, "cam-a")
+
+
 def test_seal_and_open():
     central = SealingKey.generate()
     payload = encode_passage(make_passage(KEY), KEY)

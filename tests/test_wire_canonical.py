@@ -62,3 +62,18 @@ def test_fast_path_equals_the_strict_encoder_for_validated_records():
     ack = Ack("cam-001", key.key_id, make_passage(key).captured_at, (1, 2), (Rejection(3, "x"),))
     for record in (passage, ack.signed_fields()):
         assert canonical_bytes_of_validated(record) == canonical_bytes(record)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"seq": ' + b"9" * 5000 + b"}",
+        b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"a": ' + b'{"b": ' * 3000 + b"1" + b"}" * 3001,
+    ],
+    ids=["5000-digit integer", "arrays 5000 deep", "objects 3000 deep"],
+)
+def test_hostile_json_is_refused_as_malformed_not_raised_otherwise(text):
+    """A unit's 5 KB payload must not cost quadratic time or escape as another error."""
+    with pytest.raises(MalformedRecord):
+        parse_json_object(text, "record")

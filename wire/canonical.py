@@ -78,6 +78,9 @@ def _check_string(text: str, path: str) -> None:
         raise MalformedRecord(f"{path}: character {bad!r} not allowed in wire strings")
 
 
+MAX_INT_DIGITS = 19
+
+
 def parse_json_object(data: bytes, what: str) -> dict:
     """Parse JSON strictly: UTF-8, one object, no duplicate keys, no floats or NaN."""
     try:
@@ -87,14 +90,24 @@ def parse_json_object(data: bytes, what: str) -> dict:
             object_pairs_hook=_reject_duplicate_keys,
             parse_float=_reject_float,
             parse_constant=_reject_float,
+            parse_int=_bounded_int,
         )
     except UnicodeDecodeError as exc:
         raise MalformedRecord(f"{what} is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise MalformedRecord(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedRecord(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise MalformedRecord(f"{what} must be a JSON object")
     return value
+
+
+def _bounded_int(text: str) -> int:
+    """No field of ours needs more than 19 digits; longer numbers cost quadratic time."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise MalformedRecord(f"integer of {len(text)} characters is out of range")
+    return int(text)
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:

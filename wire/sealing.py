@@ -99,7 +99,10 @@ class SealingKey:
             raise Unsealable("not a sealed record")
         body = sealed[len(MAGIC) :]
         ephemeral, nonce, ciphertext = body[:32], body[32:44], body[44:]
-        shared = self._key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+        try:
+            shared = self._key.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+        except ValueError:  # a low-order point (e.g. all zeros) gives no shared secret
+            raise Unsealable("sealed record carries an invalid ephemeral key") from None
         key = _derive(shared, ephemeral, self.public_raw)
         try:
             return AESGCM(key).decrypt(nonce, ciphertext, camera_id.encode("ascii"))
