@@ -77,6 +77,11 @@ class IngestConfig(_Section):
         le=64,
         description="Processes that decode and verify passages (0: in the ingest thread)",
     )
+    accept_unsealed: bool = Field(
+        default=False,
+        description="Accept passages not sealed to the central's key: for tests of the "
+        "admission checks only, never in a shipped config (units seal every record)",
+    )
 
 
 class WebConfig(_Section):

@@ -24,7 +24,7 @@ from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
 from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
-from node.keyfiles import load_signing_key, load_verify_key
+from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key
 from node.tls import configure_tls
 from recognition.recognizer import AnnotationRecognizer, FrameReader
 from wire import WireError, decode_ack
@@ -131,7 +131,14 @@ def check_round_trip(
 def _round_trip(config, reader, key, central_key, client, answers, timeout) -> list[Check]:
     frame = Frame(load_bgr(TEST_IMAGE), datetime.now(UTC), TEST_IMAGE)
     read = AnnotationRecognizer().read_frame(frame)[0]
-    factory = PassageFactory(config.camera, key, reader.detector_version, reader.reader_version)
+    seal_to = (
+        load_seal_public_key(config.keys.central_seal_public_key)
+        if config.keys.central_seal_public_key
+        else None
+    )
+    factory = PassageFactory(
+        config.camera, key, reader.detector_version, reader.reader_version, seal_to
+    )
     payload = factory.payload_builder(frame, read, encode_jpeg(frame.image, OVERVIEW_QUALITY))(1)
     sent = time.time()
     client.publish(selftest_topic(config.camera.id), payload, qos=1)

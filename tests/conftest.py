@@ -125,6 +125,8 @@ port = {broker_port}
 
 [ingest]
 batch_wait_ms = 20
+# Tests of admission publish hand-made records; the agent seals (test_sealing.py).
+accept_unsealed = true
 
 [web]
 port = {web_port}

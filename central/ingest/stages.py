@@ -110,7 +110,8 @@ class Admission:
         seal_file = config.secrets.seal_key_file
         self.seal_key = load_sealing_key(seal_file) if seal_file else None
         workers = config.ingest.verify_workers
-        self.pool = VerifyPool(workers, seal_file) if workers else None
+        self.accept_unsealed = config.ingest.accept_unsealed
+        self.pool = VerifyPool(workers, seal_file, self.accept_unsealed) if workers else None
         self.rejections = RejectionLog(config.rejections_path)
 
     def close(self) -> None:
@@ -193,7 +194,9 @@ class Admission:
         result = from_pool.get(id(item))
         if result is None:
             camera = self.registry.get(camera_id)
-            result = open_and_verify(item.payload, camera_id, camera, self.seal_key)
+            result = open_and_verify(
+                item.payload, camera_id, camera, self.seal_key, self.accept_unsealed
+            )
         if isinstance(result, Refusal):
             return result
         return check_skew(result, now, self.skew) or result
