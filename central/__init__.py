@@ -6,6 +6,9 @@ from flask import Flask
 
 from central.config import CentralConfig, read_session_key
 
+# The largest body any page or endpoint takes: a written order of up to 10 MiB, with its form.
+MAX_REQUEST_BYTES = 11 * 1024 * 1024
+
 
 def create_app(config: CentralConfig) -> Flask:
     """Build the web application. Refuses to start without a real session secret."""
@@ -15,6 +18,7 @@ def create_app(config: CentralConfig) -> Flask:
         SECRET_KEY=read_session_key(config.secrets.session_key_file),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.json.sort_keys = False
     from central.web import (
@@ -34,12 +38,15 @@ def create_app(config: CentralConfig) -> Flask:
         stores,
     )
     from central.web.navigation_bar import navigation
+    from central.web.security_headers import add_security_headers, template_values
 
     for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
                    requests, requests_api, oversight, results):  # fmt: skip
         app.register_blueprint(module.bp)
     app.teardown_appcontext(stores.close_all)
     app.context_processor(navigation)
+    app.context_processor(template_values)
+    app.after_request(add_security_headers)
 
     if config.web.training:
         from central.web.practice_banner import mark_every_page

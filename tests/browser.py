@@ -8,6 +8,7 @@ var/test-artefacts/ (kept after the run, ignored by git).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,10 +52,24 @@ def browser_page(tmp_path: Path):
             headless=True,
             args=FLAGS,
         )
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else 0)
         try:
-            yield browser.new_page()
+            yield page
         finally:
             browser.close()
+        assert not refused, f"the page broke its own Content-Security-Policy: {refused}"
+
+
+def wait_for_true(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll a JavaScript expression through the debugger protocol: Playwright's own
+    `wait_for_function` evaluates strings in the page, which our CSP (rightly) refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)
 
 
 class Logins:

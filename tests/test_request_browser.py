@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.store import open_store
-from tests.browser import ARTEFACTS, Logins, browser_page, serve
+from tests.browser import ARTEFACTS, Logins, browser_page, serve, wait_for_true
 from tests.conftest import verified_passage
 from wire import SigningKey
 
@@ -128,7 +128,7 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_se
         page.click("#result-sets a >> nth=-1")
         page.click("#verify-link")
         page.wait_for_selector(".crop.current img")
-        page.wait_for_function("document.querySelector('.crop img').complete")
+        wait_for_true(page, "document.querySelector('.crop img').complete")
         page.keyboard.press("y")
         page.wait_for_selector(".crop.correct")
         page.goto(request_url)

@@ -17,7 +17,7 @@ from central.audit import AuditTrail
 from central.health.records import HealthRecords
 from central.store import open_store
 from node.keyfiles import load_signing_key
-from tests.browser import ARTEFACTS, Logins, browser_page, serve
+from tests.browser import ARTEFACTS, Logins, browser_page, serve, wait_for_true
 from tests.conftest import verified_passage
 from tests.test_searches import noise_jpeg
 from wire import SigningKey
@@ -118,7 +118,7 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
         assert page.inner_text("#match-count") == "2"
         page.click("#open-results")
         page.click("#verify-link")
-        page.wait_for_function("[...document.querySelectorAll('.crop img')].every(i => i.complete)")
+        wait_for_true(page, "[...document.querySelectorAll('.crop img')].every(i => i.complete)")
         page.keyboard.press("y")  # cam-a: the crop shows GBL12X
         page.wait_for_selector(".crop.correct")
         page.keyboard.press("n")  # cam-b: the crop shows another plate
@@ -138,7 +138,7 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
         assert "not verified" in page.inner_text("#rows")
         page.click("#photos-link")
         photo = page.locator(".photo").first
-        page.wait_for_function("document.querySelector('.photo img').naturalWidth > 0")
+        wait_for_true(page, "document.querySelector('.photo img').naturalWidth > 0")
         box = photo.locator("img").bounding_box()
         page.mouse.move(box["x"] + 10, box["y"] + 10)
         page.mouse.down()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify
 
 from central import audit, enrollment
 from central.cameras import CameraRegistryError
 from central.web.api import camera_id_arg, json_errors
+from central.web.bodies import json_object
 from central.web.stores import camera_registry
 from wire import WireError
 
@@ -22,9 +23,9 @@ json_errors(bp)
 @bp.post("/enroll")
 def enroll_unit():
     """A unit registers its keys with a one-time token (anpr-provision register)."""
-    body = request.get_json(silent=True)
+    body = json_object()
     fields = ("camera_id", "token", "public_key", "tls_fingerprint")
-    if not isinstance(body, dict) or not all(isinstance(body.get(f), str) for f in fields):
+    if not all(isinstance(body.get(f), str) for f in fields):
         abort(400, description=f"send JSON with string fields {', '.join(fields)}")
     try:
         key = enrollment.enroll(

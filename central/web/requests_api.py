@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, jsonify
 
 from central.requests.consultation import consult, count
 from central.requests.forms import query_from_form
 from central.requests.orders import Order, RequestError
 from central.requests.workflow import UnknownStep
 from central.web.access import current_session, requires
+from central.web.bodies import json_object, text_field, text_list
 from central.web.oversight import report_for, verify_trail
 from central.web.passages import passage_json
 from central.web.requests import (
@@ -27,13 +28,6 @@ from central.web.requests import (
 from central.web.stores import accounts, requests_db
 
 bp = Blueprint("requests_api", __name__)
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, description="send a JSON object")
-    return data
 
 
 def _refused(exc: Exception):
@@ -53,7 +47,7 @@ def list_requests():
 def create_request():
     session = current_session()
     try:
-        order = Order.from_json(_body())
+        order = Order.from_json(json_object())
         unit = accounts().unit_of(session.username)
         request_id = workflow().submit(order, session.username, unit, datetime.now(UTC))
     except (RequestError, KeyError, TypeError, ValueError) as exc:
@@ -72,7 +66,7 @@ def get_request(request_id: int):
 def take_step(request_id: int):
     found = visible_request(request_id)
     session = current_session()
-    body = _body()
+    body = json_object()
     step = str(body.get("step", ""))
     if (step in OFFICER_STEPS and "officer" not in session.roles) or (
         "officer" not in session.roles and found.requester != session.username
@@ -87,16 +81,28 @@ def take_step(request_id: int):
     return jsonify(requests_db().get(request_id).as_json())
 
 
+def search_fields(raw: dict) -> dict[str, str]:
+    """The JSON search as the search form's fields; 400 for a field of the wrong type."""
+    fields = {name: ",".join(text_list(raw, name)) if name == "cameras" else text_field(raw, name)
+              for name in raw if name not in ("legs", "count_only")}  # fmt: skip
+    legs = raw.get("legs", [])
+    if not isinstance(legs, list) or not all(isinstance(leg, dict) for leg in legs):
+        abort(400, description="legs: a list of {cameras, start, end} objects")
+    if legs:
+        fields["legs"] = "\n".join(
+            f"{','.join(text_list(leg, 'cameras'))} {text_field(leg, 'start')} "
+            f"{text_field(leg, 'end')}"
+            for leg in legs
+        )
+    return fields
+
+
 @bp.post("/api/v1/requests/<int:request_id>/searches")
 @requires("officer")
 def search(request_id: int):
     visible_request(request_id)
-    raw = _body()
-    body = {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in raw.items()}
-    if isinstance(raw.get("legs"), list):
-        body["legs"] = "\n".join(
-            f"{','.join(leg['cameras'])} {leg['start']} {leg['end']}" for leg in raw["legs"]
-        )
+    raw = json_object()
+    body = search_fields(raw)
     who, now = current_session().username, datetime.now(UTC)
     try:
         query = query_from_form(body)
