@@ -21,6 +21,12 @@ def create_app(config: CentralConfig) -> Flask:
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.json.sort_keys = False
+    if config.web.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only the trusted proxies' own X-Forwarded-For entries are believed.
+        hops = config.web.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     from central.web import (
         access,
         alerts,

@@ -87,6 +87,13 @@ class IngestConfig(_Section):
 class WebConfig(_Section):
     host: str = Field(default="127.0.0.1", description="Listen address (loopback only for now)")
     port: int = Field(default=8080, ge=1, le=65535, description="Listen port")
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=3,
+        description="Reverse proxies in front that set X-Forwarded-For (the TLS proxy: 1); "
+        "login throttling per address reads the client's address from them",
+    )
     demo_views: bool = Field(
         default=False,
         description="Show the latest passages without a search (demo and training only): "

@@ -2,12 +2,13 @@
 attacker would try to get around them."""
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from central.accounts import totp
-from central.accounts.users import AccountError, Accounts, LoginRefused
+from central.accounts.users import MAX_ADDRESS_FAILURES, AccountError, Accounts, LoginRefused
 from tests.conftest import current_code, make_user
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -121,3 +122,43 @@ def test_open_redirects_are_refused(client):
     form = {"username": user[0], "password": user[1], "code": current_code(user[2])}
     response = web.post("/login", data={**form, "next": "//evil.example"})
     assert response.headers["Location"] == "/"
+
+
+def test_parallel_wrong_passwords_lock_the_account_after_five(tmp_path):
+    """Each attempt is counted before its (slow) password check, in one statement: 40 guesses
+    in parallel, each through its own connection as web requests are, cannot all be checked."""
+    first = Accounts(tmp_path / "accounts.sqlite")
+    secret = first.add("j.jansen", "J. Jansen", "unit-1", ["officer"], "a long passphrase!", NOW)
+    first.close()
+    checked = []
+
+    def guess(i: int) -> None:
+        store = Accounts(tmp_path / "accounts.sqlite")
+        try:
+            store.login("j.jansen", f"guess {i}", code(secret, NOW), NOW)
+        except LoginRefused as refused:
+            checked.append("locked" not in str(refused))
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(guess, range(40)))
+    assert checked.count(True) <= 5, f"{checked.count(True)} guesses were checked"
+    store = Accounts(tmp_path / "accounts.sqlite")
+    with pytest.raises(LoginRefused, match="locked"):
+        store.login("j.jansen", "a long passphrase!", code(secret, NOW), NOW)
+    store.close()
+
+
+def test_one_address_failing_across_many_accounts_is_blocked(accounts):
+    store, secret = accounts
+    for i in range(MAX_ADDRESS_FAILURES):
+        with pytest.raises(LoginRefused, match="wrong user name"):
+            store.login(f"nobody{i}", "guess", "000000", NOW, address="192.0.2.7")
+    with pytest.raises(LoginRefused, match="from this address"):
+        store.login("j.jansen", "a long passphrase!", code(secret, NOW), NOW, address="192.0.2.7")
+    other = store.login("j.jansen", "a long passphrase!", code(secret, NOW), NOW, "192.0.2.8")
+    assert other.username == "j.jansen", "another workstation is not blocked"
+    later = NOW + timedelta(minutes=16)
+    assert store.login("j.jansen", "a long passphrase!", code(secret, later), later, "192.0.2.7")
+    assert "login_refused_address" in [e["event"] for e in store.events()]

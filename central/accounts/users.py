@@ -31,6 +31,9 @@ ROLES = (
 )  # fmt: skip
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+# One workstation (or one attacker) may fail this often across all accounts per LOCKOUT:
+# password spraying over many names meets this limit long before any account's own.
+MAX_ADDRESS_FAILURES = 20
 IDLE = timedelta(minutes=15)
 ABSOLUTE = timedelta(hours=8)
 MIN_PASSWORD = 12
@@ -64,6 +67,17 @@ MIGRATIONS = [
             username  TEXT NOT NULL,
             event     TEXT NOT NULL,
             detail    TEXT NOT NULL
+        )
+        """,
+    ),
+    (
+        "0002_address_throttle",
+        """
+        CREATE TABLE address_attempts (
+            address       TEXT PRIMARY KEY,
+            failures      INTEGER NOT NULL DEFAULT 0,
+            window_start  TEXT NOT NULL,
+            blocked_until TEXT
         )
         """,
     ),
@@ -138,20 +152,31 @@ class Accounts:
         self.event(username, "account_created", f"roles {','.join(sorted(roles))}", now)
         return secret
 
-    def login(self, username: str, password: str, code: str, now: datetime) -> Session:
+    def login(
+        self, username: str, password: str, code: str, now: datetime, address: str = ""
+    ) -> Session:
+        """Check password and second factor. Each attempt is counted before it is checked,
+        in one statement, so parallel guesses cannot all slip under the limit."""
+        stamp = format_timestamp(now)
+        if address and not self._address_attempt(address, now):
+            self.event(username, "login_refused_address", f"address {address} blocked", now)
+            raise LoginRefused("too many failed attempts from this address; try again later")
         row = self.db.execute(
-            "SELECT password_hash, totp_secret, totp_last, failures, locked_until, roles "
-            "FROM users WHERE username = ?",
-            (username,),
+            "UPDATE users SET failures = failures + 1, locked_until = CASE "
+            "WHEN failures + 1 >= ? THEN ? ELSE locked_until END "
+            "WHERE username = ? AND (locked_until IS NULL OR locked_until <= ?) "
+            "RETURNING password_hash, totp_secret, totp_last, failures, roles",
+            (MAX_FAILURES, format_timestamp(now + LOCKOUT), username, stamp),
         ).fetchone()
         if row is None:
+            exists = self.db.execute("SELECT 1 FROM users WHERE username = ?", (username,))
+            if exists.fetchone() is not None:
+                self.event(username, "login_refused_locked", "account locked", now)
+                raise LoginRefused("too many failed attempts; the account is locked for a while")
             self.hasher.hash(password)  # same cost as a real check: no user enumeration
             self.event(username, "login_failed", "unknown account", now)
             raise LoginRefused("wrong user name, password or code")
-        password_hash, secret, totp_last, failures, locked_until, roles = row
-        if locked_until and locked_until > format_timestamp(now):
-            self.event(username, "login_refused_locked", "account locked", now)
-            raise LoginRefused("too many failed attempts; the account is locked for a while")
+        password_hash, secret, totp_last, failures, roles = row
         step = None
         try:
             self.hasher.verify(password_hash, password)
@@ -159,15 +184,16 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             pass
         if step is None:
-            self._failed(username, failures + 1, now)
+            self._failed(username, failures, now)
             raise LoginRefused("wrong user name, password or code")
         token = secrets.token_urlsafe(32)
         self.db.execute(
             "UPDATE users SET failures = 0, locked_until = NULL, totp_last = ? WHERE username = ?",
             (step, username),
         )
+        if address:
+            self.db.execute("DELETE FROM address_attempts WHERE address = ?", (address,))
         csrf = secrets.token_urlsafe(32)
-        stamp = format_timestamp(now)
         self.db.execute(
             "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
             (_digest(token), username, csrf, stamp, stamp),
@@ -175,15 +201,27 @@ class Accounts:
         self.event(username, "login", "password and second factor", now)
         return Session(token, username, frozenset(roles.split(",")), csrf)
 
-    def _failed(self, username: str, failures: int, now: datetime) -> None:
-        locked = format_timestamp(now + LOCKOUT) if failures >= MAX_FAILURES else None
+    def _address_attempt(self, address: str, now: datetime) -> bool:
+        """Count one attempt from `address` (a window of LOCKOUT); False when blocked."""
+        stamp, window_open = format_timestamp(now), format_timestamp(now - LOCKOUT)
         self.db.execute(
-            "UPDATE users SET failures = ?, locked_until = coalesce(?, locked_until) "
-            "WHERE username = ?",
-            (failures, locked, username),
+            "INSERT INTO address_attempts (address, failures, window_start) VALUES (?, 0, ?) "
+            "ON CONFLICT (address) DO UPDATE SET failures = 0, window_start = excluded.window_start"
+            " WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until <= ?)",
+            (address, stamp, window_open, stamp),
         )
+        row = self.db.execute(
+            "UPDATE address_attempts SET failures = failures + 1, blocked_until = CASE "
+            "WHEN failures + 1 >= ? THEN ? ELSE blocked_until END "
+            "WHERE address = ? AND (blocked_until IS NULL OR blocked_until <= ?) RETURNING 1",
+            (MAX_ADDRESS_FAILURES, format_timestamp(now + LOCKOUT), address, stamp),
+        ).fetchone()
+        return row is not None
+
+    def _failed(self, username: str, failures: int, now: datetime) -> None:
+        """The attempt was counted before the check; only the event remains to be said."""
         self.event(username, "login_failed", f"failure {failures}", now)
-        if locked:
+        if failures >= MAX_FAILURES:
             self.event(username, "locked_out", f"after {failures} failures", now)
             log.warning(
                 "SECURITY ALERT account %s locked after %d failed logins", username, failures

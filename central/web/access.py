@@ -82,6 +82,7 @@ def login():
             request.form.get("password", ""),
             request.form.get("code", ""),
             datetime.now(UTC),
+            request.remote_addr or "",
         )
     except LoginRefused as exc:
         return render_template("login.html", error=str(exc), next=target), 401
