@@ -10,7 +10,7 @@ from central import create_app
 from central.__main__ import main as central
 from provisioning.__main__ import main as provision
 from tests.browser import ARTEFACTS, browser_page, serve
-from tests.conftest import current_code, make_user, write_central_config
+from tests.conftest import current_code, logged_in, make_user, write_central_config
 
 YEAR = 2027
 CAMERAS = {
@@ -70,7 +70,9 @@ def test_csv_json_and_page(published):
     assert "a12-oudenrijn-e-1" in page and "194/200 passed" in page
     assert "mobile-07" not in page.split("Mobile cameras")[0], "mobile cameras by number only"
     assert "speed-cam-99" in page.split("outside the plan")[1]
-    changes = client.get("/api/v1/plan/changes").get_json()["changes"]
+    auditor = logged_in(create_app(published.config).test_client(), published.config,
+                        ("auditor",), "a.auditor")  # fmt: skip
+    changes = auditor.get("/api/v1/plan/changes").get_json()["changes"]
     assert {"plan-admin", "hoofdofficier", "mr. A. Jansen", "technician-4"} <= {
         c["actor"] for c in changes
     }
@@ -95,11 +97,6 @@ def test_plan_map_and_health_pages_render_in_chromium(published, tmp_path):
         assert page.locator("svg circle.camera").count() == 3, "fixed and third-party only"
         page.screenshot(path=str(ARTEFACTS / "plan-page.png"), full_page=True)
 
-        page.goto(f"{url}/plan/{YEAR}/map.svg?live=1")
-        tooltip = page.locator('circle[data-camera="a12-oudenrijn-e-1"] title').text_content()
-        assert "now OFFLINE" in tooltip
-        page.screenshot(path=str(ARTEFACTS / "plan-map-live.png"))
-
         username, password, secret = make_user(published.config)
         page.goto(f"{url}/health")  # not logged in: sent to the login page
         assert page.title() == "ANPR central: log in"
@@ -112,5 +109,40 @@ def test_plan_map_and_health_pages_render_in_chromium(published, tmp_path):
         assert rows.count() == len(CAMERAS) + 1
         assert page.locator("td.OFFLINE").count() == len(CAMERAS) + 1
         page.screenshot(path=str(ARTEFACTS / "health-page.png"), full_page=True)
+
+        page.goto(f"{url}/plan/{YEAR}/map.svg?live=1")  # logged in as a maintainer
+        tooltip = page.locator('circle[data-camera="a12-oudenrijn-e-1"] title').text_content()
+        assert "now OFFLINE" in tooltip
+        page.screenshot(path=str(ARTEFACTS / "plan-map-live.png"))
     for name in ("plan-page.png", "plan-map-live.png", "health-page.png"):
         assert (ARTEFACTS / name).stat().st_size > 5000
+
+
+def test_only_the_published_plan_is_public_and_as_the_page_shows_it(published):
+    run = ["--config", str(published.config_path)]
+    # Next year's plan drafted and ratified, with a mobile deployment planned: not public.
+    assert central(run + ["plan-draft", "--year", str(YEAR + 1), "--by", "plan-admin"]) == 0
+    client = create_app(published.config).test_client()
+    for path in (f"/plan/{YEAR + 1}", f"/plan/{YEAR + 1}.csv", f"/plan/{YEAR + 1}/map.svg",
+                 f"/api/v1/plan/{YEAR + 1}"):  # fmt: skip
+        assert client.get(path).status_code == 404, path
+    deploy = ["plan-deploy", "--year", str(YEAR), "--camera-id", "mobile-07",
+              "--place", "Kerkstraat 12, Houten", "--place-kind", "c", "--lat", "52.03",
+              "--lon", "5.17", "--from", f"{YEAR}-06-01T00:00:00Z",
+              "--until", f"{YEAR}-06-08T00:00:00Z", "--reason", "suspect's home street",
+              "--by", "plan-admin"]  # fmt: skip
+    assert central(run + deploy) == 0
+    body = client.get(f"/api/v1/plan/{YEAR}").get_data(as_text=True)
+    assert "Kerkstraat" not in body and "suspect" not in body, "this year's deployments"
+    assert "mobile-07" not in body, "mobile cameras by number only, as on the page"
+    versions = client.get("/api/v1/plan").get_data(as_text=True)
+    assert "plan-admin" not in versions and "hoofdofficier" not in versions, "no staff names"
+    assert [v["year"] for v in client.get("/api/v1/plan").get_json()["versions"]] == [YEAR]
+    assert client.get("/api/v1/plan/changes").status_code == 401
+    live = client.get(f"/plan/{YEAR}/map.svg?live=1")
+    assert live.status_code == 401, "which cameras are down is not public"
+    assert "OFFLINE" not in client.get(f"/plan/{YEAR}/map.svg").get_data(as_text=True)
+    operator = logged_in(create_app(published.config).test_client(), published.config,
+                         ("operator",), "c.operator")  # fmt: skip
+    assert operator.get(f"/plan/{YEAR}/map.svg?live=1").status_code == 403
+    assert operator.get("/api/v1/plan/changes").status_code == 403

@@ -1,8 +1,11 @@
-"""The plan as the law publishes it: a CSV, a printable page and a map.
+"""The plan as the law publishes it: a CSV, a printable page, a map and JSON, all the same.
 
 Fixed cameras by location with their criterion and motivation (the law makes them part of
 the plan); mobile cameras by number and kind of location; last year's mobile deployments;
 cameras that only feed hotlists listed apart, so nobody takes them for plan cameras.
+
+Only a published version is shown, and never more than the page shows: no draft, no future
+mobile deployment (where and why a camera will stand is operational), no staff account.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from dataclasses import asdict
 from xml.sax.saxutils import escape
 
 from central.plan.geodata import CITIES, MOTORWAYS, OUTLINE
@@ -50,13 +54,44 @@ def plan_csv(plan: CameraPlan, year: int) -> str:
     return out.getvalue()
 
 
+PUBLIC_VERSION_FIELDS = ("year", "state", "ratified_at", "published_at")
+
+
+def published_version(plan: CameraPlan, year: int) -> dict | None:
+    """The version as the public may see it, or None when it is not published."""
+    version = plan.version(year)
+    if version is None or version["state"] != "published":
+        return None
+    return {k: version[k] for k in PUBLIC_VERSION_FIELDS}
+
+
+def published_versions(plan: CameraPlan) -> list[dict]:
+    return [v for v in (published_version(plan, x["year"]) for x in plan.versions()) if v]
+
+
+def public_plan(plan: CameraPlan, year: int) -> dict:
+    """The page's content as JSON (the caller has checked the version is published)."""
+    context = plan_context(plan, year)
+    return {
+        "version": context["version"],
+        "fixed": [
+            {**asdict(e), "lat": e.lat_e7 / 1e7, "lon": e.lon_e7 / 1e7} for e in context["fixed"]
+        ],
+        "mobile_count": context["mobile_count"],
+        "mobile_by_criterion": context["mobile_by_criterion"],
+        "last_year_deployments": context["last_year_deployments"],
+        "hotlist_only": context["hotlist_only"],
+        "locations": plan.locations(),
+    }
+
+
 def plan_context(plan: CameraPlan, year: int) -> dict:
     entries = plan.entries(year)
     fixed = [e for e in entries if e.kind in ("fixed", "third_party")]
     mobile = [e for e in entries if e.kind == "mobile"]
     return {
         "year": year,
-        "version": plan.version(year),
+        "version": published_version(plan, year),
         "fixed": fixed,
         "mobile_count": len(mobile),
         "mobile_by_criterion": dict(Counter(CRITERIA[e.criterion] for e in mobile)),

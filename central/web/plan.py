@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from central.health.monitor import survey
-from central.plan.publication import plan_context, plan_csv, plan_map_svg
+from central.plan.publication import (
+    plan_context,
+    plan_csv,
+    plan_map_svg,
+    public_plan,
+    published_version,
+    published_versions,
+)
+from central.web.access import MAINTAINERS, current_session, requires
 from central.web.stores import camera_plan, camera_registry, health_records
 
 bp = Blueprint("plan", __name__)
 
 
 def _published_or_404(year: int) -> dict:
-    version = camera_plan().version(year)
+    """Drafts and ratified-but-unpublished versions do not exist for the public."""
+    version = published_version(camera_plan(), year)
     if version is None:
-        abort(404, description=f"there is no camera plan for {year}")
+        abort(404, description=f"there is no published camera plan for {year}")
     return version
+
+
+LIVE_MAP_ROLES = ("officer", *MAINTAINERS)
 
 
 def _live_states() -> dict[str, str]:
@@ -47,31 +58,31 @@ def plan_csv_file(year: int):
 def plan_map(year: int):
     """`?live=1` rings each camera with its current health, for officers choosing cameras."""
     _published_or_404(year)
-    states = _live_states() if request.args.get("live") == "1" else None
+    states = None
+    if request.args.get("live") == "1":
+        session = current_session()
+        if session is None:
+            abort(401, description="the live map shows which cameras are down: log in first")
+        if not session.roles & set(LIVE_MAP_ROLES):
+            abort(403, description="your roles do not include the live camera map")
+        states = _live_states()
     return Response(plan_map_svg(camera_plan(), year, states), mimetype="image/svg+xml")
 
 
 @bp.get("/api/v1/plan")
 def plan_versions():
-    return jsonify(
-        {"versions": camera_plan().versions(), "hotlist_only": camera_plan().hotlist_only()}
-    )
+    """Published versions (no staff names) and the cameras outside any plan."""
+    plan = camera_plan()
+    return jsonify({"versions": published_versions(plan), "hotlist_only": plan.hotlist_only()})
 
 
 @bp.get("/api/v1/plan/<int:year>")
 def plan_json(year: int):
-    version = _published_or_404(year)
-    plan = camera_plan()
-    return jsonify(
-        {
-            "version": version,
-            "entries": [asdict(e) for e in plan.entries(year)],
-            "locations": plan.locations(),
-            "deployments": plan.deployments(year),
-        }
-    )
+    _published_or_404(year)
+    return jsonify(public_plan(camera_plan(), year))
 
 
 @bp.get("/api/v1/plan/changes")
+@requires("plan_admin", "auditor")
 def plan_changes():
     return jsonify({"changes": camera_plan().changes()})
