@@ -13,11 +13,12 @@ import json
 import logging
 import os
 import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wire import VerifyKey, WireError
-from wire.bundles import Manifest, open_manifest
+from wire.bundles import MAX_MANIFEST, Manifest, open_manifest
 from wire.fields import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -29,30 +30,20 @@ class BundleRefused(Exception):
 
 
 def install_bundle(bundle: Path, camera_id: str, release_key: VerifyKey, target: Path) -> Manifest:
+    """Installs the bundle, or raises BundleRefused (never another error: a damaged or
+    hostile archive is refused like an unsigned one)."""
     try:
         archive = zipfile.ZipFile(bundle)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise BundleRefused(f"{bundle} is not a bundle: {exc}") from None
     with archive:
         try:
-            manifest_bytes = archive.read("manifest.json")
-        except KeyError:
-            raise BundleRefused("the bundle has no manifest.json: unsigned") from None
-        try:
-            manifest = open_manifest(manifest_bytes, release_key)
-        except WireError as exc:
-            raise BundleRefused(f"manifest refused ({exc.reason}): {exc}") from None
-        if not manifest.applies_to(camera_id):
-            raise BundleRefused(f"bundle is for camera {manifest.camera_id}, this is {camera_id}")
-        contents = {}
-        for entry in manifest.files:
-            try:
-                data = archive.read(f"files/{entry.path}")
-            except KeyError:
-                raise BundleRefused(f"bundle lacks {entry.path}") from None
-            if hashlib.sha256(data).hexdigest() != entry.sha256 or len(data) != entry.size:
-                raise BundleRefused(f"{entry.path} does not match the signed manifest")
-            contents[entry.path] = data
+            manifest, contents = _read_bundle(archive, camera_id, release_key)
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                RuntimeError, ValueError) as exc:  # fmt: skip
+            # A damaged archive (bad CRC, header or compression, or an encrypted member):
+            # zipfile raises any of these, none of them a reason to stop the agent.
+            raise BundleRefused(f"{bundle} cannot be read: {type(exc).__name__}: {exc}") from None
     for path, data in contents.items():
         _replace(target / path, data)
     _remember(target, manifest)
@@ -61,6 +52,36 @@ def install_bundle(bundle: Path, camera_id: str, release_key: VerifyKey, target:
         manifest.bundle_id, manifest.version, manifest.approved_by,
     )  # fmt: skip
     return manifest
+
+
+def _read_bundle(
+    archive: zipfile.ZipFile, camera_id: str, release_key: VerifyKey
+) -> tuple[Manifest, dict[str, bytes]]:
+    try:
+        manifest_info = archive.getinfo("manifest.json")
+    except KeyError:
+        raise BundleRefused("the bundle has no manifest.json: unsigned") from None
+    if manifest_info.file_size > MAX_MANIFEST:
+        raise BundleRefused("manifest.json is too large")
+    try:
+        manifest = open_manifest(archive.read(manifest_info), release_key)
+    except WireError as exc:
+        raise BundleRefused(f"manifest refused ({exc.reason}): {exc}") from None
+    if not manifest.applies_to(camera_id):
+        raise BundleRefused(f"bundle is for camera {manifest.camera_id}, this is {camera_id}")
+    contents = {}
+    for entry in manifest.files:
+        try:
+            info = archive.getinfo(f"files/{entry.path}")
+        except KeyError:
+            raise BundleRefused(f"bundle lacks {entry.path}") from None
+        if info.file_size != entry.size:  # checked before reading: no zip bomb is inflated
+            raise BundleRefused(f"{entry.path} does not match the signed manifest")
+        data = archive.read(info)
+        if hashlib.sha256(data).hexdigest() != entry.sha256 or len(data) != entry.size:
+            raise BundleRefused(f"{entry.path} does not match the signed manifest")
+        contents[entry.path] = data
+    return manifest, contents
 
 
 def _replace(destination: Path, data: bytes) -> None:

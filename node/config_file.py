@@ -36,6 +36,10 @@ def read_toml(path: Path, what: str) -> dict:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes first and lets this through
+        raise ConfigError(f"{path} is not UTF-8 text: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path} nests arrays or tables too deeply") from None
 
 
 def validate(model: type[M], raw: dict, source: str) -> M:

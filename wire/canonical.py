@@ -79,10 +79,15 @@ def _check_string(text: str, path: str) -> None:
 
 
 MAX_INT_DIGITS = 19
+# Our records nest at most four deep. Anything deeper is refused here, so that no code that
+# walks a parsed value (canonicalising it, or `repr` in an error message) can run out of
+# stack on it, whatever the depth of the stack it is called from.
+MAX_DEPTH = 32
 
 
 def parse_json_object(data: bytes, what: str) -> dict:
-    """Parse JSON strictly: UTF-8, one object, no duplicate keys, no floats or NaN."""
+    """Parse JSON strictly: UTF-8, one object, no duplicate keys, no floats or NaN, integers
+    of at most 19 digits, nested at most MAX_DEPTH deep."""
     try:
         text = data.decode("utf-8")
         value = json.loads(
@@ -100,7 +105,19 @@ def parse_json_object(data: bytes, what: str) -> dict:
         raise MalformedRecord(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise MalformedRecord(f"{what} must be a JSON object")
+    _check_depth(value, what)
     return value
+
+
+def _check_depth(value: dict, what: str) -> None:
+    """Without recursion: the point is to refuse values that recursion cannot walk."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedRecord(f"{what} is nested more than {MAX_DEPTH} deep")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
 def _bounded_int(text: str) -> int:

@@ -7,8 +7,9 @@ field an agent got wrong.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from wire.canonical import MAX_SAFE_INTEGER as MAX_SAFE_INTEGER
 from wire.errors import MalformedRecord
 
 CAMERA_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
@@ -17,7 +18,8 @@ PLATE = re.compile(r"[A-Z0-9]{1,12}")
 COUNTRY = re.compile(r"(|[A-Z]{2})")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 VERSION_LABEL = re.compile(r"[A-Za-z0-9._:+-]{1,64}")
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DIRECTIONS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 
 
@@ -70,6 +72,15 @@ def timestamp(record: dict, name: str) -> datetime:
         return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         raise MalformedRecord(f"field {name}={value!r} is not a real UTC time") from None
+
+
+def day(record: dict, name: str) -> date:
+    """A calendar day, `YYYY-MM-DD`, that exists."""
+    value = text(record, name, DAY)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise MalformedRecord(f"field {name}={value!r} is not a real day") from None
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from wire import fields as f
 from wire.canonical import canonical_bytes, parse_json_object
 from wire.errors import BadSignature, MalformedRecord, WireError
 from wire.fields import CAMERA_ID, DIRECTIONS
@@ -37,6 +38,7 @@ MAX_DAY_KEYS = 8  # today and tomorrow, with room for a re-issued key or two
 MAX_DAY_KEYS_PAYLOAD = 64_000
 AREA = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 HASH = re.compile(r"[0-9a-f]{64}")
+DIRECTION = re.compile("|".join(DIRECTIONS))
 
 
 def vehicle_hash(day_key: bytes, plate: str) -> str:
@@ -97,30 +99,59 @@ def encode_batch(batch: ResearchBatch, key: SigningKey) -> bytes:
 
 
 def decode_batch(payload: bytes, key_for) -> ResearchBatch:
-    """Parse and verify; `key_for(camera_id, key_id)` gives the camera's VerifyKey or None."""
+    """Parse and verify; `key_for(camera_id, key_id)` gives the camera's VerifyKey or None.
+
+    Every field is checked for its exact type and form, and no other field is allowed: the
+    batch that comes out re-encodes to exactly the bytes the camera signed (a `seq` of
+    `"7"` or `true`, or a field the store never sees, is refused, not read as something
+    else). Raises MalformedRecord or BadSignature, nothing else.
+    """
     if len(payload) > MAX_BATCH_PAYLOAD:
         raise MalformedRecord(f"research batch is {len(payload)} bytes")
     envelope = parse_json_object(payload, "research batch")
     record, sig = envelope.get("record"), envelope.get("sig")
     if not isinstance(record, dict) or record.get("kind") != BATCH_KIND:
         raise MalformedRecord("not a research batch")
-    try:
-        batch = ResearchBatch(
-            camera_id=record["camera_id"], key_id=record["key_id"], seq=int(record["seq"]),
-            area=record["area"], day=date.fromisoformat(record["day"]),
-            day_key_id=record["day_key_id"],
-            sightings=tuple(Sighting(int(a), d, v) for a, d, v in record["sightings"]),
-        )  # fmt: skip
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedRecord(f"research batch fields: {exc}") from None
+    if set(envelope) != {"record", "sig"} or not isinstance(sig, str):
+        raise MalformedRecord("research batch envelope: exactly a record and its sig")
+    batch = _batch_from(record)
     key = key_for(batch.camera_id, batch.key_id)
     if key is None:
         raise BadSignature(f"no key {batch.key_id} on file for {batch.camera_id}")
     try:
-        key.verify(base64.b64decode(str(sig)), canonical_bytes(record))
+        key.verify(base64.b64decode(sig, validate=True), canonical_bytes(record))
     except (WireError, ValueError):
         raise BadSignature(f"research batch from {batch.camera_id}: bad signature") from None
     return batch
+
+
+_BATCH_KEYS = {"kind", "camera_id", "key_id", "seq", "area", "day", "day_key_id", "sightings"}
+
+
+def _batch_from(record: dict) -> ResearchBatch:
+    f.require_keys(record, _BATCH_KEYS, "research batch")
+    sightings = record["sightings"]
+    if not isinstance(sightings, list) or not 0 < len(sightings) <= MAX_BATCH:
+        raise MalformedRecord(f"research batch holds 1 to {MAX_BATCH} sightings")
+    found = []
+    for sighting in sightings:
+        if not isinstance(sighting, list) or len(sighting) != 3:
+            raise MalformedRecord("research sighting: [at, direction, vehicle]")
+        at, direction, vehicle = sighting
+        values = {"at": at, "direction": direction, "vehicle": vehicle}
+        f.integer(values, "at", 0, f.MAX_SAFE_INTEGER)
+        f.text(values, "direction", DIRECTION)
+        f.text(values, "vehicle", HASH)
+        found.append(Sighting(at, direction, vehicle))
+    return ResearchBatch(
+        camera_id=f.text(record, "camera_id", CAMERA_ID),
+        key_id=f.text(record, "key_id", f.KEY_ID),
+        seq=f.integer(record, "seq", 0, f.MAX_SAFE_INTEGER),
+        area=f.text(record, "area", AREA),
+        day=f.day(record, "day"),
+        day_key_id=f.text(record, "day_key_id", f.KEY_ID),
+        sightings=tuple(found),
+    )
 
 
 @dataclass(frozen=True)
@@ -148,22 +179,37 @@ def seal_day_key(day_key: DayKey, camera_id: str, unit_public: bytes, signer: Si
 def open_day_key(
     payload: bytes, camera_id: str, unit_key: SealingKey, service: VerifyKey
 ) -> DayKey:
-    """The day key for this unit, after checking the research service signed it."""
+    """The day key for this unit, after checking the research service signed it.
+
+    Raises a WireError (MalformedRecord, BadSignature, Unsealable), nothing else."""
     envelope = parse_json_object(payload, "research day key")
     document = envelope.get("document")
     if not isinstance(document, dict) or document.get("kind") != DAY_KEY_KIND:
         raise MalformedRecord("not a research day key")
+    sig = envelope.get("sig")
     try:
-        service.verify(base64.b64decode(str(envelope.get("sig"))), canonical_bytes(document))
+        if not isinstance(sig, str):
+            raise ValueError("no signature")
+        service.verify(base64.b64decode(sig, validate=True), canonical_bytes(document))
     except (WireError, ValueError):
         raise BadSignature("research day key: not signed by the research service") from None
-    if document.get("camera_id") != camera_id:
-        raise MalformedRecord(f"research day key is for {document.get('camera_id')}")
-    key = unit_key.unseal(base64.b64decode(document["sealed"]), camera_id)
-    found = DayKey(document["area"], date.fromisoformat(document["day"]), key)
+    f.require_keys(document, _DAY_KEY_FIELDS, "research day key")
+    if document["camera_id"] != camera_id:
+        raise MalformedRecord(f"research day key is for {document['camera_id']!r}")
+    area = f.text(document, "area", AREA)
+    day = f.day(document, "day")
+    f.text(document, "key_id", f.KEY_ID)
+    f.text(document, "signer", f.KEY_ID)
+    sealed = f.text(document, "sealed", BASE64)
+    key = unit_key.unseal(base64.b64decode(sealed), camera_id)
+    found = DayKey(area, day, key)
     if found.key_id != document["key_id"]:
         raise MalformedRecord("research day key does not match its id")
     return found
+
+
+_DAY_KEY_FIELDS = {"kind", "camera_id", "area", "day", "key_id", "sealed", "signer"}
+BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 def encode_day_keys(documents: list[bytes]) -> bytes:
