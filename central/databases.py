@@ -65,6 +65,30 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
+# How long a checkpoint waits for readers before it reports itself incomplete.
+SCRUB_WAIT_MS = 5000
+
+
+class ScrubIncomplete(Exception):
+    """Deleted rows may still have copies in the write-ahead log: a reader held it open."""
+
+
+def scrub_wal(db: sqlite3.Connection, what: str) -> None:
+    """Copy the write-ahead log into the file and truncate it, so deleted rows (zeroed by
+    secure_delete in the file) leave no old copy in the log. SQLite reports rather than
+    raises a checkpoint that a reader blocked; this raises it, so nobody takes it as done."""
+    db.execute(f"PRAGMA busy_timeout={int(SCRUB_WAIT_MS)}")
+    try:
+        busy, frames, copied = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        db.execute("PRAGMA busy_timeout=5000")
+    if busy or frames != copied or frames > 0:
+        raise ScrubIncomplete(
+            f"{what}: the write-ahead log could not be truncated ({copied} of {frames} pages "
+            "copied): a reader held it open; deleted rows may remain there until the next try"
+        )
+
+
 def connect(path) -> sqlite3.Connection:
     """Open a store file in WAL mode, with secure delete so freed pages hold no old data."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from central.databases import ScrubIncomplete
 from central.expiry import complete, fully_expired, partly_expired
 from central.statistics import summarise
 
@@ -27,6 +28,9 @@ class RetentionReport:
     rows_deleted: int = 0
     days_held: list[date] = field(default_factory=list)
     statistics_written: list[date] = field(default_factory=list)
+    # Days whose deleted rows may still sit in the write-ahead log (a reader held it); the
+    # next pass scrubs them again.
+    scrub_incomplete: list[date] = field(default_factory=list)
 
 
 def run_retention(store, statistics, registry, health, now: datetime) -> RetentionReport:
@@ -43,19 +47,11 @@ def run_retention(store, statistics, registry, health, now: datetime) -> Retenti
         if complete(day, now) and _statistics_stale(store, statistics, day, now):
             _write_statistics(store, statistics, registry, health, day, now)
             report.statistics_written.append(day)
-        if fully_expired(day, now):
-            held = store.custody.held_in(day)
-            if held:
-                report.rows_deleted += store.purge_expired(day, now)
-                report.days_held.append(day)
-                store.custody.event(
-                    now, "hold_honoured", day, f"{len(held)} passage(s) kept for open requests"
-                )
-            else:
-                store.destroy_day(day, now)
-                report.days_destroyed.append(day)
-        elif partly_expired(day, now):
-            report.rows_deleted += store.purge_expired(day, now)
+        try:
+            _expire_day(store, day, now, report)
+        except ScrubIncomplete as exc:
+            report.scrub_incomplete.append(day)
+            log.error("retention: %s", exc)
     if report.rows_deleted or report.days_destroyed:
         log.info(
             "retention: destroyed days=%s rows=%d held_days=%s",
@@ -64,6 +60,22 @@ def run_retention(store, statistics, registry, health, now: datetime) -> Retenti
             [d.isoformat() for d in report.days_held],
         )
     return report
+
+
+def _expire_day(store, day: date, now: datetime, report: RetentionReport) -> None:
+    if fully_expired(day, now):
+        held = store.custody.held_in(day)
+        if held:
+            report.rows_deleted += store.purge_expired(day, now)
+            report.days_held.append(day)
+            store.custody.event(
+                now, "hold_honoured", day, f"{len(held)} passage(s) kept for open requests"
+            )
+        else:
+            store.destroy_day(day, now)
+            report.days_destroyed.append(day)
+    elif partly_expired(day, now):
+        report.rows_deleted += store.purge_expired(day, now)
 
 
 def _statistics_stale(store, statistics, day: date, now: datetime) -> bool:

@@ -3,6 +3,7 @@ holds for open requests, and the plate-free statistics that outlive the data."""
 
 import os
 import shutil
+import sqlite3
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -89,6 +90,26 @@ def test_expired_rows_leave_no_trace_in_the_data_directory(world):
     assert DAY not in world.store.keys.days()
     assert b"STAYS1" not in world.bytes_on_disk()
     assert world.store.sequences.lookup(CAM, 2) is None
+
+
+def test_a_reader_holding_the_log_open_cannot_leave_expired_plates_behind(world, monkeypatch):
+    """A checkpoint that a reader blocks is reported, not taken as done, and the next pass
+    scrubs the log even though no row newly expired."""
+    monkeypatch.setattr("central.databases.SCRUB_WAIT_MS", 100)
+    world.put(1, T0, "XPIRED")
+    world.put(2, T0 + timedelta(hours=3), "STAYS1")
+    reader = sqlite3.connect(world.store.path_of(DAY))
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM passages").fetchone()  # an open read transaction
+    report = world.retention(T0 + timedelta(days=28, hours=1))
+    assert report.scrub_incomplete == [DAY]
+    assert b"XPIRED" in world.bytes_on_disk(), "the old page is still in the log"
+    reader.rollback()
+    reader.close()
+    again = world.retention(T0 + timedelta(days=28, hours=1, minutes=5))
+    assert again.scrub_incomplete == [] and again.rows_deleted == 0
+    disk = world.bytes_on_disk()
+    assert b"XPIRED" not in disk and b"STAYS1" in disk
 
 
 def test_a_copy_taken_before_expiry_is_unreadable_once_the_key_is_gone(world, tmp_path):

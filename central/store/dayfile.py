@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from central.databases import open_database
+from central.databases import open_database, scrub_wal
 from central.store.records import (
     SUMMARY_COLUMNS,
     SUMMARY_FIELDS,
@@ -212,13 +212,15 @@ class DayFile:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        if deleted:
-            self.scrub()
+        # Scrubbed even when nothing new was deleted: an earlier scrub a reader blocked is
+        # completed by the next retention pass, not left until more rows expire.
+        self.scrub()
         return deleted
 
     def scrub(self) -> None:
-        """Leave no old page copies behind: checkpoint and truncate the write-ahead log."""
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Leave no old page copies behind: checkpoint and truncate the write-ahead log;
+        raises ScrubIncomplete when a reader prevented it."""
+        scrub_wal(self.db, f"day file {self.path.name}")
 
     def rows_for_statistics(self) -> sqlite3.Cursor:
         return self.db.execute("SELECT camera_id, plate, country, confidence_pm FROM passages")
