@@ -200,6 +200,14 @@ class HealthConfig(_Section):
         )
 
 
+class MetricsConfig(_Section):
+    tls_files: tuple[Path, ...] = Field(
+        default=(),
+        description="More PEM certificates and CRLs whose remaining validity /metrics reports "
+        "(the broker's server certificate, its CRL); mqtt.tls_ca_file and tls_cert_file always",
+    )
+
+
 class CentralConfig(_Section):
     storage: StorageConfig
     secrets: SecretsConfig
@@ -209,6 +217,7 @@ class CentralConfig(_Section):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     alerts: AlertsConfig = AlertsConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def hotlists_path(self) -> Path:
@@ -254,6 +263,12 @@ class CentralConfig(_Section):
     def rejections_path(self) -> Path:
         return self.storage.data_dir / "rejections.sqlite"
 
+    @property
+    def metrics_path(self) -> Path:
+        """Running totals behind /metrics (central/tally.py), written by ingest and
+        retention, read by the web."""
+        return self.storage.data_dir / "metrics.sqlite"
+
 
 def load_config(path: Path) -> CentralConfig:
     """Read and validate the TOML; relative paths are taken from the file's folder."""
@@ -271,6 +286,7 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
                 keys_dir=resolve(config.storage.keys_dir),
             ),
             "mqtt": config.mqtt.with_resolved_files(resolve),
+            "metrics": MetricsConfig(tls_files=tuple(resolve(p) for p in config.metrics.tls_files)),
             "alerts": config.alerts.model_copy(
                 update={
                     "webhook_secret_file": resolve(config.alerts.webhook_secret_file)

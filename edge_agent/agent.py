@@ -19,6 +19,7 @@ from edge_agent.capture.folder import FolderSource
 from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
+from edge_agent.metrics import write_textfile
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
@@ -138,6 +139,7 @@ class Agent:
         self.stats = AgentStats()
         self._next_heartbeat = 0.0
         self._next_expiry = 0.0
+        self._next_metrics = 0.0
         self.watchdog = Watchdog()
         self.research = make_research(config, self.key, self.publisher)
         self.local_hotlist = None
@@ -200,6 +202,7 @@ class Agent:
             capture.join(timeout=5)
             if self.research is not None:
                 self.research.flush()  # queued, so a restart sends it
+            self._write_metrics(force=True)  # the last figures, not those of a minute ago
             self.publisher.stop()
             self.spool.close()
             if self.research is not None:
@@ -299,8 +302,18 @@ class Agent:
     def _tick(self) -> None:
         self.watchdog.pet()
         self._expire_spool()
+        self._write_metrics()
         if self.research is not None and self.research.tick():
             self.publisher.wake()
+
+    def _write_metrics(self, force: bool = False) -> None:
+        """The unit's figures for node_exporter, every heartbeat interval, online or not."""
+        path = self.config.metrics.textfile
+        now = time.monotonic()
+        if path is None or (now < self._next_metrics and not force):
+            return
+        self._next_metrics = now + self.config.heartbeat.interval_s
+        write_textfile(path, self)
 
     def _expire_spool(self) -> None:
         now = time.monotonic()

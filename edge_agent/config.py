@@ -225,6 +225,15 @@ class HotlistConfig(_Section):
         return self
 
 
+class MetricsConfig(_Section):
+    textfile: Path | None = Field(
+        default=None,
+        description="Write the agent's figures here for node_exporter's textfile collector "
+        "(a *.prom file in its --collector.textfile.directory), every heartbeat.interval_s; "
+        "off by default: no file, no port",
+    )
+
+
 class AgentConfig(_Section):
     camera: CameraConfig
     keys: KeysConfig
@@ -238,6 +247,7 @@ class AgentConfig(_Section):
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     hotlist: HotlistConfig = HotlistConfig()
     purposes: PurposesConfig = PurposesConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _purposes_fit(self) -> AgentConfig:
@@ -298,6 +308,7 @@ def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
                 key_file=resolve(config.hotlist.key_file) if config.hotlist.key_file else None,
             ),
             "purposes": _resolve_research(config.purposes, resolve),
+            "metrics": MetricsConfig(textfile=_maybe(resolve, config.metrics.textfile)),
         }
     )
 

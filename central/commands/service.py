@@ -16,9 +16,11 @@ from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
 from central.hotlists.listener import HotlistListener, escalation_run
 from central.hotlists.lists import Hotlists
+from central.metrics import record_retention
 from central.retention import RetentionWorker, run_retention
 from central.statistics import DailyStatistics
 from central.store import open_store
+from central.tally import Ledger
 from node.keyfiles import load_signing_key
 
 log = logging.getLogger("central")
@@ -47,6 +49,7 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             opened["registry"] = CameraRegistry(config.cameras_path)
             opened["health"] = HealthRecords(config.health_path)
             opened["hotlists"] = Hotlists(config.hotlists_path)
+            opened["ledger"] = Ledger(config.metrics_path)
         keep_alerts = timedelta(days=config.retention.alert_days)
         opened["hotlists"].expire_alerts(now, keep_alerts)
         report = run_retention(
@@ -57,6 +60,11 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             details = {"days": [d.isoformat() for d in report.days_destroyed],
                        "rows": report.rows_deleted}  # fmt: skip
             audit.record(config.audit_path, "system", "retention_destroyed", details, now)
+        try:
+            record_retention(opened["ledger"], opened["store"], report.rows_deleted,
+                             len(report.days_destroyed), now)  # fmt: skip
+        except Exception:  # figures must never stop the run that destroys
+            log.exception("retention: writing its figures to %s failed", config.metrics_path)
         if config.secrets.audit_signing_key_file and now >= opened.get("checkpoint_due", now):
             _anchor_audit_trail(config, now)
             opened["checkpoint_due"] = now + CHECKPOINT_EVERY
@@ -118,6 +126,7 @@ def run(config: CentralConfig, with_web: bool) -> int:
     hotlists = HotlistListener(
         config.hotlists_path,
         publish=lambda topic, payload: worker.client.publish(topic, payload, qos=1),
+        tally=worker.counters,
     )
     webhook = None
     if config.alerts.webhook_url:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from central.hotlists.lists import Hit, Hotlists
+from central.tally import Tally
 from wire import Passage, Verified
 from wire.fields import format_timestamp
 from wire.topics import ESCALATED_ALERTS, alert_topic, investigation_alerts_topic
@@ -34,10 +35,14 @@ class HotlistListener:
         path: Path,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         publish: Callable[[str, bytes], None] | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.path = path
         self.clock = clock
         self.publish = publish
+        # Alerts by priority and capture-to-alert latency, for /metrics; the ingest worker's
+        # tally, which writes them to metrics.sqlite with the batch they came in.
+        self.tally = tally
         self._store: Hotlists | None = None
         self.alerts_raised = 0
         # Called with (alert_id, hit, passage) after each alert (the signed webhook); each
@@ -57,6 +62,10 @@ class HotlistListener:
             if alert_id is None:
                 continue  # the same passage delivered again: one alert
             self.alerts_raised += 1
+            if self.tally is not None:
+                self.tally.add("alerts", label=str(hit.priority))
+                latency = (now - passage.captured_at).total_seconds()
+                self.tally.observe("alert_latency_seconds", max(latency, 0.0))
             topic = topic_for(hit)
             if topic is None:
                 log.error("ALERT id=%d: list %d's owner %r cannot be told over MQTT (not a "

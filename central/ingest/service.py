@@ -24,10 +24,10 @@ from central.ingest.stages import (
     AckPlan,
     Admission,
     AdmittedBatch,
-    Counters,
     Incoming,
     Storage,
 )
+from central.tally import Tally
 from node.tls import configure_tls
 from wire import Ack, Passage, SigningKey, Verified, encode_ack
 from wire.fields import truncate_to_millis
@@ -42,6 +42,8 @@ from wire.topics import (
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 60.0
+# Counts reach metrics.sqlite after every batch and at least this often when idle.
+FLUSH_INTERVAL_S = 1.0
 
 
 class IngestWorker:
@@ -54,7 +56,9 @@ class IngestWorker:
         self.config = config
         self.ack_key = ack_key
         self.clock = clock
-        self.counters = Counters()
+        # What ingest did (and the hotlist listener running in its admission thread): in
+        # memory here, in metrics.sqlite after each batch (central/tally.py).
+        self.counters = Tally()
         # Every admitted passage, plan camera or not, is offered here first (hotlist matching).
         self.passage_listeners: list[Callable[[Verified[Passage]], None]] = []
         # The same, a whole admitted batch at a time (the calamity buffer: one transaction).
@@ -106,6 +110,7 @@ class IngestWorker:
         self.client.loop_stop()
         # paho keeps its wake-up socket pair open until garbage collection; close it now.
         self.client._reset_sockets()
+        self._flush()
         self.admission.close()
         self.storage.close()
 
@@ -135,6 +140,7 @@ class IngestWorker:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         item = Incoming(message.topic, bytes(message.payload), message.mid, message.qos)
+        self.counters.add("received")
         self._put(self._received, item, "backpressure_waits")
 
     def _put(self, target: queue.Queue, item, counter: str) -> bool:
@@ -156,6 +162,7 @@ class IngestWorker:
             messages = self._collect_batch()
             if not messages:
                 continue
+            started = time.perf_counter()
             try:
                 batch = self.admission.admit(messages, self.clock())
             except Exception:
@@ -164,14 +171,20 @@ class IngestWorker:
                 log.exception("ingest: admission of %d failed; not acknowledged", len(messages))
                 self._stop.wait(1.0)
                 continue
+            self.counters.observe("admission_seconds", time.perf_counter() - started)
             self._put(self._admitted, batch, "storage_waits")
 
     def _store_loop(self) -> None:
+        next_flush = time.monotonic() + FLUSH_INTERVAL_S
         while not self._stop.is_set():
+            if time.monotonic() >= next_flush:
+                next_flush = time.monotonic() + FLUSH_INTERVAL_S
+                self._flush()
             try:
                 batch = self._admitted.get(timeout=0.2)
             except queue.Empty:
                 continue
+            started = time.perf_counter()
             try:
                 plan = self.storage.store_batch(batch)
             except Exception:
@@ -179,9 +192,25 @@ class IngestWorker:
                 log.exception("ingest: storing %d failed; not acknowledged", len(batch.messages))
                 self._stop.wait(1.0)
                 continue
+            self.counters.observe("store_seconds", time.perf_counter() - started)
+            # Counted before acknowledged: an acknowledged record is never missing from the
+            # totals (a crash between the two counts a redelivered one twice, as duplicate).
+            self._flush()
             for item in batch.messages:
                 self.client.ack(item.mid, item.qos)
             self._publish_acks(plan)
+
+    def _flush(self) -> None:
+        """Write the counts since the last flush, the queue depth and a liveness stamp to
+        metrics.sqlite; a failure there is logged and never holds back an acknowledgement."""
+        now = self.clock()
+        self.counters.set("queue_depth", self._received.qsize())
+        self.counters.set("admitted_queue_depth", self._admitted.qsize())
+        self.counters.set("flushed_at", now.timestamp())
+        try:
+            self.counters.flush(self.storage.ledger, now)
+        except Exception:
+            log.exception("ingest: writing counts to %s failed", self.config.metrics_path)
 
     def _collect_batch(self) -> list[Incoming]:
         try:

@@ -9,8 +9,7 @@ batch be verified while the previous one is written (SQLite and OpenSSL release 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from central.ingest.pool import VerifyPool, open_and_verify
 from central.ingest.refusal import Refusal
 from central.ingest.rejections import RejectionLog
 from central.store import Outcome, open_store
+from central.tally import Ledger, Tally
 from node.keyfiles import load_sealing_key
 from wire import Passage, Rejection, Verified
 from wire.errors import WireError
@@ -58,34 +58,14 @@ class AdmittedBatch:
     admitted: list[Verified[Passage]] = field(default_factory=list)
 
 
-class Counters:
-    """Thread-safe counts of what ingest did, by name."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += amount
-
-    def __getitem__(self, name: str) -> int:
-        with self._lock:
-            return self._counts[name]
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(sorted(self._counts.items()))
-
-
 def record_refusal(
     rejections: RejectionLog,
-    counters: Counters,
+    counters: Tally,
     topic: str,
     refused: Refusal,
     now: datetime,
 ) -> None:
-    counters.add(f"rejected_{refused.reason}")
+    counters.add("rejected", label=refused.reason)
     log.warning(
         "ingest: rejected topic=%s camera=%s seq=%s reason=%s detail=%s",
         topic, refused.camera_id, refused.seq, refused.reason, refused.detail,
@@ -97,7 +77,7 @@ class Admission:
     def __init__(
         self,
         config: CentralConfig,
-        counters: Counters,
+        counters: Tally,
         listeners: list[Callable[[Verified[Passage]], None]],
         batch_listeners: list[Callable[[list[Verified[Passage]]], None]] | None = None,
     ) -> None:
@@ -230,15 +210,17 @@ class Admission:
 
 class Storage:
     def __init__(
-        self, config: CentralConfig, counters: Counters, clock: Callable[[], datetime]
+        self, config: CentralConfig, counters: Tally, clock: Callable[[], datetime]
     ) -> None:
         self.counters = counters
         self.store = open_store(config, clock)
         self.rejections = RejectionLog(config.rejections_path)
+        self.ledger = Ledger(config.metrics_path)
 
     def close(self) -> None:
         self.store.close()
         self.rejections.close()
+        self.ledger.close()
 
     def store_batch(self, batch: AdmittedBatch) -> AckPlan:
         """Commit the batch; afterwards its acknowledgements may go out."""

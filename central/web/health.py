@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from central import metrics as central_metrics
 from central.health.monitor import CameraHealth, survey
-from central.health.rules import State
 from central.web.access import MAINTAINERS, current_session, requires
 from central.web.stores import camera_registry, health_records
+from node.tls import is_loopback
 
 bp = Blueprint("health", __name__)
 
@@ -52,34 +54,16 @@ def health_page():
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text exposition (version 0.0.4)."""
-    lines = [
-        "# HELP anpr_camera_state Camera health: 0 OK, 1 DEGRADED, 2 OFFLINE.",
-        "# TYPE anpr_camera_state gauge",
-    ]
-    gauges = {
-        "anpr_camera_last_heartbeat_seconds": (
-            "last_heartbeat_s_ago",
-            "Seconds since last heartbeat.",
-        ),
-        "anpr_camera_clock_offset_seconds": ("clock_offset_s", "Unit clock minus central clock."),
-        "anpr_camera_spool_depth": ("spool_depth", "Records waiting on the unit."),
-        "anpr_camera_spool_oldest_age_seconds": ("spool_oldest_age_s", "Age of the oldest."),
-        "anpr_camera_frames_dropped": ("frames_dropped", "Frames dropped since agent start."),
-    }
-    surveyed = _survey()
-    for health in surveyed:
-        lines.append(
-            f'anpr_camera_state{{camera="{health.camera_id}"}} {int(health.assessment.state)}'
+    """Prometheus text exposition of the central's figures (central/metrics.py).
+
+    Not behind a login (a scraper has no TOTP) but for the host's own scraper only: the
+    web listens on loopback, and a request from any other address is refused here too.
+    """
+    if not is_loopback(request.remote_addr or ""):
+        abort(403, description="metrics are for a scraper on this host")
+    found = current_app.extensions.get("anpr_metrics")
+    if found is None:
+        found = current_app.extensions["anpr_metrics"] = central_metrics.registry(
+            current_app.config["ANPR"]
         )
-    for name, (key, help_text) in gauges.items():
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        for health in surveyed:
-            if key in health.assessment.figures:
-                value = float(health.assessment.figures[key])
-                lines.append(f'{name}{{camera="{health.camera_id}"}} {value}')
-    lines += ["# HELP anpr_cameras Cameras per state.", "# TYPE anpr_cameras gauge"]
-    for state in State:
-        count = sum(1 for h in surveyed if h.assessment.state is state)
-        lines.append(f'anpr_cameras{{state="{state.name}"}} {count}')
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    return Response(generate_latest(found), mimetype=CONTENT_TYPE_LATEST)
