@@ -187,9 +187,15 @@ def test_hotlist_alerts_are_counted_with_their_latency_from_capture(
 
 def test_metrics_need_no_login_but_only_answer_this_host(client):
     assert client.get("/metrics").status_code == 200
-    from_elsewhere = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.7"})
-    assert from_elsewhere.status_code == 403
-    assert b"anpr_" not in from_elsewhere.data
+    mapped = client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"})
+    assert mapped.status_code == 200
+    openmetrics = client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert openmetrics.mimetype == "application/openmetrics-text"
+    assert openmetrics.get_data(as_text=True).endswith("# EOF\n")
+    for address in ("10.0.0.7", "::ffff:10.0.0.7", "2001:db8::7"):
+        from_elsewhere = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+        assert from_elsewhere.status_code == 403, address
+        assert b"anpr_" not in from_elsewhere.data
 
 
 def _certificate(path: Path, name: str, not_after: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from central import metrics as central_metrics
 from central.health.monitor import CameraHealth, survey
@@ -52,6 +52,13 @@ def health_page():
     return render_template("health.html", cameras=cameras, session=current_session())
 
 
+def _from_this_host(address: str) -> bool:
+    """Loopback, also written as an IPv4-mapped IPv6 address (a dual-stack listener)."""
+    if address.lower().startswith("::ffff:"):
+        address = address[len("::ffff:") :]
+    return is_loopback(address)
+
+
 @bp.get("/metrics")
 def metrics():
     """Prometheus text exposition of the central's figures (central/metrics.py).
@@ -59,11 +66,13 @@ def metrics():
     Not behind a login (a scraper has no TOTP) but for the host's own scraper only: the
     web listens on loopback, and a request from any other address is refused here too.
     """
-    if not is_loopback(request.remote_addr or ""):
+    if not _from_this_host(request.remote_addr or ""):
         abort(403, description="metrics are for a scraper on this host")
     found = current_app.extensions.get("anpr_metrics")
     if found is None:
         found = current_app.extensions["anpr_metrics"] = central_metrics.registry(
             current_app.config["ANPR"]
         )
-    return Response(generate_latest(found), mimetype=CONTENT_TYPE_LATEST)
+    # Text format, or OpenMetrics when the scraper asks for it.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encode(found), content_type=content_type)
