@@ -41,13 +41,14 @@ def create_app(config: CentralConfig) -> Flask:
         requests,
         requests_api,
         results,
+        security,
         stores,
     )
     from central.web.navigation_bar import navigation
     from central.web.security_headers import add_security_headers, template_values
 
     for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
-                   requests, requests_api, oversight, results):  # fmt: skip
+                   requests, requests_api, oversight, results, security):  # fmt: skip
         app.register_blueprint(module.bp)
     app.teardown_appcontext(stores.close_all)
     app.context_processor(navigation)

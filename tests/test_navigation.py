@@ -36,7 +36,7 @@ def test_every_listed_page_is_guarded(central):
         (("maintainer",), "/health", ["/", "/health"]),
         (("calamity_coordinator",), "/calamity", ["/", "/alerts", "/calamity"]),
         (("plan_admin",), "/plan/admin", ["/", "/health", "/plan/admin"]),
-        (("auditor",), "/requests", ["/", "/requests", "/health", "/audit"]),
+        (("auditor",), "/requests", ["/", "/requests", "/health", "/audit", "/security"]),
         (("operator",), "/alerts", ["/", "/alerts"]),
     ],
 )

@@ -120,12 +120,23 @@ class Accounts:
             (format_timestamp(now), username, event, detail),
         )
 
-    def events(self, limit: int = 100) -> list[dict]:
+    def events(self, limit: int = 100, kind: str = "") -> list[dict]:
+        """The latest security events, newest first; of one kind when `kind` is given."""
         rows = self.db.execute(
-            "SELECT at, username, event, detail FROM security_events ORDER BY id DESC LIMIT ?",
-            (limit,),
+            "SELECT at, username, event, detail FROM security_events "
+            "WHERE ? = '' OR event = ? ORDER BY id DESC LIMIT ?",
+            (kind, kind, limit),
         )
         return [dict(zip(("at", "username", "event", "detail"), r, strict=True)) for r in rows]
+
+    def event_counts(self, since: datetime) -> dict[str, int]:
+        """How often each kind of security event happened since `since`."""
+        rows = self.db.execute(
+            "SELECT event, count(*) FROM security_events WHERE at >= ? GROUP BY event "
+            "ORDER BY event",
+            (format_timestamp(since),),
+        )
+        return dict(rows.fetchall())
 
     def add(
         self, username: str, full_name: str, unit: str, roles: list[str], password: str,

@@ -17,6 +17,7 @@ PAGES = (
     ("Camera health", "/health"),
     ("Camera plan administration", "/plan/admin"),
     ("Audit", "/audit"),
+    ("Security events", "/security"),
 )
 
 
