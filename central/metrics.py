@@ -26,6 +26,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from central.accounts.users import Accounts
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.databases import connect
@@ -124,6 +125,7 @@ class CentralCollector(Collector):
         yield from _retention(counts, gauges, now)
         yield from _tls(_tls_files(self.config), now)
         yield from self._cameras(now)
+        yield from _security(self.config)
 
     def _cameras(self, now: datetime) -> Iterator[Metric]:
         cameras = CameraRegistry(self.config.cameras_path)
@@ -282,6 +284,22 @@ def _retention(counts: dict, gauges: dict, now: datetime) -> Iterator[Metric]:
 
 
 # --- certificates and CRLs -----------------------------------------------------------------
+
+
+def _security(config: CentralConfig) -> Iterator[Metric]:
+    """Security events by kind, from the accounts file's append-only log of them."""
+    events = CounterMetricFamily(
+        "anpr_security_events",
+        "Security events recorded: refused logins, lock-outs, address blocks, role violations.",
+        labels=["event"],
+    )
+    accounts = Accounts(config.accounts_path)
+    try:
+        for event, count in accounts.event_counts(datetime(1970, 1, 1, tzinfo=UTC)).items():
+            events.add_metric([event], count)
+    finally:
+        accounts.close()
+    yield events
 
 
 def _tls_files(config: CentralConfig) -> list[Path]:

@@ -3,6 +3,8 @@ sees them."""
 
 from __future__ import annotations
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.conftest import logged_in, make_user
 
 
@@ -24,3 +26,17 @@ def test_refusals_show_on_the_auditors_page_and_api(web_setup, app):
     page = auditor.get("/security").get_data(as_text=True)
     assert "locked_out" in page and "role_violation" in page and 'class="flag"' in page
     assert app.test_client().get("/api/v1/security/events").status_code == 401
+
+
+def test_security_events_are_counted_in_metrics(web_setup, app, client):
+    make_user(web_setup.config, "j.jansen", ("maintainer",))
+    for _ in range(6):
+        client.post("/login", data={"username": "j.jansen", "password": "x", "code": "000000"})
+    samples = {
+        (s.name, s.labels.get("event")): s.value
+        for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+        for s in family.samples
+    }
+    assert samples[("anpr_security_events_total", "login_failed")] == 5
+    assert samples[("anpr_security_events_total", "locked_out")] == 1
+    assert samples[("anpr_security_events_total", "login_refused_locked")] == 1
