@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shutil
 import sys
 from pathlib import Path
@@ -18,7 +19,9 @@ from provisioning.keys import (
     make_release_key,
     make_research_key,
 )
+from provisioning.lifetimes import WARN_DAYS, lifetimes, needs_attention, render
 from provisioning.register import register_unit
+from provisioning.renewal import renew_cert, renew_crl
 from wire.fields import CAMERA_ID
 
 
@@ -58,6 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
     rev = commands.add_parser("revoke", help="shut a unit out: CRL and broker ACL")
     rev.add_argument("--ca", type=Path, required=True)
     rev.add_argument("--camera-id", required=True)
+    crl = commands.add_parser(
+        "crl-renew", help="re-sign the CRL (daily, from a timer), keeping every revoked serial"
+    )
+    crl.add_argument("--ca", type=Path, required=True)
+    crl.add_argument("--copy-to", type=Path, action="append", default=[],
+                     help="the broker's crlfile to replace too; repeat")  # fmt: skip
+    status = commands.add_parser(
+        "cert-status", help="days left on the CA, the CRL and every certificate; exit 1 if due"
+    )
+    status.add_argument("--ca", type=Path, help="CA folder: its certificate, CRL and issued/")
+    status.add_argument("--cert", type=Path, action="append", default=[],
+                        help="a certificate file in use (broker.crt, ...); repeat")  # fmt: skip
+    status.add_argument("--crl", type=Path, action="append", default=[],
+                        help="a CRL copy in use (the broker's crlfile); repeat")  # fmt: skip
+    status.add_argument("--warn-days", type=int, default=WARN_DAYS)
+    renew = commands.add_parser(
+        "cert-renew", help="sign a certificate again (same key, name and hosts) before it expires"
+    )
+    renew.add_argument("--ca", type=Path, required=True)
+    renew.add_argument("--cert", type=Path, required=True, help="the certificate to replace")
     conf = commands.add_parser("broker-config", help="Mosquitto TLS config and ACL")
     conf.add_argument("--ca", type=Path, required=True)
     conf.add_argument("--broker-cert", type=Path, required=True, help="folder of broker-cert")
@@ -95,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "selftest":
         return _selftest(args.config)
+    if args.command == "cert-status":
+        return _cert_status(args)
     try:
         _dispatch(args)
     except ProvisioningError as exc:
@@ -143,6 +168,15 @@ def _dispatch(args: argparse.Namespace) -> None:
             f"revoked {entry.camera_id} (serial {entry.serial}); run broker-config again and "
             "reload the broker"
         )
+    elif command == "crl-renew":
+        crl = renew_crl(Authority.open(args.ca), tuple(args.copy_to))
+        copies = "".join(f", copied to {path}" for path in args.copy_to)
+        print(f"CRL renewed: {len(crl)} revoked, next update {crl.next_update_utc:%Y-%m-%d %H:%M}"
+              f" UTC{copies}; reload the broker (systemctl reload mosquitto)")  # fmt: skip
+    elif command == "cert-renew":
+        cert = renew_cert(Authority.open(args.ca), args.cert)
+        print(f"renewed {args.cert} until {cert.not_valid_after_utc:%Y-%m-%d} (serial "
+              f"{cert.serial_number:x}); restart or reload whatever reads it")  # fmt: skip
     elif command == "broker-config":
         write_broker_config(args)
     elif command == "register":
@@ -156,6 +190,22 @@ def _dispatch(args: argparse.Namespace) -> None:
         masks = [parse_polygon(text) for text in args.mask]
         write_agent_config(settings, masks, args.out, args.still, args.preview)
         print(f"agent config: {args.out} ({len(masks)} privacy mask(s))")
+
+
+def _cert_status(args: argparse.Namespace) -> int:
+    """0 when nothing expires within --warn-days, 1 when something does, 2 on an error."""
+    if args.ca is None and not args.cert and not args.crl:
+        print("anpr-provision: cert-status needs --ca, --cert or --crl", file=sys.stderr)
+        return 2
+    now = dt.datetime.now(dt.UTC)
+    try:
+        authority = Authority.open(args.ca) if args.ca is not None else None
+        found = lifetimes(authority, tuple(args.cert), tuple(args.crl))
+    except ProvisioningError as exc:
+        print(f"anpr-provision: {exc}", file=sys.stderr)
+        return 2
+    print(render(found, now, args.warn_days))
+    return 1 if needs_attention(found, now, args.warn_days) else 0
 
 
 def _selftest(path: Path) -> int:

@@ -42,6 +42,12 @@ class UnitSettings:
     spool_path: Path
 
 
+# Private keys reach the agent as systemd credentials (systemd/anpr-agent@.service loads
+# <camera-id>.key and tls.key from /etc/anpr/credentials); public files are read in place.
+# Outside systemd (selftest, `anpr-agent check`), set CREDENTIALS_DIRECTORY to that folder.
+CREDENTIALS = "${CREDENTIALS_DIRECTORY}"
+
+
 def render(settings: UnitSettings, masks: list[Polygon]) -> str:
     c = settings.credentials
     mask_lines = ",\n".join(
@@ -56,7 +62,7 @@ direction = "{settings.direction}"
 lane = {settings.lane}
 
 [keys]
-signing_key = "{c / f"{settings.camera_id}.key"}"
+signing_key = "{CREDENTIALS}/{settings.camera_id}.key"
 central_public_key = "{c / "central-ack.pub"}"
 
 [source]
@@ -67,7 +73,7 @@ host = "{settings.broker_host}"
 port = {settings.broker_port}
 tls_ca_file = "{c / "ca.crt"}"
 tls_cert_file = "{c / "tls.crt"}"
-tls_key_file = "{c / "tls.key"}"
+tls_key_file = "{CREDENTIALS}/tls.key"
 
 [spool]
 path = "{settings.spool_path}"

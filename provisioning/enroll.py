@@ -57,7 +57,8 @@ def enrollments(authority: Authority) -> list[Enrollment]:
         ]
 
 
-def _write_register(authority: Authority, entries: list[Enrollment]) -> None:
+def write_register(authority: Authority, entries: list[Enrollment]) -> None:
+    """Replace `enrolled.tsv` atomically (written beside it, then renamed)."""
     path = authority.folder / REGISTER
     partial = path.with_suffix(".partial")
     with partial.open("w", newline="") as handle:
@@ -77,7 +78,7 @@ def enroll(authority: Authority, camera_id: str, csr_path: Path, cert_out: Path)
     cert = authority.sign_csr(csr_path.read_bytes(), expected_name=camera_id)
     write_cert(cert_out, cert)
     entry = Enrollment(camera_id, cert.serial_number, fingerprint(cert), "active")
-    _write_register(authority, [*entries, entry])
+    write_register(authority, [*entries, entry])
     return entry
 
 
@@ -90,7 +91,7 @@ def revoke(authority: Authority, camera_id: str) -> Enrollment:
     (entry,) = active
     authority.revoke_serial(entry.serial)
     revoked = Enrollment(entry.camera_id, entry.serial, entry.fingerprint, "revoked")
-    _write_register(authority, [revoked if e == entry else e for e in entries])
+    write_register(authority, [revoked if e == entry else e for e in entries])
     return revoked
 
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages the project needs (Mosquitto, Python venv support, Chromium
-# for the browser tests) when they are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
+# for the browser tests, systemd-analyze for the unit checks) when they are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
 # Mosquitto is installed but not started: the project starts its own broker on loopback
 # from a generated config, so the packaged service must not grab port 1883 on install.
 set -eu
@@ -12,6 +12,11 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need="$need python3-venv"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # Browser tests drive Debian's Chromium (test tools may not download browsers here).
 [ -x /usr/bin/chromium ] || need="$need chromium"
+# tests/test_systemd_units.py checks the shipped units with systemd-analyze (verify and
+# security --offline); a container without systemd as PID 1 still gets the tool this way.
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+# tests/test_crl_renewal.py reads the certificate the broker serves with openssl s_client.
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 
 if [ -z "$need" ]; then
     exit 0
