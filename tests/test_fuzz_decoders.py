@@ -60,7 +60,7 @@ from wire import (
 from wire.bundles import BundleFile, Manifest, open_manifest, sign_manifest
 from wire.canonical import canonical_bytes, canonical_bytes_of_validated, parse_json_object
 from wire.errors import BadSignature, MalformedRecord
-from wire.fields import CAMERA_ID, DIRECTIONS, truncate_to_millis
+from wire.fields import CAMERA_ID, COUNTRY, DIRECTIONS, SHA256_HEX, truncate_to_millis
 from wire.research import (
     DayKey,
     ResearchBatch,
@@ -79,6 +79,7 @@ from wire.unit_hotlist import (
     UnitMatcher,
     decode_unit_hotlist,
     encode_unit_hotlist,
+    plate_digest,
 )
 
 CAMERA = "a12-hm34-n-1"
@@ -481,8 +482,10 @@ def test_day_keys_mutated(data):
 
 # --- the unit's hotlist ------------------------------------------------------------------------
 
+UNIT_KEY = b"k" * 32
 HOTLIST = UnitHotlist(CAMERA, PASSAGE.captured_at, (
-    HashedEntry("ab" * 32, 17, 1, "NL", PASSAGE.captured_at + timedelta(days=3)),
+    HashedEntry(plate_digest(UNIT_KEY, "GBL12X"), 17, 1, "NL", PASSAGE.captured_at + timedelta(3)),
+    HashedEntry(plate_digest(UNIT_KEY, "GBL12X"), 19, 3, "", PASSAGE.captured_at + timedelta(3)),
     HashedEntry("cd" * 32, 18, 2, "", PASSAGE.captured_at + timedelta(days=1)),
 ))  # fmt: skip
 HOTLIST_PAYLOAD = encode_unit_hotlist(HOTLIST, KEY)
@@ -510,30 +513,47 @@ def signed_hotlist(document: dict) -> bytes:
     return dumps(document)
 
 
-@FUZZ
-@given(data=st.data())
-def test_unit_hotlists_mutated(data):
-    """A hotlist pushed to the unit: refused with a WireError, or a list the unit can match
-    against that says exactly what the central signed."""
-    tried("decode_unit_hotlist")
-    document = json.loads(HOTLIST_PAYLOAD)
-    paths = key_paths(document) + [("entries",)] * 3
-    mutated = data.draw(field_mutation(document, paths))
-    if data.draw(st.booleans()) and isinstance(mutated.get("entries"), list):
-        entries = mutated["entries"]
-        entries.append(data.draw(st.lists(json_values, max_size=6)))
-    payload = data.draw(st.one_of(
-        st.just(signed_hotlist(mutated)), st.just(dumps(mutated)), byte_damage(HOTLIST_PAYLOAD),
-        st.binary(max_size=100),
-    ))  # fmt: skip
+def check_unit_hotlist(payload: bytes) -> None:
+    """Refused with a WireError, or a list the unit can match against that says exactly what
+    the central signed, each entry in its documented form."""
     with within_a_moment():
         try:
             hotlist = decode_unit_hotlist(payload, CAMERA, KEY.verify_key)
         except WireError:
             return
-        UnitMatcher(hotlist, b"k" * 32).hits("GBL12X", "NL", PASSAGE.captured_at)
+        UnitMatcher(hotlist, UNIT_KEY).hits("GBL12X", "NL", PASSAGE.captured_at)
     body = {k: v for k, v in json.loads(payload).items() if k not in ("key_id", "signature")}
     assert canonical_bytes(hotlist._body()) == canonical_bytes(body)
+    for entry in hotlist.entries:
+        assert SHA256_HEX.fullmatch(entry.digest) and COUNTRY.fullmatch(entry.country)
+        assert type(entry.ref) is int and type(entry.priority) is int
+
+
+@FUZZ
+@given(data=st.data())
+def test_unit_hotlists_mutated(data):
+    """A hotlist pushed to the unit (or copied to its file), fields mutated, bytes damaged."""
+    tried("decode_unit_hotlist")
+    document = json.loads(HOTLIST_PAYLOAD)
+    mutated = data.draw(field_mutation(document, key_paths(document) + [("entries",)]))
+    check_unit_hotlist(data.draw(st.one_of(
+        st.just(signed_hotlist(mutated)), st.just(dumps(mutated)), byte_damage(HOTLIST_PAYLOAD),
+        st.binary(max_size=100),
+    )))  # fmt: skip
+
+
+@FUZZ
+@given(index=st.integers(0, len(HOTLIST.entries) - 1), position=st.integers(0, 4),
+       value=json_values, extra=st.none() | st.lists(json_values, max_size=6))  # fmt: skip
+def test_unit_hotlist_entries_of_another_form(index, position, value, extra):
+    """Signed entries of the wrong form (only the central's key makes them, but a unit must
+    not trip over them while matching): refused, or accepted in the documented form."""
+    tried("decode_unit_hotlist, signed entries mutated")
+    document = json.loads(HOTLIST_PAYLOAD)
+    document["entries"][index][position] = value
+    if extra is not None:
+        document["entries"].append(extra)
+    check_unit_hotlist(signed_hotlist(document))
 
 
 # --- change bundles ----------------------------------------------------------------------------

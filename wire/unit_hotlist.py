@@ -23,7 +23,16 @@ from datetime import datetime
 
 from wire.canonical import canonical_bytes, parse_json_object
 from wire.errors import BadSignature, MalformedRecord, WireError
-from wire.fields import format_timestamp, timestamp
+from wire.fields import (
+    COUNTRY,
+    MAX_SAFE_INTEGER,
+    SHA256_HEX,
+    format_timestamp,
+    integer,
+    require_keys,
+    text,
+    timestamp,
+)
 from wire.signing import SigningKey, VerifyKey
 
 KIND = "anpr-unit-hotlist"
@@ -86,7 +95,11 @@ def encode_unit_hotlist(hotlist: UnitHotlist, key: SigningKey) -> bytes:
 
 
 def decode_unit_hotlist(data: bytes, camera_id: str, central: VerifyKey) -> UnitHotlist:
-    """Check the central's signature and that the list is meant for this unit."""
+    """Check the central's signature and that the list is meant for this unit.
+
+    Every entry is checked for its exact form, so that the list in use says exactly what
+    the central signed and matching cannot trip over a value of the wrong type. Raises a
+    WireError (MalformedRecord, BadSignature), nothing else."""
     document = parse_json_object(data, "unit hotlist")
     try:
         signature = base64.b64decode(document.pop("signature"), validate=True)
@@ -96,19 +109,32 @@ def decode_unit_hotlist(data: bytes, camera_id: str, central: VerifyKey) -> Unit
         if key_id != central.key_id:
             raise BadSignature(f"unit hotlist signed by key {key_id}, not the central's")
         central.verify(signature, canonical_bytes(document))
+        require_keys(document, {"kind", "camera_id", "issued_at", "entries"}, "unit hotlist")
         if document["camera_id"] != camera_id:
             raise MalformedRecord(
                 f"unit hotlist made for {document['camera_id']}, not for {camera_id}"
             )
-        entries = tuple(
-            HashedEntry(digest, ref, priority, country, timestamp({"expires": expires}, "expires"))
-            for digest, ref, priority, country, expires in document["entries"]
-        )
+        if not isinstance(document["entries"], list):
+            raise MalformedRecord("unit hotlist entries must be a list")
+        entries = tuple(_entry(entry) for entry in document["entries"])
         return UnitHotlist(camera_id, timestamp(document, "issued_at"), entries)
     except WireError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedRecord(f"unit hotlist is malformed: {exc}") from None
+
+
+def _entry(entry: object) -> HashedEntry:
+    if not isinstance(entry, list) or len(entry) != 5:
+        raise MalformedRecord("unit hotlist entry: [digest, ref, priority, country, expires_at]")
+    fields = dict(zip(("digest", "ref", "priority", "country", "expires_at"), entry, strict=True))
+    return HashedEntry(
+        text(fields, "digest", SHA256_HEX),
+        integer(fields, "ref", 0, MAX_SAFE_INTEGER),
+        integer(fields, "priority", 0, MAX_SAFE_INTEGER),
+        text(fields, "country", COUNTRY),
+        timestamp(fields, "expires_at"),
+    )
 
 
 @dataclass(frozen=True)
