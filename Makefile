@@ -78,3 +78,10 @@ bench-research: system-deps $(BIN)/.installed
 # latency from a unit's passage to the alert on the operator's page (real Mosquitto).
 bench-alerts: system-deps $(BIN)/.installed
 	$(BIN)/python -m benchmarks.alerts
+
+.PHONY: soak
+# Time as an input: a broker, the central and two units carried 60 days forward in simulated
+# time (CRL renewal, retention, day keys, backups, review dates); prints every step. About
+# 10 minutes; a short version runs in `make test` (tests/test_soak.py).
+soak: system-deps $(BIN)/.installed
+	$(BIN)/python -m tests.soak --days 60 --step-hours 12

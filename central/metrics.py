@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography import x509
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -31,10 +30,12 @@ from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.databases import connect
 from central.expiry import cutoff, day_start
+from central.health.certificates import tls_expiries, tls_files
 from central.health.monitor import survey
 from central.health.records import HealthRecords
 from central.health.rules import State
 from central.tally import Ledger, Tally
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ CAMERA_GAUGES = {
 def registry(config: CentralConfig, clock: Callable[[], datetime] | None = None):
     """A registry for one web application: its own figures and this process's."""
     found = CollectorRegistry(auto_describe=False)
-    found.register(CentralCollector(config, clock or (lambda: datetime.now(UTC))))
+    found.register(CentralCollector(config, clock or wallclock.now))
     ProcessCollector(registry=found)
     PlatformCollector(registry=found)
     return found
@@ -123,7 +124,7 @@ class CentralCollector(Collector):
         finally:
             ledger.close()
         yield from _retention(counts, gauges, now)
-        yield from _tls(_tls_files(self.config), now)
+        yield from _tls(tls_files(self.config), now)
         yield from self._cameras(now)
         yield from _security(self.config)
 
@@ -302,11 +303,6 @@ def _security(config: CentralConfig) -> Iterator[Metric]:
     yield events
 
 
-def _tls_files(config: CentralConfig) -> list[Path]:
-    named = [config.mqtt.tls_ca_file, config.mqtt.tls_cert_file, *config.metrics.tls_files]
-    return list(dict.fromkeys(path for path in named if path is not None))
-
-
 def _tls(paths: Iterable[Path], now: datetime) -> Iterator[Metric]:
     expiry = GaugeMetricFamily(
         "anpr_tls_expiry_seconds",
@@ -329,19 +325,3 @@ def _tls(paths: Iterable[Path], now: datetime) -> Iterator[Metric]:
             expiry.add_metric([str(path), kind, subject], (moment - now).total_seconds())
     yield expiry
     yield readable
-
-
-def tls_expiries(path: Path) -> list[tuple[str, str, datetime]]:
-    """(kind, subject or issuer, when it stops being valid) for every certificate in a PEM
-    bundle, or for the CRL the file holds."""
-    data = path.read_bytes()
-    if b"-----BEGIN X509 CRL-----" in data:
-        crl = x509.load_pem_x509_crl(data)
-        next_update = crl.next_update_utc
-        if next_update is None:
-            return []
-        return [("crl", crl.issuer.rfc4514_string(), next_update)]
-    return [
-        ("certificate", cert.subject.rfc4514_string(), cert.not_valid_after_utc)
-        for cert in x509.load_pem_x509_certificates(data)
-    ]

@@ -13,11 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from central.databases import ScrubIncomplete
 from central.expiry import complete, fully_expired, partly_expired
 from central.statistics import summarise
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class RetentionWorker:
         self,
         run_once: Callable[[datetime], RetentionReport],
         interval_s: float = 300.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
         name: str = "retention",
     ) -> None:
         self.run_once = run_once

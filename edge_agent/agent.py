@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from edge_agent.capture import Frame, FrameSource
 from edge_agent.capture.folder import FolderSource
@@ -29,6 +28,7 @@ from edge_agent.research_queue import ResearchQueue
 from edge_agent.spool import Spool
 from edge_agent.tracker import Tracker, Vehicle
 from edge_agent.watchdog import Watchdog
+from node import wallclock
 from node.keyfiles import load_seal_public_key, load_sealing_key, load_signing_key, load_verify_key
 from recognition.plate_formats import countries_matching
 from recognition.plate_rules import apply_plate_rules
@@ -292,7 +292,7 @@ class Agent:
         seq = self.spool.append(self.factory.payload_builder(best.frame, read, overview))
         self.stats.passages += 1
         if self.local_hotlist is not None:  # alerts even while the link is down
-            self.local_hotlist.check(seq, read.plate, read.country, datetime.now(UTC))
+            self.local_hotlist.check(seq, read.plate, read.country, wallclock.now())
         # No plate in the log: logs outlive the 28 days that plates may be kept.
         log.info(
             "passage: seq=%d spooled (%d chars, %d observations)",

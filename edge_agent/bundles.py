@@ -14,9 +14,9 @@ import logging
 import os
 import zipfile
 import zlib
-from datetime import UTC, datetime
 from pathlib import Path
 
+from node import wallclock
 from wire import VerifyKey, WireError
 from wire.bundles import MAX_MANIFEST, Manifest, open_manifest
 from wire.fields import format_timestamp
@@ -96,7 +96,7 @@ def _replace(destination: Path, data: bytes) -> None:
 
 def _remember(target: Path, manifest: Manifest) -> None:
     entry = {
-        "installed_at": format_timestamp(datetime.now(UTC)),
+        "installed_at": format_timestamp(wallclock.now()),
         "bundle_id": manifest.bundle_id,
         "version": manifest.version,
         "made_by": manifest.made_by,

@@ -6,10 +6,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from edge_agent.spool import Spool
 from edge_agent.system_probe import clock_sync_state, cpu_temp_millicelsius, disk_free_mb
+from node import wallclock
 from wire import Heartbeat, SigningKey, encode_heartbeat
 from wire.fields import truncate_to_millis
 from wire.records import ResearchHealth
@@ -37,7 +38,7 @@ class HeartbeatBuilder:
         camera_id: str,
         key: SigningKey,
         spool: Spool,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
     ) -> None:
         self.camera_id = camera_id
         self.key = key

@@ -10,11 +10,12 @@ Plate-free: counts and states only.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
+
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def write_textfile(path: Path, agent) -> None:
          int(agent.publisher.connected)),
         ("anpr_agent_source_ok", "1 while the camera source delivers frames.",
          int(getattr(agent.source, "healthy", True))),
-        ("anpr_agent_last_write_timestamp_seconds", "When this file was written.", time.time()),
+        ("anpr_agent_last_write_timestamp_seconds", "When this file was written.",
+         wallclock.timestamp()),
     ):  # fmt: skip
         Gauge(name, help_text, ["camera"], registry=registry).labels(**labels).set(value)
     try:

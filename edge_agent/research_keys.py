@@ -17,10 +17,11 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from edge_agent.queue_file import SpoolError
+from node import wallclock
 from wire import VerifyKey, WireError
 from wire.research import DayKey, decode_day_keys, open_day_key
 from wire.sealing import SealingKey
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def utc_today() -> date:
-    return datetime.now(UTC).date()
+    return wallclock.now().date()
 
 
 class DayKeyRing:

@@ -15,12 +15,12 @@ a replayed batch.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.queue_file import QueueFile
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,10 @@ class QueuedBatch:
 
 class ResearchQueue:
     def __init__(
-        self, path: Path, max_batches: int = 10_000, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        max_batches: int = 10_000,
+        clock: Callable[[], float] = wallclock.timestamp,
     ) -> None:
         self.path, self.max_batches, self.clock = path, max_batches, clock
         self.dropped_sightings = 0

@@ -9,12 +9,12 @@ records older than the law's 28 days are destroyed undelivered.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.queue_file import QueueFile, SpoolError
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Spool:
         path: Path,
         ack_timeout_s: float = 20.0,
         max_backoff_s: float = 300.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wallclock.timestamp,
         max_records: int = 2_000_000,
     ) -> None:
         self.path = path

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import shutil
 import sys
 from pathlib import Path
 
+from node import wallclock
 from provisioning.agent_config import UnitSettings, parse_polygon, write_agent_config
 from provisioning.broker_config import render_acl, render_tls_config
 from provisioning.ca import Authority
@@ -197,7 +197,7 @@ def _cert_status(args: argparse.Namespace) -> int:
     if args.ca is None and not args.cert and not args.crl:
         print("anpr-provision: cert-status needs --ca, --cert or --crl", file=sys.stderr)
         return 2
-    now = dt.datetime.now(dt.UTC)
+    now = wallclock.now()
     try:
         authority = Authority.open(args.ca) if args.ca is not None else None
         found = lifetimes(authority, tuple(args.cert), tuple(args.crl))

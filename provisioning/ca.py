@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from node import wallclock
 from provisioning.keys import ProvisioningError
 
 CA_YEARS = 10
@@ -38,7 +39,7 @@ BACKDATE = dt.timedelta(minutes=5)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return wallclock.now()
 
 
 def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:

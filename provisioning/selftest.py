@@ -14,7 +14,6 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -24,6 +23,7 @@ from edge_agent.capture.folder import FolderSource, SourceError, load_bgr
 from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
+from node import wallclock
 from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key
 from node.tls import configure_tls
 from recognition.recognizer import AnnotationRecognizer, FrameReader
@@ -72,7 +72,7 @@ def check_source(config: AgentConfig) -> Check:
 
 def check_recognition(reader: FrameReader, image: Path = TEST_IMAGE) -> Check:
     expected = image.with_suffix(".txt").read_text().split("\t")[-1].strip()
-    frame = Frame(load_bgr(image), datetime.now(UTC), image)
+    frame = Frame(load_bgr(image), wallclock.now(), image)
     try:
         reads = reader.read_frame(frame)
     except Exception as exc:  # any failure to load or run the models is a FAIL, not a crash
@@ -99,7 +99,7 @@ def check_round_trip(
     central_key = load_verify_key(config.keys.central_public_key)
     answers: queue.Queue = queue.Queue()
     client = _client(config)
-    client.on_message = lambda c, u, message: answers.put((time.time(), message.payload))
+    client.on_message = lambda c, u, message: answers.put((wallclock.timestamp(), message.payload))
     try:
         client.connect(config.mqtt.host, config.mqtt.port, keepalive=30)
     except (OSError, ssl.SSLError) as exc:
@@ -129,7 +129,7 @@ def check_round_trip(
 
 
 def _round_trip(config, reader, key, central_key, client, answers, timeout) -> list[Check]:
-    frame = Frame(load_bgr(TEST_IMAGE), datetime.now(UTC), TEST_IMAGE)
+    frame = Frame(load_bgr(TEST_IMAGE), wallclock.now(), TEST_IMAGE)
     read = AnnotationRecognizer().read_frame(frame)[0]
     seal_to = (
         load_seal_public_key(config.keys.central_seal_public_key)
@@ -140,7 +140,7 @@ def _round_trip(config, reader, key, central_key, client, answers, timeout) -> l
         config.camera, key, reader.detector_version, reader.reader_version, seal_to
     )
     payload = factory.payload_builder(frame, read, encode_jpeg(frame.image, OVERVIEW_QUALITY))(1)
-    sent = time.time()
+    sent = wallclock.timestamp()
     client.publish(selftest_topic(config.camera.id), payload, qos=1)
     try:
         received, answer = answers.get(timeout=timeout)

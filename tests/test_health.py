@@ -200,3 +200,30 @@ def test_states_follow_real_heartbeats_as_they_stop_and_resume(
         registry.close()
         monitor.stop()
         ingest.stop()
+
+
+def test_certificates_and_the_crl_warn_fourteen_days_ahead_on_the_health_page(web_setup, tmp_path):
+    from central import create_app
+    from tests.conftest import logged_in
+    from tests.test_metrics import _certificate
+
+    soon, later = tmp_path / "broker.crt", tmp_path / "central.crt"
+    _certificate(soon, "broker.example", datetime.now(UTC) + timedelta(days=10))
+    _certificate(later, "central.example", datetime.now(UTC) + timedelta(days=400))
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    files = (soon, soon.with_suffix(".crl"), later, junk)
+    config = web_setup.config.model_copy(
+        update={"metrics": web_setup.config.metrics.model_copy(update={"tls_files": files})}
+    )
+    client = logged_in(create_app(config).test_client(), config)
+    found = {
+        (c["file"], c["kind"]): c for c in client.get("/api/v1/health").get_json()["certificates"]
+    }
+    assert found[(str(soon), "certificate")]["state"] == "DEGRADED"
+    assert "cert-renew" in found[(str(soon), "certificate")]["reason"]
+    assert found[(str(soon.with_suffix(".crl")), "crl")]["state"] == "OK", "30 days left"
+    assert found[(str(later), "certificate")]["state"] == "OK"
+    assert found[(str(junk), "")]["state"] == "UNREADABLE"
+    page = client.get("/health").get_data(as_text=True)
+    assert 'id="certificates"' in page and "DEGRADED" in page.split('id="certificates"')[1]

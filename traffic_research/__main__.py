@@ -8,9 +8,10 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
+from node import wallclock
 from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key, save_signing_key
 from traffic_research.config import ConfigError, ResearchConfig, load_config
 from traffic_research.figures import flows, od_matrix
@@ -69,7 +70,7 @@ def _camera_add(config: ResearchConfig, args: argparse.Namespace) -> int:
     registry = Registry(config.registry_path)
     try:
         registry.add_camera(args.camera_id, args.area, load_verify_key(args.public_key),
-                            load_seal_public_key(args.research_key), datetime.now(UTC))  # fmt: skip
+                            load_seal_public_key(args.research_key), wallclock.now())  # fmt: skip
     finally:
         registry.close()
     print(f"{args.camera_id} entered in research area {args.area}")

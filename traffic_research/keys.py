@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from node import wallclock
 from traffic_research.registry import Registry
 from wire import SigningKey
 from wire.research import encode_day_keys, seal_day_key
@@ -67,7 +68,7 @@ class KeyKeeper:
         try:
             while True:
                 try:
-                    count = self.run_once(registry, datetime.now(UTC))
+                    count = self.run_once(registry, wallclock.now())
                     if count:
                         log.info("research: day keys published to %d camera(s)", count)
                 except Exception:  # keep the keeper alive; the next minute tries again

@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 
 from flask import Flask, Response, abort, g, jsonify, render_template
 
+from node import wallclock
 from traffic_research.config import ResearchConfig
 from traffic_research.figures import SLOT_S, FlowCell, OdCell, flows, from_json, od_matrix, to_json
 from traffic_research.store import ResearchStore
@@ -49,7 +50,7 @@ def create_app(config: ResearchConfig) -> Flask:
             return *from_json(cached), when
         arrays = store().day_arrays(area, when)
         flow_cells, od_cells = flows(arrays, k), od_matrix(arrays, k, window)
-        if when < datetime.now(UTC).date():  # a closed day: computed once, until a late batch
+        if when < wallclock.now().date():  # a closed day: computed once, until a late batch
             store().cache_figures(area, when, settings, to_json(flow_cells, od_cells))
         return flow_cells, od_cells, when
 

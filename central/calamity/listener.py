@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from central.calamity.buffer import CalamityBuffer
+from node import wallclock
 from wire import Passage, Verified
 
 log = logging.getLogger("central.calamity")
@@ -22,9 +23,7 @@ PRUNE_INTERVAL_S = 60.0  # the buffer holds at most a minute more than its windo
 
 
 class BufferListener:
-    def __init__(
-        self, path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, path: Path, clock: Callable[[], datetime] = lambda: wallclock.now()) -> None:
         self.path = path
         self.clock = clock
         self._buffer: CalamityBuffer | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from central.accounts import totp
@@ -12,6 +12,7 @@ from central.accounts.users import AccountError, Accounts
 from central.cameras import CameraRegistryError
 from central.commands.cli import record_action
 from central.config import CentralConfig
+from node import wallclock
 
 COMMANDS = {"user-add", "user-unlock", "officer-authorise", "officer-review", "officer-register"}
 
@@ -39,7 +40,7 @@ def add_parsers(commands) -> None:
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = wallclock.now()
     if args.command.startswith("officer-"):
         _register(config, args, now)
     else:

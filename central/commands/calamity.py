@@ -8,12 +8,12 @@ Consultation of the frozen passages is on the calamity page only.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 
 from central.accounts.users import Accounts
 from central.calamity.buffer import CalamityBuffer, CalamityError
 from central.cameras import CameraRegistryError
 from central.config import CentralConfig
+from node import wallclock
 
 COMMANDS = {"calamity"}
 ROLE = "calamity_coordinator"
@@ -48,7 +48,7 @@ def _check_role(config: CentralConfig, username: str) -> None:
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = wallclock.now()
     buffer = CalamityBuffer(config.calamity_path, config.audit_path)
     try:
         if args.calamity_action == "status":

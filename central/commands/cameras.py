@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from central.bundles import BundleHistory, SourceFile, make_bundle
@@ -14,6 +14,7 @@ from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
 from central.enrollment import issue_token
 from central.purposes import PURPOSES, PurposeError
+from node import wallclock
 from node.keyfiles import load_signing_key, load_verify_key
 from wire import WireError
 
@@ -68,7 +69,7 @@ def add_parsers(commands) -> None:
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     registry = CameraRegistry(config.cameras_path)
-    now = datetime.now(UTC)
+    now = wallclock.now()
     try:
         if args.command == "camera-add":
             key = load_verify_key(Path(args.public_key))

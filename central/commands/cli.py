@@ -9,6 +9,7 @@ from central import audit
 from central.audit import cli_actor
 from central.cameras import CameraRegistryError
 from central.config import CentralConfig
+from node import wallclock
 
 
 def parse_moment(text: str) -> datetime:
@@ -24,4 +25,4 @@ def parse_moment(text: str) -> datetime:
 def record_action(
     config: CentralConfig, action: str, details: dict, actor: str | None = None
 ) -> None:
-    audit.record(config.audit_path, actor or cli_actor(), action, details, datetime.now(UTC))
+    audit.record(config.audit_path, actor or cli_actor(), action, details, wallclock.now())

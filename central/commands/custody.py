@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from central import audit
@@ -17,6 +17,7 @@ from central.health.records import HealthRecords
 from central.retention import run_retention
 from central.statistics import DailyStatistics
 from central.store.partitioned import DayPartitionedStore
+from node import wallclock
 from node.keyfiles import load_signing_key
 
 
@@ -44,7 +45,7 @@ def add_parsers(commands) -> None:
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = wallclock.now()
     if args.command == "audit":
         return _audit(config, f"audit-{args.action}", now)
     if args.command in ("audit-verify", "audit-checkpoint"):

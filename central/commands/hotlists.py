@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from central.cameras import CameraRegistryError
@@ -11,6 +11,7 @@ from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
 from central.hotlists.lists import HotlistError, Hotlists
 from central.hotlists.matching import PatternError
+from node import wallclock
 from node.keyfiles import load_signing_key
 
 COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due",
@@ -57,9 +58,9 @@ def add_parsers(commands) -> None:
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     if args.command.startswith("hotlist-unit-"):
-        _unit(config, args, datetime.now(UTC))
+        _unit(config, args, wallclock.now())
     else:
-        _hotlist(config, args, datetime.now(UTC))
+        _hotlist(config, args, wallclock.now())
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from central.cameras import CameraRegistry
@@ -12,6 +12,7 @@ from central.commands.cli import parse_moment
 from central.config import CentralConfig
 from central.plan.publication import plan_csv
 from central.plan.registry import CameraPlan, Entry, PlanError
+from node import wallclock
 
 COMMANDS = {
     "plan-draft", "plan-location", "plan-section", "plan-add", "plan-sign", "plan-ratify",
@@ -90,7 +91,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
     cameras = CameraRegistry(config.cameras_path)
     plan = CameraPlan(config.plan_path, cameras)
     try:
-        _run(plan, args, datetime.now(UTC))
+        _run(plan, args, wallclock.now())
     except sqlite3.IntegrityError as exc:
         raise PlanError(
             f"{args.command}: already recorded, or names something unknown ({exc})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from central.audit import AuditTrail
@@ -16,6 +16,7 @@ from central.practice import seed
 from central.requests.package import PackageError, verify_package
 from central.requests.report import yearly_report
 from central.requests.store import Requests
+from node import wallclock
 from node.keyfiles import load_signing_key, load_verify_key
 
 COMMANDS = {"report", "rota-add", "training-seed", "package"}
@@ -41,7 +42,7 @@ def add_parsers(commands) -> None:
 
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = wallclock.now()
     if args.command == "package":
         return _verify_package(config, args.file, args.public_key)
     if args.command == "report":

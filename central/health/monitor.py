@@ -11,11 +11,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from central.cameras import CameraRegistry
 from central.health.records import HealthRecords
 from central.health.rules import Assessment, Limits, State, assess
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class HealthMonitor:
         health_path,
         limits: Limits,
         interval_s: float = 15.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
     ) -> None:
         self.cameras_path = cameras_path
         self.health_path = health_path

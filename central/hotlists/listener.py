@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from central.hotlists.lists import Hit, Hotlists
 from central.tally import Tally
+from node import wallclock
 from wire import Passage, Verified
 from wire.fields import format_timestamp
 from wire.topics import ESCALATED_ALERTS, alert_topic, investigation_alerts_topic
@@ -33,7 +34,7 @@ class HotlistListener:
     def __init__(
         self,
         path: Path,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
         publish: Callable[[str, bytes], None] | None = None,
         tally: Tally | None = None,
     ) -> None:

@@ -17,7 +17,6 @@ import json
 import logging
 import queue
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -25,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from central.hotlists.listener import alert_document
+from node import wallclock
 from node.config_file import ConfigError
 from node.tls import is_loopback
 
@@ -119,7 +119,7 @@ class WebhookSender:
 
     def _post(self, body: bytes) -> str | None:
         """One POST; None when the receiver took it (2xx), else what went wrong."""
-        timestamp = str(int(time.time()))
+        timestamp = str(int(wallclock.timestamp()))
         request = urllib.request.Request(
             self.url,
             data=body,

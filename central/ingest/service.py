@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import paho.mqtt.client as mqtt
 
@@ -28,6 +28,7 @@ from central.ingest.stages import (
     Storage,
 )
 from central.tally import Tally
+from node import wallclock
 from node.tls import configure_tls
 from wire import Ack, Passage, SigningKey, Verified, encode_ack
 from wire.fields import truncate_to_millis
@@ -51,7 +52,7 @@ class IngestWorker:
         self,
         config: CentralConfig,
         ack_key: SigningKey,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
     ) -> None:
         self.config = config
         self.ack_key = ack_key

@@ -9,13 +9,14 @@ that affects storage, the camera's effective designations are recomputed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from central.cameras import CameraRegistry
 from central.databases import open_database
 from central.periods import storage_periods, year_bounds
 from central.plan.schema import MIGRATIONS
+from node import wallclock
 from wire.fields import CAMERA_ID, DIRECTIONS, format_timestamp
 
 ACCEPTANCE_FLOOR = 0.90  # the law's duty: at least 90 % of reads correct
@@ -355,4 +356,4 @@ class CameraPlan:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return wallclock.now()

@@ -8,10 +8,11 @@ can follow behind the same interface (docs/scaling.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from central.store.records import Outcome, StoredPassage
+from node import wallclock
 from wire import Passage, Verified
 
 
@@ -47,7 +48,7 @@ class PassageStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(config, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PassageStore:
+def open_store(config, clock: Callable[[], datetime] = wallclock.now) -> PassageStore:
     """The store named by a CentralConfig (SQLite day files today)."""
     from central.store.partitioned import DayPartitionedStore
 

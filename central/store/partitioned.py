@@ -21,6 +21,7 @@ from central.store.dayfile import DayFile
 from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.records import Outcome, StoredPassage
 from central.store.sequences import SequenceIndex
+from node import wallclock
 from wire import Passage, Verified
 from wire.fields import format_timestamp
 
@@ -60,7 +61,7 @@ class DayPartitionedStore:
         self,
         data_dir: Path,
         keys_dir: Path,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
     ) -> None:
         self.folder = data_dir / "passages"
         self.folder.mkdir(parents=True, exist_ok=True)

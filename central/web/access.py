@@ -7,13 +7,13 @@ SameSite=Strict; every form carries the session's CSRF token and every POST is c
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 
 from central.accounts.register import Register
 from central.accounts.users import LoginRefused, Session
 from central.web.stores import accounts
+from node import wallclock
 
 bp = Blueprint("accounts", __name__)
 COOKIE = "anpr_session"
@@ -24,7 +24,7 @@ MAINTAINERS = ("maintainer", "technician", "plan_admin", "auditor")
 def current_session() -> Session | None:
     if "session" not in g:
         token = request.cookies.get(COOKIE)
-        g.session = accounts().session(token, datetime.now(UTC)) if token else None
+        g.session = accounts().session(token, wallclock.now()) if token else None
     return g.session
 
 
@@ -48,13 +48,13 @@ def requires(*roles: str):
                 return redirect(f"/login?next={request.path}")
             allowed = session.roles & set(roles)
             if allowed == {"officer"} and not Register(accounts()).authorised(
-                session.username, datetime.now(UTC)
+                session.username, wallclock.now()
             ):
                 # The officer role opens nothing without a current authorisation.
-                accounts().role_violation(session.username, request.path, datetime.now(UTC))
+                accounts().role_violation(session.username, request.path, wallclock.now())
                 abort(403, description="your authorisation as officer has lapsed or is missing")
             if not allowed:
-                accounts().role_violation(session.username, request.path, datetime.now(UTC))
+                accounts().role_violation(session.username, request.path, wallclock.now())
                 abort(403, description="your role does not allow this")
             if request.method == "POST":
                 check_csrf(session)
@@ -81,7 +81,7 @@ def login():
             request.form.get("username", ""),
             request.form.get("password", ""),
             request.form.get("code", ""),
-            datetime.now(UTC),
+            wallclock.now(),
             request.remote_addr or "",
         )
     except LoginRefused as exc:

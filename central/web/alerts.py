@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -19,6 +18,7 @@ from flask import (
 from central.hotlists.lists import HotlistError, Hotlists
 from central.web.access import current_session, requires
 from central.web.stores import hotlists
+from node import wallclock
 
 bp = Blueprint("alerts", __name__)
 CONTROL_ROOM = ("operator", "calamity_coordinator")
@@ -118,7 +118,7 @@ def handle_alert(alert_id: int):
             request.form.get("state", ""),
             current_session().username,
             request.form.get("outcome", ""),
-            datetime.now(UTC),
+            wallclock.now(),
         )
     except HotlistError as exc:
         abort(400, description=str(exc))
@@ -132,7 +132,7 @@ def assign_alert(alert_id: int):
     _visible(alert_id)
     try:
         hotlists().assign(
-            alert_id, request.form.get("to", ""), current_session().username, datetime.now(UTC)
+            alert_id, request.form.get("to", ""), current_session().username, wallclock.now()
         )
     except HotlistError as exc:
         abort(400, description=str(exc))

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from central.calamity.buffer import CalamityError, Query
 from central.web.access import current_session, requires
 from central.web.stores import calamity_buffer
+from node import wallclock
 
 bp = Blueprint("calamity", __name__)
 COORDINATOR = "calamity_coordinator"
@@ -55,7 +56,7 @@ def calamity_search():
             since=_moment("since"),
             until=_moment("until"),
         )
-        results = calamity_buffer().search(current_session().username, query, datetime.now(UTC))
+        results = calamity_buffer().search(current_session().username, query, wallclock.now())
     except CalamityError as exc:
         return _page(error=str(exc), status=400)
     return _page(results=results)
@@ -66,7 +67,7 @@ def calamity_search():
 def calamity_image(passage_id: int, which: str):
     try:
         data = calamity_buffer().image(
-            current_session().username, passage_id, which, datetime.now(UTC)
+            current_session().username, passage_id, which, wallclock.now()
         )
     except CalamityError as exc:
         abort(404, description=str(exc))
@@ -85,7 +86,7 @@ def declare():
             current_session().username,
             request.form.get("reason", ""),
             request.form.get("chief_prosecutor", ""),
-            datetime.now(UTC),
+            wallclock.now(),
         )
     except CalamityError as exc:
         return _page(error=str(exc), status=400)
@@ -97,7 +98,7 @@ def declare():
 def end():
     try:
         calamity_buffer().end(
-            current_session().username, request.form.get("reason", ""), datetime.now(UTC)
+            current_session().username, request.form.get("reason", ""), wallclock.now()
         )
     except CalamityError as exc:
         return _page(error=str(exc), status=400)

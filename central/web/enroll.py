@@ -5,8 +5,6 @@ The one endpoint a unit reaches without an account: the token is its credential.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, jsonify
 
 from central import audit, enrollment
@@ -14,6 +12,7 @@ from central.cameras import CameraRegistryError
 from central.web.api import camera_id_arg, json_errors
 from central.web.bodies import json_object
 from central.web.stores import camera_registry
+from node import wallclock
 from wire import WireError
 
 bp = Blueprint("enroll", __name__, url_prefix="/api/v1")
@@ -34,7 +33,7 @@ def enroll_unit():
             camera_id_arg(body["camera_id"]),
             body["public_key"],
             body["tls_fingerprint"],
-            datetime.now(UTC),
+            wallclock.now(),
         )
     except enrollment.EnrollmentRefused as exc:
         abort(403, description=str(exc))
@@ -45,6 +44,6 @@ def enroll_unit():
         f"unit:{body['camera_id']}",
         "unit_enrolled",
         {"camera_id": body["camera_id"], "key_id": key.key_id},
-        datetime.now(UTC),
+        wallclock.now(),
     )
     return jsonify({"camera_id": body["camera_id"], "key_id": key.key_id}), 201

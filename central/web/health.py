@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from prometheus_client.exposition import choose_encoder
 
 from central import metrics as central_metrics
+from central.health.certificates import certificate_states, tls_files
 from central.health.monitor import CameraHealth, survey
 from central.web.access import MAINTAINERS, current_session, requires
 from central.web.stores import camera_registry, health_records
+from node import wallclock
 from node.tls import is_loopback
 
 bp = Blueprint("health", __name__)
@@ -18,7 +20,7 @@ bp = Blueprint("health", __name__)
 
 def _survey() -> list[CameraHealth]:
     config = current_app.config["ANPR"]
-    return survey(camera_registry(), health_records(), datetime.now(UTC), config.health.limits())
+    return survey(camera_registry(), health_records(), wallclock.now(), config.health.limits())
 
 
 def _json(health: CameraHealth) -> dict:
@@ -31,10 +33,15 @@ def _json(health: CameraHealth) -> dict:
     }
 
 
+def _certificates() -> list[dict]:
+    config = current_app.config["ANPR"]
+    return [asdict(c) for c in certificate_states(tls_files(config), wallclock.now())]
+
+
 @bp.get("/api/v1/health")
 @requires(*MAINTAINERS)
 def health_json():
-    return jsonify({"cameras": [_json(h) for h in _survey()]})
+    return jsonify({"cameras": [_json(h) for h in _survey()], "certificates": _certificates()})
 
 
 @bp.get("/api/v1/health/<camera_id>/history")
@@ -49,7 +56,8 @@ def health_page():
     cameras = [_json(h) for h in _survey()]
     for camera in cameras:
         camera["history"] = health_records().health_history(camera["camera_id"], 10)
-    return render_template("health.html", cameras=cameras, session=current_session())
+    return render_template("health.html", cameras=cameras, certificates=_certificates(),
+                           session=current_session())  # fmt: skip
 
 
 def _from_this_host(address: str) -> bool:

@@ -6,8 +6,6 @@ checkpoint key on every visit, so a page that says "intact" has just checked.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, abort, current_app, render_template
 
 from central.accounts.register import Register
@@ -15,6 +13,7 @@ from central.requests.report import yearly_report
 from central.requests.review import unusual_use
 from central.web.access import current_session, requires
 from central.web.stores import accounts, audit_trail, camera_plan
+from node import wallclock
 from node.keyfiles import load_signing_key
 
 bp = Blueprint("oversight", __name__)
@@ -31,7 +30,7 @@ def verify_trail() -> tuple[bool, list]:
 @bp.get("/audit")
 @requires("auditor")
 def audit_page():
-    now = datetime.now(UTC)
+    now = wallclock.now()
     checked, findings = verify_trail()
     register = Register(accounts())
     return render_template(
@@ -46,7 +45,7 @@ def report_for(year: int):
     if not 2000 <= year <= 2200:
         abort(404, description="no report for that year")
     kinds = {e.camera_id: e.kind for e in camera_plan().entries(year)}
-    return yearly_report(audit_trail(), year, datetime.now(UTC), kinds)
+    return yearly_report(audit_trail(), year, wallclock.now(), kinds)
 
 
 @bp.get("/report/<int:year>")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from central.health.monitor import survey
@@ -17,6 +15,7 @@ from central.plan.publication import (
 )
 from central.web.access import MAINTAINERS, current_session, requires
 from central.web.stores import camera_plan, camera_registry, health_records
+from node import wallclock
 
 bp = Blueprint("plan", __name__)
 
@@ -34,7 +33,7 @@ LIVE_MAP_ROLES = ("officer", *MAINTAINERS)
 
 def _live_states() -> dict[str, str]:
     config = current_app.config["ANPR"]
-    health = survey(camera_registry(), health_records(), datetime.now(UTC), config.health.limits())
+    health = survey(camera_registry(), health_records(), wallclock.now(), config.health.limits())
     return {h.camera_id: h.assessment.state.name for h in health}
 
 

@@ -7,13 +7,12 @@ same `CameraPlan` rules as the command line, names the logged-in person, and is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, redirect, render_template, request
 
 from central.plan.registry import CRITERIA, KINDS, Entry, PlanError
 from central.web.access import current_session, requires
 from central.web.stores import camera_plan
+from node import wallclock
 from wire.fields import DIRECTIONS
 
 bp = Blueprint("plan_admin", __name__)
@@ -44,7 +43,7 @@ def _number(name: str, kind=float):
 def admin_action(action: str):
     plan = camera_plan()
     who = current_session().username
-    now = datetime.now(UTC)
+    now = wallclock.now()
     form = request.form
     try:
         if action == "draft":

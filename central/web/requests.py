@@ -7,7 +7,7 @@ enters it in the audit trail. A shielded request is not shown to anyone outside 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
@@ -31,6 +31,7 @@ from central.web.stores import (
     passage_store,
     requests_db,
 )
+from node import wallclock
 
 bp = Blueprint("requests", __name__)
 CASE_ROLES = ("requester", "officer", "auditor")
@@ -59,7 +60,7 @@ def visible_request(request_id: int) -> Request:
     except RequestError:
         abort(404, description=f"no request {request_id}")
     if not found.visible_to(session.username, session.roles):
-        accounts().role_violation(session.username, request.path, datetime.now(UTC))
+        accounts().role_violation(session.username, request.path, wallclock.now())
         abort(404, description=f"no request {request_id}")
     return found
 
@@ -68,7 +69,7 @@ def visible_request(request_id: int) -> Request:
 @requires(*CASE_ROLES)
 def overview():
     session = current_session()
-    now = datetime.now(UTC)
+    now = wallclock.now()
     mine = [r for r in requests_db().all() if r.visible_to(session.username, session.roles)]
     open_lines, finished = team_overview(mine, now)
     return render_template(
@@ -98,14 +99,14 @@ def create_request():
     unit = accounts().unit_of(session.username)
     try:
         order = order_from_form(request.form)
-        request_id = workflow().submit(order, session.username, unit, datetime.now(UTC))
+        request_id = workflow().submit(order, session.username, unit, wallclock.now())
     except RequestError as exc:
         return _new_form(str(exc), request.form, 400)
     return redirect(f"/requests/{request_id}")
 
 
 def detail_page(found: Request, error: str | None = None, counted=None, status: int = 200):
-    now = datetime.now(UTC)
+    now = wallclock.now()
     state = found.state
     page = render_template(
         "request.html", plan_map=_scope_map(found, now), session=current_session(), r=found,
@@ -141,7 +142,7 @@ def request_page(request_id: int):
 def request_action(request_id: int, action: str):
     found = visible_request(request_id)
     session = current_session()
-    who, now, form = session.username, datetime.now(UTC), request.form
+    who, now, form = session.username, wallclock.now(), request.form
     if action in OFFICER_STEPS and "officer" not in session.roles:
         accounts().role_violation(who, request.path, now)
         abort(403, description="only an authorised officer takes this step")

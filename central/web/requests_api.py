@@ -6,8 +6,6 @@ carry the session's CSRF token in the X-CSRF-Token header. Documented in docs/op
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, jsonify
 
 from central.requests.consultation import consult, count
@@ -26,6 +24,7 @@ from central.web.requests import (
     workflow,
 )
 from central.web.stores import accounts, requests_db
+from node import wallclock
 
 bp = Blueprint("requests_api", __name__)
 
@@ -49,7 +48,7 @@ def create_request():
     try:
         order = Order.from_json(json_object())
         unit = accounts().unit_of(session.username)
-        request_id = workflow().submit(order, session.username, unit, datetime.now(UTC))
+        request_id = workflow().submit(order, session.username, unit, wallclock.now())
     except (RequestError, KeyError, TypeError, ValueError) as exc:
         return _refused(exc if isinstance(exc, RequestError) else f"bad order: {exc!r}")
     return jsonify(id=request_id), 201
@@ -73,7 +72,7 @@ def take_step(request_id: int):
     ):
         abort(403, description="your role does not allow this step")
     try:
-        workflow().take(request_id, session.username, step, body, datetime.now(UTC))
+        workflow().take(request_id, session.username, step, body, wallclock.now())
     except UnknownStep:
         abort(404, description=f"no step {step!r}")
     except RequestError as exc:
@@ -103,7 +102,7 @@ def search(request_id: int):
     visible_request(request_id)
     raw = json_object()
     body = search_fields(raw)
-    who, now = current_session().username, datetime.now(UTC)
+    who, now = current_session().username, wallclock.now()
     try:
         query = query_from_form(body)
         if raw.get("count_only"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -34,6 +33,7 @@ from central.requests.verification import give_verdict, row_states
 from central.web.access import current_session, requires
 from central.web.requests import detail_page, visible_request
 from central.web.stores import audit_trail, passage_store, requests_db
+from node import wallclock
 from node.keyfiles import load_signing_key
 from wire import SigningKey
 
@@ -98,7 +98,7 @@ def crop(request_id: int, audit_seq: int, camera_id: str, seq: int):
     image = passage_store().image(camera_id, seq, "crop")
     if image is None:
         abort(404, description="the passage is past 28 days")
-    results.crop_shown(audit_seq, camera_id, seq, current_session().username, datetime.now(UTC))
+    results.crop_shown(audit_seq, camera_id, seq, current_session().username, wallclock.now())
     return Response(image, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
@@ -111,7 +111,7 @@ def verdict(request_id: int, audit_seq: int):
         give_verdict(requests_db(), passage_store(), audit_trail(), request_id, audit_seq,
                      current_session().username, str(form.get("camera_id", "")),
                      int(form.get("seq", 0)), str(form.get("verdict", "")),
-                     datetime.now(UTC))  # fmt: skip
+                     wallclock.now())  # fmt: skip
     except (RequestError, ValueError) as exc:
         if request.is_json:
             return {"error": str(exc)}, 400
@@ -170,7 +170,7 @@ def photo_preview(request_id: int, camera_id: str, seq: int):
 @requires("officer")
 def approve_photo(request_id: int, camera_id: str, seq: int):
     found, overview, plate_box = _photo_source(request_id, camera_id, seq)
-    who, now = current_session().username, datetime.now(UTC)
+    who, now = current_session().username, wallclock.now()
     try:
         boxes = parse_boxes(request.form.get("boxes", ""))
     except PhotoError as exc:
@@ -201,7 +201,7 @@ def _package_key() -> SigningKey:
 @requires("requester")
 def issue_package(request_id: int):
     found = visible_request(request_id)
-    who, now = current_session().username, datetime.now(UTC)
+    who, now = current_session().username, wallclock.now()
     try:
         require_issuable(found, who)
     except RequestError as exc:
@@ -217,7 +217,7 @@ def issue_package(request_id: int):
 @bp.get("/packages/<token>")
 @requires("requester")
 def download(token: str):
-    who, now = current_session().username, datetime.now(UTC)
+    who, now = current_session().username, wallclock.now()
     package = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # closed once sent
     try:
         request_id, issue = requests_db().downloads.redeem(token, who, now)

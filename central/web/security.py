@@ -8,13 +8,14 @@ is seen while it happens, not at the yearly review.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, jsonify, render_template, request
 
 from central.web.access import requires
 from central.web.api import json_errors, limit_arg
 from central.web.stores import accounts
+from node import wallclock
 
 bp = Blueprint("security", __name__)
 json_errors(bp)
@@ -24,7 +25,7 @@ ALARMING = ("login_failed", "locked_out", "login_refused_locked", "login_refused
 
 
 def _summary() -> dict:
-    now = datetime.now(UTC)
+    now = wallclock.now()
     store = accounts()
     kind = request.args.get("kind", "")
     return {

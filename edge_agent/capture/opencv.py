@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from edge_agent.capture import Frame
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class OpenCVSource:
         live: bool = True,
         reconnect_max_s: float = 30.0,
         stop: threading.Event | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
     ) -> None:
         self.uri = uri
         self.live = live

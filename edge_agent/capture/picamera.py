@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 
 from edge_agent.capture import Frame
+from node import wallclock
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class PiCameraSource:
         size: tuple[int, int] = (1280, 720),
         fps: float = 25.0,
         stop: threading.Event | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: wallclock.now(),
     ) -> None:
         self.size = size
         self.fps = fps
