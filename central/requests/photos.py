@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,11 @@ MIGRATIONS = [
 ]
 BLUR_RADIUS_SHARE = 0.04  # of the image's width: faces and text become unreadable
 PIXEL_BLOCK = 12
+
+
+# No camera of ours takes more than 8K (33 MP); a larger header is a decompression bomb.
+MAX_PIXELS = 40_000_000
+MAX_SIDE = 20_000
 
 
 class PhotoError(Exception):
@@ -72,8 +78,10 @@ def parse_boxes(text: str) -> list[Box]:
             continue
         try:
             x, y, w, h = (int(float(v)) for v in part.split(","))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "inf", "1e400"
             raise PhotoError(f"blur box {part.strip()!r}: write x,y,width,height") from None
+        if max(abs(x), abs(y), w, h) > MAX_SIDE:
+            raise PhotoError(f"blur box {part.strip()!r} lies outside any photo")
         if w <= 0 or h <= 0:
             raise PhotoError(f"blur box {part.strip()!r} has no area")
         boxes.append(Box(x, y, w, h))
@@ -99,10 +107,27 @@ def _blurred(image: Image.Image) -> Image.Image:
     return coarse.filter(ImageFilter.GaussianBlur(max(2, image.width * BLUR_RADIUS_SHARE / 4)))
 
 
+def _decoded(overview_jpeg: bytes) -> Image.Image:
+    """The unit's overview as pixels. A unit signs what it sends but may be hostile or
+    broken: a truncated file, a non-image, or a header claiming billions of pixels is a
+    PhotoError (400 to the officer), never a crash or a memory bomb."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(overview_jpeg)) as opened:
+                if opened.width * opened.height > MAX_PIXELS:
+                    raise PhotoError(
+                        f"the overview claims {opened.width}x{opened.height} pixels: not a photo "
+                        "a camera takes"
+                    )
+                return opened.convert("RGB")
+    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoError(f"the overview photo cannot be read: {exc}") from None
+
+
 def render(overview_jpeg: bytes, plate_box: Sequence[int] | None, extra: Sequence[Box]) -> bytes:
     """The photo as it may leave the system: automatic blur plus the officer's boxes."""
-    with Image.open(io.BytesIO(overview_jpeg)) as opened:
-        image = opened.convert("RGB")
+    image = _decoded(overview_jpeg)
     blurred = _blurred(image)
     result = blurred.copy()
     boxes = list(extra)

@@ -173,9 +173,9 @@ def approve_photo(request_id: int, camera_id: str, seq: int):
     who, now = current_session().username, wallclock.now()
     try:
         boxes = parse_boxes(request.form.get("boxes", ""))
+        jpeg = render(overview, plate_box, boxes)
     except PhotoError as exc:
         abort(400, description=str(exc))
-    jpeg = render(overview, plate_box, boxes)
     requests_db().photos.approve(request_id, camera_id, seq, boxes, jpeg, who, now)
     audit_trail().append(who, "photo_approved", {
         "request_id": request_id, "order_reference": found.order.reference, "unit": found.unit,
