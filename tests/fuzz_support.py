@@ -183,7 +183,7 @@ _FOUND: list[str] = []
 def pytest_runtest_logreport(report) -> None:
     if report.when == "call" and report.failed:
         _FOUND.append(f"FAILED {report.nodeid}")
-    elif report.when == "call" and hasattr(report, "wasxfail"):
+    elif report.when == "call" and report.skipped and hasattr(report, "wasxfail"):
         _FOUND.append(f"known (xfail) {report.nodeid}: {report.wasxfail}")
 
 
