@@ -85,3 +85,11 @@ bench-alerts: system-deps $(BIN)/.installed
 # 10 minutes; a short version runs in `make test` (tests/test_soak.py).
 soak: system-deps $(BIN)/.installed
 	$(BIN)/python -m tests.soak --days 60 --step-hours 12
+
+.PHONY: fuzz
+# Long fuzz (issue 18): every decoder the outside world reaches, thousands of examples each,
+# and every operation of docs/openapi.json as each role (tests/fuzz_support.py). `make test`
+# runs the same tests briefly. Ends with a summary of what was tried and what was found.
+fuzz: $(BIN)/.installed
+	ANPR_FUZZ=long $(BIN)/python -m pytest -p tests.fuzz_support --timeout 3600 -q \
+		tests/test_fuzz_decoders.py tests/test_fuzz_http.py
