@@ -9,7 +9,13 @@ from pathlib import Path
 
 from node import wallclock
 from provisioning.agent_config import UnitSettings, parse_polygon, write_agent_config
-from provisioning.broker_config import render_acl, render_tls_config
+from provisioning.broker_config import (
+    CONTROL_ROOM_USER,
+    RESEARCH_USER,
+    render_acl,
+    render_tls_config,
+)
+from provisioning.broker_plugin import BrokerPluginError, build_plugin
 from provisioning.ca import Authority
 from provisioning.enroll import enroll, enrollments, issue_service_cert, revoke, unit_init
 from provisioning.keys import (
@@ -89,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--bind", default="0.0.0.0")
     conf.add_argument("--central-client-id", default="anpr-central-ingest")
     conf.add_argument("--run-as", default=None, help="user Mosquitto runs as")
+    conf.add_argument("--no-refusal-plugin", action="store_true",
+                      help="do not build the plugin that reports a unit publishing under "
+                      "another camera's topics (it needs gcc and mosquitto-dev)")  # fmt: skip
     register = commands.add_parser("register", help="register the unit's keys at the central")
     register.add_argument("--central", required=True, help="central URL, e.g. https://central")
     register.add_argument("--token", required=True, help="one-time enrollment token")
@@ -122,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return _cert_status(args)
     try:
         _dispatch(args)
-    except ProvisioningError as exc:
+    except (ProvisioningError, BrokerPluginError) as exc:
         print(f"anpr-provision: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -241,6 +250,8 @@ def write_broker_config(args: argparse.Namespace) -> None:
             acl_file=out / "anpr.acl",
             data_dir=out / "data",
             run_as=args.run_as,
+            refusal_plugin=None if args.no_refusal_plugin else build_plugin(out),
+            service_users=(args.central_client_id, RESEARCH_USER, CONTROL_ROOM_USER),
         )
     )
     print(f"broker config: {out / 'mosquitto.conf'} ({len(active)} unit(s) granted)")

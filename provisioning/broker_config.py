@@ -15,6 +15,7 @@ from wire.topics import (
     ALERTS_SUBSCRIPTION,
     EVERY_INVESTIGATION_ALERTS,
     OWN_INVESTIGATION_ALERTS_PATTERN,
+    REFUSED_PUBLISH,
     camera_topic,
     every_camera,
 )
@@ -53,6 +54,7 @@ def render_dev_config(port: int, data_dir: Path) -> str:
 
 
 RESEARCH_USER = "anpr-research"
+CONTROL_ROOM_USER = "anpr-control-room"
 
 
 # Who may do what on which kind of camera topic (wire/topics.py names the kinds).
@@ -79,9 +81,10 @@ def render_acl(central_client_id: str, camera_ids: list[str]) -> str:
         *(f"topic {access} {every_camera(kind)}" for access, kind in CENTRAL_GRANTS),
         f"topic write {ALERTS_SUBSCRIPTION}",
         f"topic write {EVERY_INVESTIGATION_ALERTS}",
+        f"topic read {REFUSED_PUBLISH}",
         "",
         "# control-room consoles (certificate name anpr-control-room) receive hotlist alerts",
-        "user anpr-control-room",
+        f"user {CONTROL_ROOM_USER}",
         f"topic read {ALERTS_SUBSCRIPTION}",
         "",
         "# owners of investigation lists (certificate name = user name) hear of their hits only",
@@ -107,6 +110,8 @@ def render_tls_config(
     acl_file: Path,
     data_dir: Path,
     run_as: str | None = None,
+    refusal_plugin: Path | None = None,
+    service_users: tuple[str, ...] = (),
 ) -> str:
     """A broker that admits only certificate holders of our CA, not revoked, per the ACL."""
     lines = [
@@ -125,6 +130,9 @@ def render_tls_config(
         *_common(data_dir),
         "connection_messages true",
     ]
+    if refusal_plugin is not None:
+        lines += [f"plugin {refusal_plugin}",
+                  f"plugin_opt_service_users {' '.join(service_users)}"]  # fmt: skip
     if run_as:
         lines.insert(1, f"user {run_as}")
     return "\n".join(lines) + "\n"

@@ -17,6 +17,10 @@ command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 # tests/test_crl_renewal.py reads the certificate the broker serves with openssl s_client.
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# anpr-provision broker-config builds the broker's refusal-reporting plugin from its C source
+# (provisioning/mosquitto/anpr_refusals.c) against the installed Mosquitto's headers.
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+[ -e /usr/include/mosquitto_broker.h ] || need="$need mosquitto-dev libmosquitto-dev"
 # tests/soak.py runs Mosquitto under libfaketime, so its TLS checks see the simulated date.
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || \
     [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] || need="$need libfaketime"

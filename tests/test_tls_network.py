@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 import pytest
 
+from central.accounts.users import Accounts
 from central.cameras import CameraRegistry
 from central.health.monitor import HealthMonitor
 from central.health.records import HealthRecords
@@ -226,6 +227,17 @@ def test_provisioned_units_deliver_over_tls_stay_in_their_lane_and_can_be_shut_o
         rejections = RejectionLog(config.rejections_path)
         assert rejections.counts() == {}, "the forged publish must never reach the central"
         rejections.close()
+        # ... but the broker reports it, and the central records a security event.
+        intruder.publish("anpr/v1/alerts/p1", b"{}", qos=1).wait_for_publish(5)
+        wait_until(lambda: worker.counters["refused_publishes"] == 2, what="broker reports")
+        accounts = Accounts(config.accounts_path)
+        refused = accounts.events(kind="refused_publish")
+        accounts.close()
+        assert {e["username"] for e in refused} == {f"unit:{UNITS[0]}"}
+        assert {e["detail"].split(" published to ")[1] for e in refused} == {
+            passage_topic(UNITS[1]),
+            "anpr/v1/alerts/p1",
+        }
         close(intruder)
 
         # 3. Plaintext and foreign certificates are refused.

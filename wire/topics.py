@@ -29,6 +29,9 @@ RESEARCH_SUBSCRIPTION = every_camera("research")
 ALERTS_SUBSCRIPTION = f"{PREFIX}/alerts/#"
 ESCALATED_ALERTS = f"{PREFIX}/alerts/escalated"
 EVERY_INVESTIGATION_ALERTS = f"{PREFIX}/investigations/+/alerts"
+# The broker -> central: a unit's publish outside its own topics, refused by the broker's
+# plugin (provisioning/mosquitto/anpr_refusals.c) and reported as JSON.
+REFUSED_PUBLISH = f"{PREFIX}/security/refused-publish"
 # Mosquitto's ACL pattern for "the investigation alerts of the connecting user".
 OWN_INVESTIGATION_ALERTS_PATTERN = f"{PREFIX}/investigations/%u/alerts"
 

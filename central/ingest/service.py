@@ -36,6 +36,7 @@ from wire.records import MAX_ACK_SEQS
 from wire.topics import (
     HEARTBEAT_SUBSCRIPTION,
     PASSAGE_SUBSCRIPTION,
+    REFUSED_PUBLISH,
     SELFTEST_SUBSCRIPTION,
     ack_topic,
     selftest_ack_topic,
@@ -120,7 +121,12 @@ class IngestWorker:
             log.error("ingest: broker refused connection: %s", reason_code)
             return
         client.subscribe(
-            [(PASSAGE_SUBSCRIPTION, 1), (HEARTBEAT_SUBSCRIPTION, 1), (SELFTEST_SUBSCRIPTION, 1)]
+            [
+                (PASSAGE_SUBSCRIPTION, 1),
+                (HEARTBEAT_SUBSCRIPTION, 1),
+                (SELFTEST_SUBSCRIPTION, 1),
+                (REFUSED_PUBLISH, 1),
+            ]  # fmt: skip
         )
         log.info("ingest: connected, session_present=%s", flags.session_present)
 

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from central.accounts.users import Accounts
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.expiry import cutoff
 from central.health.records import HealthRecords, hour_key
 from central.ingest.admission import admit_heartbeat, check_skew
+from central.ingest.broker_reports import record_refused_publish
 from central.ingest.pool import VerifyPool, open_and_verify
 from central.ingest.refusal import Refusal
 from central.ingest.rejections import RejectionLog
@@ -27,7 +29,7 @@ from central.tally import Ledger, Tally
 from node.keyfiles import load_sealing_key
 from wire import Passage, Rejection, Verified
 from wire.errors import WireError
-from wire.topics import camera_of, kind_of, passage_topic
+from wire.topics import REFUSED_PUBLISH, camera_of, kind_of, passage_topic
 
 log = logging.getLogger("central.ingest.service")
 
@@ -93,6 +95,7 @@ class Admission:
         self.accept_unsealed = config.ingest.accept_unsealed
         self.pool = VerifyPool(workers, seal_file, self.accept_unsealed) if workers else None
         self.rejections = RejectionLog(config.rejections_path)
+        self.accounts_path, self.accounts = config.accounts_path, None
 
     def close(self) -> None:
         if self.pool is not None:
@@ -100,6 +103,14 @@ class Admission:
         self.registry.close()
         self.health.close()
         self.rejections.close()
+        if self.accounts is not None:
+            self.accounts.close()
+
+    def _accounts(self) -> Accounts:
+        """Opened on the first broker report: most ingests never see one."""
+        if self.accounts is None:
+            self.accounts = Accounts(self.accounts_path)
+        return self.accounts
 
     def admit(self, messages: list[Incoming], now: datetime) -> AdmittedBatch:
         batch = AdmittedBatch(messages, [], AckPlan(), now)
@@ -121,6 +132,10 @@ class Admission:
     def _admit_one(
         self, item: Incoming, batch: AdmittedBatch, from_pool: dict[int, object]
     ) -> Refusal | None:
+        if item.topic == REFUSED_PUBLISH:
+            if record_refused_publish(self._accounts(), item.payload, batch.at):
+                self.counters.add("refused_publishes")
+            return None
         try:
             topic_camera = camera_of(item.topic)
         except WireError as exc:

@@ -21,7 +21,7 @@ bp = Blueprint("security", __name__)
 json_errors(bp)
 # The events that mean someone tried what they may not; the rest (logins) are context.
 ALARMING = ("login_failed", "locked_out", "login_refused_locked", "login_refused_address",
-            "role_violation")  # fmt: skip
+            "role_violation", "refused_publish")  # fmt: skip
 
 
 def _summary() -> dict:
