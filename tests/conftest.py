@@ -212,8 +212,14 @@ def write_agent_config(
     fps: float = 50.0,
     ack_timeout_s: float = 2.0,
     name: str = "agent.toml",
+    tls: dict[str, Path] | None = None,
+    loop: bool = False,
+    heartbeat_s: float = 1.0,
 ) -> Path:
+    """An agent replaying `source`; over TLS when `tls` names ca, cert and key files."""
     path = tmp_path / name
+    mqtt_tls = "".join(f'tls_{kind}_file = "{tls[kind]}"\n' for kind in ("ca", "cert", "key")) \
+        if tls else ""  # fmt: skip
     path.write_text(
         f"""
 [camera]
@@ -231,18 +237,20 @@ central_seal_public_key = "{central.credentials / "seal.pub"}"
 [source]
 path = "{source}"
 fps = {fps}
+loop = {"true" if loop else "false"}
 
 [mqtt]
 host = "127.0.0.1"
 port = {broker_port}
-
+reconnect_max_s = 2
+{mqtt_tls}
 [spool]
 path = "{tmp_path / "agent-spool.sqlite"}"
 ack_timeout_s = {ack_timeout_s}
 max_backoff_s = {ack_timeout_s * 2}
 
 [heartbeat]
-interval_s = 1.0
+interval_s = {heartbeat_s}
 
 [recognizer]
 # Delivery tests read the ground truth, so that they test delivery, not the models.

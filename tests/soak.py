@@ -47,10 +47,11 @@ from central.requests.store import Requests
 from central.requests.workflow import Workflow
 from node.keyfiles import load_verify_key
 from tests.conftest import (
-    SAMPLES,
+    CameraSetup,
     free_port,
     mosquitto_binary,
     wait_for_port,
+    write_agent_config,
     write_central_config,
 )
 
@@ -252,48 +253,10 @@ class Soak:
 
     def _agent_config(self, unit: str) -> Path:
         folder = self.root / unit
-        path = folder / "agent.toml"
-        path.write_text(f"""
-[camera]
-id = "{unit}"
-lat = 52.09
-lon = 5.12
-direction = "N"
-
-[keys]
-signing_key = "{folder / f"{unit}.key"}"
-central_public_key = "{self.central.ack_public_key}"
-central_seal_public_key = "{self.central.credentials / "seal.pub"}"
-
-[source]
-path = "{SAMPLES}"
-fps = 2
-loop = true
-
-[mqtt]
-host = "127.0.0.1"
-port = {self.port}
-tls_ca_file = "{self.ca / "ca.crt"}"
-tls_cert_file = "{folder / "tls.crt"}"
-tls_key_file = "{folder / "tls.key"}"
-reconnect_max_s = 2
-
-[spool]
-path = "{folder / "spool.sqlite"}"
-ack_timeout_s = 2
-max_backoff_s = 4
-
-[heartbeat]
-interval_s = 2.0
-
-[recognizer]
-kind = "annotations"
-
-[tracking]
-track_timeout_s = 0.01
-repeat_gap_s = 0
-""")
-        return path
+        camera = CameraSetup(unit, None, folder / f"{unit}.key", folder / f"{unit}.pub")
+        tls = {"ca": self.ca / "ca.crt", "cert": folder / "tls.crt", "key": folder / "tls.key"}
+        return write_agent_config(folder, camera, self.central, self.port, fps=2, tls=tls,
+                                  loop=True, heartbeat_s=2.0)  # fmt: skip
 
     # --- processes ------------------------------------------------------------------------
 
