@@ -1,11 +1,18 @@
-"""The audit trail: append-only, hash-chained, anchored by signed checkpoints.
+"""The audit trail: append-only, hash-chained, anchored by signed checkpoints and outside.
 
 Every entry carries the hash of the one before it, so an entry changed, removed or moved
 breaks the chain at that place. Checkpoints sign the chain's head with the audit key, so
 that rewriting the whole chain from some entry on is detected too (the signed head no
-longer matches). Triggers refuse UPDATE and DELETE; the chain catches what bypasses them
-(someone editing the file). Entries hold no plates unless an entry's purpose needs one
-(a consultation's query as entered, which the law requires to be logged).
+longer matches). Triggers refuse UPDATE and DELETE of entries and checkpoints; the chain
+catches what bypasses them (someone editing the file). What a file cannot show about
+itself (a cut tail, deleted checkpoints, an older copy put back) is caught by comparing it
+with its anchor outside the file (`central/audit_anchor.py`), which receives every entry's
+hash and every checkpoint as they are written.
+
+Plates: the decree's field (g) requires a consultation to be logged with the request data
+and the query as entered, and an auditor can only judge a search against its order with
+the plate in hand; so consultation entries (and the verdict on a row of one) may carry
+plates, and every other action is refused one (`PLATE_ACTIONS`, `AuditPolicyError`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from central.audit_anchor import AnchorLine, AuditAnchor, anchor_folder_of
 from central.databases import open_database
 from wire import SigningKey, VerifyKey, WireError
 from wire.canonical import canonical_bytes
@@ -49,7 +57,26 @@ MIGRATIONS = [
         )
         """,
     ),
+    (
+        # A deleted checkpoint hid a rewritten tail: checkpoints are append-only too.
+        "0002_checkpoints_append_only",
+        """
+        CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+        CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END
+        """,
+    ),
 ]
+
+# The actions whose details may hold plates: field (g) of a consultation (the order's scope
+# and the query as entered), and the verdict on one of its rows (the plate asked). Any
+# other action with a plate-bearing field is refused: the trail outlives the 28 days.
+PLATE_ACTIONS = frozenset(
+    {"consultation", "consultation_counted", "consultation_refused", "calamity_consulted",
+     "verification"}
+)  # fmt: skip
+PLATE_KEYS = frozenset({"plate", "plates", "asked"})
 
 
 def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, details: str) -> str:
@@ -66,6 +93,25 @@ def _checkpoint_bytes(seq: int, head: str, signed_at: str) -> bytes:
     return canonical_bytes({"kind": "audit-checkpoint", "seq": seq, "head": head, "at": signed_at})
 
 
+class AuditPolicyError(ValueError):
+    """An entry would put a plate where the trail's plate policy does not allow one."""
+
+
+def _plate_fields(value: object, path: str = "") -> list[str]:
+    """The paths of plate-bearing keys with a non-empty value anywhere in `value`."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in PLATE_KEYS and item not in ("", [], None):
+                found.append(where)
+            found += _plate_fields(item, where)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found += _plate_fields(item, f"{path}[{index}]")
+    return found
+
+
 @dataclass(frozen=True)
 class Finding:
     """Where verification found the trail broken, and how."""
@@ -75,14 +121,23 @@ class Finding:
 
 
 class AuditTrail:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, anchor: AuditAnchor | None = None) -> None:
         self.db = open_database(path, MIGRATIONS)
+        self.anchor = anchor or AuditAnchor(anchor_folder_of(path))
 
     def close(self) -> None:
         self.db.close()
 
     def append(self, actor: str, action: str, details: dict, now: datetime) -> int:
-        """Add one entry, chained to the last; returns its sequence number."""
+        """Add one entry, chained to the last, and anchor its hash outside the file; returns
+        its sequence number. The anchor line follows the commit, so it never names an entry
+        the trail does not hold; an anchor that cannot be written raises AnchorError (the
+        entry stays: the step it records happened)."""
+        if action not in PLATE_ACTIONS and (fields := _plate_fields(details)):
+            raise AuditPolicyError(
+                f"audit action {action!r} may not carry plates ({', '.join(fields)}): only "
+                f"{', '.join(sorted(PLATE_ACTIONS))} log a plate (docs/retention.md)"
+            )
         text = json.dumps(details, sort_keys=True, ensure_ascii=True)
         at = format_timestamp(now)
         self.db.execute("BEGIN IMMEDIATE")
@@ -100,22 +155,28 @@ class AuditTrail:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        self.anchor.add(AnchorLine(0, "head", seq, digest, at))
         return seq
 
     def checkpoint(self, key: SigningKey, now: datetime) -> int | None:
-        """Sign the chain's head; returns the sequence number anchored (None: empty)."""
+        """Sign the chain's head, in the file and in the anchor; returns the sequence number
+        signed (None: empty). A head signed already is not signed again."""
         row = self.db.execute(
             "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         if row is None:
             return None
+        seq, head = row
+        if self.db.execute("SELECT 1 FROM checkpoints WHERE seq = ?", (seq,)).fetchone():
+            return seq
         signed_at = format_timestamp(now)
-        signature = key.sign(_checkpoint_bytes(row[0], row[1], signed_at))
+        signature = base64.b64encode(key.sign(_checkpoint_bytes(seq, head, signed_at))).decode()
         self.db.execute(
-            "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
-            (row[0], row[1], signed_at, key.key_id, base64.b64encode(signature).decode()),
+            "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+            (seq, head, signed_at, key.key_id, signature),
         )
-        return row[0]
+        self.anchor.add(AnchorLine(0, "checkpoint", seq, head, signed_at, key.key_id, signature))
+        return seq
 
     def entries(self, limit: int = 100) -> list[dict]:
         rows = self.db.execute(
@@ -140,8 +201,9 @@ class AuditTrail:
             if actions is None or action in actions
         ]
 
-    def verify(self, key: VerifyKey) -> list[Finding]:
-        """Walk the chain and the checkpoints; every break is reported with its position."""
+    def verify(self, key: VerifyKey, anchor: AuditAnchor | None = None) -> list[Finding]:
+        """Walk the chain and the checkpoints, then hold the file against its anchor (the
+        configured one, or an auditor's copy); every break is reported with its position."""
         findings: list[Finding] = []
         hashes: dict[int, str] = {}
         expected_seq, prev = 1, GENESIS
@@ -158,20 +220,82 @@ class AuditTrail:
                 findings.append(Finding(seq, "content altered after it was written"))
             hashes[seq] = digest
             expected_seq, prev = seq + 1, digest
-        for seq, head, signed_at, key_id, signature in self.db.execute(
+        checkpoints = self.db.execute(
             "SELECT seq, entry_hash, signed_at, key_id, signature FROM checkpoints ORDER BY seq"
-        ):
-            if key_id != key.key_id:
-                findings.append(Finding(seq, f"checkpoint signed by another key ({key_id})"))
-                continue
-            try:
-                key.verify(base64.b64decode(signature), _checkpoint_bytes(seq, head, signed_at))
-            except (WireError, ValueError):
-                findings.append(Finding(seq, f"checkpoint of {signed_at} has a bad signature"))
-                continue
-            if hashes.get(seq) != head:
+        ).fetchall()
+        for seq, head, signed_at, key_id, signature in checkpoints:
+            problem = _bad_checkpoint(key, seq, head, signed_at, key_id, signature)
+            if problem:
+                findings.append(Finding(seq, problem))
+            elif hashes.get(seq) != head:
                 findings.append(Finding(seq, f"differs from the head signed at {signed_at}"))
+        signed = {(seq, signed_at) for seq, _, signed_at, _, _ in checkpoints}
+        findings += _against_anchor(anchor or self.anchor, key, hashes, signed)
         return findings
+
+    def anchored_since(self, anchor: AuditAnchor | None = None) -> tuple[int, str] | None:
+        """(entry, time) of the anchor's first line: an anchor started afresh shows here."""
+        lines, _ = (anchor or self.anchor).read()
+        return (lines[0].seq, lines[0].at) if lines else None
+
+
+def _bad_checkpoint(
+    key: VerifyKey, seq: int, head: str, signed_at: str, key_id: str, signature: str
+) -> str:
+    if key_id != key.key_id:
+        return f"checkpoint signed by another key ({key_id})"
+    try:
+        key.verify(base64.b64decode(signature), _checkpoint_bytes(seq, head, signed_at))
+    except (WireError, ValueError):
+        return f"checkpoint of {signed_at} has a bad signature"
+    return ""
+
+
+def _against_anchor(
+    anchor: AuditAnchor, key: VerifyKey, hashes: dict[int, str], signed: set[tuple[int, str]]
+) -> list[Finding]:
+    """What the file lost or changed since its hashes and checkpoints were anchored."""
+    lines, problems = anchor.read()
+    findings = [Finding(0, problem) for problem in problems]
+    if not lines:
+        if hashes:
+            problem = (
+                f"the anchor {anchor.path} is missing or empty while the trail holds "
+                f"{len(hashes)} entries: it was removed or replaced; verify against a copy "
+                "with --anchor"
+            )
+            findings.append(Finding(0, problem))
+        return findings
+    last = max(hashes, default=0)
+    rewritten: set[int] = set()
+    for line in lines:
+        if line.kind == "checkpoint":
+            args = (line.seq, line.head, line.at, line.key_id, line.signature)
+            if problem := _bad_checkpoint(key, *args):
+                findings.append(Finding(line.seq, f"anchor line {line.number}: {problem}"))
+                continue
+            if (line.seq, line.at) not in signed:
+                problem = f"the checkpoint signed at {line.at} is in the anchor but gone from "
+                findings.append(Finding(line.seq, problem + "the trail: deleted"))
+        if hashes.get(line.seq, line.head) != line.head and line.seq not in rewritten:
+            rewritten.add(line.seq)
+            problem = f"differs from the hash anchored outside the trail at {line.at}: rewritten"
+            findings.append(Finding(line.seq, problem))
+    newest = max(lines, key=lambda line: line.seq)
+    if newest.seq > last:
+        problem = (
+            f"the trail ends at entry {last} but the anchor recorded entry {newest.seq} at "
+            f"{newest.at}: entries {last + 1}-{newest.seq} were removed, or the file was "
+            "replaced by an older copy"
+        )
+        findings.append(Finding(last + 1, problem))
+    first = min(line.seq for line in lines)
+    anchored = {(line.seq, line.at) for line in lines if line.kind == "checkpoint"}
+    for seq, signed_at in sorted(signed - anchored):
+        if seq >= first:
+            problem = f"the checkpoint signed at {signed_at} is not in the anchor: it was cut"
+            findings.append(Finding(seq, problem + " or replaced"))
+    return findings
 
 
 def record(path: Path, actor: str, action: str, details: dict, now: datetime) -> int:

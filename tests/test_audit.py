@@ -27,9 +27,24 @@ def trail(tmp_path):
 def raw(trail) -> sqlite3.Connection:
     """Someone with the file: the triggers are no obstacle to them."""
     db = trail.db
-    db.execute("DROP TRIGGER entries_no_update")
-    db.execute("DROP TRIGGER entries_no_delete")
+    for name in ("entries_no_update", "entries_no_delete", "checkpoints_no_update",
+                 "checkpoints_no_delete"):  # fmt: skip
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
     return db
+
+
+def rewrite_from(db: sqlite3.Connection, first: int) -> None:
+    """Rewrite every entry from `first` on with a consistent chain (a forger's work)."""
+    from central.audit import entry_hash
+
+    rows = db.execute("SELECT seq, at, actor, action FROM entries WHERE seq >= ?", (first,))
+    prev = db.execute("SELECT entry_hash FROM entries WHERE seq = ?", (first - 1,)).fetchone()[0]
+    for seq, at, actor, action in list(rows):
+        details = '{"order": "forged"}'
+        digest = entry_hash(prev, seq, at, actor, action, details)
+        db.execute("UPDATE entries SET details = ?, prev_hash = ?, entry_hash = ? WHERE seq = ?",
+                   (details, prev, digest, seq))  # fmt: skip
+        prev = digest
 
 
 def test_an_intact_trail_verifies(trail):
@@ -66,20 +81,13 @@ def test_swapped_entries_are_found(trail):
 
 
 def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(trail):
-    """Rewriting entries 4-6 with a consistent chain still contradicts the signed head."""
-    from central.audit import entry_hash
-
-    db = raw(trail)
-    rows = db.execute("SELECT seq, at, actor, action, prev_hash FROM entries WHERE seq >= 4")
-    prev = db.execute("SELECT entry_hash FROM entries WHERE seq = 3").fetchone()[0]
-    for seq, at, actor, action, _ in list(rows):
-        details = '{"order": "forged"}'
-        digest = entry_hash(prev, seq, at, actor, action, details)
-        db.execute("UPDATE entries SET details = ?, prev_hash = ?, entry_hash = ? WHERE seq = ?",
-                   (details, prev, digest, seq))  # fmt: skip
-        prev = digest
+    """Rewriting entries 4-6 with a consistent chain still contradicts the signed head
+    (in the file) and every hash anchored outside it."""
+    rewrite_from(raw(trail), 4)
     findings = trail.verify(KEY.verify_key)
-    assert [f.seq for f in findings] == [6] and "head signed" in findings[0].problem
+    assert findings[0].seq == 6 and "head signed" in findings[0].problem
+    anchored = [f.seq for f in findings if "anchored outside the trail" in f.problem]
+    assert anchored == [4, 5, 6]
 
 
 def test_cli_records_changes_and_verifies(tmp_path, capsys):
@@ -103,3 +111,119 @@ def test_cli_records_changes_and_verifies(tmp_path, capsys):
     assert "BROKEN at entry 1" in capsys.readouterr().out
     assert central(config + ["audit", "verify"]) == 1, "the spelling the issue names"
     assert "BROKEN at entry 1" in capsys.readouterr().out
+
+
+# --- what the file cannot show about itself: its anchor (#20, finding 2) ---------------------
+
+
+def test_checkpoints_refuse_updates_and_deletes(trail):
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        trail.db.execute("DELETE FROM checkpoints")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        trail.db.execute("UPDATE checkpoints SET entry_hash = 'x'")
+
+
+def test_a_tail_deleted_after_the_last_checkpoint_is_caught(trail):
+    """Entries 7 and 8 were never signed; cutting them leaves a consistent file."""
+    trail.append("officer-7", "consultation", {"order": "OvJ-7"}, NOW)
+    trail.append("officer-8", "consultation", {"order": "OvJ-8"}, NOW)
+    raw(trail).execute("DELETE FROM entries WHERE seq >= 7")
+    findings = trail.verify(KEY.verify_key)
+    assert [(f.seq, f.problem.split(":")[0]) for f in findings] == [
+        (7, "the trail ends at entry 6 but the anchor recorded entry 8 at 2026-11-22T12")
+    ]
+    assert "removed, or the file was replaced by an older copy" in findings[0].problem
+
+
+def test_a_rewritten_tail_with_its_checkpoints_deleted_is_caught(trail):
+    db = raw(trail)
+    db.execute("DELETE FROM checkpoints")
+    rewrite_from(db, 4)
+    findings = trail.verify(KEY.verify_key)
+    assert {f.seq for f in findings if "rewritten" in f.problem} == {4, 5, 6}
+    (gone,) = [f for f in findings if "gone from the trail" in f.problem]
+    assert gone.seq == 6 and "deleted" in gone.problem
+
+
+def test_an_older_copy_put_back_is_caught(tmp_path, trail):
+    older = sqlite3.connect(tmp_path / "older.sqlite")
+    trail.db.backup(older)
+    older.close()
+    for i in (7, 8):
+        trail.append(f"officer-{i}", "consultation", {"order": f"OvJ-{i}"}, NOW)
+    trail.checkpoint(KEY, NOW + timedelta(minutes=2))
+    trail.close()
+    path = tmp_path / "audit.sqlite"
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    (tmp_path / "older.sqlite").replace(path)
+    put_back = AuditTrail(path)
+    try:
+        problems = [f.problem for f in put_back.verify(KEY.verify_key)]
+    finally:
+        put_back.close()
+    assert any("ends at entry 6 but the anchor recorded entry 8" in p for p in problems)
+    assert any("signed at 2026-11-22T12:02:00" in p and "deleted" in p for p in problems)
+
+
+def test_a_removed_anchor_is_reported_and_a_copy_held_elsewhere_still_finds_the_cut(
+    tmp_path, trail
+):
+    """Whoever can reach both the file and its anchor removes both: an auditor's copy of
+    the anchor (another medium) still shows what is missing."""
+    from central.audit_anchor import AuditAnchor
+
+    copy = tmp_path / "auditor"
+    copy.mkdir()
+    trail.append("officer-7", "consultation", {"order": "OvJ-7"}, NOW)
+    (copy / "anchor.log").write_bytes(trail.anchor.path.read_bytes())
+    raw(trail).execute("DELETE FROM entries WHERE seq = 7")
+    trail.anchor.path.unlink()
+    (local,) = trail.verify(KEY.verify_key)
+    assert "missing or empty while the trail holds 6 entries" in local.problem
+    (held,) = trail.verify(KEY.verify_key, AuditAnchor(copy))
+    assert "the trail ends at entry 6 but the anchor recorded entry 7" in held.problem
+
+
+def test_an_anchor_that_cannot_be_written_is_an_error_that_says_what_to_do(tmp_path):
+    from central.audit_anchor import AnchorError
+
+    (tmp_path / "audit-anchor").write_text("not a folder")
+    trail = AuditTrail(tmp_path / "audit.sqlite")
+    try:
+        with pytest.raises(AnchorError, match="cannot be written .* mount its medium"):
+            trail.append("someone", "camera_registered", {"camera_id": "cam-a"}, NOW)
+    finally:
+        trail.close()
+
+
+def test_plates_are_refused_outside_the_consultations_that_the_decree_logs(trail):
+    from central.audit import AuditPolicyError
+
+    with pytest.raises(AuditPolicyError, match="may not carry plates .*query"):
+        trail.append("o.north", "hold_placed", {"request": "R-1", "query": {"plate": "GB12XY"}},
+                     NOW)  # fmt: skip
+    seq = trail.append("o.north", "consultation", {"query": {"plate": "GB12XY"}}, NOW)
+    assert trail.records({"consultation"})[-1]["seq"] == seq
+    assert trail.append("o.north", "hold_placed", {"query": {"plate": ""}}, NOW)
+
+
+def test_cli_verifies_against_an_anchor_copy(tmp_path, capsys):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    config = ["--config", str(setup.config_path)]
+    trail = AuditTrail(setup.config.audit_path)
+    for i in range(3):
+        trail.append("cli:root", "camera_registered", {"camera_id": f"cam-{i}"}, NOW)
+    copy = tmp_path / "auditor-copy"
+    copy.mkdir()
+    (copy / "anchor.log").write_bytes(trail.anchor.path.read_bytes())
+    raw(trail).execute("DELETE FROM entries WHERE seq = 3")
+    trail.anchor.path.write_bytes(b"")  # the local anchor cut as well
+    trail.close()
+    assert central(config + ["audit-verify"]) == 1
+    out = capsys.readouterr().out
+    assert "missing or empty" in out
+    assert central(config + ["audit-verify", "--anchor", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN at entry 3: the trail ends at entry 2" in out
+    assert "anchored since entry 1" in out

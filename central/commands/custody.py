@@ -10,6 +10,7 @@ from pathlib import Path
 
 from central import audit
 from central.audit import AuditTrail, cli_actor
+from central.audit_anchor import AuditAnchor
 from central.backup import expire_backups, make_backup
 from central.cameras import CameraRegistry
 from central.config import CentralConfig, ConfigError
@@ -36,10 +37,18 @@ def add_parsers(commands) -> None:
     expire.add_argument("--to", type=Path, required=True)
     expire.add_argument("--keys-to", type=Path, required=True)
     commands.add_parser("retention-run", help="run retention once now")
-    commands.add_parser("audit-verify", help="check the audit trail's chain and checkpoints")
+    verify = commands.add_parser(
+        "audit-verify", help="check the audit trail's chain, checkpoints and anchor"
+    )
     commands.add_parser("audit-checkpoint", help="sign the audit trail's head now")
     trail = commands.add_parser("audit", help="the audit trail: verify or checkpoint")
     trail.add_argument("action", choices=["verify", "checkpoint"])
+    for parser in (verify, trail):
+        parser.add_argument(
+            "--anchor", type=Path, default=None,
+            help="a folder with a copy of the anchor (anchor.log) held elsewhere; "
+            "default: the trail's own audit-anchor folder",
+        )  # fmt: skip
     stats = commands.add_parser("statistics", help="print a day's plate-free figures as JSON")
     stats.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
 
@@ -47,9 +56,9 @@ def add_parsers(commands) -> None:
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     now = wallclock.now()
     if args.command == "audit":
-        return _audit(config, f"audit-{args.action}", now)
+        return _audit(config, f"audit-{args.action}", now, args.anchor)
     if args.command in ("audit-verify", "audit-checkpoint"):
-        return _audit(config, args.command, now)
+        return _audit(config, args.command, now, getattr(args, "anchor", None))
     if args.command == "statistics":
         statistics = DailyStatistics(config.statistics_path)
         try:
@@ -68,18 +77,26 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         store.close()
 
 
-def _audit(config: CentralConfig, command: str, now: datetime) -> int:
+def _audit(config: CentralConfig, command: str, now: datetime, anchor_dir: Path | None) -> int:
     if config.secrets.audit_signing_key_file is None:
         raise ConfigError("secrets.audit_signing_key_file is not set: no key for checkpoints")
     key = load_signing_key(config.secrets.audit_signing_key_file)
     trail = AuditTrail(config.audit_path)
+    anchor = None if anchor_dir is None else AuditAnchor(anchor_dir)
+    if anchor is not None and not anchor.exists():
+        raise ConfigError(f"--anchor {anchor_dir}: no {anchor.path.name} in that folder")
     try:
         if command == "audit-checkpoint":
             print(f"checkpoint at entry {trail.checkpoint(key, now)}")
             return 0
-        findings = trail.verify(key.verify_key)
+        findings = trail.verify(key.verify_key, anchor)
+        since = trail.anchored_since(anchor)
     finally:
         trail.close()
+    where = (anchor or trail.anchor).path
+    # An anchor started afresh (replaced) shows as a late first entry: say it every time.
+    print(f"anchor {where}: " + (f"anchored since entry {since[0]} ({since[1]})" if since
+                                 else "empty"))  # fmt: skip
     for finding in findings:
         print(f"BROKEN at entry {finding.seq}: {finding.problem}")
     print("audit trail intact" if not findings else f"{len(findings)} problem(s) found")
