@@ -149,6 +149,15 @@ class CameraRegistry:
             (camera_id, key.key_id, key.b64, added),
         )
 
+    def signing_key(self, camera_id: str, key_id: str) -> VerifyKey | None:
+        """The key `key_id` of the camera, retired or not: stored records signed before a
+        rotation are still checked under the key that signed them."""
+        row = self.db.execute(
+            "SELECT public_key FROM camera_keys WHERE camera_id = ? AND key_id = ?",
+            (camera_id, key_id),
+        ).fetchone()
+        return None if row is None else VerifyKey.from_b64(row[0])
+
     def key_history(self, camera_id: str) -> list[dict]:
         rows = self.db.execute(
             "SELECT key_id, added_at, retired_at FROM camera_keys WHERE camera_id = ? "

@@ -17,7 +17,8 @@ from central.config import CentralConfig, ConfigError
 from central.health.records import HealthRecords
 from central.retention import run_retention
 from central.statistics import DailyStatistics
-from central.store.partitioned import DayPartitionedStore
+from central.store.integrity import summarise
+from central.store.partitioned import DayPartitionedStore, SearchError
 from node import wallclock
 from node.keyfiles import load_signing_key
 
@@ -49,6 +50,13 @@ def add_parsers(commands) -> None:
             help="a folder with a copy of the anchor (anchor.log) held elsewhere; "
             "default: the trail's own audit-anchor folder",
         )  # fmt: skip
+    check = commands.add_parser(
+        "store-verify", help="check a day's stored passages against their signed records"
+    )
+    check.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
+    check.add_argument(
+        "--images", action="store_true", help="also decrypt every image and check its digest"
+    )
     stats = commands.add_parser("statistics", help="print a day's plate-free figures as JSON")
     stats.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
 
@@ -103,6 +111,24 @@ def _audit(config: CentralConfig, command: str, now: datetime, anchor_dir: Path 
     return 0 if not findings else 1
 
 
+def _store_verify(
+    config: CentralConfig, store: DayPartitionedStore, day: date, images: bool
+) -> int:
+    """Exit 0 when every stored passage of the day is what its camera signed, else 1."""
+    registry = CameraRegistry(config.cameras_path)
+    try:
+        checked, mismatches = store.verify_day(day, registry.signing_key, images)
+    except SearchError as exc:
+        print(f"anpr-central: {exc}")
+        return 2
+    finally:
+        registry.close()
+    for mismatch in mismatches:
+        print(f"MISMATCH {mismatch.camera_id}/{mismatch.seq}: {mismatch.problem}")
+    print(f"{day}: {checked} passage(s) checked, " + (summarise(mismatches) or "all as signed"))
+    return 1 if mismatches else 0
+
+
 def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
     if args.command == "hold":
         entry = store.sequences.lookup(args.camera_id, args.seq)
@@ -123,6 +149,8 @@ def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
         print(
             f"backup: {len(report.days_copied)} day(s) copied, {len(report.days_expired)} expired"
         )
+    elif args.command == "store-verify":
+        return _store_verify(config, store, args.day, args.images)
     elif args.command == "retention-run":
         statistics = DailyStatistics(config.statistics_path)
         registry = CameraRegistry(config.cameras_path)

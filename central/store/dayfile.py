@@ -4,7 +4,8 @@ The passage table holds only the searchable fields, so that it and its indexes s
 the signed record (the evidence) and the images sit in their own tables, the images
 encrypted with the day's key.
 Verification results refer to a passage and live in their own table: the read itself is
-never updated.
+never updated, and triggers refuse any UPDATE of the four tables (`0002_reads_immutable`);
+`central/store/integrity.py` checks the stored columns against the signed record.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ MIGRATIONS = [
             FOREIGN KEY (camera_id, seq) REFERENCES passages (camera_id, seq)
         )
         """,
+    ),
+    (
+        # Reads cannot be edited (the decree's integrity rule), only annotated with a
+        # verdict; retention's DELETE stays allowed. Someone with the file can drop these
+        # triggers: `store-verify` then finds the edit against the signed record.
+        "0002_reads_immutable",
+        "\n".join(
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} BEGIN SELECT "
+            f"RAISE(ABORT, 'stored {table} are never changed: annotate a read with a verdict');"
+            " END;"
+            for table in ("passages", "records", "images", "verifications")
+        ),
     ),
 ]
 
@@ -221,6 +234,22 @@ class DayFile:
         """Leave no old page copies behind: checkpoint and truncate the write-ahead log;
         raises ScrubIncomplete when a reader prevented it."""
         scrub_wal(self.db, f"day file {self.path.name}")
+
+    def stored_with_records(self) -> sqlite3.Cursor:
+        """Every passage's stored columns and record digest beside its signed record (and
+        its signature), for the integrity check; a passage without its record has None."""
+        return self.db.execute(
+            f"SELECT {', '.join('p.' + name for name in SUMMARY_FIELDS)}, p.record_sha256, "
+            "r.record, r.signature FROM passages p "
+            "LEFT JOIN records r ON r.camera_id = p.camera_id AND r.seq = p.seq "
+            "ORDER BY p.camera_id, p.seq"
+        )
+
+    def orphan_records(self) -> list[tuple[str, int]]:
+        """Signed records without a passage row (a row deleted behind the store's back)."""
+        return self.db.execute(
+            "SELECT camera_id, seq FROM records EXCEPT SELECT camera_id, seq FROM passages"
+        ).fetchall()
 
     def rows_for_statistics(self) -> sqlite3.Cursor:
         return self.db.execute("SELECT camera_id, plate, country, confidence_pm FROM passages")

@@ -8,6 +8,7 @@ Not thread-safe: each thread (ingest, retention, each web request) opens its own
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections import OrderedDict, defaultdict
@@ -19,7 +20,8 @@ from central.expiry import cutoff_text, fully_expired
 from central.store.custody import Custody
 from central.store.dayfile import DayFile
 from central.store.daykeys import DayKeyError, DayKeyring
-from central.store.records import Outcome, StoredPassage
+from central.store.integrity import KeyLookup, Mismatch, check_index, check_row
+from central.store.records import SUMMARY_FIELDS, Outcome, StoredPassage
 from central.store.sequences import SequenceIndex
 from node import wallclock
 from wire import Passage, Verified
@@ -323,6 +325,54 @@ class DayPartitionedStore:
 
     def seqs(self, camera_id: str) -> list[int]:
         return sorted(seq for day in self.days() for seq in self._day(day).seqs(camera_id))
+
+    # --- integrity -------------------------------------------------------------------------
+
+    def verify_day(
+        self, day: date, key_of: KeyLookup, images: bool = False
+    ) -> tuple[int, list[Mismatch]]:
+        """(passages checked, mismatches): every stored column against the signed record,
+        the digest against the sequence index and, with `images`, each image decrypted
+        against the digest the camera signed. Expired rows are checked too (they are
+        still on disk until retention removes them)."""
+        day_file = self._day(day)
+        if day_file is None:
+            raise SearchError(f"no day file for {day} in {self.folder}")
+        mismatches: list[Mismatch] = []
+        checked = 0
+        width = len(SUMMARY_FIELDS)
+        for row in day_file.stored_with_records():
+            checked += 1
+            columns = dict(zip(SUMMARY_FIELDS, row[:width], strict=True))
+            camera_id, seq = columns["camera_id"], columns["seq"]
+            digest, record, signature = row[width:]
+            problems = check_row(day, columns, digest, record, signature, key_of)
+            problems += check_index(camera_id, seq, day, digest,
+                                    self.sequences.lookup(camera_id, seq))  # fmt: skip
+            if images and record is not None:
+                problems += self._image_problems(day_file, camera_id, seq, bytes(record))
+            mismatches += [Mismatch(camera_id, seq, problem) for problem in problems]
+        for camera_id, seq in day_file.orphan_records():
+            mismatches.append(Mismatch(camera_id, seq, "a signed record without its passage "
+                                                       "row: the row was deleted"))  # fmt: skip
+        return checked, mismatches
+
+    def _image_problems(self, day_file: DayFile, camera_id: str, seq: int, record: bytes):
+        signed = json.loads(record)
+        problems = []
+        for which in ("crop", "overview"):
+            sealed = day_file.sealed_image(camera_id, seq, which)
+            try:
+                plain = None if sealed is None else self.keys.decrypt(
+                    day_file.day, sealed, f"{camera_id}/{seq}/{which}".encode())  # fmt: skip
+            except DayKeyError as exc:
+                problems.append(f"the {which} image cannot be opened: {exc}")
+                continue
+            if plain is None:
+                problems.append(f"the {which} image is missing")
+            elif hashlib.sha256(plain).hexdigest() != signed.get(f"{which}_sha256"):
+                problems.append(f"the {which} image is not the one the camera signed")
+        return problems
 
     # --- for retention and statistics ------------------------------------------------------
 
