@@ -23,6 +23,10 @@ from wire.fields import format_timestamp
 
 log = logging.getLogger(__name__)
 HISTORY = "installed-bundles.jsonl"
+# A damaged archive (bad CRC, header, version or compression, an encrypted member): zipfile
+# raises any of these, none of them a reason to stop the agent.
+UNREADABLE = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+              RuntimeError, ValueError)  # fmt: skip
 
 
 class BundleRefused(Exception):
@@ -34,15 +38,12 @@ def install_bundle(bundle: Path, camera_id: str, release_key: VerifyKey, target:
     hostile archive is refused like an unsigned one)."""
     try:
         archive = zipfile.ZipFile(bundle)
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise BundleRefused(f"{bundle} is not a bundle: {exc}") from None
+    except UNREADABLE as exc:
+        raise BundleRefused(f"{bundle} is not a bundle: {type(exc).__name__}: {exc}") from None
     with archive:
         try:
             manifest, contents = _read_bundle(archive, camera_id, release_key)
-        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
-                RuntimeError, ValueError) as exc:  # fmt: skip
-            # A damaged archive (bad CRC, header or compression, or an encrypted member):
-            # zipfile raises any of these, none of them a reason to stop the agent.
+        except UNREADABLE as exc:
             raise BundleRefused(f"{bundle} cannot be read: {type(exc).__name__}: {exc}") from None
     for path, data in contents.items():
         _replace(target / path, data)
