@@ -19,6 +19,7 @@ from edge_agent.capture.opencv import OpenCVSource
 from edge_agent.config import AgentConfig
 from edge_agent.heartbeat import HeartbeatBuilder, HeartbeatFigures
 from edge_agent.metrics import write_textfile
+from edge_agent.motion import MotionGatedReader, MotionSettings
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
@@ -53,6 +54,7 @@ class AgentStats:
     confidence_sum: float = 0.0
     reads_fitting_layout: int = 0
     sightings: int = 0
+    frames_still: int = 0  # skipped by the motion gate: nothing moved
 
 
 def make_recognizer(config: AgentConfig) -> FrameReader:
@@ -67,6 +69,17 @@ def make_recognizer(config: AgentConfig) -> FrameReader:
         tile_detail=2.0 if config.recognizer.tile_large_frames else 0.0,
     )
     return Recognizer.default(settings)
+
+
+def gated(reader: FrameReader, config: AgentConfig) -> FrameReader:
+    """The reader behind the motion gate, where the config turns it on (`motion.gate`)."""
+    if not config.motion_gated:
+        return reader
+    motion = config.motion
+    settings = MotionSettings(
+        motion.threshold, motion.min_cells, motion.full_frame_s, motion.close_up_extent
+    )
+    return MotionGatedReader(reader, settings)
 
 
 def make_source(config: AgentConfig, stop: threading.Event) -> FrameSource:
@@ -114,7 +127,7 @@ class Agent:
         self.stop_event = stop or threading.Event()
         self.key = load_signing_key(config.keys.signing_key)
         central_key = load_verify_key(config.keys.central_public_key)
-        self.recognizer = recognizer or make_recognizer(config)
+        self.recognizer = gated(recognizer or make_recognizer(config), config)
         self.source = source or make_source(config, self.stop_event)
         self.spool = Spool(
             config.spool.path,
@@ -254,6 +267,8 @@ class Agent:
             self.stats.frames_failed += 1
             log.error("agent: frame %s not recognised: %s", frame.origin, exc)
             return
+        if isinstance(self.recognizer, MotionGatedReader):
+            self.stats.frames_still = self.recognizer.skipped
         kept = [read for read in reads if not box_is_masked(read.box, masks)]
         self.stats.reads_masked += len(reads) - len(kept)
         kept, off_format = apply_plate_rules(kept, self.config.recognizer.countries)

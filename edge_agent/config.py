@@ -145,6 +145,44 @@ class PipelineConfig(_Section):
     )
 
 
+class MotionConfig(_Section):
+    gate: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Skip the detector on frames where nothing moved beyond noise "
+        "(edge_agent/motion.py). 'auto': on for cameras and video files (opencv, picamera: "
+        "consecutive frames of one view), off for folder replays (often unrelated still "
+        "images, where a frame difference means nothing)",
+    )
+    threshold: float = Field(
+        default=12.0,
+        gt=0,
+        le=255,
+        description="Grey levels a thumbnail cell must change by (above the frame's median "
+        "change) to count as moved",
+    )
+    min_cells: int = Field(
+        default=6,
+        ge=1,
+        le=10_000,
+        description="Changed cells (of about 160 x 90) that make a frame worth searching",
+    )
+    full_frame_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="A frame is searched at least this often, moved or not (a stopped or "
+        "creeping vehicle); must be shorter than tracking.track_timeout_s",
+    )
+    close_up_extent: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="On a moved frame without a read, the close-up retry (recognizer."
+        "close_up_retry) runs only when the moved area spans at least this share of the "
+        "frame's width (a close-up plate is a third of the frame wide; 0: always)",
+    )
+
+
 class TrackingConfig(_Section):
     track_timeout_s: float = Field(
         default=1.5, gt=0, le=60, description="A vehicle unseen this long has left the view"
@@ -241,6 +279,7 @@ class AgentConfig(_Section):
     recognizer: RecognizerConfig = RecognizerConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     tracking: TrackingConfig = TrackingConfig()
+    motion: MotionConfig = MotionConfig()
     pipeline: PipelineConfig = PipelineConfig()
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig
@@ -259,7 +298,19 @@ class AgentConfig(_Section):
                 "purposes.traffic_research needs keys.research_key and "
                 "keys.research_service_public_key"
             )
+        if self.motion_gated and self.motion.full_frame_s >= self.tracking.track_timeout_s:
+            raise ValueError(
+                "motion.full_frame_s must be shorter than tracking.track_timeout_s: a stopped "
+                "vehicle's track would end between two full frames"
+            )
         return self
+
+    @property
+    def motion_gated(self) -> bool:
+        """Whether the motion gate runs: 'auto' means for camera sources, not folder replays."""
+        if self.motion.gate == "auto":
+            return self.source.kind != "folder"
+        return self.motion.gate == "on"
 
     @property
     def research_dir(self) -> Path:

@@ -27,6 +27,10 @@ PIPELINE_COUNTERS = {
         "Frames dropped because the pipeline was behind.",
     ),
     "frames_failed": ("anpr_agent_frames_failed", "Frames the recogniser failed on."),
+    "frames_still": (
+        "anpr_agent_frames_still",
+        "Frames the motion gate let pass without a detector run (nothing moved).",
+    ),
     "reads": ("anpr_agent_reads", "Plate reads kept (inside the unit's plate layouts)."),
     "reads_masked": ("anpr_agent_reads_masked", "Reads inside a privacy mask, discarded."),
     "reads_off_format": (

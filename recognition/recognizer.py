@@ -140,8 +140,14 @@ class Recognizer:
         """Reads in one BGR uint8 image, best first."""
         return self.analyse(bgr)[1]
 
-    def analyse(self, bgr: np.ndarray) -> tuple[list[Detection], list[Read]]:
-        """The detector's boxes and the reads made from them (evaluations need both)."""
+    def analyse(
+        self, bgr: np.ndarray, close_up: bool = True, tiles: bool = True
+    ) -> tuple[list[Detection], list[Read]]:
+        """The detector's boxes and the reads made from them (evaluations need both).
+
+        `close_up` / `tiles` False skip that search of a frame without a read, whatever the
+        settings say: the agent's motion gate skips both on a periodic frame in which nothing
+        moved, and the close-up when nothing large enough to carry a close-up plate moved."""
         if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3:
             raise ImageError("expected a numpy uint8 array of shape H x W x 3 (BGR)")
         if bgr.shape[2] != 3 or bgr.shape[0] < 8 or bgr.shape[1] < 8:
@@ -149,7 +155,7 @@ class Recognizer:
         image = Image.fromarray(np.ascontiguousarray(bgr))  # channels stay B, G, R
         detections = self.detector.detect(image, bgr=True)
         reads = self._read_boxes(image, detections)
-        for search in self._retries(image):
+        for search in self._retries(image, close_up, tiles):
             if reads:
                 break
             kept = [d.box for d in detections]
@@ -159,13 +165,13 @@ class Recognizer:
                 reads = self._read_boxes(image, extra)
         return detections, sorted(reads, key=lambda r: -r.confidence)
 
-    def _retries(self, image: Image.Image):
+    def _retries(self, image: Image.Image, close_up: bool = True, tiles: bool = True):
         """Searches for a frame without a read, cheapest first: the frame drawn smaller
         (close-ups), then overlapping tiles at more detail (small plates in large frames)."""
         zoom, detail = self.settings.close_up_zoom, self.settings.tile_detail
-        if 0 < zoom < 1:
+        if close_up and 0 < zoom < 1:
             yield lambda: self.detector.detect(image, bgr=True, zoom=zoom)
-        if detail > 1:
+        if tiles and detail > 1:
             yield lambda: self.detector.detect_tiles(image, bgr=True, detail=detail)
 
     def _read_boxes(self, image: Image.Image, detections: list[Detection]) -> list[Read]:
@@ -206,8 +212,9 @@ class Recognizer:
             ):
                 reads[index] = candidate
 
-    def read_frame(self, frame: Frame) -> list[Read]:
-        return self.read_image(frame.image)
+    def read_frame(self, frame: Frame, close_up: bool = True, tiles: bool = True) -> list[Read]:
+        """Reads in a captured frame, best first (`analyse` says what the flags skip)."""
+        return self.analyse(frame.image, close_up, tiles)[1]
 
     def _to_read(self, box, text: PlateText) -> Read | None:
         settings = self.settings
