@@ -221,3 +221,25 @@ def test_a_training_instance_serves_pages_and_never_connects_to_the_broker(tmp_p
         broker.close()
     assert main(["--config", str(site.setup.config_path), "ingest"]) == 2
     assert "training instance has no ingest" in capsys.readouterr().err
+
+
+def test_the_api_and_the_form_refuse_a_fishing_order_with_the_reason(site):
+    """#20, finding 3: an order scoped `A*` is refused with what to change, nothing stored."""
+    from tests.test_requests import Scope
+
+    requester = site.client("r.requester")
+    window = order().scope.windows[0]
+    fishing = order(scope=Scope(windows=(window,), plates=("A*",))).as_json()
+    answer = requester.post("/api/v1/requests", json=fishing,
+                            headers={"X-CSRF-Token": requester.csrf})  # fmt: skip
+    assert answer.status_code == 400
+    assert "fixes 1 letters or digits: a partial plate needs at least 4" in answer.get_json()[
+        "error"]  # fmt: skip
+    form = {"csrf": requester.csrf, "reference": "OM-9", "prosecutor": "mr. X",
+            "order_time": f"{datetime.now(UTC):%Y-%m-%dT%H:%M}", "order_form": "written",
+            "legal_basis": "detention_crime", "investigation": "Zwaluw", "case_number": "PL-9",
+            "crime": "robbery", "crime_type": "robbery", "description": "d", "necessity": "n",
+            "plates": "GBL12X", "windows": "2001-01-01T00:00 2001-01-02T00:00"}  # fmt: skip
+    page = requester.post("/requests", data=form)
+    assert page.status_code == 400 and b"before the store&#39;s horizon" in page.data
+    assert requester.get("/api/v1/requests").get_json()["requests"] == []

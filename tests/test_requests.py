@@ -31,7 +31,7 @@ def order(**changes) -> Order:
         case_number="PL0900-2026-1", crime="armed robbery", crime_type="robbery",
         description="dark Volvo, plate GBL12X", necessity="the getaway car's route",
         scope=Scope(windows=(Window(NOW - timedelta(days=3), NOW - timedelta(days=1)),),
-                    plates=("GBL12X", "GB?1*"), cameras=("test-cam-01",)),
+                    plates=("GBL12X", "GB?12*"), cameras=("test-cam-01",)),
         team=("o.team",),
     )  # fmt: skip
     values.update(changes)
@@ -254,3 +254,91 @@ def test_a_lapsed_authorisation_cannot_execute(case):
     later = NOW + timedelta(days=91)
     with pytest.raises(RequestError, match="authorised officer"):
         case.flow.accept(request_id, "o.north", True, later)
+
+
+# --- no fishing expeditions (#20, finding 3) -------------------------------------------------
+
+
+def wide(**scope) -> Scope:
+    values = dict(windows=(Window(NOW - timedelta(days=3), NOW - timedelta(days=1)),))
+    values.update(scope)
+    return Scope(**values)
+
+
+EVERY_CAMERA = tuple(f"cam-{i:04d}" for i in range(1324))
+
+
+@pytest.mark.parametrize(
+    "scope, reason",
+    [
+        (
+            wide(plates=("A*",)),
+            "plate pattern A\\* fixes 1 letters or digits: a partial plate needs at least 4",
+        ),  # fmt: skip
+        (wide(plates=("GB?1*",)), "fixes 3 letters or digits"),
+        (
+            wide(windows=(Window(NOW - timedelta(days=27), NOW),), cameras=EVERY_CAMERA),
+            "names 1324 cameras: at most 24",
+        ),
+        (
+            wide(windows=(Window(NOW - timedelta(days=27), NOW),), cameras=("test-cam-01",)),
+            "covers 648 camera-hours \\(1 camera\\(s\\) x 648.0 h\\): at most 240",
+        ),
+        (
+            wide(
+                windows=(Window(NOW - timedelta(days=1), NOW),),
+                cameras=tuple(f"cam-{i}" for i in range(11)),
+            ),
+            "264 camera-hours",
+        ),
+        (
+            wide(windows=(Window(NOW - timedelta(days=36500), NOW),), plates=("GBL12X",)),
+            "spans 36500 days: the store keeps 28",
+        ),
+        (
+            wide(
+                windows=(Window(NOW - timedelta(days=30), NOW - timedelta(days=20)),),
+                plates=("GBL12X",),
+            ),
+            "before the store's horizon",
+        ),
+        (
+            wide(
+                windows=(Window(NOW - timedelta(days=1), NOW + timedelta(days=7)),),
+                plates=("GBL12X",),
+            ),
+            "after the order is registered .* a hotlist's work",
+        ),
+    ],
+)
+def test_fishing_orders_are_refused_at_registration_with_a_reason(case, scope, reason):
+    with pytest.raises(RequestError, match=reason):
+        case.flow.submit(order(scope=scope), "r.requester", "unit-midden", NOW)
+    assert case.requests.all() == [] and case.trail.records() == [], "nothing registered"
+
+
+def test_an_order_within_the_limits_is_registered(case):
+    """A day at ten cameras, a partial plate with four known characters, 28 days back."""
+    scope = wide(windows=(Window(NOW - timedelta(days=1), NOW),),
+                 cameras=tuple(f"cam-{i}" for i in range(10)))  # fmt: skip
+    assert case.flow.submit(order(scope=scope), "r.requester", "unit-midden", NOW)
+    scope = wide(windows=(Window(NOW - timedelta(days=28), NOW),), plates=("GB?12X", "GBL1*"))
+    assert case.flow.submit(order(reference="OM-2", scope=scope), "r.requester", "u", NOW)
+
+
+def test_searches_on_an_order_registered_before_the_limits_are_held_to_them(case):
+    """An `A*` order over 27 days at one camera, stored before the limits existed."""
+    old = order(scope=wide(windows=(Window(NOW - timedelta(days=27), NOW),), plates=("A*",),
+                           cameras=("test-cam-01",)))  # fmt: skip
+    request_id = case.requests.register(old, "r.requester", "unit-midden", NOW)
+    case.flow.accept(request_id, "o.north", True, NOW)
+    window = dict(start=NOW - timedelta(days=27), end=NOW)
+    with pytest.raises(RequestError, match="plate pattern A\\* fixes 1"):
+        case.search(request_id, plate="A*", **window)
+    with pytest.raises(RequestError, match="the search covers 648 camera-hours"):
+        case.search(request_id, plate="", cameras=("test-cam-01",), **window)
+    assert len(case.trail.records({"consultation_refused"})) == 2
+    narrow = dict(start=NOW - timedelta(days=2, hours=2), end=NOW - timedelta(days=2) +
+                  timedelta(hours=1))  # fmt: skip
+    found = case.search(request_id, plate="", cameras=("test-cam-01",), **narrow)
+    assert sorted(p.plate for p in found.rows) == ["GBL12X", "XY123Z"]

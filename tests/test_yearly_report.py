@@ -48,14 +48,20 @@ def generate_year(config, rng: random.Random) -> dict:
             registered = datetime(YEAR - 1, 12, 31, 22, tzinfo=UTC)
         unit, form = rng.choice(UNITS), rng.choice(("written", "oral"))
         crime = rng.choice(CRIME_TYPES)
-        window = Window(registered - timedelta(days=rng.randrange(1, 27)), registered)
+        days_back = rng.randrange(1, 27)
+        # Only orders searched by time and place name a camera, and those for at most 10
+        # days: the scope limits (240 camera-hours) refuse a camera for weeks (#20).
+        cameras = ("cam-1",) if index % 3 == 2 else ()
+        if cameras:
+            days_back = min(days_back, 10)
+        window = Window(registered - timedelta(days=days_back), registered)
         foreign = (
             Foreign(rng.choice(("BE", "DE", "CW")), f"MLA-{index}") if index % 9 == 0 else None
         )
         request_id = flow.submit(
             order(reference=f"OM-{index}", order_form=form, order_time=registered,
                   crime_type=crime, foreign=foreign, team=(),
-                  scope=Scope(windows=(window,), plates=("GBL12X", "GB*"), cameras=("cam-1",))),
+                  scope=Scope(windows=(window,), plates=("GBL12X", "GBL1*"), cameras=cameras)),
             f"r.{unit}", unit, registered,
         )  # fmt: skip
         if index == 120:
@@ -77,7 +83,7 @@ def generate_year(config, rng: random.Random) -> dict:
             expected["rejections"][reason] += 1
             continue
         flow.accept(request_id, "o.exec", True, registered + timedelta(hours=1))
-        for plate, cameras, kind in (("GBL12X", (), "full_plate"), ("GB*", (), "partial_plate"),
+        for plate, cameras, kind in (("GBL12X", (), "full_plate"), ("GBL1*", (), "partial_plate"),
                                      ("", ("cam-1",), "time_place"))[: 1 + index % 3]:  # fmt: skip
             consulted = registered + timedelta(hours=2)
             consult(requests, request_id, "o.exec",

@@ -6,12 +6,18 @@ and only within the order's scope. The scope is therefore data the system checks
 search against, not a note for people to read. An oral order must be followed by the
 written one within three days; foreign requests carry conditions that travel with the
 results.
+
+An order is also refused when its scope is a fishing expedition, which the law forbids
+(`check_order_scope`, at registration; the same limits again per search in `searches.py`,
+for orders registered before them). The limits, and why these numbers, are in
+docs/operations.md ("Scope limits").
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +41,27 @@ FOREIGN_CONDITIONS = (
 )
 _PLATE = re.compile(r"[A-Z0-9?*]{1,12}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
+
+# The store keeps 28 days (central/expiry.py); an order cannot ask for more.
+STORE_DAYS = 28
+# Time an officer takes to fill in the form: a window that starts at "28 days back" when
+# the order was typed is not refused for the minutes spent typing.
+HORIZON_GRACE = timedelta(hours=1)
+# A partial plate must fix at least this many letters or digits. A Dutch plate has 6
+# characters (recognition/plate_formats.py, side-codes 4-11): with 4 fixed and 2 unknown a
+# pattern covers at most 16 x 16 = 256 registrations of one side-code (its letters) and
+# about 1,300 strings of any characters; with 3 fixed it is 4,096 to 46,656, a slice of
+# the fleet rather than a witness's memory of one vehicle.
+MIN_FIXED_CHARACTERS = 4
+# A place and time scope: at most this many cameras (about five locations: 1,324 plan
+# cameras stand at ~300 locations, 4.4 a location) ...
+MAX_ORDER_CAMERAS = 24
+# ... and at most this many camera-hours over all its windows: ten camera-days, e.g. one
+# day at two locations. 55 % of searches look at less than a day, and a time and place
+# search gives ~6,000 passages for half an hour at one busy spot; at the national mean of
+# ~135 passages per camera-hour (4.3 million a day over 1,324 cameras) this is ~32,000
+# passages, while 28 days at every camera is 3,700 times more.
+MAX_CAMERA_HOURS = 240
 
 
 class RequestError(Exception):
@@ -110,6 +137,79 @@ class Scope:
             cameras=tuple(data["cameras"]),
             country=data["country"],
         )
+
+
+def fixed_characters(pattern: str) -> int:
+    """The letters and digits a plate pattern fixes (`?` and `*` fix none)."""
+    return sum(ch.isalnum() for ch in pattern)
+
+
+def check_plate_breadth(pattern: str) -> None:
+    """Refuse a partial plate so open that it sweeps up many vehicles."""
+    if set("?*") & set(pattern) and fixed_characters(pattern) < MIN_FIXED_CHARACTERS:
+        raise RequestError(
+            f"plate pattern {pattern} fixes {fixed_characters(pattern)} letters or digits: a "
+            f"partial plate needs at least {MIN_FIXED_CHARACTERS} (a Dutch plate has 6) so that "
+            "it points at one vehicle, not a slice of the fleet; add the characters the witness "
+            "is sure of, or ask by time and place"
+        )
+
+
+def camera_hours(cameras: int, spans: Sequence[timedelta]) -> float:
+    return cameras * sum(span.total_seconds() for span in spans) / 3600
+
+
+def check_place_breadth(cameras: int, spans: Sequence[timedelta], what: str) -> None:
+    """Refuse a place and time scope that covers a region or weeks rather than a place."""
+    if cameras > MAX_ORDER_CAMERAS:
+        raise RequestError(
+            f"{what} names {cameras} cameras: at most {MAX_ORDER_CAMERAS} (about five "
+            "locations); name the places the investigation points to"
+        )
+    hours = camera_hours(cameras, spans)
+    if hours > MAX_CAMERA_HOURS:
+        raise RequestError(
+            f"{what} covers {hours:,.0f} camera-hours ({cameras} camera(s) x "
+            f"{hours / max(cameras, 1):,.1f} h): at most {MAX_CAMERA_HOURS}, e.g. one day at "
+            "ten cameras; shorten the windows or name fewer cameras"
+        )
+
+
+def check_order_scope(order: Order, now: datetime) -> None:
+    """Refuse at registration an order the law forbids: a window past the 28 days, before
+    the store's horizon or reaching into the future, a partial plate too open, a place and
+    time scope too wide. Kept out of `Scope` itself so that orders registered before these
+    limits still load; their searches are held to the same limits (`searches.py`)."""
+    if order.order_time > now + HORIZON_GRACE:
+        raise RequestError(
+            f"the order time {order.order_time:%Y-%m-%d %H:%M} lies in the future: enter the "
+            "time the prosecutor gave the order"
+        )
+    horizon = now - timedelta(days=STORE_DAYS)
+    for number, window in enumerate(order.scope.windows, 1):
+        what = f"time window {number}"
+        if window.end - window.start > timedelta(days=STORE_DAYS):
+            raise RequestError(
+                f"{what} spans {(window.end - window.start).days} days: the store keeps "
+                f"{STORE_DAYS}, so no window may be longer"
+            )
+        if window.start < horizon - HORIZON_GRACE:
+            raise RequestError(
+                f"{what} starts {window.start:%Y-%m-%d %H:%M}, before the store's horizon "
+                f"({horizon:%Y-%m-%d %H:%M} UTC): passages older than {STORE_DAYS} days are "
+                "destroyed; start it at or after the horizon"
+            )
+        if window.end > now + HORIZON_GRACE:
+            raise RequestError(
+                f"{what} ends {window.end:%Y-%m-%d %H:%M}, after the order is registered "
+                f"({now:%Y-%m-%d %H:%M} UTC): an order covers passages already recorded; "
+                "watching for a vehicle from now on is a hotlist's work"
+            )
+    for plate in order.scope.plates:
+        check_plate_breadth(plate)
+    if order.scope.cameras:
+        spans = [w.end - w.start for w in order.scope.windows]
+        check_place_breadth(len(order.scope.cameras), spans, "the order's place and time scope")
 
 
 @dataclass(frozen=True)

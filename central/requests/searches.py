@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from central.requests.orders import RequestError, Scope
+from central.requests.orders import (
+    RequestError,
+    Scope,
+    check_place_breadth,
+    check_plate_breadth,
+)
 from central.store.partitioned import DayPartitionedStore
 from central.store.records import StoredPassage
 
@@ -87,10 +92,13 @@ def _cameras_in_scope(scope: Scope, cameras: Sequence[str]) -> None:
 
 
 def check_scope(scope: Scope, query: Query) -> float:
-    """Refuse a search outside the order; returns the largest share of an order window
+    """Refuse a search outside the order, or wider than any order may be (an order
+    registered before the scope limits); returns the largest share of an order window
     that it takes (for the auditor's review of searches "to be sure")."""
     if query.plate and not scope.allows_plate(query.plate):
         raise RequestError(f"plate {query.plate} is not in the order's scope")
+    if query.plate:
+        check_plate_breadth(query.plate)
     if scope.country and query.country not in ("", scope.country):
         raise RequestError(f"the order covers country {scope.country} only")
     if query.legs:
@@ -101,6 +109,7 @@ def check_scope(scope: Scope, query: Query) -> float:
             if not leg.cameras:
                 raise RequestError(f"window {number} of the intersection names no camera")
             _cameras_in_scope(scope, leg.cameras)
+            check_place_breadth(len(leg.cameras), [leg.end - leg.start], f"window {number}")
             shares.append(_window_share(scope, leg.start, leg.end, f"window {number}"))
         return max(shares)
     share = _window_share(scope, query.start, query.end, "the search window")
@@ -116,6 +125,8 @@ def check_scope(scope: Scope, query: Query) -> float:
         raise RequestError("a search needs a plate or cameras: no open-ended searches")
     if query.cameras:
         _cameras_in_scope(scope, query.cameras)
+        if not query.plate:
+            check_place_breadth(len(query.cameras), [query.end - query.start], "the search")
     return share
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from central.accounts.register import Register
 from central.audit import AuditTrail
 from central.requests.lifecycle import written_order_late
-from central.requests.orders import Order, RequestError
+from central.requests.orders import Order, RequestError, check_order_scope
 from central.requests.store import Requests
 
 
@@ -35,6 +35,7 @@ class Workflow:
         self.trail.append(actor, action, {**base, **details}, now)
 
     def submit(self, order: Order, requester: str, unit: str, now: datetime) -> int:
+        check_order_scope(order, now)  # no fishing: refused before anything is stored
         request_id = self.requests.register(order, requester, unit, now)
         self._audit(requester, "request_registered", request_id, {
             "order_form": order.order_form, "crime_type": order.crime_type,
