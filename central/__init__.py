@@ -21,6 +21,9 @@ def create_app(config: CentralConfig) -> Flask:
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.json.sort_keys = False
+    from central.web.converters import DatabaseInteger
+
+    app.url_map.converters["int"] = DatabaseInteger
     if config.web.proxy_hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

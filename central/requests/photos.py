@@ -121,7 +121,12 @@ def _decoded(overview_jpeg: bytes) -> Image.Image:
                         "a camera takes"
                     )
                 return opened.convert("RGB")
-    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise PhotoError(f"the overview photo cannot be read: {exc}") from None
 
 

@@ -7,6 +7,7 @@ SameSite=Strict; every form carries the session's CSRF token and every POST is c
 from __future__ import annotations
 
 import functools
+from urllib.parse import quote
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 
@@ -45,7 +46,7 @@ def requires(*roles: str):
             if session is None:
                 if request.path.startswith("/api/"):
                     abort(401, description="log in first")
-                return redirect(f"/login?next={request.path}")
+                return redirect(f"/login?next={quote(request.path, safe='/')}")
             allowed = session.roles & set(roles)
             if allowed == {"officer"} and not Register(accounts()).authorised(
                 session.username, wallclock.now()
