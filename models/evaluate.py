@@ -16,7 +16,11 @@ Metrics, per system:
 output) in place of the shipped one, with the shipped configuration, before it is shipped.
 `--reader-only` also scores the reader alone on the annotated boxes (the detector's share of
 the misses is the difference), and `--by-size` splits recall and exact plates by the
-plate's width at the detector's input, where a detector's blind sizes show.
+plate's width at the detector's input, where a detector's blind sizes show. `--breakdown`
+prints a table per group: by the plate's country, by the photo's kind of scene (road, gate,
+phone, web, night, synthetic) and by size, each with plates, found, exact and false reads
+(`models/breakdown.py` says how country and scene are known). The JSON output always
+carries the three splits.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from models.breakdown import Groups, GroupsFileError, groups_of, read_groups_file
 from recognition.detector import PlateDetector, canvas_size
 from recognition.model_config import ModelConfigError, load_detector_config, load_reader_config
 from recognition.reader import PlateReader
@@ -56,6 +61,12 @@ class EvaluationError(RuntimeError):
 class Sample:
     image: Path
     plates: tuple[tuple[Box, str], ...]
+    groups: Groups | None = None  # scene and countries; derived from the name when None
+
+    def grouped(self) -> Groups:
+        if self.groups is not None:
+            return self.groups
+        return groups_of(self.image, [plate for _, plate in self.plates], {})
 
 
 # Plate width at the detector's input (px): the bins `--by-size` reports, split at these edges.
@@ -76,6 +87,12 @@ class Scores:
     plates: int
     # "lo-hi px" -> [plates, found at IoU 0.5, read exactly], by width at the detector input
     by_width_at_input: dict[str, list[int]] = field(default_factory=dict)
+    # country / scene kind -> [plates, found, read exactly, false reads]. A false read counts
+    # for the country of the plate it lies on (a misread), and for the scene of its photo
+    # (misreads and reads of no plate alike); images per scene in `images_by_scene`.
+    by_country: dict[str, list[int]] = field(default_factory=dict)
+    by_scene: dict[str, list[int]] = field(default_factory=dict)
+    images_by_scene: dict[str, int] = field(default_factory=dict)
 
 
 def width_bin(width_at_input: float) -> str:
@@ -86,6 +103,7 @@ def load_folder(folder: Path) -> list[Sample]:
     """Every image with a sidecar annotation file; images without one are skipped (logged)."""
     if not folder.is_dir():
         raise EvaluationError(f"{folder}: not a folder")
+    described = read_groups_file(folder)
     samples = []
     for image in sorted(folder.iterdir()):
         if image.suffix.lower() not in IMAGE_SUFFIXES:
@@ -97,7 +115,8 @@ def load_folder(folder: Path) -> list[Sample]:
         entries = [
             (box, plate) for name, box, plate in parse_annotations(sidecar) if name == image.name
         ]
-        samples.append(Sample(image, tuple(entries)))
+        groups = groups_of(image, [plate for _, plate in entries], described)
+        samples.append(Sample(image, tuple(entries), groups))
     if not samples:
         raise EvaluationError(f"{folder}: no images with annotation files")
     return samples
@@ -138,8 +157,14 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
     plates = 0
     elapsed = 0.0
     by_width: dict[str, list[int]] = {}
+    by_country: dict[str, list[int]] = {}
+    by_scene: dict[str, list[int]] = {}
+    images_by_scene: dict[str, int] = {}
     detector = load_detector_config()
     for sample in samples:
+        groups = sample.grouped()
+        scene = by_scene.setdefault(groups.scene, [0, 0, 0, 0])
+        images_by_scene[groups.scene] = images_by_scene.get(groups.scene, 0) + 1
         bgr = load_bgr(sample.image)
         canvas_w, canvas_h = canvas_size(detector, bgr.shape[1], bgr.shape[0])
         scale = min(canvas_w / bgr.shape[1], canvas_h / bgr.shape[0])
@@ -149,7 +174,7 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
         else:
             boxes, reads = run(bgr)
         elapsed += time.perf_counter() - started
-        for plate_box, plate in sample.plates:
+        for (plate_box, plate), country in zip(sample.plates, groups.countries, strict=True):
             plates += 1
             mine = [text for box, text in reads if on_plate(box, plate_box)]
             exact += plate in mine
@@ -161,9 +186,18 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
             counts[0] += 1
             counts[1] += hit
             counts[2] += plate in mine
+            for group in (by_country.setdefault(country, [0, 0, 0, 0]), scene):
+                group[0] += 1
+                group[1] += hit
+                group[2] += plate in mine
         for box, text in reads:
             if not any(on_plate(box, b) and text == p for b, p in sample.plates):
                 false += 1
+                scene[3] += 1
+                misread = [c for (b, _), c in zip(sample.plates, groups.countries, strict=True)
+                           if on_plate(box, b)]  # fmt: skip
+                if misread:
+                    by_country.setdefault(misread[0], [0, 0, 0, 0])[3] += 1
     n = len(samples)
     return Scores(
         exact_plate_accuracy=exact / max(1, plates),
@@ -174,6 +208,9 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
         images=n,
         plates=plates,
         by_width_at_input={b: by_width[b] for b in WIDTH_LABELS if b in by_width},
+        by_country=dict(sorted(by_country.items(), key=lambda item: (-item[1][0], item[0]))),
+        by_scene=dict(sorted(by_scene.items(), key=lambda item: (-item[1][0], item[0]))),
+        images_by_scene=images_by_scene,
     )
 
 
@@ -254,6 +291,24 @@ def size_table(results: dict[str, Scores]) -> str:
     return _aligned(rows)
 
 
+def group_table(results: dict[str, Scores], split: str, title: str) -> str:
+    """Per group (`by_country` or `by_scene`): plates, found, exact (and its share) and false
+    reads, for every system side by side."""
+    names = list(results)
+    rows = [(title, *(f"{n}: plates / found / exact / false reads" for n in names))]
+    groups: list[str] = []
+    for name in names:
+        groups += [g for g in getattr(results[name], split) if g not in groups]
+    for group in groups:
+        cells = []
+        for name in names:
+            plates, found, exact, false = getattr(results[name], split).get(group, [0, 0, 0, 0])
+            share = f" ({100 * exact / plates:.1f} %)" if plates else ""
+            cells.append(f"{plates} / {found} / {exact}{share} / {false}")
+        rows.append((group, *cells))
+    return _aligned(rows)
+
+
 def _aligned(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
@@ -275,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--by-size", action="store_true", help="also split by plate width at the detector input"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also a table by country, by kind of scene and by plate size",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
@@ -286,14 +346,18 @@ def main(argv: list[str] | None = None) -> int:
             results["ours, reader only"] = score(samples, reader, given_boxes=True)
         if args.peer == "rapidocr":
             results["rapidocr"] = score(samples, rapidocr())
-    except (EvaluationError, AnnotationError, ModelConfigError) as error:
+    except (EvaluationError, AnnotationError, GroupsFileError, ModelConfigError) as error:
         print(f"anpr-eval: {error}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({name: asdict(s) for name, s in results.items()}, indent=2))
     else:
         print(table(results))
-        if args.by_size:
+        if args.breakdown:
+            for split, title in (("by_country", "country"), ("by_scene", "scene")):
+                print()
+                print(group_table(results, split, title))
+        if args.by_size or args.breakdown:
             print()
             print(size_table(results))
     return 0

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from models.evaluate import Sample, edit_distance, main, score
-from tests.conftest import SAMPLES
+from tests.conftest import REPO, SAMPLES
 
 
 def tiny_folder(tmp_path, count=3):
@@ -115,3 +115,106 @@ def test_width_bins_name_every_width():
     assert width_bin(59.9) == "45-60 px"
     assert width_bin(150.0) == ">= 150 px"
     assert width_bin(5000.0) == ">= 150 px"
+
+
+# Breakdown by country and kind of scene (issue 19, item 5).
+
+
+def test_every_photo_heldout_writes_has_a_known_source_and_scene():
+    """The file-name prefixes models/train/heldout.py gives (its tag rule) all map to the
+    repository the label file names: a new source without a mapping fails here."""
+    from models.breakdown import SCENES, source_of
+    from models.train.heldout import FRESH_SETS, read_labels
+
+    labels = REPO / "models" / "train"
+    for number in FRESH_SETS:
+        for repo, _ in read_labels(labels / f"heldout{number}_labels.tsv"):
+            tag = repo.split("/")[0].split("-")[0].lower()[:10]
+            source = source_of(f"{tag}-000.jpg")
+            assert source is not None and source.repo == repo, (number, repo)
+            assert source.scene in SCENES and source.countries
+    assert source_of("nl-petrov-004.jpg").countries == ("NL",)
+    assert source_of("ro-lucian-010.jpg").scene == "road"
+    assert source_of("eu7.jpg") is None
+
+
+def test_a_plate_of_a_mixed_source_gets_the_country_its_layout_fits():
+    from models.breakdown import SOURCES, plate_country
+
+    ria = SOURCES["ria"]
+    assert plate_country("AA7564MX", ria) == "UA"
+    assert plate_country("RP69881", ria) == "PL"
+    assert plate_country("B8233XA", ria) == "BG"
+    assert plate_country("JJF509", ria) == "LT"
+    assert plate_country("00964GG", ria) == "?"
+    assert plate_country("B748LK", SOURCES["nl-petrov"]) == "NL"  # one country: no guess
+    assert plate_country("2SA8926", SOURCES["david00721"]) == "CZ"
+    assert plate_country("RPS503", SOURCES["david00721"]) == "HU"  # also German: main first
+    assert plate_country("0116GPD", None) == "ES"  # no source: the only layout it fits
+    assert plate_country("GC8389CK", SOURCES["carlosfc02"]) == "ES"  # an old provincial plate
+    assert plate_country("AB123CD", None) == "?"  # IT, PL and SK alike: no guess
+
+
+def test_scores_split_by_country_and_scene_with_false_reads():
+    from models.breakdown import Groups
+
+    image = sorted(SAMPLES.glob("*.jpg"))[0]
+    samples = [
+        Sample(
+            image,
+            (((10, 10, 100, 20), "AB12CD"), ((300, 300, 100, 20), "XY34ZZ")),
+            Groups("road", ("NL", "DE")),
+        ),  # fmt: skip
+        Sample(image, (((10, 10, 100, 20), "PQ56RS"),), Groups("night", ("NL",))),
+    ]
+    answers = iter([
+        ([(10, 10, 100, 20), (300, 300, 100, 20)],
+         [((12, 10, 96, 20), "AB12CD"), ((300, 300, 100, 20), "XY34Z"),
+          ((600, 600, 50, 10), "JUNK")]),
+        ([], []),
+    ])  # fmt: skip
+    scores = score(samples, lambda bgr: next(answers))
+    # [plates, found, exact, false reads]
+    assert scores.by_country == {"NL": [2, 1, 1, 0], "DE": [1, 1, 0, 1]}
+    assert scores.by_scene == {"road": [2, 2, 1, 2], "night": [1, 0, 0, 0]}
+    assert scores.images_by_scene == {"road": 1, "night": 1}
+
+
+def named_folder(tmp_path, names):
+    """Sample scenes copied under the given names, their annotations renamed with them."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for scene, name in zip(sorted(SAMPLES.glob("*.jpg")), names, strict=False):
+        shutil.copy(scene, tmp_path / name)
+        text = scene.with_suffix(".txt").read_text().replace(scene.name, name)
+        (tmp_path / name).with_suffix(".txt").write_text(text)
+    return tmp_path
+
+
+def test_breakdown_tables_and_json_on_a_folder_the_test_makes(tmp_path, capsys):
+    folder = named_folder(tmp_path / "set", ["ro-lucian-000.jpg", "nl-petrov-000.jpg",
+                                             "scene-000.jpg", "own-000.jpg"])  # fmt: skip
+    (folder / "groups.tsv").write_text("# image, country, scene\nown-000.jpg\tBE\tnight\n")
+    assert main([str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["ours"]
+    assert {k: v[0] for k, v in report["by_country"].items()} == {"BE": 1, "NL": 2, "RO": 1}
+    assert {k: v[0] for k, v in report["by_scene"].items()} == {
+        "night": 1, "phone": 1, "road": 1, "synthetic": 1
+    }  # fmt: skip
+    for split in ("by_country", "by_scene"):
+        rows = report[split].values()
+        assert sum(r[2] for r in rows) == round(report["exact_plate_accuracy"] * 4)
+        assert sum(r[3] for r in report["by_scene"].values()) == round(
+            report["false_reads_per_image"] * 4
+        )
+    assert main([str(folder), "--breakdown"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("country", "scene", "width at input", "plates / found / exact / false"):
+        assert heading in out
+    assert "night" in out and "BE" in out
+
+
+def test_a_bad_groups_file_is_refused_with_its_line(tmp_path, capsys):
+    folder = named_folder(tmp_path / "set", ["scene-000.jpg"])
+    (folder / "groups.tsv").write_text("scene-000.jpg\tNL\tunderwater\n")
+    assert main([str(folder)]) == 2
+    assert "groups.tsv:1" in capsys.readouterr().err
