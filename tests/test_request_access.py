@@ -243,3 +243,22 @@ def test_the_api_and_the_form_refuse_a_fishing_order_with_the_reason(site):
     page = requester.post("/requests", data=form)
     assert page.status_code == 400 and b"before the store&#39;s horizon" in page.data
     assert requester.get("/api/v1/requests").get_json()["requests"] == []
+
+
+def test_the_order_form_preselects_no_legal_choice(site):
+    """Crime type and legal basis are counted in the yearly report: a form that preselects
+    one records it for every requester who did not look (a request was once a homicide)."""
+    requester = site.client("r.requester", home="/requests/new")
+    page = requester.get("/requests/new").get_data(as_text=True)
+    for name in ("order_form", "legal_basis", "crime_type"):
+        select = page.split(f'<select name="{name}"')[1].split("</select>")[0]
+        assert "required" in select.split(">")[0], name
+        chosen = [o for o in select.split("<option")[1:] if " selected" in o.split(">")[0]]
+        assert len(chosen) == 1 and 'value=""' in chosen[0], f"{name} preselects {chosen}"
+    form = {"csrf": requester.csrf, "reference": "OM-2026-0099", "prosecutor": "mr. A",
+            "order_time": "2026-12-01T10:00:00Z", "order_form": "written",
+            "legal_basis": "detention_crime", "investigation": "X", "case_number": "PL-1",
+            "crime": "theft", "description": "d", "necessity": "n", "plates": "GBL12X",
+            "windows": "2026-11-30T10:00:00Z 2026-11-30T12:00:00Z"}  # fmt: skip
+    refused = requester.post("/requests", data=form)
+    assert refused.status_code == 400 and b"crime type: choose" in refused.data

@@ -77,6 +77,7 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_se
         for name, value in form.items():
             page.fill(f"[name={name}]", value)
         page.select_option("select[name=order_form]", "oral")
+        page.select_option("select[name=legal_basis]", "detention_crime")
         page.select_option("select[name=crime_type]", "robbery")
         page.click("form[action='/requests'] button[type=submit]")
         page.wait_for_selector("#late")  # oral order of 4 days ago: written order overdue

@@ -101,6 +101,9 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
             "windows": f"{utc(t - timedelta(hours=2))} {utc(t + timedelta(hours=3))}",
         }.items():  # fmt: skip
             page.fill(f"[name={name}]", value)
+        page.select_option("select[name=order_form]", "written")
+        page.select_option("select[name=legal_basis]", "detention_crime")
+        page.select_option("select[name=crime_type]", "robbery")
         page.check("input[name=photos_wanted]")
         page.click("form[action='/requests'] button[type=submit]")
         request_url = page.url

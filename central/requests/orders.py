@@ -255,7 +255,12 @@ class Order:
             if not getattr(self, name).strip():
                 raise RequestError(f"{name.replace('_', ' ')} is required")
         if self.order_form not in ORDER_FORMS:
-            raise RequestError("the order is written or oral")
+            raise RequestError("the order is written or oral: choose which")
+        if not self.legal_basis:
+            raise RequestError("legal basis: choose the one the order names")
+        if not self.crime_type:
+            raise RequestError("crime type: choose the one the order names (it is counted in the "
+                               "yearly report)")  # fmt: skip
         if self.legal_basis not in LEGAL_BASES:
             raise RequestError(f"legal basis: one of {', '.join(LEGAL_BASES)}")
         if self.crime_type not in CRIME_TYPES:
