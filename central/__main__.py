@@ -26,11 +26,13 @@ from central.practice import TrainingError
 from central.requests.orders import RequestError
 from central.requests.package import PackageError
 from central.store.custody import HoldError
+from node.cli import add_version
 from wire.errors import KeyFormatError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-central", description=__doc__)
+    add_version(parser)
     parser.add_argument("--config", type=Path, required=True, help="central TOML file")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     commands = parser.add_subparsers(dest="command", required=True)

@@ -13,12 +13,14 @@ from edge_agent.agent import Agent
 from edge_agent.capture.folder import SourceError
 from edge_agent.config import ConfigError, load_config
 from edge_agent.queue_file import SpoolError
+from node.cli import add_version
 from node.keyfiles import load_sealing_key, load_signing_key
 from wire.errors import KeyFormatError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anpr-agent", description=__doc__)
+    add_version(parser)
     parser.add_argument(
         "command",
         nargs="?",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from node import wallclock
+from node.cli import add_version
 from provisioning.agent_config import UnitSettings, parse_polygon, write_agent_config
 from provisioning.broker_config import (
     CONTROL_ROOM_USER,
@@ -33,6 +34,7 @@ from wire.fields import CAMERA_ID
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-provision", description=__doc__)
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     camera = commands.add_parser("camera-key", help="new Ed25519 signing key for a camera")
     camera.add_argument("--camera-id", required=True)

@@ -1,6 +1,11 @@
 """The command-line tools a technician types: keys, camera registration, rotation."""
 
 import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from central.__main__ import main as central_main
 from node.keyfiles import load_signing_key
@@ -127,3 +132,18 @@ def test_agent_config_with_masks_and_preview(tmp_path, capsys):
     assert provision_main(outside) == 2
     assert "outside the 1280x720" in capsys.readouterr().err
     assert not (tmp_path / "other.toml").exists()
+
+
+@pytest.mark.parametrize("program", ["anpr-central", "anpr-agent", "anpr-provision",
+                                     "anpr-research"])  # fmt: skip
+def test_every_command_says_its_version(program):
+    done = subprocess.run([str(Path(sys.executable).parent / program), "--version"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith(f"{program} 0.")
+
+
+def test_user_add_lists_the_roles_it_takes(capsys):
+    with pytest.raises(SystemExit):
+        central_main(["user-add", "--help"])
+    shown = capsys.readouterr().out
+    assert "operator" in shown and "calamity_coordinator" in shown

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from node import wallclock
+from node.cli import add_version
 from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key, save_signing_key
 from traffic_research.config import ConfigError, ResearchConfig, load_config
 from traffic_research.figures import flows, od_matrix
@@ -23,6 +24,7 @@ from wire.errors import KeyFormatError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-research", description=__doc__)
+    add_version(parser)
     parser.add_argument("--config", type=Path, help="research TOML file")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     commands = parser.add_subparsers(dest="command", required=True)

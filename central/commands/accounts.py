@@ -8,7 +8,7 @@ from pathlib import Path
 
 from central.accounts import totp
 from central.accounts.register import Register
-from central.accounts.users import AccountError, Accounts
+from central.accounts.users import ROLES, AccountError, Accounts
 from central.cameras import CameraRegistryError
 from central.commands.cli import record_action
 from central.config import CentralConfig
@@ -22,7 +22,8 @@ def add_parsers(commands) -> None:
     user.add_argument("--username", required=True)
     user.add_argument("--full-name", required=True)
     user.add_argument("--unit", required=True)
-    user.add_argument("--role", action="append", required=True, help="repeat for several")
+    user.add_argument("--role", action="append", required=True, choices=ROLES,
+                      help="repeat for several")  # fmt: skip
     user.add_argument("--password-file", type=Path, required=True, help="first line: password")
     unlock = commands.add_parser("user-unlock", help="lift a lock-out after failed logins")
     unlock.add_argument("--username", required=True)
