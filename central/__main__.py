@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from central.requests.orders import RequestError
 from central.requests.package import PackageError
 from central.store.custody import HoldError
 from node.cli import add_version
+from node.logs import add_log_options
+from node.logs import configure as configure_logs
 from wire.errors import KeyFormatError
 
 
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-central", description=__doc__)
     add_version(parser)
     parser.add_argument("--config", type=Path, required=True, help="central TOML file")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    add_log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="MQTT ingest, retention and the web service in one process")
     commands.add_parser("ingest", help="MQTT ingest and retention (web under gunicorn)")
@@ -50,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logs(args)
     try:
         config = load_config(args.config)
         for area in (cameras, accounts, hotlists, calamity, plan, requests):

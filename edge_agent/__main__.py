@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -15,6 +14,8 @@ from edge_agent.config import ConfigError, load_config
 from edge_agent.queue_file import SpoolError
 from node.cli import add_version
 from node.keyfiles import load_sealing_key, load_signing_key
+from node.logs import add_log_options
+from node.logs import configure as configure_logs
 from wire.errors import KeyFormatError
 
 
@@ -39,11 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="verify a signed change bundle and install its files beside the config, then exit",
     )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    add_log_options(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logs(args)
     if args.install_bundle:
         return _install(args.config, args.install_bundle)
     if args.command == "check":

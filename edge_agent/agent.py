@@ -308,8 +308,9 @@ class Agent:
         self.stats.passages += 1
         if self.local_hotlist is not None:  # alerts even while the link is down
             self.local_hotlist.check(seq, read.plate, read.country, wallclock.now())
-        # No plate in the log: logs outlive the 28 days that plates may be kept.
-        log.info(
+        # No plate in the log: logs outlive the 28 days that plates may be kept. DEBUG, not
+        # INFO: a line per passage wears a unit's SD card; the counters say how many.
+        log.debug(
             "passage: seq=%d spooled (%d chars, %d observations)",
             seq, len(vehicle.plate), vehicle.observations,
         )  # fmt: skip

@@ -1,5 +1,6 @@
 """The command-line tools a technician types: keys, camera registration, rotation."""
 
+import json
 import stat
 import subprocess
 import sys
@@ -147,3 +148,18 @@ def test_user_add_lists_the_roles_it_takes(capsys):
         central_main(["user-add", "--help"])
     shown = capsys.readouterr().out
     assert "operator" in shown and "calamity_coordinator" in shown
+
+
+def test_logs_can_be_json_lines_for_a_pipeline():
+    """journald or a log shipper takes one JSON object per line; nothing to parse."""
+    probe = (
+        "import argparse, logging; from node.logs import add_log_options, configure; "
+        "p = argparse.ArgumentParser(); add_log_options(p); "
+        "configure(p.parse_args(['--log-format', 'json'])); "
+        "logging.getLogger('central.ingest').warning('refused %s', 'x')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    (line,) = done.stderr.splitlines()
+    parsed = json.loads(line)
+    assert parsed["level"] == "WARNING" and parsed["message"] == "refused x"
+    assert parsed["logger"] == "central.ingest" and parsed["time"][4] == "-"

@@ -14,6 +14,8 @@ from pathlib import Path
 from node import wallclock
 from node.cli import add_version
 from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key, save_signing_key
+from node.logs import add_log_options
+from node.logs import configure as configure_logs
 from traffic_research.config import ConfigError, ResearchConfig, load_config
 from traffic_research.figures import flows, od_matrix
 from traffic_research.registry import Registry, RegistryError
@@ -26,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-research", description=__doc__)
     add_version(parser)
     parser.add_argument("--config", type=Path, help="research TOML file")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    add_log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="ingest, day-key upkeep and the pages in one process")
     key = commands.add_parser("signing-key", help="make the service's day-key signing key")
@@ -45,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")  # fmt: skip
+    configure_logs(args)
     try:
         if args.command == "signing-key":
             args.out.mkdir(parents=True, exist_ok=True)
