@@ -1,5 +1,6 @@
-"""Matching on the unit: the central's hotlist for this unit, as keyed hashes, so that the
-unit raises alerts while its link is down without holding the list in readable form.
+"""Matching on the unit: the central's hotlist for this unit, as slow salted hashes (one
+Argon2id per read, see `wire/unit_hotlist.py`), so that the unit raises alerts while its
+link is down without holding the list in a form a thief can read back cheaply.
 
 The central pushes the list over MQTT (retained, so a unit gets the latest on connecting)
 and the unit saves it to its file; the file may also be replaced from outside (a copy from

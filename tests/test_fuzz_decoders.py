@@ -489,7 +489,7 @@ UNIT_KEY = b"k" * 32
 HOTLIST = UnitHotlist(CAMERA, PASSAGE.captured_at, (
     HashedEntry(plate_digest(UNIT_KEY, "GBL12X"), 17, 1, "NL", PASSAGE.captured_at + timedelta(3)),
     HashedEntry(plate_digest(UNIT_KEY, "GBL12X"), 19, 3, "", PASSAGE.captured_at + timedelta(3)),
-    HashedEntry("cd" * 32, 18, 2, "", PASSAGE.captured_at + timedelta(days=1)),
+    HashedEntry("cd" * 32, 18, 2, "", PASSAGE.captured_at + timedelta(days=1), True),
 ))  # fmt: skip
 HOTLIST_PAYLOAD = encode_unit_hotlist(HOTLIST, KEY)
 
@@ -497,7 +497,7 @@ HOTLIST_PAYLOAD = encode_unit_hotlist(HOTLIST, KEY)
 @FUZZ
 @given(entries=st.lists(st.tuples(
     st.from_regex(r"[0-9a-f]{64}", fullmatch=True), st.integers(1, 2**53 - 1),
-    st.integers(1, 9), st.sampled_from(["", "NL", "BE"]), moments), max_size=20),
+    st.integers(1, 9), st.sampled_from(["", "NL", "BE"]), moments, st.booleans()), max_size=20),
     issued=moments)  # fmt: skip
 def test_unit_hotlist_round_trip(entries, issued):
     tried("unit hotlist round trip")
@@ -546,7 +546,7 @@ def test_unit_hotlists_mutated(data):
 
 
 @FUZZ
-@given(index=st.integers(0, len(HOTLIST.entries) - 1), position=st.integers(0, 4),
+@given(index=st.integers(0, len(HOTLIST.entries) - 1), position=st.integers(0, 5),
        value=json_values, extra=st.none() | st.lists(json_values, max_size=6))  # fmt: skip
 def test_unit_hotlist_entries_of_another_form(index, position, value, extra):
     """Signed entries of the wrong form (only the central's key makes them, but a unit must

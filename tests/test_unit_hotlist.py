@@ -179,7 +179,92 @@ def test_the_service_pushes_a_units_list_only_when_its_entries_change(store, tmp
     assert pusher.run_once(NOW + timedelta(minutes=2)) == ["a12-cam-1", "a2-cam-9"]
     topic, data = sent[-2]
     hotlist = decode_unit_hotlist(data, "a12-cam-1", central.verify_key)
-    assert topic == "anpr/v1/a12-cam-1/hotlist" and len(hotlist.entries) == 4
+    assert topic == "anpr/v1/a12-cam-1/hotlist" and len({e.ref for e in hotlist.entries}) == 4
     matcher = UnitMatcher(hotlist, derive_unit_key(MASTER, "a12-cam-1"))
     assert matcher.hits("GZ123K", "NL", NOW), "the new entry reached the unit"
     assert pusher.run_once(NOW + timedelta(days=3))[0] == "a12-cam-1", "expiry is a change too"
+
+
+def test_a_stolen_units_list_is_read_back_only_at_argon2id_cost_per_candidate(store):
+    """A thief holds the unit's key, its list and the code. The digests are no fast hash of
+    the plates (format 1's HMAC under the unit key was tried for all Dutch plates in about
+    two minutes); each is Argon2id (16 MiB, 2 passes) with the unit's own salt, so a
+    candidate plate is confirmed only by paying that, and one unit's table is no use on
+    another's list."""
+    import hashlib
+    import hmac
+    import json
+
+    from argon2.low_level import Type, hash_secret_raw
+
+    from wire.unit_hotlist import FORMAT, HASH, near_variants, unit_salt
+
+    central = SigningKey.generate()
+    data, _ = export_for_unit(store, "a12-cam-1", MASTER, central, NOW)
+    unit_key = derive_unit_key(MASTER, "a12-cam-1")
+    document = json.loads(data)
+    assert (document["v"], document["hash"]) == (FORMAT, HASH) == (2, "argon2id-m16384-t2-p1")
+    digests = {entry[0] for entry in document["entries"]}
+    plates = set().union(*(near_variants(p) for p in ("B748LK", "R848LD", "01JDP0")))
+    fast = {
+        fn(plate)
+        for plate in plates
+        for fn in (
+            lambda p: hmac.new(unit_key, p.encode(), hashlib.sha256).hexdigest(),
+            lambda p: hmac.new(MASTER, p.encode(), hashlib.sha256).hexdigest(),
+            lambda p: hashlib.sha256(p.encode()).hexdigest(),
+        )
+    }
+    assert not digests & fast, "a fast hash of a plate confirms it"
+    keyed = hmac.new(unit_key, b"B748LK", hashlib.sha256).digest()
+    slow = hash_secret_raw(keyed, unit_salt(unit_key), 2, 16 * 1024, 1, 32, Type.ID).hex()
+    assert slow in digests, "the digest is Argon2id of the keyed plate, nothing cheaper"
+    weaker = hash_secret_raw(keyed, unit_salt(unit_key), 1, 8 * 1024, 1, 32, Type.ID).hex()
+    assert weaker not in digests, "the cost cannot be skimped on"
+    other_key = derive_unit_key(MASTER, "a2-cam-9")
+    assert unit_salt(other_key) != unit_salt(unit_key), "a salt of its own per unit"
+
+
+def test_a_format_1_list_is_refused_by_the_unit(store):
+    """A list in the old form (HMAC digests, no format number), though signed by the
+    central, is refused: the unit never matches against a list a thief reads cheaply."""
+    import hashlib
+    import hmac
+
+    from wire.canonical import canonical_bytes
+    from wire.errors import UnknownVersion
+
+    central = SigningKey.generate()
+    unit_key = derive_unit_key(MASTER, "a12-cam-1")
+    digest = hmac.new(unit_key, b"B748LK", hashlib.sha256).hexdigest()
+    body = {"kind": "anpr-unit-hotlist", "camera_id": "a12-cam-1",
+            "issued_at": "2026-11-22T12:00:00.000Z",
+            "entries": [[digest, 1, 1, "", "2026-11-24T12:00:00.000Z"]]}  # fmt: skip
+    import base64
+    import json
+
+    signature = base64.b64encode(central.sign(canonical_bytes(body))).decode()
+    old = json.dumps({**body, "key_id": central.key_id, "signature": signature}).encode()
+    with pytest.raises(UnknownVersion, match="format 1"):
+        decode_unit_hotlist(old, "a12-cam-1", central.verify_key)
+
+
+def test_near_spellings_come_from_the_central_and_the_unit_hashes_each_read_once(store):
+    """The central exports each listed plate with its spellings one confusable character
+    away (flagged near); the unit hashes the read alone and still finds near misreads. The
+    service's cached digests and a fresh export agree entry for entry."""
+    from central.hotlists.unit_export import DigestCache, unit_hotlist
+    from wire.unit_hotlist import near_variants
+
+    unit_key = derive_unit_key(MASTER, "a12-cam-1")
+    cache = DigestCache()
+    cached = unit_hotlist(store, "a12-cam-1", unit_key, NOW, cache)
+    assert cached == unit_hotlist(store, "a12-cam-1", unit_key, NOW)
+    assert unit_hotlist(store, "a12-cam-1", unit_key, NOW, cache) == cached, "from the cache"
+    mine = [e for e in cached.entries if e.ref == cached.entries[0].ref]
+    assert len(mine) == len(near_variants("B748LK")) and sum(not e.near for e in mine) == 1
+    matcher = UnitMatcher(cached, unit_key)
+    assert [h.tolerant for h in matcher.hits("B748LK", "NL", NOW)] == [False]
+    assert [h.tolerant for h in matcher.hits("8748LK", "NL", NOW)] == [True]
+    assert [h.tolerant for h in matcher.hits("R8B8LD", "NL", NOW)] == [], "two away: none"
+    assert [h.tolerant for h in matcher.hits("O1JDP0", "NL", NOW)] == [True]

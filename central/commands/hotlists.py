@@ -47,7 +47,7 @@ def add_parsers(commands) -> None:
     imp.add_argument("--by", required=True)
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows anyway")
     for name, what in (("hotlist-unit-key", "the unit's hashing key, for its bundle"),
-                       ("hotlist-unit-export", "the unit's hotlist as keyed hashes"),
+                       ("hotlist-unit-export", "the unit's hotlist as slow salted hashes"),
                        ("hotlist-unit-push", "the same, sent to the unit (MQTT)")):  # fmt: skip
         unit = commands.add_parser(name, help=what)
         unit.add_argument("--camera", required=True)
@@ -96,7 +96,7 @@ def _unit(config: CentralConfig, args: argparse.Namespace, now: datetime) -> Non
     details = {"camera_id": args.camera, "entries": count, "pushed": pushed}
     record_action(config, "hotlist_unit_export", details)
     where = "published to the unit (retained)" if pushed else f"written to {args.out}"
-    print(f"{count} entries for {args.camera} {where} (keyed hashes)")
+    print(f"{count} entries for {args.camera} {where} (Argon2id hashes)")
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -1,5 +1,9 @@
-"""Hotlists for matching on a unit: the exact entries that apply to one camera, as keyed
-hashes under that unit's key (see `wire/unit_hotlist.py` for why and how).
+"""Hotlists for matching on a unit: the exact entries that apply to one camera, as slow
+salted hashes under that unit's key, each entry also under its near spellings (see
+`wire/unit_hotlist.py` for why and how).
+
+Each digest costs an Argon2id (~16 ms), so the service's pusher keeps the digests it made
+and hashes only entries it has not seen; a one-off export pays for every entry.
 
 Left out, on purpose: wildcard entries (a hash matches one spelling only; the central
 still matches them when the passage arrives), investigation lists (their hits are for the
@@ -8,6 +12,7 @@ owner, not for a roadside unit), lists not approved, expired or scoped to other 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +25,7 @@ from wire.unit_hotlist import (
     derive_unit_key,
     encode_unit_hotlist,
     plate_digest,
+    unit_entries,
 )
 
 MIN_MASTER_KEY = 32
@@ -40,7 +46,11 @@ def read_master_key(path: Path) -> bytes:
     return master
 
 
-def unit_hotlist(store: Hotlists, camera_id: str, unit_key: bytes, now: datetime) -> UnitHotlist:
+def unit_hotlist(
+    store: Hotlists, camera_id: str, unit_key: bytes, now: datetime,
+    digest: Callable[[bytes, str], str] = plate_digest,
+) -> UnitHotlist:  # fmt: skip
+    """The list for `camera_id` as of `now`; `digest` may be a cache over `plate_digest`."""
     moment = format_timestamp(now)
     rows = store.db.execute(
         "SELECT e.entry_id, e.pattern, e.country, l.priority, "
@@ -51,13 +61,33 @@ def unit_hotlist(store: Hotlists, camera_id: str, unit_key: bytes, now: datetime
         "AND coalesce(l.starts_at, '') <= ? ORDER BY e.entry_id",
         (moment, moment),
     ).fetchall()
-    entries = tuple(
-        HashedEntry(plate_digest(unit_key, pattern), entry_id, priority, country,
-                    datetime.fromisoformat(expires))
-        for entry_id, pattern, country, priority, expires, cameras in rows
-        if not cameras or camera_id in cameras.split(",")
-    )  # fmt: skip
-    return UnitHotlist(camera_id, now, entries)
+    entries: list[HashedEntry] = []
+    for entry_id, pattern, country, priority, expires, cameras in rows:
+        if not cameras or camera_id in cameras.split(","):
+            entries += unit_entries(unit_key, pattern, entry_id, priority, country,
+                                    datetime.fromisoformat(expires), digest)  # fmt: skip
+    return UnitHotlist(camera_id, now, tuple(entries))
+
+
+class DigestCache:
+    """The digests one pass of the pusher made, kept for the next: a list that gains one
+    entry costs one entry's Argon2id, not the whole list's. Digests no longer used are
+    dropped after each pass (`keep_used`), so the cache holds no plate off every list."""
+
+    def __init__(self) -> None:
+        self._digests: dict[tuple[bytes, str], str] = {}
+        self._used: set[tuple[bytes, str]] = set()
+
+    def __call__(self, unit_key: bytes, plate: str) -> str:
+        key = (unit_key, plate)
+        self._used.add(key)
+        if key not in self._digests:
+            self._digests[key] = plate_digest(unit_key, plate)
+        return self._digests[key]
+
+    def keep_used(self) -> None:
+        self._digests = {k: v for k, v in self._digests.items() if k in self._used}
+        self._used = set()
 
 
 def push_to_unit(mqtt_config, camera_id: str, data: bytes, timeout_s: float = 10.0) -> None:
@@ -91,9 +121,10 @@ def push_to_unit(mqtt_config, camera_id: str, data: bytes, timeout_s: float = 10
 def export_for_unit(
     store: Hotlists, camera_id: str, master: bytes, signing_key: SigningKey, now: datetime
 ) -> tuple[bytes, int]:
-    """The signed document for `camera_id`, and how many entries it carries."""
+    """The signed document for `camera_id`, and how many listed plates it carries (each
+    with its near spellings)."""
     hotlist = unit_hotlist(store, camera_id, derive_unit_key(master, camera_id), now)
-    return encode_unit_hotlist(hotlist, signing_key), len(hotlist.entries)
+    return encode_unit_hotlist(hotlist, signing_key), len({e.ref for e in hotlist.entries})
 
 
 class UnitPusher:
@@ -108,6 +139,7 @@ class UnitPusher:
         self.hotlists_path, self.cameras, self.master = hotlists_path, cameras, master
         self.signing_key, self.publish = signing_key, publish
         self._sent: dict[str, tuple] = {}
+        self._digests = DigestCache()
 
     def run_once(self, now: datetime) -> list[str]:
         """The cameras pushed this time."""
@@ -118,13 +150,14 @@ class UnitPusher:
         try:
             for camera_id in self.cameras:
                 unit_key = derive_unit_key(self.master, camera_id)
-                hotlist = unit_hotlist(store, camera_id, unit_key, now)
+                hotlist = unit_hotlist(store, camera_id, unit_key, now, self._digests)
                 if self._sent.get(camera_id) == hotlist.entries:
                     continue
                 document = encode_unit_hotlist(hotlist, self.signing_key)
                 self.publish(hotlist_topic(camera_id), document)
                 self._sent[camera_id] = hotlist.entries
                 pushed.append(camera_id)
+            self._digests.keep_used()
         finally:
             store.close()
         return pushed
