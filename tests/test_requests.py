@@ -10,6 +10,7 @@ import pytest
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.audit import AuditTrail
+from central.cameras import CameraRegistry
 from central.requests.consultation import Query, consult
 from central.requests.orders import Foreign, Order, RequestError, Scope, Window
 from central.requests.overview import team_overview
@@ -58,12 +59,20 @@ class Case:
         self.flow = Workflow(self.requests, self.register, self.trail)
         self.store = open_store(self.config)
         key = SigningKey.generate()
+        self.register_cameras(key, "test-cam-01")
         self.store.insert_batch(
             [verified_passage(key, seq=1, captured_at=NOW - timedelta(days=2)),
              verified_passage(key, seq=2, captured_at=NOW - timedelta(days=2, hours=1),
                               plate="XY123Z")],
             NOW,
         )  # fmt: skip
+
+    def register_cameras(self, key: SigningKey, *cameras: str) -> None:
+        """Served rows are checked against their camera's key: the cameras must be known."""
+        registry = CameraRegistry(self.config.cameras_path)
+        for camera_id in cameras:
+            registry.add(camera_id, key.verify_key, NOW)
+        registry.close()
 
     def close(self) -> None:
         for part in (self.store, self.trail, self.requests, self.accounts):

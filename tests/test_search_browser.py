@@ -48,7 +48,7 @@ def prepare(config, t: datetime) -> dict[str, str]:
             crop_jpeg=noise_jpeg(160, 40, seed=seq), overview_jpeg=noise_jpeg(seed=10 + seq),
         )], now)  # fmt: skip
     store.close()
-    put_on_the_map(config, now)
+    put_on_the_map(config, now, key)
     health = HealthRecords(config.health_path)
     for camera in ("cam-a", "cam-b"):
         health.health_change(camera, t - timedelta(days=1), "OK", "")
@@ -57,8 +57,9 @@ def prepare(config, t: datetime) -> dict[str, str]:
     return secrets
 
 
-def put_on_the_map(config, now: datetime) -> None:
-    """cam-a and cam-b as fixed cameras in this year's (draft) camera plan."""
+def put_on_the_map(config, now: datetime, key: SigningKey | None = None) -> None:
+    """cam-a and cam-b as fixed cameras in this year's (draft) camera plan, under `key` (the
+    one their passages were signed with: served rows are checked against it)."""
     from central.cameras import CameraRegistry
     from central.plan.registry import CameraPlan
     from tests.test_plan import entry
@@ -67,7 +68,7 @@ def put_on_the_map(config, now: datetime) -> None:
     plan = CameraPlan(config.plan_path, registry)
     plan.draft(now.year, "p.admin", now)
     for camera_id, lon_e7 in (("cam-a", 51214000), ("cam-b", 59000000)):
-        registry.add(camera_id, SigningKey.generate().verify_key, now)
+        registry.add(camera_id, (key or SigningKey.generate()).verify_key, now)
         plan.add_entry(entry(camera_id, year=now.year, lon_e7=lon_e7), "p.admin", now)
     plan.close()
     registry.close()

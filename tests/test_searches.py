@@ -41,6 +41,7 @@ class Scene(Case):
     def __init__(self, tmp_path) -> None:
         super().__init__(tmp_path)
         self.key = SigningKey.generate()
+        self.register_cameras(self.key, "cam-a", "cam-b", "cam-c")
         self.seq = 100
         for plate, camera, minutes in (
             ("GBL12X", "cam-a", 0), ("GBL12X", "cam-b", 30), ("KL123M", "cam-a", 2),

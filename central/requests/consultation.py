@@ -4,13 +4,16 @@ Every consultation, refused or not, is entered in the audit trail with the decre
 (a) executing officer, (b) requesting officer, (c) order reference, (d) investigation,
 (e) request time, (f) consultation time, (g) request data and the query as entered,
 (h) what was supplied, "nothing found" included, (i) supply time. Results of a request
-whose written order is overdue are withheld (and that is what the trail records).
+whose written order is overdue are withheld (and that is what the trail records). Every row
+is held against the record its camera signed before it is supplied; a row that no longer
+matches is withheld, named with its problems in the trail, and logged as an integrity alert.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from central.audit import AuditTrail
@@ -23,7 +26,9 @@ from central.requests.store import Request, Requests
 from central.store.partitioned import DayPartitionedStore, SearchError
 from central.store.records import StoredPassage
 
-__all__ = ["Consultation", "Leg", "Query", "consult", "count"]
+__all__ = ["Consultation", "Leg", "Query", "consult", "count", "sound_rows"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,24 @@ class Consultation:
     withheld: str  # why the results are withheld; '' when supplied
     gaps: list[dict]  # searched cameras down or degraded during the window
     needs_verification: bool
+    # rows found but not supplied: they differ from their signed record ({passage, problems})
+    integrity_withheld: list[dict] = field(default_factory=list)
+
+
+def sound_rows(
+    store: DayPartitionedStore, rows: list[StoredPassage], what: str
+) -> tuple[list[StoredPassage], list[dict]]:
+    """(rows that are what their camera signed, the others with their problems). A row that
+    fails is never handed out as evidence: it is withheld and raised as an integrity alert,
+    since someone changed the store behind the code's back (docs/operations.md)."""
+    problems = store.check_served(rows)
+    if not problems:
+        return rows, []
+    bad = [{"passage": f"{c}/{s}", "problems": p} for (c, s), p in sorted(problems.items())]
+    for entry in bad:
+        log.error("INTEGRITY ALERT %s: passage %s withheld, it differs from its signed record: "
+                  "%s", what, entry["passage"], "; ".join(entry["problems"]))  # fmt: skip
+    return [r for r in rows if (r.camera_id, r.seq) not in problems], bad
 
 
 def _fields(request: Request, officer: str, query: Query, now: datetime) -> dict:
@@ -106,14 +129,17 @@ def consult(
                                             now, all_cameras)  # fmt: skip
     rows = found.rows
     gaps = _gaps(health, found, query)
-    withheld = ""
+    withheld, tampered = "", []
     if results_withheld(request.order, request.state, now):
         withheld = "the written order is overdue: results withheld until it is attached"
+    else:
+        rows, tampered = sound_rows(store, rows, f"consultation on request {request_id}")
     supplied = {
         "rows": 0 if withheld else len(rows),
         "passages": [] if withheld else [f"{r.camera_id}/{r.seq}" for r in rows],
-        "nothing_found": not rows,
+        "nothing_found": not rows and not tampered,
         "withheld": withheld,
+        "integrity_withheld": tampered,
         "verified": False,
         "camera_gaps": gaps,
     }
@@ -128,6 +154,7 @@ def consult(
     supplied_rows = [] if withheld else rows
     requests.results.save(seq, request_id, query.kind, query.needs_verification, gaps,
                           query.as_entered(), supplied_rows, now, withheld)  # fmt: skip
-    note = {"audit_seq": seq, "rows": supplied["rows"], "withheld": withheld}
+    note = {"audit_seq": seq, "rows": supplied["rows"], "withheld": withheld,
+            "integrity_withheld": len(tampered)}  # fmt: skip
     requests.note(request_id, officer, "consultation", note, now)
-    return Consultation(seq, supplied_rows, withheld, gaps, query.needs_verification)
+    return Consultation(seq, supplied_rows, withheld, gaps, query.needs_verification, tampered)

@@ -5,6 +5,9 @@ crops, the signed records as the cameras signed them, the approved (blurred) pho
 the order asked for photos, the order's reference and any foreign-request conditions, and
 a manifest with every file's SHA-256 signed by the central. Rows a verification found
 wrong are withheld; a package is refused while plate-search rows wait for verification.
+Every row is held against the record its camera signed as the package is built (the result
+set is a copy, and the store may have been changed since the search): a row that differs is
+left out, named in the signed manifest and the README, and logged as an integrity alert.
 `anpr-central package verify FILE` checks a package later, anywhere.
 """
 
@@ -19,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from central.requests.consultation import sound_rows
 from central.requests.downloads import Issue
 from central.requests.orders import RequestError
 from central.requests.store import Request, Requests
@@ -38,7 +42,8 @@ class PackageError(Exception):
 
 
 def _rows(request: Request, requests: Requests, store: DayPartitionedStore):
-    """(rows to hand out with their state and origin, number withheld) over all result sets."""
+    """(rows to hand out with their state and origin, number withheld after verification,
+    rows withheld because they differ from their signed record) over all result sets."""
     chosen: dict[tuple[str, int], tuple] = {}
     withheld: set[tuple[str, int]] = set()
     pending = 0
@@ -56,7 +61,11 @@ def _rows(request: Request, requests: Requests, store: DayPartitionedStore):
                 chosen[key] = (row, state, result_set.kind, result_set.audit_seq)
     if pending:
         raise PackageError(f"{pending} plate-search rows still wait for verification")
-    return [v for k, v in sorted(chosen.items()) if k not in withheld], len(withheld)
+    kept = [v for k, v in sorted(chosen.items()) if k not in withheld]
+    _, tampered = sound_rows(store, [v[0] for v in kept], f"package for request {request.id}")
+    bad = {entry["passage"] for entry in tampered}
+    kept = [v for v in kept if f"{v[0].camera_id}/{v[0].seq}" not in bad]
+    return kept, len(withheld), tampered
 
 
 class _Writer:
@@ -78,7 +87,7 @@ def build_package(
     issue: Issue, out: BinaryIO | None = None,
 ) -> bytes | None:  # fmt: skip
     """Write the package to `out` (a file), or return it as bytes when `out` is None."""
-    rows, withheld = _rows(request, requests, store)
+    rows, withheld, tampered = _rows(request, requests, store)
     target = out if out is not None else io.BytesIO()
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
         writer = _Writer(archive)
@@ -86,12 +95,13 @@ def build_package(
         writer.add("passages.json", json.dumps(table, indent=1).encode())
         writer.add("passages.csv", _csv(table))
         writer.add("order.json", json.dumps(_order_summary(request), indent=2).encode())
-        writer.add("README.txt", _readme(request, len(table), withheld).encode())
+        writer.add("README.txt", _readme(request, len(table), withheld, tampered).encode())
         manifest = {
             "format": FORMAT, "request_id": request.id,
             "order_reference": request.order.reference, "issue": issue.number,
             "issued_to": issue.issued_to, "issued_at": issue.issued_at.isoformat(),
-            "rows": len(table), "withheld": withheld, "key_id": key.key_id,
+            "rows": len(table), "withheld": withheld, "integrity_withheld": tampered,
+            "key_id": key.key_id,
             "files": dict(sorted(writer.hashes.items())),
         }  # fmt: skip
         manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
@@ -150,7 +160,7 @@ def _order_summary(request: Request) -> dict:
     return summary
 
 
-def _readme(request: Request, rows: int, withheld: int) -> str:
+def _readme(request: Request, rows: int, withheld: int, tampered: list[dict]) -> str:
     order = request.order
     lines = [
         f"Result package for order {order.reference} ({order.investigation}, {order.case_number}).",
@@ -162,6 +172,10 @@ def _readme(request: Request, rows: int, withheld: int) -> str:
         "the central.",
         "Check this package with: anpr-central package verify FILE",
     ]
+    if tampered:
+        lines.insert(2, f"{len(tampered)} rows were withheld because the stored passage no "
+                        "longer matches the record its camera signed (manifest.json, "
+                        "integrity_withheld): ask the central's administrator.")  # fmt: skip
     if order.foreign is not None:
         lines.append(f"Foreign request ({order.foreign.country}), conditions:")
         lines += [f"- {condition}" for condition in order.foreign.conditions]

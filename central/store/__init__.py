@@ -39,6 +39,10 @@ class PassageStore(Protocol):
 
     def image(self, camera_id: str, seq: int, which: str) -> bytes | None: ...
 
+    def check_served(
+        self, rows: Sequence[StoredPassage]
+    ) -> dict[tuple[str, int], list[str]]: ...  # rows that differ from their signed record
+
     def days(self) -> list[date]: ...
 
     def destroy_day(self, day: date, now: datetime) -> None: ...
@@ -52,7 +56,9 @@ def open_store(config, clock: Callable[[], datetime] = wallclock.now) -> Passage
     """The store named by a CentralConfig (SQLite day files today)."""
     from central.store.partitioned import DayPartitionedStore
 
-    return DayPartitionedStore(config.storage.data_dir, config.storage.keys_dir, clock)
+    return DayPartitionedStore(
+        config.storage.data_dir, config.storage.keys_dir, clock, config.cameras_path
+    )
 
 
 __all__ = ["Outcome", "PassageStore", "StoredPassage", "open_store"]

@@ -75,6 +75,7 @@ MIGRATIONS = [
 ]
 
 PASSAGE_COLUMNS = len(SUMMARY_FIELDS) + 1  # the stored fields and record_sha256
+_CHUNK = 400  # passages per lookup: 800 bound values, well under SQLite's limit
 
 
 class DayFile:
@@ -244,6 +245,24 @@ class DayFile:
             "LEFT JOIN records r ON r.camera_id = p.camera_id AND r.seq = p.seq "
             "ORDER BY p.camera_id, p.seq"
         )
+
+    def signed_records_for(
+        self, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[str, bytes | None, bytes | None]]:
+        """(stored digest, record, signature) of the passages asked for, a few hundred per
+        query: a 30,000-row result is checked in ~75 statements, not 30,000."""
+        found: dict[tuple[str, int], tuple[str, bytes | None, bytes | None]] = {}
+        for first in range(0, len(keys), _CHUNK):
+            chunk = keys[first : first + _CHUNK]
+            marks = ", ".join("(?, ?)" for _ in chunk)
+            rows = self.db.execute(
+                "SELECT p.camera_id, p.seq, p.record_sha256, r.record, r.signature "
+                "FROM passages p LEFT JOIN records r ON r.camera_id = p.camera_id "
+                f"AND r.seq = p.seq WHERE (p.camera_id, p.seq) IN (VALUES {marks})",
+                [part for key in chunk for part in key],
+            )
+            found.update(((r[0], r[1]), (r[2], r[3], r[4])) for r in rows)
+        return found
 
     def orphan_records(self) -> list[tuple[str, int]]:
         """Signed records without a passage row (a row deleted behind the store's back)."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from central.cameras import CameraRegistry
 from central.expiry import cutoff_text, fully_expired
 from central.store.custody import Custody
 from central.store.dayfile import DayFile
@@ -58,13 +59,27 @@ def _days_between(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def _remembered(key_of: KeyLookup) -> KeyLookup:
+    """Each camera key looked up once per check, not once per row."""
+    keys: dict[tuple[str, str], object] = {}
+
+    def lookup(camera_id: str, key_id: str):
+        if (camera_id, key_id) not in keys:
+            keys[camera_id, key_id] = key_of(camera_id, key_id)
+        return keys[camera_id, key_id]
+
+    return lookup
+
+
 class DayPartitionedStore:
     def __init__(
         self,
         data_dir: Path,
         keys_dir: Path,
         clock: Callable[[], datetime] = lambda: wallclock.now(),
+        cameras_path: Path | None = None,
     ) -> None:
+        self.cameras_path = cameras_path  # the camera registry: keys to check served reads
         self.folder = data_dir / "passages"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.keys = DayKeyring(keys_dir)
@@ -356,6 +371,59 @@ class DayPartitionedStore:
             mismatches.append(Mismatch(camera_id, seq, "a signed record without its passage "
                                                        "row: the row was deleted"))  # fmt: skip
         return checked, mismatches
+
+    def check_served(
+        self, rows: Sequence[StoredPassage], key_of: KeyLookup | None = None
+    ) -> dict[tuple[str, int], list[str]]:
+        """What is wrong with each of `rows` about to be handed out (only the wrong ones are
+        keys): the columns as served, which may be copies saved with a result set, held
+        against the record their camera signed, its digest and its signature. Records are
+        fetched per day file in batches and each signature is verified once; a camera's keys
+        come from the registry (or `key_of`), so a store without one fails closed."""
+        registry = None
+        if key_of is None:
+            registry = CameraRegistry(self.cameras_path) if self.cameras_path else None
+            key_of = registry.signing_key if registry is not None else lambda _c, _k: None
+        keys_of = _remembered(key_of)
+        try:
+            return self._check_served(rows, keys_of)
+        finally:
+            if registry is not None:
+                registry.close()
+
+    def _check_served(self, rows: Sequence[StoredPassage], key_of: KeyLookup):
+        by_day: dict[str, list[StoredPassage]] = defaultdict(list)
+        for row in rows:
+            by_day[row.captured_at[:10]].append(row)
+        found: dict[tuple[str, int], tuple[date, tuple]] = {}
+        for text, group in sorted(by_day.items()):
+            found.update(self._records_on(text, [(r.camera_id, r.seq) for r in group]))
+        for row in rows:  # stored on another day than the served time says: ask the index
+            key = (row.camera_id, row.seq)
+            if key not in found and (entry := self.sequences.lookup(*key)) is not None:
+                found.update(self._records_on(entry[0].isoformat(), [key]))
+        problems: dict[tuple[str, int], list[str]] = {}
+        for row in rows:
+            key = (row.camera_id, row.seq)
+            if key not in found:
+                problems[key] = ["no stored passage holds it any more: deleted or past 28 days"]
+                continue
+            day, (digest, record, signature) = found[key]
+            columns = {name: getattr(row, name) for name in SUMMARY_FIELDS}
+            wrong = check_row(day, columns, digest, record, signature, key_of)
+            if wrong:
+                problems[key] = wrong
+        return problems
+
+    def _records_on(self, text: str, keys: list[tuple[str, int]]):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return {}
+        day_file = self._day(day)
+        if day_file is None:
+            return {}
+        return {k: (day, v) for k, v in day_file.signed_records_for(keys).items()}
 
     def _image_problems(self, day_file: DayFile, camera_id: str, seq: int, record: bytes):
         signed = json.loads(record)
