@@ -114,6 +114,7 @@ def search(request_id: int):
         return _refused(exc)
     return jsonify(
         audit_seq=result.audit_seq, withheld=result.withheld, camera_gaps=result.gaps,
+        integrity_withheld=result.integrity_withheld,
         verification="required" if result.needs_verification else "not verified",
         passages=[passage_json(p) for p in result.rows],
     )  # fmt: skip
