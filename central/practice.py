@@ -9,6 +9,7 @@ write generated passages into an instance that is not marked for training.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import random
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw
 
+from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.store import open_store
 from wire import Passage, SigningKey, decode_passage, encode_passage
@@ -41,6 +43,21 @@ def _jpeg(text: str, size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def _register(config: CentralConfig, keys: dict[str, SigningKey], now: datetime) -> None:
+    """The training cameras are registered with their keys like real ones, so that searches
+    serve their passages: a row whose camera key is unknown is withheld as unverifiable."""
+    registry = CameraRegistry(config.cameras_path)
+    try:
+        for camera_id, key in keys.items():
+            camera = registry.get(camera_id)
+            if camera is None:
+                registry.add(camera_id, key.verify_key, now, "training camera")
+            elif key.verify_key not in camera.keys:
+                registry.add_key(camera_id, key.verify_key, now)
+    finally:
+        registry.close()
+
+
 def seed(
     config: CentralConfig, days: int, per_day: int, now: datetime, cameras: int = 6, seed: int = 1
 ) -> int:
@@ -51,7 +68,11 @@ def seed(
             "config, with its own data directory"
         )
     rng = random.Random(seed)
-    keys = {f"training-cam-{i:02d}": SigningKey.generate() for i in range(1, cameras + 1)}
+    keys = {
+        camera_id: SigningKey.from_seed(hashlib.sha256(f"{camera_id}/{seed}".encode()).digest())
+        for camera_id in (f"training-cam-{i:02d}" for i in range(1, cameras + 1))
+    }
+    _register(config, keys, now)
     fleet = [_plate(rng) for _ in range(max(10, per_day // 4))]  # plates that come back
     store = open_store(config)
     stored = 0

@@ -178,7 +178,11 @@ def test_every_page_of_a_training_instance_says_so(tmp_path):
 
     store = open_store(site.config)
     assert store.count() == 100
+    served = store.recent(None, 100)
+    assert store.check_served(served) == {}, "training passages verify like real ones"
     store.close()
+    assert main(["--config", str(site.setup.config_path), "training-seed", "--days", "1",
+                 "--per-day", "10"]) == 0, "seeding again keeps the cameras' keys"  # fmt: skip
 
 
 def test_training_data_is_refused_by_a_real_instance(site, capsys):

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from central.accounts.register import Register
 from central.accounts.users import Accounts
+from central.cameras import CameraRegistry
 from central.store import open_store
 from tests.browser import ARTEFACTS, Logins, browser_page, serve, wait_for_true
 from tests.conftest import verified_passage
@@ -41,8 +42,11 @@ def people(config) -> dict[str, str]:
 def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_setup, app):
     secrets = people(web_setup.config)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    store = open_store(web_setup.config)
     key = SigningKey.generate()
+    registry = CameraRegistry(web_setup.config.cameras_path)  # rows are served only verified
+    registry.add("test-cam-01", key.verify_key, now)
+    registry.close()
+    store = open_store(web_setup.config)
     store.insert_batch([verified_passage(key, seq=1, captured_at=now - timedelta(days=2))], now)
     store.close()
     utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
