@@ -205,6 +205,7 @@ class IngestWorker:
             self._flush()
             for item in batch.messages:
                 self.client.ack(item.mid, item.qos)
+            self.counters.add("acknowledged", len(batch.messages))
             self._publish_acks(plan)
 
     def _flush(self) -> None:
