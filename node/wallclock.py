@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 _FILE = os.environ.get("ANPR_SIMULATED_CLOCK")
@@ -28,7 +29,7 @@ def _offset() -> float:
     try:
         stamp = os.stat(_FILE).st_mtime_ns
         if stamp != _seen[0]:
-            _seen = (stamp, float(open(_FILE).read().strip() or 0))  # noqa: SIM115
+            _seen = (stamp, float(Path(_FILE).read_text().strip() or 0))
             log.warning("simulated clock: %.0f s ahead of the system clock", _seen[1])
     except (OSError, ValueError) as exc:
         raise RuntimeError(f"ANPR_SIMULATED_CLOCK={_FILE} cannot be read: {exc}") from None

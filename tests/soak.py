@@ -54,6 +54,7 @@ from tests.conftest import (
     write_agent_config,
     write_central_config,
 )
+from wire.fields import format_timestamp
 
 FAKETIME = next(
     (p for p in Path("/usr/lib").glob("*-linux-gnu/faketime/libfaketimeMT.so.1")),
@@ -328,17 +329,8 @@ class Soak:
         for day, path in self.day_files().items():
             if day < moment.date():
                 continue
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            try:
-                rows = db.execute(
-                    "SELECT camera_id, count(*) FROM passages WHERE captured_at >= ? "
-                    "GROUP BY camera_id",
-                    (moment.strftime("%Y-%m-%dT%H:%M:%S"),),
-                ).fetchall()
-            except sqlite3.OperationalError:
-                rows = []  # a day file the central is creating right now
-            finally:
-                db.close()
+            rows = _query_day(path, "SELECT camera_id, count(*) FROM passages "
+                              "WHERE captured_at >= ? GROUP BY camera_id", moment)  # fmt: skip
             for camera_id, count in rows:
                 counts[camera_id] = counts.get(camera_id, 0) + count
         return counts
@@ -364,14 +356,8 @@ class Soak:
         for day, path in self.day_files().items():
             if day != limit.date():
                 continue
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            try:
-                (old,) = db.execute(
-                    "SELECT count(*) FROM passages WHERE captured_at < ?",
-                    (limit.strftime("%Y-%m-%dT%H:%M:%S"),),
-                ).fetchone()
-            finally:
-                db.close()
+            rows = _query_day(path, "SELECT count(*) FROM passages WHERE captured_at < ?", limit)
+            old = rows[0][0] if rows else 0
             if old:
                 found.append(f"{old} passage(s) of {day} past 28 days")
         kept = [*self.config.storage.keys_dir.rglob("*.key"), *(self.root / "backup").rglob("*"),
@@ -430,6 +416,20 @@ class Soak:
             if findings:
                 raise SoakFailure(f"at {self.now}: {'; '.join(findings)}")
         return steps
+
+
+def _query_day(path: Path, sql: str, moment: datetime) -> list[tuple]:
+    """A read-only query of a day file the central is writing, with a moment in the store's
+    text form; nothing while the central is still creating the file's tables."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql, (format_timestamp(moment),)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []  # a file without tables holds no passages
+    finally:
+        db.close()
 
 
 def _day_named(path: Path) -> date:

@@ -29,7 +29,8 @@ class StoredPassage:
 
 # The columns of a stored passage, named once: the day files' `passages` table and the
 # officers' saved result rows are both made from this list.
-_SQL_TYPES = {str: "TEXT", int: "INTEGER", "str": "TEXT", "int": "INTEGER"}
+# Field types are the annotations' text (this module postpones their evaluation).
+_SQL_TYPES = {"str": "TEXT", "int": "INTEGER"}
 SUMMARY_FIELDS = tuple(f.name for f in fields(StoredPassage))
 SUMMARY_COLUMNS = ", ".join(SUMMARY_FIELDS)
 
