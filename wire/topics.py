@@ -51,51 +51,51 @@ def camera_topic(camera_id: str, kind: str) -> str:
 
 def passage_topic(camera_id: str) -> str:
     """Camera -> central, QoS 1: signed passages."""
-    return f"{PREFIX}/{_checked(camera_id)}/passage"
+    return camera_topic(camera_id, "passage")
 
 
 def heartbeat_topic(camera_id: str) -> str:
     """Camera -> central, QoS 1: signed heartbeats."""
-    return f"{PREFIX}/{_checked(camera_id)}/heartbeat"
+    return camera_topic(camera_id, "heartbeat")
 
 
 def ack_topic(camera_id: str) -> str:
     """Central -> camera, QoS 1: signed acknowledgements."""
-    return f"{PREFIX}/{_checked(camera_id)}/ack"
+    return camera_topic(camera_id, "ack")
 
 
 def status_topic(camera_id: str) -> str:
     """Camera -> anyone, retained: "online", or "offline" as the broker's last will."""
-    return f"{PREFIX}/{_checked(camera_id)}/status"
+    return camera_topic(camera_id, "status")
 
 
 def selftest_topic(camera_id: str) -> str:
     """Camera -> central, QoS 1: a signed test passage; verified and answered, never stored."""
-    return f"{PREFIX}/{_checked(camera_id)}/selftest"
+    return camera_topic(camera_id, "selftest")
 
 
 def selftest_ack_topic(camera_id: str) -> str:
     """Central -> camera, QoS 1: the signed answer to a test passage (its time sets the
     unit's clock check)."""
-    return f"{PREFIX}/{_checked(camera_id)}/selftest-ack"
+    return camera_topic(camera_id, "selftest-ack")
 
 
 def hotlist_topic(camera_id: str) -> str:
     """Central -> camera, QoS 1, retained: the unit's hotlist as keyed hashes, signed
     (`wire/unit_hotlist.py`); the unit keeps the latest it receives."""
-    return f"{PREFIX}/{_checked(camera_id)}/hotlist"
+    return camera_topic(camera_id, "hotlist")
 
 
 def research_topic(camera_id: str) -> str:
     """Camera -> research service only, QoS 1: signed batches of pseudonymised sightings
     (`wire/research.py`). The police side never subscribes to it."""
-    return f"{PREFIX}/{_checked(camera_id)}/research"
+    return camera_topic(camera_id, "research")
 
 
 def research_key_topic(camera_id: str) -> str:
     """Research service -> camera, QoS 1, retained: today's and tomorrow's day keys, each
     sealed to the unit's own research key."""
-    return f"{PREFIX}/{_checked(camera_id)}/research-key"
+    return camera_topic(camera_id, "research-key")
 
 
 def alert_topic(priority: int) -> str:
