@@ -72,3 +72,19 @@ def test_inline_scripts_carry_this_responses_nonce(site):  # noqa: F811
     assert len(nonce) >= 16 and f'<script nonce="{nonce}">'.encode() in response.data
     again = operator.get("/alerts").headers["Content-Security-Policy"]
     assert nonce not in again, "a fresh nonce per response"
+
+
+def test_after_login_a_person_stays_on_this_site(web_setup, client):
+    """`next` is where the login form sends you: never another site, never a broken header."""
+    from tests.conftest import current_code, make_user
+
+    targets = ("//evil.example/x", "/\\evil.example/x", "https://evil.example",
+               "/requests\r\nSet-Cookie: x=1", "/health")  # fmt: skip
+    for number, target in enumerate(targets):
+        username, password, secret = make_user(web_setup.config, f"m.person{number}")
+        form = {"username": username, "password": password, "next": target,
+                "code": current_code(secret)}  # fmt: skip
+        response = client.post("/login", data=form)
+        assert response.status_code == 302, target
+        expected = "/health" if target == "/health" else "/"
+        assert response.headers["Location"] == expected, target

@@ -72,11 +72,17 @@ def login_form():
     return render_template("login.html", error=None, next=request.args.get("next", "/"))
 
 
+def local_path(target: str) -> str:
+    """Where to go after logging in: a path on this site, or "/". Browsers read "//host" and
+    "/\\host" alike as another site, and a control character would break the header."""
+    foreign = target.startswith("//") or "\\" in target
+    control = any(ord(c) < 0x20 or c == "\x7f" for c in target)
+    return target if target.startswith("/") and not foreign and not control else "/"
+
+
 @bp.post("/login")
 def login():
-    target = request.form.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = local_path(request.form.get("next", "/"))
     try:
         session = accounts().login(
             request.form.get("username", ""),
