@@ -27,7 +27,7 @@ log = logging.getLogger("central.security")
 
 ROLES = (
     "requester", "officer", "auditor", "plan_admin", "maintainer", "technician", "operator",
-    "calamity_coordinator",
+    "calamity_coordinator", "prosecutor",
 )  # fmt: skip
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
