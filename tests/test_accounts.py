@@ -162,3 +162,69 @@ def test_one_address_failing_across_many_accounts_is_blocked(accounts):
     later = NOW + timedelta(minutes=16)
     assert store.login("j.jansen", "a long passphrase!", code(secret, later), later, "192.0.2.7")
     assert "login_refused_address" in [e["event"] for e in store.events()]
+
+
+# --- confirming one act outside a web session (#20) -----------------------------------------
+
+
+@pytest.fixture
+def prosecutor(tmp_path):
+    store = Accounts(tmp_path / "accounts.sqlite")
+    secret = store.add("p.visser", "mr. P. Visser", "OM", ["prosecutor"], "a long passphrase!",
+                       NOW)  # fmt: skip
+    yield store, secret
+    store.close()
+
+
+def confirm(store, secret, when=NOW, password="a long passphrase!", role="prosecutor", **kw):
+    return store.confirm("p.visser", password, kw.get("code") or code(secret, when), when, role,
+                         "sign plan 2027 a12-fixed-1")  # fmt: skip
+
+
+def test_a_confirmation_checks_password_code_and_role_and_opens_no_session(prosecutor):
+    store, secret = prosecutor
+    identity = confirm(store, secret)
+    assert (identity.username, identity.full_name) == ("p.visser", "mr. P. Visser")
+    assert store.db.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    (event,) = store.events(kind="confirmed")
+    assert event["detail"] == "sign plan 2027 a12-fixed-1 as prosecutor"
+
+
+def test_a_confirmation_refuses_a_wrong_password_a_wrong_or_replayed_code(prosecutor):
+    store, secret = prosecutor
+    with pytest.raises(LoginRefused, match="wrong user name, password or code"):
+        confirm(store, secret, password="a wrong passphrase")
+    with pytest.raises(LoginRefused, match="wrong user name, password or code"):
+        confirm(store, secret, code="000000" if code(secret, NOW) != "000000" else "111111")
+    confirm(store, secret)
+    with pytest.raises(LoginRefused, match="wrong user name, password or code"):
+        confirm(store, secret)  # the same code again: its time step is spent
+    login_after = NOW + timedelta(seconds=1)
+    with pytest.raises(LoginRefused):  # a login cannot reuse the step a confirmation spent
+        store.login("p.visser", "a long passphrase!", code(secret, NOW), login_after)
+    assert [e["event"] for e in store.events(kind="login_failed")] == ["login_failed"] * 4
+
+
+def test_a_confirmation_needs_the_role_the_act_asks_for(prosecutor):
+    store, secret = prosecutor
+    with pytest.raises(LoginRefused, match="does not hold the role maintainer"):
+        confirm(store, secret, role="maintainer")
+    assert store.events(kind="confirm_refused_role")[0]["username"] == "p.visser"
+    with pytest.raises(AccountError, match="no role 'chief'"):
+        confirm(store, secret, role="chief")
+
+
+def test_confirmations_count_towards_the_lock_out_and_an_unknown_name_costs_the_same(prosecutor):
+    store, secret = prosecutor
+    for i in range(5):
+        with pytest.raises(LoginRefused):
+            confirm(store, secret, when=NOW + timedelta(seconds=i), password="guess")
+    later = NOW + timedelta(minutes=2)
+    with pytest.raises(LoginRefused, match="locked"):
+        confirm(store, secret, when=later)
+    with pytest.raises(LoginRefused, match="locked"):
+        store.login("p.visser", "a long passphrase!", code(secret, later), later)
+    with pytest.raises(LoginRefused, match="wrong user name, password or code"):
+        store.confirm("nobody", "a long passphrase!", "123456", NOW, "prosecutor", "sign")
+    after = NOW + timedelta(minutes=16)
+    assert confirm(store, secret, when=after).username == "p.visser"

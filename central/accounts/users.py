@@ -4,6 +4,10 @@ Personal accounts only. Passwords are hashed with Argon2; a second factor (TOTP)
 required at every login; five failures lock the account for 15 minutes; sessions expire
 after 15 idle minutes and after 8 hours in any case. Every login, failure, lock-out and
 refused access is a security event; lock-outs and refused accesses are logged as alerts.
+
+Acts done outside a web session (a prosecutor signing on the command line, the maker and
+approver of a change bundle) are confirmed with `Accounts.confirm`: the login's checks,
+counting and lock-out, a role check, and no session.
 """
 
 from __future__ import annotations
@@ -104,6 +108,15 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A person whose password and second factor were checked for one act just now."""
+
+    username: str
+    full_name: str
+    roles: frozenset[str]
+
+
 class Accounts:
     def __init__(self, path: Path) -> None:
         from central.accounts.register import MIGRATIONS as REGISTER_MIGRATIONS
@@ -166,8 +179,40 @@ class Accounts:
     def login(
         self, username: str, password: str, code: str, now: datetime, address: str = ""
     ) -> Session:
-        """Check password and second factor. Each attempt is counted before it is checked,
-        in one statement, so parallel guesses cannot all slip under the limit."""
+        """Check password and second factor, then open a session."""
+        roles = self._authenticate(username, password, code, now, address)
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        stamp = format_timestamp(now)
+        self.db.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+            (_digest(token), username, csrf, stamp, stamp),
+        )
+        self.event(username, "login", "password and second factor", now)
+        return Session(token, username, roles, csrf)
+
+    def confirm(
+        self, username: str, password: str, code: str, now: datetime, role: str, act: str
+    ) -> Identity:
+        """A person confirms one act outside a web session (a command-line signature or
+        approval): the same checks, counting and lock-out as a login, but no session. The
+        account must hold `role`; `act` says what is confirmed, for the security events."""
+        if role not in ROLES:
+            raise AccountError(f"no role {role!r}; roles are {', '.join(ROLES)}")
+        roles = self._authenticate(username, password, code, now)
+        if role not in roles:
+            self.event(username, "confirm_refused_role", f"{act}: needs role {role}", now)
+            log.warning("SECURITY ALERT %s confirmed %s without the role %s", username, act, role)
+            raise LoginRefused(f"account {username} does not hold the role {role} for {act}")
+        self.event(username, "confirmed", f"{act} as {role}", now)
+        return Identity(username, self.full_name(username), roles)
+
+    def _authenticate(
+        self, username: str, password: str, code: str, now: datetime, address: str = ""
+    ) -> frozenset[str]:
+        """Check password and second factor; the roles on success, LoginRefused otherwise.
+        Each attempt is counted before it is checked, in one statement, so parallel guesses
+        cannot all slip under the limit; a code's time step is used once (totp_last)."""
         stamp = format_timestamp(now)
         if address and not self._address_attempt(address, now):
             self.event(username, "login_refused_address", f"address {address} blocked", now)
@@ -197,20 +242,13 @@ class Accounts:
         if step is None:
             self._failed(username, failures, now)
             raise LoginRefused("wrong user name, password or code")
-        token = secrets.token_urlsafe(32)
         self.db.execute(
             "UPDATE users SET failures = 0, locked_until = NULL, totp_last = ? WHERE username = ?",
             (step, username),
         )
         if address:
             self.db.execute("DELETE FROM address_attempts WHERE address = ?", (address,))
-        csrf = secrets.token_urlsafe(32)
-        self.db.execute(
-            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-            (_digest(token), username, csrf, stamp, stamp),
-        )
-        self.event(username, "login", "password and second factor", now)
-        return Session(token, username, frozenset(roles.split(",")), csrf)
+        return frozenset(roles.split(","))
 
     def _address_attempt(self, address: str, now: datetime) -> bool:
         """Count one attempt from `address` (a window of LOCKOUT); False when blocked."""
@@ -259,6 +297,13 @@ class Accounts:
 
     def logout(self, token: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE token_sha256 = ?", (_digest(token),))
+
+    def full_name(self, username: str) -> str:
+        """The name a person signs with ('' for an unknown name)."""
+        row = self.db.execute(
+            "SELECT full_name FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        return row[0] if row else ""
 
     def unit_of(self, username: str) -> str:
         """The unit a person's account belongs to ('' for an unknown name)."""
