@@ -76,13 +76,14 @@ def bench_ingest(root: Path, count: int, verify_workers: int = 0) -> None:
     line("passages stored", f"{stored}")
     line("admission + encrypted durable store, one thread", f"{count / elapsed:,.0f} passages/s")
     day_file = store.path_of(now.date())
+    file_key = store.keys.file_key(now.date())
     size = day_file.stat().st_size + sum(
         p.stat().st_size for p in day_file.parent.glob(day_file.name + "-*")
     )
     searchable = (
-        _table_bytes(day_file, "passages")
-        + _table_bytes(day_file, "passages_plate")
-        + (_table_bytes(day_file, "passages_camera_time"))
+        _table_bytes(day_file, file_key, "passages")
+        + _table_bytes(day_file, file_key, "passages_plate")
+        + _table_bytes(day_file, file_key, "passages_camera_time")
     )
     line("bytes per passage on disk, all tables", f"{size / stored:,.0f}")
     line("bytes per passage, searchable part (table + indexes)", f"{searchable / stored:,.0f}")
@@ -92,14 +93,14 @@ def bench_ingest(root: Path, count: int, verify_workers: int = 0) -> None:
     bench_ingest_over_mqtt(root, fleet, now, count, verify_workers)
 
 
-def _table_bytes(path: Path, name: str) -> int:
-    import sqlite3
+def _table_bytes(path: Path, key: bytes, name: str) -> int:
+    from central.databases import DatabaseError, connect
 
-    db = sqlite3.connect(path)
+    db = connect(path, key)
     try:
         row = db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (name,)).fetchone()
         return row[0] or 0
-    except sqlite3.OperationalError:
+    except DatabaseError:
         return 0
     finally:
         db.close()
@@ -175,9 +176,11 @@ def bench_ingest_over_mqtt(
 # --- 2. search at scale -------------------------------------------------------------------
 
 
-def load_day(path: Path, day: date, per_day: int, rng: random.Random, commuters: list[str]):
+def load_day(
+    path: Path, key: bytes, day: date, per_day: int, rng: random.Random, commuters: list[str]
+):
     """Bulk-load a day's searchable rows: 1,324 cameras, 8 busy ones on one location."""
-    day_file = DayFile(path, day)
+    day_file = DayFile(path, day, key)
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     cameras = [f"cam-{i:04d}" for i in range(1324)]
     rows = []
@@ -220,7 +223,8 @@ def bench_search(root: Path, days: int, per_day: int) -> None:
     began = time.perf_counter()
     for offset in range(days):
         day = first + timedelta(days=offset)
-        load_day(store.path_of(day), day, per_day, rng, commuters)
+        load_day(store.path_of(day), store.keys.file_key(day, create=True), day, per_day, rng,
+                 commuters)  # fmt: skip
     line("load time (bulk, searchable fields)", f"{time.perf_counter() - began:,.0f} s")
     size = sum(p.stat().st_size for p in store.folder.glob("*.sqlite"))
     line(
@@ -279,7 +283,8 @@ def bench_expiry(root: Path, per_day: int) -> None:
     fleet = Fleet.make(cameras=20)
     store = DayPartitionedStore(root / "expiry", root / "expiry-keys")
     for day in (old_day, partial_day):
-        load_day(store.path_of(day), day, per_day, rng, ["AA000Z"])
+        load_day(store.path_of(day), store.keys.file_key(day, create=True), day, per_day, rng,
+                 ["AA000Z"])  # fmt: skip
         store.keys.encrypt(day, b"x", b"y")  # the day has a key, as a live day would
     from wire import decode_passage
 

@@ -1,7 +1,8 @@
 """Backups that expire with the data: per-day copies, per-day keys, the same 28 days.
 
-A backup holds one copy of each live day file and, in a separate folder, that day's key
-(the two must never share a medium or a retention policy longer than 28 days). Running
+A backup holds one copy of each live day file, encrypted as the live one is, and, in a
+separate folder, that day's key (the two must never share a medium or a retention policy
+longer than 28 days). Running
 `expire_backups` hourly applies the live retention to the copies: the expired part of a
 day is securely deleted, a whole expired day loses its key and its file. The small stores
 (cameras, statistics, custody, rejections) are copied whole; they hold no plates.
@@ -20,8 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from central.expiry import cutoff_text, fully_expired
-from central.store.dayfile import DayFile
-from central.store.daykeys import DayKeyring
+from central.store.dayfile import DayFile, copy_day_file
+from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.partitioned import DayPartitionedStore
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,16 @@ def make_backup(
     for day in store.days():
         if fully_expired(day, now):
             continue
-        _copy_sqlite(store.path_of(day), to / "passages" / f"{day.isoformat()}.sqlite")
+        try:
+            file_key = store.keys.file_key(day)
+        except DayKeyError as exc:  # unreadable live: nothing to back up
+            log.error("backup: day %s skipped: %s", day, exc)
+            continue
+        target = to / "passages" / f"{day.isoformat()}.sqlite"
+        copy_day_file(store.path_of(day), target, file_key)
         key = store.keys.folder / f"{day.isoformat()}.key"
-        if key.exists():
-            target = keys_to / key.name
-            shutil.copyfile(key, target)
-            os.chmod(target, 0o600)
+        shutil.copyfile(key, keys_to / key.name)
+        os.chmod(keys_to / key.name, 0o600)
         report.days_copied.append(day)
     for name in SMALL_STORES:
         source = data_dir / f"{name}.sqlite"
@@ -99,7 +104,11 @@ def expire_backups(
             if day not in report.days_expired:
                 report.days_expired.append(day)
         elif cutoff_text(now) > day.isoformat():
-            day_file = DayFile(path, day)
+            try:
+                day_file = DayFile(path, day, keyring.file_key(day))
+            except DayKeyError as exc:  # without its key the copy is unreadable anyway
+                log.error("backup: %s not purged: %s", path.name, exc)
+                continue
             try:
                 report.rows_deleted += day_file.delete_before(cutoff_text(now), held_in(day))
             finally:

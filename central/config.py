@@ -20,7 +20,7 @@ from node.tls import MqttTransport, is_loopback
 class StorageConfig(_Section):
     data_dir: Path = Field(description="Folder for the SQLite stores (passages, cameras, log)")
     keys_dir: Path = Field(
-        description="Folder for the per-day image keys; on another disk than data_dir, "
+        description="Folder for the per-day data keys; on another disk than data_dir, "
         "never in the same backup"
     )
 

@@ -10,6 +10,11 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlcipher3 import dbapi2 as sqlcipher
+
+# What either driver raises: plain stores use sqlite3, day files SQLCipher's build of it.
+DatabaseError = (sqlite3.Error, sqlcipher.Error)
+
 
 class MigrationError(Exception):
     """The database is newer than this code or a migration failed."""
@@ -22,6 +27,8 @@ def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str
     )
     known = {name for name, _ in migrations}
     applied = []
+    if known <= {row[0] for row in db.execute("SELECT name FROM _migrations")}:
+        return applied  # the usual case, read without taking the write lock
     # Read what is done inside the write lock: another process (ingest and a web worker
     # opening the same new day file) may be migrating the same file at the same moment.
     db.execute("BEGIN IMMEDIATE")
@@ -38,7 +45,7 @@ def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str
             try:
                 for statement in _statements(sql):
                     db.execute(statement)
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 raise MigrationError(f"migration {name} failed: {exc}") from exc
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)
@@ -89,9 +96,18 @@ def scrub_wal(db: sqlite3.Connection, what: str) -> None:
         )
 
 
-def connect(path) -> sqlite3.Connection:
-    """Open a store file in WAL mode, with secure delete so freed pages hold no old data."""
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+class WrongKey(Exception):
+    """An encrypted store file does not open with the key given (or is not a database)."""
+
+
+def connect(path, key: bytes | None = None) -> sqlite3.Connection:
+    """Open a store file in WAL mode, with secure delete so freed pages hold no old data.
+    With `key` (32 bytes) the file is SQLCipher-encrypted: every page of it and of its
+    write-ahead log is AES-256 with an HMAC, and nothing of it reads without the key."""
+    if key is None:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    else:
+        db = _connect_encrypted(path, key)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA secure_delete=ON")
     # Sorts and temporary tables stay in memory: no plate may reach a temporary file.
@@ -101,9 +117,25 @@ def connect(path) -> sqlite3.Connection:
     return db
 
 
-def open_database(path: Path, migrations: Sequence[tuple[str, str]]):
-    """Open a store file (creating its folder) with its migrations applied."""
+def _connect_encrypted(path, key: bytes):
+    if len(key) != 32:
+        raise ValueError("an encrypted store needs a 32-byte key")
+    db = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is raised below, not printed
+    # A raw key (x'...'): no passphrase stretching, the key is already random.
+    db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    try:
+        db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlcipher.DatabaseError as exc:
+        db.close()
+        raise WrongKey(f"{path} does not open with its key ({exc}): wrong key or damaged") from None
+    return db
+
+
+def open_database(path: Path, migrations: Sequence[tuple[str, str]], key: bytes | None = None):
+    """Open a store file (creating its folder) with its migrations applied; `key` opens (or
+    creates) it encrypted."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = connect(path)
+    db = connect(path, key)
     apply_migrations(db, migrations)
     return db

@@ -28,7 +28,6 @@ from prometheus_client.registry import Collector
 from central.accounts.users import Accounts
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
-from central.databases import connect
 from central.expiry import cutoff, day_start
 from central.health.certificates import tls_expiries, tls_files
 from central.health.monitor import survey
@@ -222,7 +221,7 @@ def oldest_unheld_capture(store, now: datetime) -> tuple[datetime | None, int]:
 
     Reads the day files oldest first (normally the first has it). Held passages are kept
     for open requests, lawfully: they are counted apart instead of showing as lag. The
-    store has no question for this yet, so the day file is asked directly, read only.
+    store answers from the day file itself (it alone holds the day's key).
     """
     oldest, held_expired, limit = None, 0, cutoff(now)
     for day in store.days():
@@ -233,19 +232,8 @@ def oldest_unheld_capture(store, now: datetime) -> tuple[datetime | None, int]:
             held_expired += len(held)
         if oldest is not None:
             continue
-        db = connect(store.path_of(day))
-        try:
-            if not held:
-                row = db.execute("SELECT min(captured_at) FROM passages").fetchone()
-                oldest = _parse(row[0]) if row[0] is not None else None
-                continue
-            rows = db.execute("SELECT camera_id, seq, captured_at FROM passages ORDER BY 3")
-            for camera_id, seq, captured_at in rows:
-                if (camera_id, seq) not in held:
-                    oldest = _parse(captured_at)
-                    break
-        finally:
-            db.close()
+        captured = store.oldest_captured(day, except_held=held)
+        oldest = _parse(captured) if captured is not None else None
     return oldest, held_expired
 
 

@@ -23,7 +23,6 @@ import argparse
 import http.cookiejar
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from central.accounts import totp
 from central.accounts.register import Register
@@ -45,6 +45,7 @@ from central.expiry import RETENTION
 from central.requests.orders import WRITTEN_ORDER_DUE, Order, Scope, Window
 from central.requests.store import Requests
 from central.requests.workflow import Workflow
+from central.store.daykeys import DayKeyring
 from node.keyfiles import load_verify_key
 from tests.conftest import (
     CameraSetup,
@@ -329,7 +330,8 @@ class Soak:
         for day, path in self.day_files().items():
             if day < moment.date():
                 continue
-            rows = _query_day(path, "SELECT camera_id, count(*) FROM passages "
+            rows = _query_day(path, self.config.storage.keys_dir,
+                              "SELECT camera_id, count(*) FROM passages "
                               "WHERE captured_at >= ? GROUP BY camera_id", moment)  # fmt: skip
             for camera_id, count in rows:
                 counts[camera_id] = counts.get(camera_id, 0) + count
@@ -356,7 +358,12 @@ class Soak:
         for day, path in self.day_files().items():
             if day != limit.date():
                 continue
-            rows = _query_day(path, "SELECT count(*) FROM passages WHERE captured_at < ?", limit)
+            rows = _query_day(
+                path,
+                self.config.storage.keys_dir,
+                "SELECT count(*) FROM passages WHERE captured_at < ?",
+                limit,
+            )
             old = rows[0][0] if rows else 0
             if old:
                 found.append(f"{old} passage(s) of {day} past 28 days")
@@ -418,13 +425,16 @@ class Soak:
         return steps
 
 
-def _query_day(path: Path, sql: str, moment: datetime) -> list[tuple]:
-    """A read-only query of a day file the central is writing, with a moment in the store's
-    text form; nothing while the central is still creating the file's tables."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+def _query_day(path: Path, keys: Path, sql: str, moment: datetime) -> list[tuple]:
+    """A read-only query of a day file the central is writing (opened with its day's key,
+    as an auditor holding both would), with a moment in the store's text form; nothing
+    while the central is still creating the file's tables."""
+    day = date.fromisoformat(path.stem)
+    db = sqlcipher.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
+        db.execute(f"PRAGMA key = \"x'{DayKeyring(keys).file_key(day).hex()}'\"")
         return db.execute(sql, (format_timestamp(moment),)).fetchall()
-    except sqlite3.OperationalError as exc:
+    except sqlcipher.OperationalError as exc:
         if "no such table" not in str(exc):
             raise
         return []  # a file without tables holds no passages

@@ -5,7 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from central.backup import BackupError, expire_backups, make_backup
+from central.store.daykeys import DayKeyring
 from central.store.partitioned import DayPartitionedStore
+from tests.cipher_pages import day_plaintext
 from tests.conftest import verified_passage
 from wire import SigningKey
 
@@ -23,8 +25,18 @@ def store(tmp_path):
     store.close()
 
 
-def disk(folder) -> bytes:
+def disk_raw(folder) -> bytes:
     return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def disk(folder) -> bytes:
+    """The backup's bytes, and its day files decrypted with the backup's keys (as someone
+    holding both would read them, freed pages included) while those keys exist."""
+    found = [disk_raw(folder)]
+    keys = DayKeyring(folder.with_name(folder.name + "-keys"))
+    for day in keys.days():
+        found.append(day_plaintext(folder / "passages" / f"{day}.sqlite", keys.file_key(day)))
+    return b"".join(found)
 
 
 def test_backup_copies_days_and_keys_to_separate_places(store, tmp_path):
@@ -33,6 +45,8 @@ def test_backup_copies_days_and_keys_to_separate_places(store, tmp_path):
     assert (tmp_path / "bk" / "passages" / "2026-10-01.sqlite").exists()
     assert (tmp_path / "bk-keys" / "2026-10-01.key").exists()
     assert b"EARLY1" in disk(tmp_path / "bk")
+    raw = disk_raw(tmp_path / "bk" / "passages")
+    assert b"EARLY1" not in raw and b"SQLite format 3" not in raw, "the copy is encrypted"
     assert not list((tmp_path / "bk").rglob("*.key")), "no key beside the data"
     with pytest.raises(BackupError, match="different places"):
         make_backup(store, tmp_path / "data", tmp_path / "bk", tmp_path / "bk", T0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import zipfile
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ import pytest
 
 from central.requests.package import verify_package
 from node.keyfiles import load_signing_key
+from tests.conftest import open_day_file
 from tests.test_requests import NOW
 from tests.test_searches import Scene, T
 
@@ -26,9 +26,9 @@ def scene(tmp_path):
     found.close()
 
 
-def day_file(scene: Scene) -> sqlite3.Connection:
+def day_file(scene: Scene):
     """Someone with the file, not the code: the triggers are dropped first."""
-    db = sqlite3.connect(scene.config.storage.data_dir / "passages" / f"{T.date()}.sqlite")
+    db = open_day_file(scene.config, T.date())
     for table in ("passages", "records", "images", "verifications"):
         db.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     return db
@@ -43,7 +43,7 @@ def tamper(scene: Scene, statement: str) -> None:
 
 def reinsert_record_edited(scene: Scene, seq: int, old: bytes, new: bytes) -> None:
     """No UPDATE at all: the signed record deleted and inserted again with a field changed."""
-    db = sqlite3.connect(scene.config.storage.data_dir / "passages" / f"{T.date()}.sqlite")
+    db = open_day_file(scene.config, T.date())
     row = list(db.execute("SELECT * FROM records WHERE seq = ?", (seq,)).fetchone())
     db.execute("DELETE FROM records WHERE seq = ?", (seq,))
     row[2] = bytes(row[2]).replace(old, new)

@@ -8,11 +8,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from central.__main__ import main as central
 from central.cameras import CameraRegistry
 from central.store import open_store
-from tests.conftest import verified_passage, write_central_config
+from tests.conftest import open_day_file, verified_passage, write_central_config
 from wire import SigningKey
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -40,9 +41,9 @@ def setup(tmp_path):
     return setup
 
 
-def day_file(setup) -> sqlite3.Connection:
+def day_file(setup):
     """Someone with the file, not the code: the triggers are no obstacle to them."""
-    db = sqlite3.connect(setup.config.storage.data_dir / "passages" / f"{DAY}.sqlite")
+    db = open_day_file(setup.config, DAY)
     for table in ("passages", "records", "images", "verifications"):
         db.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     return db
@@ -63,9 +64,9 @@ def store_verify(setup, capsys, *extra: str) -> tuple[int, str]:
     ],
 )
 def test_the_day_file_refuses_to_change_a_read_and_retention_still_deletes(setup, statement):
-    db = sqlite3.connect(setup.config.storage.data_dir / "passages" / f"{DAY}.sqlite")
+    db = open_day_file(setup.config, DAY)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="never changed"):
+        with pytest.raises(sqlcipher.IntegrityError, match="never changed"):
             db.execute(statement)
     finally:
         db.close()
@@ -115,7 +116,7 @@ def test_an_edit_of_row_record_and_digests_together_fails_the_cameras_signature(
 
 def test_a_row_deleted_and_inserted_again_edited_is_found(setup, capsys):
     """No UPDATE at all: retention must keep its DELETE, so the check is what catches it."""
-    db = sqlite3.connect(setup.config.storage.data_dir / "passages" / f"{DAY}.sqlite")
+    db = open_day_file(setup.config, DAY)
     row = list(db.execute("SELECT * FROM passages WHERE seq = 3").fetchone())
     db.execute("DELETE FROM passages WHERE seq = 3")
     row[6] = 999  # confidence_pm

@@ -1,5 +1,9 @@
 """One UTC day of passages in one SQLite file, so that expiry removes whole files.
 
+The file is encrypted as a whole with the day's file key (SQLCipher, see daykeys.py), so
+destroying the key destroys every copy of the day. A file written before encryption was
+introduced is encrypted in place the first time it is opened.
+
 The passage table holds only the searchable fields, so that it and its indexes stay compact;
 the signed record (the evidence) and the images sit in their own tables, the images
 encrypted with the day's key.
@@ -10,12 +14,16 @@ never updated, and triggers refuse any UPDATE of the four tables (`0002_reads_im
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
-from central.databases import open_database, scrub_wal
+from central.databases import connect, open_database, scrub_wal
 from central.store.records import (
     SUMMARY_COLUMNS,
     SUMMARY_FIELDS,
@@ -74,17 +82,88 @@ MIGRATIONS = [
     ),
 ]
 
+log = logging.getLogger(__name__)
 PASSAGE_COLUMNS = len(SUMMARY_FIELDS) + 1  # the stored fields and record_sha256
 _CHUNK = 400  # passages per lookup: 800 bound values, well under SQLite's limit
+
+
+_PLAINTEXT_HEADER = b"SQLite format 3\x00"
+
+
+def is_plaintext(path: Path) -> bool:
+    """Whether `path` is an unencrypted SQLite file (SQLCipher files start with a salt)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_PLAINTEXT_HEADER)) == _PLAINTEXT_HEADER
+    except FileNotFoundError:
+        return False
+
+
+def encrypt_in_place(path: Path, key: bytes) -> None:
+    """Replace a plaintext day file by an encrypted copy and overwrite the plaintext before
+    removing it, so an upgrade leaves no readable day behind (on SSDs the overwrite may miss
+    remapped blocks: docs/security.md). Processes opening the same file at once (ingest and
+    the web at the first start after the upgrade) take turns; the second finds it done."""
+    with path.with_name(path.name + ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_plaintext(path):
+            _encrypt(path, key)
+    path.with_name(path.name + ".lock").unlink(missing_ok=True)
+
+
+def _encrypt(path: Path, key: bytes) -> None:
+    partial = path.with_name(path.name + ".encrypting")
+    partial.unlink(missing_ok=True)
+    with closing(connect(path)) as plain:
+        plain.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with closing(sqlite3.connect(path, isolation_level=None)) as plain:
+        plain.execute("PRAGMA journal_mode=DELETE")
+    with closing(connect(partial, key)) as encrypted:
+        encrypted.execute("PRAGMA journal_mode=DELETE")
+        encrypted.execute(f"ATTACH DATABASE '{path}' AS plaintext KEY ''")
+        encrypted.execute("SELECT sqlcipher_export('main', 'plaintext')")
+        encrypted.execute("DETACH DATABASE plaintext")
+    _overwrite(path)
+    partial.replace(path)
+    log.warning("store: day file %s was plaintext; encrypted with its day key", path.name)
+
+
+def _overwrite(path: Path) -> None:
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        for _ in range(0, size, 1 << 20):
+            handle.write(b"\0" * min(1 << 20, size - handle.tell()))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def copy_day_file(source: Path, target: Path, key: bytes) -> None:
+    """A consistent copy of a live day file (SQLite's online backup), encrypted with the
+    same key: a backup never holds a readable day."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    # sqlcipher_export, not the backup API: SQLite's backup copies pages past the codec and
+    # would write the copy's first page in plaintext.
+    with closing(connect(source, key)) as src:
+        src.execute(f"ATTACH DATABASE '{partial}' AS copy KEY \"x'{key.hex()}'\"")
+        try:
+            src.execute("BEGIN")  # one read snapshot while ingest goes on writing
+            src.execute("SELECT sqlcipher_export('copy')")
+            src.execute("COMMIT")
+        finally:
+            src.execute("DETACH DATABASE copy")
+    partial.replace(target)
 
 
 class DayFile:
     """An open day file. Not thread-safe: each thread opens its own."""
 
-    def __init__(self, path: Path, day: date) -> None:
+    def __init__(self, path: Path, day: date, key: bytes) -> None:
         self.path = path
         self.day = day
-        self.db = open_database(path, MIGRATIONS)
+        if is_plaintext(path):
+            encrypt_in_place(path, key)
+        self.db = open_database(path, MIGRATIONS, key)
 
     def close(self) -> None:
         self.db.close()
@@ -272,6 +351,13 @@ class DayFile:
 
     def rows_for_statistics(self) -> sqlite3.Cursor:
         return self.db.execute("SELECT camera_id, plate, country, confidence_pm FROM passages")
+
+    def oldest_captured(self, except_held: set[tuple[str, int]]) -> str | None:
+        if not except_held:
+            return self.db.execute("SELECT min(captured_at) FROM passages").fetchone()[0]
+        rows = self.db.execute("SELECT camera_id, seq, captured_at FROM passages ORDER BY 3")
+        return next((at for camera_id, seq, at in rows if (camera_id, seq) not in except_held),
+                    None)  # fmt: skip
 
     def latest_received(self) -> str | None:
         return self.db.execute("SELECT max(received_at) FROM passages").fetchone()[0]

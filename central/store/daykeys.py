@@ -1,11 +1,13 @@
 """Per-day data keys: the second lock of retention (crypto-shredding).
 
-Each UTC day's images are encrypted with that day's own AES-256-GCM key. The keys live in
-their own folder, apart from the data, one small file per day. Expiry destroys the key
-first: from then on every copy of that day's images, wherever it survives (a backup, a
-worn-out SSD block, a forgotten copy), is unreadable ciphertext.
+Each UTC day has its own 256-bit key, kept in its own folder apart from the data, one small
+file per day. Two keys are derived from it: one encrypts the day file as a whole (SQLCipher:
+every page of the file and of its write-ahead log, so plates, times, places and the signed
+records too), the other seals each image with AES-256-GCM bound to its passage. Expiry
+destroys the key first: from then on every copy of that day, wherever it survives (a backup,
+a freed page, a worn-out SSD block, a copy taken before expiry), is unreadable ciphertext.
 
-This module owns the at-rest encryption; nothing else calls AES-GCM.
+This module owns the at-rest keys; nothing else calls AES-GCM or derives a file key.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ from datetime import date
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _KEY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.key")
+# Images keep the day key itself (as sealed before the day files were encrypted); the file
+# key is derived apart, so neither use weakens the other.
+_FILE_KEY_INFO = b"anpr day file key v1 (SQLCipher raw key)"
 
 
 class DayKeyError(Exception):
@@ -34,7 +41,7 @@ class DayKeyring:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._cache: dict[date, AESGCM] = {}
+        self._cache: dict[date, bytes] = {}
         self._lock = threading.Lock()
 
     def _path(self, day: date) -> Path:
@@ -44,11 +51,11 @@ class DayKeyring:
         found = (_KEY_FILE.fullmatch(p.name) for p in self.folder.iterdir())
         return sorted(date.fromisoformat(m.group(1)) for m in found if m)
 
-    def _cipher(self, day: date, create: bool) -> AESGCM:
+    def _key(self, day: date, create: bool) -> bytes:
         with self._lock:
-            cipher = self._cache.get(day)
-            if cipher is not None:
-                return cipher
+            key = self._cache.get(day)
+            if key is not None:
+                return key
             path = self._path(day)
             if not path.exists():
                 if not create:
@@ -57,8 +64,20 @@ class DayKeyring:
             key = path.read_bytes()
             if len(key) != KEY_BYTES:
                 raise DayKeyError(f"data key file {path} is damaged ({len(key)} bytes)")
-            cipher = self._cache[day] = AESGCM(key)
-            return cipher
+            self._cache[day] = key
+            return key
+
+    def _cipher(self, day: date, create: bool) -> AESGCM:
+        return AESGCM(self._key(day, create))
+
+    def has(self, day: date) -> bool:
+        return day in self._cache or self._path(day).exists()
+
+    def file_key(self, day: date, create: bool = False) -> bytes:
+        """The day file's SQLCipher key (32 bytes); made with the day key when `create`."""
+        return HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_FILE_KEY_INFO
+        ).derive(self._key(day, create))
 
     def _write_new_key(self, path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

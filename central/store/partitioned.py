@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -111,12 +111,25 @@ class DayPartitionedStore:
         path = self.path_of(day)
         if not create and not path.exists():
             return None
-        day_file = DayFile(path, day)
+        try:
+            key = self.keys.file_key(day, create=create)
+        except DayKeyError as exc:  # a file left behind by an interrupted destruction
+            log.error("store: day file %s cannot be opened: %s", path.name, exc)
+            return None
+        day_file = DayFile(path, day, key)
         self._open[day] = day_file
         while len(self._open) > OPEN_DAY_FILES:
             _, oldest = self._open.popitem(last=False)
             oldest.close()
         return day_file
+
+    def _files(self, days: Sequence[date]) -> Iterator[DayFile]:
+        """The day files of `days` that exist and open (each opened as it is reached, so at
+        most OPEN_DAY_FILES stay open however many days a search spans)."""
+        for day in days:
+            day_file = self._day(day)
+            if day_file is not None:
+                yield day_file
 
     def _close_expired(self) -> None:
         """Close handles on days past 28 days: an open handle would keep a deleted file's
@@ -237,7 +250,8 @@ class DayPartitionedStore:
         for day in reversed(self.days()):
             if fully_expired(day, now) or len(results) >= limit:
                 break
-            results += self._day(day).recent(since, camera_id, limit - len(results))
+            for day_file in self._files([day]):
+                results += day_file.recent(since, camera_id, limit - len(results))
         return results
 
     def search_plate(
@@ -251,8 +265,8 @@ class DayPartitionedStore:
         glob = plate_glob(pattern)
         days, since, until = self._visible_days(start, end)
         results: list[StoredPassage] = []
-        for day in days:
-            results += self._day(day).by_plate(glob, country, since, until, limit - len(results))
+        for day_file in self._files(days):
+            results += day_file.by_plate(glob, country, since, until, limit - len(results))
             if len(results) >= limit:
                 break
         return results
@@ -269,10 +283,8 @@ class DayPartitionedStore:
             raise SearchError("a place search needs at least one camera")
         days, since, until = self._visible_days(start, end)
         results: list[StoredPassage] = []
-        for day in days:
-            results += self._day(day).in_window(
-                cameras, since, until, direction, limit - len(results)
-            )
+        for day_file in self._files(days):
+            results += day_file.in_window(cameras, since, until, direction, limit - len(results))
             if len(results) >= limit:
                 break
         return results
@@ -283,7 +295,7 @@ class DayPartitionedStore:
         if not cameras:
             raise SearchError("a place search needs at least one camera")
         days, since, until = self._visible_days(start, end)
-        return sum(self._day(d).count_window(cameras, since, until, direction) for d in days)
+        return sum(f.count_window(cameras, since, until, direction) for f in self._files(days))
 
     def image(self, camera_id: str, seq: int, which: str) -> bytes | None:
         """The decrypted image, or None when unknown or past 28 days."""
@@ -336,10 +348,10 @@ class DayPartitionedStore:
 
     def count(self, camera_id: str | None = None) -> int:
         """Rows physically present, expired or not (for operations and tests)."""
-        return sum(self._day(day).count(camera_id) for day in self.days())
+        return sum(day_file.count(camera_id) for day_file in self._files(self.days()))
 
     def seqs(self, camera_id: str) -> list[int]:
-        return sorted(seq for day in self.days() for seq in self._day(day).seqs(camera_id))
+        return sorted(seq for f in self._files(self.days()) for seq in f.seqs(camera_id))
 
     # --- integrity -------------------------------------------------------------------------
 
@@ -447,6 +459,12 @@ class DayPartitionedStore:
     def statistics_rows(self, day: date):
         day_file = self._day(day)
         return [] if day_file is None else day_file.rows_for_statistics()
+
+    def oldest_captured(self, day: date, except_held: set[tuple[str, int]]) -> str | None:
+        """The capture time of the day's oldest passage that no hold keeps (for the
+        retention lag metric), whether past 28 days or not."""
+        day_file = self._day(day)
+        return None if day_file is None else day_file.oldest_captured(except_held)
 
     def latest_received(self, day: date) -> str | None:
         day_file = self._day(day)
