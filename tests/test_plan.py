@@ -1,16 +1,21 @@
 """The camera plan: versions, signatures, ratification, status, mobile deployments, and the
 storage periods they give each camera."""
 
+import json
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
 
+from central.accounts.users import Identity
+from central.audit import AuditTrail
 from central.cameras import CameraRegistry
 from central.periods import active_periods, merge, storage_periods
-from central.plan.registry import CameraPlan, Entry, PlanError
+from central.plan.registry import CameraPlan, Entry, PlanError, motivation_digest
 from wire import SigningKey
 
 T = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+PROSECUTOR = Identity("p.visser", "mr. P. Visser", frozenset({"prosecutor"}))
 
 
 def at(month: int, day: int, hour: int = 12) -> datetime:
@@ -40,13 +45,26 @@ def plan(tmp_path):
     cameras.close()
 
 
-def test_fixed_camera_stores_only_after_ratification_of_signed_motivations(plan):
+@pytest.fixture
+def audit(tmp_path):
+    trail = AuditTrail(tmp_path / "audit.sqlite")
+    yield trail
+    trail.close()
+
+
+def sign(plan, audit, camera_id, signer=PROSECUTOR, shown=None):
+    """The prosecutor signs the motivation as the plan holds it now (or the text `shown`)."""
+    text = shown if shown is not None else plan.entry(2027, camera_id).motivation
+    plan.sign(2027, camera_id, signer, motivation_digest(text), audit, T)
+
+
+def test_fixed_camera_stores_only_after_ratification_of_signed_motivations(plan, audit):
     plan.draft(2027, "plan-admin", T)
     plan.add_entry(entry("a12-fixed-1"), "plan-admin", T)
     assert not plan.cameras.designated("a12-fixed-1", at(2, 1)), "a draft grants nothing"
     with pytest.raises(PlanError, match="not signed by a prosecutor: a12-fixed-1"):
         plan.ratify(2027, "hoofdofficier", T)
-    plan.sign(2027, "a12-fixed-1", "mr. J. de Vries (OvJ)", T)
+    sign(plan, audit, "a12-fixed-1")
     plan.ratify(2027, "hoofdofficier", at(1, 15))
     assert not plan.cameras.designated("a12-fixed-1", at(1, 14))
     assert plan.cameras.designated("a12-fixed-1", at(6, 1))
@@ -55,10 +73,10 @@ def test_fixed_camera_stores_only_after_ratification_of_signed_motivations(plan)
         plan.add_entry(entry("traffic-prov-3", kind="third_party"), "plan-admin", T)
 
 
-def test_suspension_for_works_cuts_the_storage_period(plan):
+def test_suspension_for_works_cuts_the_storage_period(plan, audit):
     plan.draft(2027, "plan-admin", T)
     plan.add_entry(entry("a12-fixed-1"), "plan-admin", T)
-    plan.sign(2027, "a12-fixed-1", "OvJ", T)
+    sign(plan, audit, "a12-fixed-1")
     plan.ratify(2027, "hoofdofficier", T)
     plan.set_status("a12-fixed-1", "suspended", at(3, 1), "road works", "maintainer", T)
     plan.set_status("a12-fixed-1", "active", at(3, 20), "works done", "maintainer", T)
@@ -67,10 +85,10 @@ def test_suspension_for_works_cuts_the_storage_period(plan):
     assert plan.cameras.designated("a12-fixed-1", at(3, 21))
 
 
-def test_mobile_camera_stores_only_during_recorded_deployments(plan):
+def test_mobile_camera_stores_only_during_recorded_deployments(plan, audit):
     plan.draft(2027, "plan-admin", T)
     plan.add_entry(entry("mobile-07", kind="mobile", criterion="c"), "plan-admin", T)
-    plan.sign(2027, "mobile-07", "OvJ", T)
+    sign(plan, audit, "mobile-07")
     with pytest.raises(PlanError, match="ratified"):
         plan.deploy(2027, "mobile-07", "N201", "known crime location", 52.2, 4.8,
                     at(4, 1), at(4, 8), "ram raids on jewellers", "officer", T)  # fmt: skip
@@ -132,3 +150,94 @@ def test_period_arithmetic():
         (d(5), d(20))
     ]
     assert storage_periods([], [(d(2), d(3))], []) == [(d(2), d(3))]
+
+
+# --- signatures by accounts (#20) ------------------------------------------------------------
+
+
+def drafted(plan, *camera_ids):
+    plan.draft(2027, "p.admin", T)
+    for camera_id in camera_ids:
+        plan.add_entry(entry(camera_id), "p.admin", T)
+
+
+def test_a_signature_names_the_account_covers_the_text_and_is_in_the_audit_trail(plan, audit):
+    drafted(plan, "a12-fixed-1")
+    sign(plan, audit, "a12-fixed-1")
+    signed = plan.entry(2027, "a12-fixed-1")
+    assert (signed.signed_by, signed.signer_name, signed.signed) == (
+        "p.visser", "mr. P. Visser", True,
+    )  # fmt: skip
+    (record,) = [e for e in audit.entries() if e["action"] == "plan_motivation_signed"]
+    assert record["actor"] == "p.visser" and record["at"] == "2027-01-10T09:00:00.000Z"
+    assert json.loads(record["details"]) == {
+        "year": 2027, "camera_id": "a12-fixed-1", "criterion": "b",
+        "motivation_sha256": motivation_digest(signed.motivation), "signer_name": "mr. P. Visser",
+    }  # fmt: skip
+    with pytest.raises(PlanError, match="is signed by mr. P. Visser"):
+        sign(plan, audit, "a12-fixed-1")
+
+
+def test_only_a_prosecutor_who_does_not_administer_the_plan_signs(plan, audit):
+    drafted(plan, "a12-fixed-1")
+    admin = Identity("p.admin", "P. Admin", frozenset({"plan_admin"}))
+    both = Identity("p.both", "P. Both", frozenset({"plan_admin", "prosecutor"}))
+    writer = Identity("p.admin", "P. Admin", frozenset({"prosecutor"}))
+    with pytest.raises(PlanError, match="p.admin is not a prosecutor"):
+        sign(plan, audit, "a12-fixed-1", signer=admin)
+    for signer in (both, writer):
+        with pytest.raises(PlanError, match="did not write it"):
+            sign(plan, audit, "a12-fixed-1", signer=signer)
+    assert not plan.entry(2027, "a12-fixed-1").signed_by and audit.entries() == []
+
+
+def test_a_motivation_changed_since_it_was_shown_is_not_signed(plan, audit):
+    drafted(plan, "a12-fixed-1")
+    with pytest.raises(PlanError, match="changed since it was shown to you"):
+        sign(plan, audit, "a12-fixed-1", shown="An older text the prosecutor read and agreed.")
+    assert plan.entry(2027, "a12-fixed-1").signed_by is None
+
+
+def test_revising_a_signed_motivation_voids_its_signature(plan, audit):
+    drafted(plan, "a12-fixed-1")
+    sign(plan, audit, "a12-fixed-1")
+    plan.revise(2027, "a12-fixed-1", "Rewritten: a route for drug transports, per 2026 cases.",
+                "p.admin", audit, T)  # fmt: skip
+    assert plan.entry(2027, "a12-fixed-1").signed_by is None
+    with pytest.raises(PlanError, match="not signed by a prosecutor: a12-fixed-1"):
+        plan.ratify(2027, "hoofdofficier", T)
+    revision = audit.entries()[0]
+    assert (revision["action"], json.loads(revision["details"])["voided_signature_of"]) == (
+        "plan_motivation_revised", "p.visser",
+    )  # fmt: skip
+    sign(plan, audit, "a12-fixed-1")
+    plan.ratify(2027, "hoofdofficier", T)
+
+
+def test_a_signed_motivation_cannot_be_edited_behind_the_plans_back(plan, audit):
+    drafted(plan, "a12-fixed-1", "mobile-07")
+    sign(plan, audit, "a12-fixed-1")
+    sign(plan, audit, "mobile-07")
+    with pytest.raises(sqlite3.IntegrityError, match="a signed motivation cannot change"):
+        plan.db.execute("UPDATE entries SET motivation = 'Another text, never signed by anyone.'"
+                        " WHERE camera_id = 'a12-fixed-1'")  # fmt: skip
+    # With the trigger dropped, the digest still tells: ratification refuses the entry.
+    plan.db.execute("DROP TRIGGER entries_signed_motivation_stays")
+    plan.db.execute("UPDATE entries SET motivation = 'Another text, never signed by anyone.' "
+                    "WHERE camera_id = 'a12-fixed-1'")  # fmt: skip
+    assert not plan.entry(2027, "a12-fixed-1").signed
+    with pytest.raises(PlanError, match="not signed by a prosecutor: a12-fixed-1"):
+        plan.ratify(2027, "hoofdofficier", T)
+
+
+def test_a_ratified_plans_entries_cannot_change(plan, audit):
+    drafted(plan, "a12-fixed-1")
+    sign(plan, audit, "a12-fixed-1")
+    plan.ratify(2027, "hoofdofficier", T)
+    with pytest.raises(sqlite3.IntegrityError, match="ratified plan cannot change"):
+        plan.db.execute("UPDATE entries SET signer_name = 'Someone Else'")
+    with pytest.raises(sqlite3.IntegrityError, match="ratified plan cannot change"):
+        plan.db.execute("DELETE FROM entries")
+    with pytest.raises(PlanError, match="ratified, not draft"):
+        plan.revise(2027, "a12-fixed-1", "A new text after ratification, too late now.",
+                    "p.admin", audit, T)  # fmt: skip

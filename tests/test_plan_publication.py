@@ -3,11 +3,15 @@ the plan, map and health pages rendered in a real headless Chromium."""
 
 import csv
 import io
+import json
+from datetime import UTC, datetime
 
 import pytest
 
 from central import create_app
 from central.__main__ import main as central
+from central.accounts.users import Accounts
+from central.audit import AuditTrail
 from provisioning.__main__ import main as provision
 from tests.browser import ARTEFACTS, browser_page, serve
 from tests.conftest import current_code, logged_in, make_user, write_central_config
@@ -19,6 +23,20 @@ CAMERAS = {
     "n201-prov-3": ("third_party", "b", 52.22, 4.85, "N201", "W"),
     "mobile-07": ("mobile", "c", 52.2, 4.8, "N201", "N"),
 }
+
+
+def prosecutor_secrets(config, tmp_path, username="a.jansen", roles=("prosecutor",)):
+    """A prosecutor's account, and a file only its owner reads with password and code."""
+    accounts = Accounts(config.accounts_path)
+    try:
+        secret = accounts.add(username, "mr. A. Jansen", "OM Midden-Nederland", list(roles),
+                              "correct horse battery staple", datetime.now(UTC))  # fmt: skip
+    finally:
+        accounts.close()
+    path = tmp_path / f"{username}.secrets"
+    path.write_text(f"correct horse battery staple\n{current_code(secret)}\n")
+    path.chmod(0o600)
+    return path
 
 
 @pytest.fixture
@@ -44,8 +62,9 @@ def published(tmp_path):
             "--lat", str(lat), "--lon", str(lon), "--road", road, "--direction", direction,
             "--criterion", criterion, "--by", "plan-admin",
             "--motivation", f"{road}: documented serious crime on this route.")  # fmt: skip
-        run("plan-sign", "--year", str(YEAR), "--camera-id", camera_id,
-            "--prosecutor", "mr. A. Jansen")  # fmt: skip
+    secrets = prosecutor_secrets(setup.config, tmp_path)
+    run("plan-sign", "--year", str(YEAR), "--as", "a.jansen", "--secrets", str(secrets),
+        *[arg for camera_id in CAMERAS for arg in ("--camera-id", camera_id)])  # fmt: skip
     run("plan-accept", "--camera-id", "a12-oudenrijn-e-1", "--reads", "200", "--correct", "194",
         "--by", "technician-4")  # fmt: skip
     run("plan-ratify", "--year", str(YEAR), "--by", "hoofdofficier")
@@ -62,6 +81,8 @@ def test_csv_json_and_page(published):
 
     body = client.get(f"/api/v1/plan/{YEAR}").get_json()
     assert body["version"]["state"] == "published"
+    assert body["fixed"][0]["signed_by"] == "mr. A. Jansen", "the name, never the account"
+    assert "a.jansen" not in json.dumps(body) and "motivation_sha256" not in json.dumps(body)
     assert body["locations"][0]["sections"][0]["name"] == "eastbound exit 17"
     assert client.get("/api/v1/plan").get_json()["hotlist_only"] == ["speed-cam-99"]
     assert client.get("/api/v1/plan/1999").status_code == 404
@@ -73,7 +94,7 @@ def test_csv_json_and_page(published):
     auditor = logged_in(create_app(published.config).test_client(), published.config,
                         ("auditor",), "a.auditor")  # fmt: skip
     changes = auditor.get("/api/v1/plan/changes").get_json()["changes"]
-    assert {"plan-admin", "hoofdofficier", "mr. A. Jansen", "technician-4"} <= {
+    assert {"plan-admin", "hoofdofficier", "a.jansen", "technician-4"} <= {
         c["actor"] for c in changes
     }
 
@@ -146,3 +167,69 @@ def test_only_the_published_plan_is_public_and_as_the_page_shows_it(published):
                          ("operator",), "c.operator")  # fmt: skip
     assert operator.get(f"/plan/{YEAR}/map.svg?live=1").status_code == 403
     assert operator.get("/api/v1/plan/changes").status_code == 403
+
+
+def test_a_cli_signature_needs_the_prosecutors_own_password_and_code(tmp_path, capsys):
+    setup = write_central_config(tmp_path, broker_port=1883)
+    base = ["--config", str(setup.config_path)]
+    assert central(base + ["plan-draft", "--year", str(YEAR), "--by", "p.admin"]) == 0
+    assert (
+        central(
+            base
+            + [
+                "plan-add",
+                "--year",
+                str(YEAR),
+                "--camera-id",
+                "a2-vianen-s-1",
+                "--kind",
+                "fixed",
+                "--owner",
+                "Politie",
+                "--controller",
+                "korpschef",
+                "--lat",
+                "51.99",
+                "--lon",
+                "5.09",
+                "--road",
+                "A2",
+                "--direction",
+                "S",
+                "--criterion",
+                "b",
+                "--by",
+                "p.admin",
+                "--motivation",
+                "Main route over the Lek, intensive traffic.",
+            ]
+        )
+        == 0
+    )
+    sign = base + ["plan-sign", "--year", str(YEAR), "--camera-id", "a2-vianen-s-1", "--as"]
+
+    admin = prosecutor_secrets(setup.config, tmp_path, "p.admin2", ("plan_admin",))
+    assert central(sign + ["p.admin2", "--secrets", str(admin)]) == 2
+    assert "does not hold the role prosecutor" in capsys.readouterr().err
+
+    secrets = prosecutor_secrets(setup.config, tmp_path)
+    secrets.chmod(0o644)
+    assert central(sign + ["a.jansen", "--secrets", str(secrets)]) == 2
+    assert "can be read by others: chmod 600" in capsys.readouterr().err
+    secrets.chmod(0o600)
+    password, code = secrets.read_text().splitlines()
+    secrets.write_text(f"{password}\n{'000000' if code != '000000' else '111111'}\n")
+    assert central(sign + ["a.jansen", "--secrets", str(secrets)]) == 2
+    assert "wrong user name, password or code" in capsys.readouterr().err
+
+    secrets.write_text(f"{password}\n{code}\n")
+    assert central(sign + ["a.jansen", "--secrets", str(secrets)]) == 0
+    out = capsys.readouterr().out
+    assert "Main route over the Lek" in out and "sha256 " in out
+    trail = AuditTrail(setup.config.audit_path)
+    try:
+        (signed,) = [e for e in trail.entries() if e["action"] == "plan_motivation_signed"]
+    finally:
+        trail.close()
+    assert signed["actor"] == "a.jansen"
+    assert json.loads(signed["details"])["camera_id"] == "a2-vianen-s-1"

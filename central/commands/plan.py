@@ -1,4 +1,9 @@
-"""`plan-*` commands: build, sign, ratify and publish the yearly camera plan."""
+"""`plan-*` commands: build, sign, ratify and publish the yearly camera plan.
+
+`plan-sign` is a prosecutor's own act: `--as` names their account, whose holder confirms it
+with password and a fresh code (`central.commands.identity`); the motivation is shown first
+and its digest is what the signature covers.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+from central.audit import AuditTrail
 from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment
+from central.commands.identity import ConfirmationFailed, confirm_person
 from central.config import CentralConfig
 from central.plan.publication import plan_csv
-from central.plan.registry import CameraPlan, Entry, PlanError
+from central.plan.registry import SIGNER_ROLE, CameraPlan, Entry, PlanError, motivation_digest
 from node import wallclock
 
 COMMANDS = {
-    "plan-draft", "plan-location", "plan-section", "plan-add", "plan-sign", "plan-ratify",
-    "plan-publish", "plan-status", "plan-accept", "plan-deploy", "plan-export",
+    "plan-draft", "plan-location", "plan-section", "plan-add", "plan-sign", "plan-revise",
+    "plan-ratify", "plan-publish", "plan-status", "plan-accept", "plan-deploy", "plan-export",
 }  # fmt: skip
 
 
@@ -54,10 +61,18 @@ def add_parsers(commands) -> None:
     add.add_argument("--lane", type=int, default=0)
     add.add_argument("--criterion", choices=["a", "b", "c"], required=True)
     add.add_argument("--motivation", required=True)
-    sign = command("plan-sign", "a prosecutor signs a camera's motivation", by=False)
+    sign = command("plan-sign", "a prosecutor signs cameras' motivations", by=False)
     sign.add_argument("--year", type=int, required=True)
-    sign.add_argument("--camera-id", required=True)
-    sign.add_argument("--prosecutor", required=True)
+    sign.add_argument("--camera-id", dest="camera_ids", action="append", required=True,
+                      help="repeat to sign several motivations with one confirmation")  # fmt: skip
+    sign.add_argument("--as", dest="signer", required=True, help="the prosecutor's account")
+    sign.add_argument("--secrets", type=Path, default=None,
+                      help="password and code, two lines, in a file only you can read ('-': "
+                           "standard input); prompted for when absent")  # fmt: skip
+    revise = command("plan-revise", "rewrite a draft motivation (voids its signature)")
+    revise.add_argument("--year", type=int, required=True)
+    revise.add_argument("--camera-id", required=True)
+    revise.add_argument("--motivation", required=True)
     ratify = command("plan-ratify", "ratify a draft whose motivations are all signed")
     ratify.add_argument("--year", type=int, required=True)
     publish = command("plan-publish", "publish a ratified plan")
@@ -91,7 +106,10 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
     cameras = CameraRegistry(config.cameras_path)
     plan = CameraPlan(config.plan_path, cameras)
     try:
-        _run(plan, args, wallclock.now())
+        if args.command in ("plan-sign", "plan-revise"):
+            _run_signature(config, plan, args, wallclock.now())
+        else:
+            _run(plan, args, wallclock.now())
     except sqlite3.IntegrityError as exc:
         raise PlanError(
             f"{args.command}: already recorded, or names something unknown ({exc})"
@@ -100,6 +118,44 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         plan.close()
         cameras.close()
     return 0
+
+
+def _run_signature(
+    config: CentralConfig, plan: CameraPlan, args: argparse.Namespace, now: datetime
+) -> None:
+    """Signing and revising a motivation: both in the audit trail."""
+    audit = AuditTrail(config.audit_path)
+    try:
+        if args.command == "plan-revise":
+            plan.revise(args.year, args.camera_id, args.motivation, args.by, audit, now)
+        else:
+            _sign(config, plan, audit, args, now)
+    finally:
+        audit.close()
+    print(f"{args.command}: done")
+
+
+def _sign(
+    config: CentralConfig, plan: CameraPlan, audit: AuditTrail, args: argparse.Namespace,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Show each motivation with its digest, confirm the prosecutor once (a code's time step
+    is used once), then sign exactly the texts shown."""
+    shown = {}
+    for camera_id in args.camera_ids:
+        entry = plan.entry(args.year, camera_id)
+        if entry is None:
+            raise PlanError(f"camera {camera_id} is not in the {args.year} plan")
+        shown[camera_id] = motivation_digest(entry.motivation)
+        print(f"motivation of {camera_id} in plan {args.year} (criterion {entry.criterion}):\n"
+              f"  {entry.motivation}\n  sha256 {shown[camera_id]}")  # fmt: skip
+    act = f"signing {len(shown)} motivation(s) of plan {args.year}"
+    try:
+        signer = confirm_person(config, args.signer, args.secrets, SIGNER_ROLE, act, now)
+    except ConfirmationFailed as exc:
+        raise PlanError(str(exc)) from None
+    for camera_id, digest in shown.items():
+        plan.sign(args.year, camera_id, signer, digest, audit, now)
 
 
 def _run(plan: CameraPlan, args: argparse.Namespace, now: datetime) -> None:
@@ -119,8 +175,6 @@ def _run(plan: CameraPlan, args: argparse.Namespace, now: datetime) -> None:
             signed_by=None, signed_at=None,
         )  # fmt: skip
         plan.add_entry(entry, args.by, now)
-    elif c == "plan-sign":
-        plan.sign(args.year, args.camera_id, args.prosecutor, now)
     elif c == "plan-ratify":
         plan.ratify(args.year, args.by, now)
     elif c == "plan-publish":

@@ -5,7 +5,9 @@ the plan); mobile cameras by number and kind of location; last year's mobile dep
 cameras that only feed hotlists listed apart, so nobody takes them for plan cameras.
 
 Only a published version is shown, and never more than the page shows: no draft, no future
-mobile deployment (where and why a camera will stand is operational), no staff account.
+mobile deployment (where and why a camera will stand is operational), no staff account. A
+motivation is shown as signed by the full name of the prosecutor's account that signed it,
+never by the account's user name.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import asdict
 from xml.sax.saxutils import escape
 
 from central.plan.geodata import CITIES, MOTORWAYS, OUTLINE
-from central.plan.registry import CRITERIA, CameraPlan
+from central.plan.registry import CRITERIA, CameraPlan, Entry
 
 CSV_FIELDS = (
     "year", "camera_id", "kind", "owner", "controller", "road", "direction", "lane", "lat",
@@ -25,6 +27,21 @@ CSV_FIELDS = (
 )  # fmt: skip
 CRITERION_COLOURS = {"a": "#c0392b", "b": "#1f5fa8", "c": "#7d3c98"}
 STATE_COLOURS = {"OK": "#0a6b2d", "DEGRADED": "#d68a00", "OFFLINE": "#b00020"}
+
+
+# What the public sees of an entry: the account behind a signature stays inside.
+PRIVATE_ENTRY_FIELDS = ("signed_by", "signer_name", "motivation_sha256")
+
+
+def signer_of(entry: Entry) -> str:
+    """The signer's full name, as their account gives it ('' when unsigned or void)."""
+    return (entry.signer_name or "") if entry.signed else ""
+
+
+def public_entry(entry: Entry) -> dict:
+    fields = {k: v for k, v in asdict(entry).items() if k not in PRIVATE_ENTRY_FIELDS}
+    return {**fields, "signed_by": signer_of(entry), "signed_at": entry.signed_at or "",
+            "lat": entry.lat_e7 / 1e7, "lon": entry.lon_e7 / 1e7}  # fmt: skip
 
 
 def plan_csv(plan: CameraPlan, year: int) -> str:
@@ -47,8 +64,8 @@ def plan_csv(plan: CameraPlan, year: int) -> str:
                 e.criterion,
                 CRITERIA[e.criterion],
                 e.motivation,
-                e.signed_by or "",
-                e.signed_at or "",
+                signer_of(e),
+                e.signed_at if e.signed else "",
             )  # fmt: skip
         )
     return out.getvalue()
@@ -74,9 +91,7 @@ def public_plan(plan: CameraPlan, year: int) -> dict:
     context = plan_context(plan, year)
     return {
         "version": context["version"],
-        "fixed": [
-            {**asdict(e), "lat": e.lat_e7 / 1e7, "lon": e.lon_e7 / 1e7} for e in context["fixed"]
-        ],
+        "fixed": [public_entry(e) for e in context["fixed"]],
         "mobile_count": context["mobile_count"],
         "mobile_by_criterion": context["mobile_by_criterion"],
         "last_year_deployments": context["last_year_deployments"],
@@ -98,6 +113,7 @@ def plan_context(plan: CameraPlan, year: int) -> dict:
         "last_year_deployments": plan.deployments(year - 1),
         "hotlist_only": plan.hotlist_only(),
         "criteria": CRITERIA,
+        "signers": {e.camera_id: signer_of(e) for e in entries},
         "acceptance": {e.camera_id: plan.acceptance(e.camera_id) for e in entries},
     }
 

@@ -4,14 +4,24 @@ Every change names who made it and is logged. Entries can only be added to a dra
 version is ratified only when every entry's motivation is signed by a prosecutor; fixed
 cameras therefore enter the 28-day store only through a ratified version. After each change
 that affects storage, the camera's effective designations are recomputed.
+
+A signature is an act of a prosecutor's account (a web session, or a confirmation with
+password and second factor on the command line), never a typed name. It records the
+account, the name it signs with and the digest of the motivation as the signer saw it, and
+goes into the audit trail. Revising a signed motivation voids its signature (a trigger
+refuses any other change of it), and ratification checks every digest again; once ratified,
+a plan's entries cannot change at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from central.accounts.users import Identity
+from central.audit import AuditTrail
 from central.cameras import CameraRegistry
 from central.databases import open_database
 from central.periods import storage_periods, year_bounds
@@ -26,6 +36,7 @@ CRITERIA = {
     "b": "intensive traffic or special function",
     "c": "known crime location",
 }
+SIGNER_ROLE = "prosecutor"
 
 
 class PlanError(Exception):
@@ -49,12 +60,27 @@ class Entry:
     motivation: str
     signed_by: str | None
     signed_at: str | None
+    signer_name: str | None = None
+    motivation_sha256: str | None = None
+
+    @property
+    def signed(self) -> bool:
+        """Signed, and signed for the motivation it holds now."""
+        return self.signed_by is not None and self.motivation_sha256 == motivation_digest(
+            self.motivation
+        )
 
 
 _ENTRY_COLUMNS = (
     "year, camera_id, kind, owner, controller, section_id, lat_e7, lon_e7, road, direction, "
-    "lane, criterion, motivation, signed_by, signed_at"
+    "lane, criterion, motivation, signed_by, signed_at, signer_name, motivation_sha256"
 )
+_ADDED_COLUMNS = _ENTRY_COLUMNS.split(", signed_by")[0] + ", added_by"
+
+
+def motivation_digest(motivation: str) -> str:
+    """What a signature covers: the motivation's exact text (SHA-256 of its UTF-8)."""
+    return hashlib.sha256(motivation.encode()).hexdigest()
 
 
 def _parse(text: str) -> datetime:
@@ -104,7 +130,7 @@ class CameraPlan:
 
     def ratify(self, year: int, by: str, now: datetime) -> None:
         version = self._require_state(year, "draft")
-        unsigned = [e.camera_id for e in self.entries(year) if not e.signed_by]
+        unsigned = [e.camera_id for e in self.entries(year) if not e.signed]
         if unsigned:
             raise PlanError(f"motivations not signed by a prosecutor: {', '.join(unsigned)}")
         if not self.entries(year):
@@ -204,23 +230,95 @@ class CameraPlan:
             raise PlanError("the written motivation is part of the plan: write it out")
         if entry.direction not in DIRECTIONS:
             raise PlanError(f"direction must be one of {', '.join(DIRECTIONS)}")
-        values = [getattr(entry, c.strip()) for c in _ENTRY_COLUMNS.split(",")]
-        values[-2:] = [None, None]
+        columns = [c.strip() for c in _ADDED_COLUMNS.split(",")]
+        values = [getattr(entry, c) for c in columns[:-1]] + [by]
         self.db.execute(
-            f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 15)})", values
+            f"INSERT INTO entries ({_ADDED_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
+            values,
         )
         self._log(by, f"added {entry.kind} camera {entry.camera_id} to plan {entry.year} "
                       f"(criterion {entry.criterion})", now)  # fmt: skip
 
-    def sign(self, year: int, camera_id: str, prosecutor: str, now: datetime) -> None:
+    def sign(
+        self, year: int, camera_id: str, signer: Identity, shown_sha256: str, audit: AuditTrail,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """The prosecutor `signer` signs the motivation they were shown (`shown_sha256`, so a
+        text revised in between is not signed unseen). The signature and its audit entry are
+        written together: the plan holds no signature the trail lacks."""
+        entry = self._signable(year, camera_id, signer, shown_sha256)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute(
+                "UPDATE entries SET signed_by = ?, signer_name = ?, signed_at = ?, "
+                "motivation_sha256 = ? WHERE year = ? AND camera_id = ?",
+                (signer.username, signer.full_name, format_timestamp(now), shown_sha256, year,
+                 camera_id),
+            )  # fmt: skip
+            self._log(signer.username, f"signed the motivation of {camera_id} in plan {year}", now)
+            details = {"year": year, "camera_id": camera_id, "criterion": entry.criterion,
+                       "motivation_sha256": shown_sha256,
+                       "signer_name": signer.full_name}  # fmt: skip
+            audit.append(signer.username, "plan_motivation_signed", details, now)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _signable(self, year: int, camera_id: str, signer: Identity, shown_sha256: str) -> Entry:
+        """The entry, when `signer` may sign it as shown; PlanError says why not."""
         self._require_state(year, "draft")
-        if self.entry(year, camera_id) is None:
+        entry = self.entry(year, camera_id)
+        if entry is None:
             raise PlanError(f"camera {camera_id} is not in the {year} plan")
-        self.db.execute(
-            "UPDATE entries SET signed_by = ?, signed_at = ? WHERE year = ? AND camera_id = ?",
-            (prosecutor, format_timestamp(now), year, camera_id),
-        )
-        self._log(prosecutor, f"signed the motivation of {camera_id} in plan {year}", now)
+        if SIGNER_ROLE not in signer.roles:
+            raise PlanError(f"{signer.username} is not a prosecutor: only a prosecutor signs")
+        if "plan_admin" in signer.roles or signer.username == self._added_by(year, camera_id):
+            raise PlanError(f"{signer.username} administers the plan: a motivation is signed "
+                            "by a prosecutor who did not write it")  # fmt: skip
+        if entry.signed_by is not None:
+            raise PlanError(f"the motivation of {camera_id} is signed by {entry.signer_name}")
+        if shown_sha256 != motivation_digest(entry.motivation):
+            raise PlanError(f"the motivation of {camera_id} changed since it was shown to you: "
+                            "read it again before signing")  # fmt: skip
+        return entry
+
+    def _added_by(self, year: int, camera_id: str) -> str:
+        row = self.db.execute(
+            "SELECT added_by FROM entries WHERE year = ? AND camera_id = ?", (year, camera_id)
+        ).fetchone()
+        return row[0] if row else ""
+
+    def revise(
+        self, year: int, camera_id: str, motivation: str, by: str, audit: AuditTrail,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """Rewrite a draft entry's motivation; a signature it had is void and must be given
+        again (the trail records the revision, with both digests)."""
+        self._require_state(year, "draft")
+        entry = self.entry(year, camera_id)
+        if entry is None:
+            raise PlanError(f"camera {camera_id} is not in the {year} plan")
+        if len(motivation.strip()) < 20:
+            raise PlanError("the written motivation is part of the plan: write it out")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute(
+                "UPDATE entries SET motivation = ?, signed_by = NULL, signer_name = NULL, "
+                "signed_at = NULL, motivation_sha256 = NULL WHERE year = ? AND camera_id = ?",
+                (motivation, year, camera_id),
+            )
+            voided = f" (voids the signature of {entry.signer_name})" if entry.signed_by else ""
+            self._log(by, f"revised the motivation of {camera_id} in plan {year}{voided}", now)
+            details = {"year": year, "camera_id": camera_id,
+                       "was_sha256": motivation_digest(entry.motivation),
+                       "now_sha256": motivation_digest(motivation),
+                       "voided_signature_of": entry.signed_by or ""}  # fmt: skip
+            audit.append(by, "plan_motivation_revised", details, now)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def entry(self, year: int, camera_id: str) -> Entry | None:
         row = self.db.execute(

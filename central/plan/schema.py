@@ -81,4 +81,23 @@ MIGRATIONS = [
         )
         """,
     ),
+    (
+        # Signatures by accounts (#20): the signer's account and full name, the digest of the
+        # motivation signed, and who added the entry (who may therefore not sign it).
+        "0002_account_signatures",
+        """
+        ALTER TABLE entries ADD COLUMN added_by TEXT NOT NULL DEFAULT '';
+        ALTER TABLE entries ADD COLUMN signer_name TEXT;
+        ALTER TABLE entries ADD COLUMN motivation_sha256 TEXT;
+        CREATE TRIGGER entries_signed_motivation_stays BEFORE UPDATE OF motivation ON entries
+            WHEN OLD.signed_by IS NOT NULL AND NEW.signed_by IS NOT NULL
+            BEGIN SELECT RAISE(ABORT, 'a signed motivation cannot change; revise it'); END;
+        CREATE TRIGGER entries_fixed_after_draft BEFORE UPDATE ON entries
+            WHEN (SELECT state FROM versions WHERE year = OLD.year) != 'draft'
+            BEGIN SELECT RAISE(ABORT, 'entries of a ratified plan cannot change'); END;
+        CREATE TRIGGER entries_kept_after_draft BEFORE DELETE ON entries
+            WHEN (SELECT state FROM versions WHERE year = OLD.year) != 'draft'
+            BEGIN SELECT RAISE(ABORT, 'entries of a ratified plan cannot change'); END
+        """,
+    ),
 ]
