@@ -2,6 +2,12 @@
 
 A bundle is a zip: `manifest.json` (signed by the release key) and the files it names.
 Every bundle made is recorded against the camera (or `*`), with maker and approver.
+
+Maker and approver are two different people with accounts (#20): `anpr-central bundle-make`
+confirms each with password and a fresh second-factor code before the release key signs;
+the maker must hold MAKER_ROLE and the approver APPROVER_ROLE (technical supervision: the
+people who answer for what runs on the units). The history is append-only, and marks the
+bundles whose names were confirmed accounts (older ones carry typed names).
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from wire import SigningKey
 from wire.bundles import BundleFile, Manifest, sign_manifest
 from wire.fields import format_timestamp
 
+MAKER_ROLE = "maintainer"
+APPROVER_ROLE = "maintainer"
+
 MIGRATIONS = [
     (
         "0001_bundles",
@@ -33,6 +42,16 @@ MIGRATIONS = [
             manifest_sha256 TEXT NOT NULL
         );
         CREATE INDEX bundles_camera ON bundles (camera_id, approved_at)
+        """,
+    ),
+    (
+        "0002_confirmed_people",
+        """
+        ALTER TABLE bundles ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
+        CREATE TRIGGER bundles_no_update BEFORE UPDATE ON bundles
+            BEGIN SELECT RAISE(ABORT, 'the bundle history is append-only'); END;
+        CREATE TRIGGER bundles_no_delete BEFORE DELETE ON bundles
+            BEGIN SELECT RAISE(ABORT, 'the bundle history is append-only'); END
         """,
     ),
 ]
@@ -85,9 +104,10 @@ class BundleHistory:
     def close(self) -> None:
         self.db.close()
 
-    def record(self, manifest: Manifest, manifest_bytes: bytes) -> None:
+    def record(self, manifest: Manifest, manifest_bytes: bytes, confirmed: bool) -> None:
+        """`confirmed`: maker and approver were accounts that confirmed with a second factor."""
         self.db.execute(
-            "INSERT INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 manifest.bundle_id,
                 manifest.camera_id,
@@ -97,15 +117,16 @@ class BundleHistory:
                 format_timestamp(manifest.approved_at),
                 ",".join(f.path for f in manifest.files),
                 hashlib.sha256(manifest_bytes).hexdigest(),
+                int(confirmed),
             ),
         )
 
     def for_camera(self, camera_id: str) -> list[dict]:
         rows = self.db.execute(
-            "SELECT bundle_id, camera_id, version, made_by, approved_by, approved_at, files "
-            "FROM bundles WHERE camera_id IN (?, '*') ORDER BY approved_at DESC",
+            "SELECT bundle_id, camera_id, version, made_by, approved_by, approved_at, files, "
+            "confirmed FROM bundles WHERE camera_id IN (?, '*') ORDER BY approved_at DESC",
             (camera_id,),
         )
         keys = ("bundle_id", "camera_id", "version", "made_by", "approved_by", "approved_at",
-                "files")  # fmt: skip
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+                "files", "confirmed")  # fmt: skip
+        return [{**dict(zip(keys, row, strict=True)), "confirmed": bool(row[-1])} for row in rows]

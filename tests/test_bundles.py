@@ -1,5 +1,7 @@
 """Change control: only signed, approved bundles meant for this unit are installed."""
 
+import json
+import sqlite3
 import zipfile
 from datetime import UTC, datetime
 
@@ -7,12 +9,13 @@ import pytest
 
 from central import create_app
 from central.__main__ import main as central
-from central.bundles import SourceFile, make_bundle
+from central.audit import AuditTrail
+from central.bundles import BundleHistory, SourceFile, make_bundle
 from edge_agent.__main__ import main as agent
 from edge_agent.bundles import BundleRefused, history, install_bundle
 from node.keyfiles import load_signing_key, load_verify_key
 from provisioning.__main__ import main as provision
-from tests.conftest import logged_in, write_central_config
+from tests.conftest import current_code, logged_in, make_user, write_central_config
 from wire import SigningKey
 from wire.errors import MalformedRecord
 
@@ -35,6 +38,27 @@ def payload(tmp_path):
     return folder
 
 
+def secrets_of(config, tmp_path, username, roles=("maintainer",)):
+    """A personal account, and a file only its owner reads with its password and a code."""
+    _, password, secret = make_user(config, username, roles)
+    path = tmp_path / f"{username}.secrets"
+    path.write_text(f"{password}\n{current_code(secret)}\n")
+    path.chmod(0o600)
+    return path
+
+
+def bundle_make(setup, release, payload, out, maker, approver, maker_secrets, approver_secrets):
+    return central(
+        ["--config", str(setup.config_path), "bundle-make",
+         "--release-key", str(release / "release.key"), "--camera-id", CAMERA,
+         "--version", "agent-0.2.0", "--maker", maker, "--approver", approver,
+         "--maker-secrets", str(maker_secrets), "--approver-secrets", str(approver_secrets),
+         "--file", str(payload / "agent.toml"),
+         "--file", f"{payload / 'plate_reader.onnx'}=models/plate_reader.onnx",
+         "--out", str(out)]
+    )  # fmt: skip
+
+
 def test_make_record_install_and_show_in_history(tmp_path, release, payload, capsys):
     setup = write_central_config(tmp_path / "central", broker_port=1883)
     provision(["camera-key", "--camera-id", CAMERA, "--out", str(tmp_path / "keys")])
@@ -42,12 +66,9 @@ def test_make_record_install_and_show_in_history(tmp_path, release, payload, cap
     central(config + ["camera-add", "--camera-id", CAMERA, "--public-key",
                       str(tmp_path / "keys" / f"{CAMERA}.pub")])  # fmt: skip
     bundle = tmp_path / "bundle.zip"
-    make = ["bundle-make", "--release-key", str(release / "release.key"), "--camera-id", CAMERA,
-            "--version", "agent-0.2.0", "--made-by", "dev-jan", "--approved-by", "cab-marie",
-            "--file", str(payload / "agent.toml"),
-            "--file", f"{payload / 'plate_reader.onnx'}=models/plate_reader.onnx",
-            "--out", str(bundle)]  # fmt: skip
-    assert central(config + make) == 0
+    jan = secrets_of(setup.config, tmp_path, "dev-jan")
+    marie = secrets_of(setup.config, tmp_path, "cab-marie")
+    assert bundle_make(setup, release, payload, bundle, "dev-jan", "cab-marie", jan, marie) == 0
 
     unit = tmp_path / "unit"
     unit.mkdir()
@@ -74,9 +95,61 @@ path = "spool.sqlite"
 
     client = logged_in(create_app(setup.config).test_client(), setup.config)
     recorded = client.get(f"/api/v1/cameras/{CAMERA}/history").get_json()["bundles"]
-    assert [(b["version"], b["made_by"], b["approved_by"]) for b in recorded] == [
-        ("agent-0.2.0", "dev-jan", "cab-marie")
+    assert [(b["version"], b["made_by"], b["approved_by"], b["confirmed"]) for b in recorded] == [
+        ("agent-0.2.0", "dev-jan", "cab-marie", True)
     ]
+    trail = AuditTrail(setup.config.audit_path)
+    try:
+        acts = [(e["actor"], e["action"], json.loads(e["details"])) for e in trail.entries()]
+    finally:
+        trail.close()
+    made, approved = [a for a in reversed(acts) if a[1] in ("bundle_made", "bundle_approved")]
+    assert (made[:2], approved[:2]) == (
+        ("dev-jan", "bundle_made"),
+        ("cab-marie", "bundle_approved"),
+    )
+    assert made[2]["bundle_id"] == entry["bundle_id"] and len(made[2]["manifest_sha256"]) == 64
+    central_history = BundleHistory(setup.config.bundles_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            central_history.db.execute("UPDATE bundles SET approved_by = 'someone-else'")
+    finally:
+        central_history.close()
+
+
+def test_a_bundle_needs_two_different_confirmed_people(tmp_path, release, payload, capsys):
+    setup = write_central_config(tmp_path / "central", broker_port=1883)
+    out = tmp_path / "bundle.zip"
+    jan = secrets_of(setup.config, tmp_path, "dev-jan")
+    with_jan = (setup, release, payload, out, "dev-jan")
+    assert bundle_make(*with_jan, "dev-jan", jan, jan) == 2
+    assert "cannot approve their own bundle" in capsys.readouterr().err
+
+    assert bundle_make(*with_jan, "cab-nobody", jan, jan) == 2  # no such account
+    assert "cab-nobody not confirmed" in capsys.readouterr().err
+    jan = secrets_of(setup.config, tmp_path, "dev-jan2")  # jan's code was spent above
+    officer = secrets_of(setup.config, tmp_path, "o.officer", roles=("plan_admin",))
+    assert bundle_make(setup, release, payload, out, "dev-jan2", "o.officer", jan, officer) == 2
+    assert "does not hold the role maintainer" in capsys.readouterr().err
+
+    marie = secrets_of(setup.config, tmp_path, "cab-marie")
+    password, code = marie.read_text().splitlines()
+    marie.write_text(f"{password}\n{'000000' if code != '000000' else '111111'}\n")
+    jan = secrets_of(setup.config, tmp_path, "dev-jan3")
+    assert bundle_make(setup, release, payload, out, "dev-jan3", "cab-marie", jan, marie) == 2
+    assert "wrong user name, password or code" in capsys.readouterr().err
+
+    marie.write_text(f"{password}\n{code}\n")
+    marie.chmod(0o640)
+    jan = secrets_of(setup.config, tmp_path, "dev-jan4")
+    assert bundle_make(setup, release, payload, out, "dev-jan4", "cab-marie", jan, marie) == 2
+    assert "can be read by others" in capsys.readouterr().err
+    assert not out.exists(), "no bundle is signed for a refused pair"
+    central_history = BundleHistory(setup.config.bundles_path)
+    try:
+        assert central_history.for_camera(CAMERA) == []
+    finally:
+        central_history.close()
 
 
 def bundle_for(tmp_path, release_dir, payload, camera_id=CAMERA, key=None):

@@ -4,13 +4,16 @@ and the signed change bundles units install."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from central.bundles import BundleHistory, SourceFile, make_bundle
+from central.accounts.users import Identity
+from central.bundles import APPROVER_ROLE, MAKER_ROLE, BundleHistory, SourceFile, make_bundle
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.commands.cli import parse_moment, record_action
+from central.commands.identity import ConfirmationFailed, confirm_person
 from central.config import CentralConfig
 from central.enrollment import issue_token
 from central.purposes import PURPOSES, PurposeError
@@ -52,8 +55,13 @@ def add_parsers(commands) -> None:
     bundle.add_argument("--release-key", type=Path, required=True)
     bundle.add_argument("--camera-id", required=True, help="a camera id, or '*' for all")
     bundle.add_argument("--version", required=True)
-    bundle.add_argument("--made-by", required=True)
-    bundle.add_argument("--approved-by", required=True, help="not the maker: four eyes")
+    bundle.add_argument("--maker", required=True, help=f"the maker's account ({MAKER_ROLE})")
+    approver = f"the approver's account ({APPROVER_ROLE}), not the maker's: four eyes"
+    bundle.add_argument("--approver", required=True, help=approver)
+    for who in ("maker", "approver"):
+        bundle.add_argument(f"--{who}-secrets", type=Path, default=None,
+                            help=f"the {who}'s password and code, two lines, in a file only "
+                                 "its owner reads; prompted for when absent")  # fmt: skip
     bundle.add_argument("--file", action="append", required=True, help="SOURCE[=NAME]; repeat")
     bundle.add_argument("--out", type=Path, required=True)
     commands.add_parser("camera-list", help="list registered cameras")
@@ -128,31 +136,56 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm_two_people(
+    config: CentralConfig, args: argparse.Namespace, now: datetime
+) -> tuple[Identity, Identity]:
+    """Maker and approver, two different accounts, each confirmed by password and code."""
+    if args.maker == args.approver:
+        raise CameraRegistryError(
+            f"bundle refused: {args.maker} cannot approve their own bundle; name another approver"
+        )
+    act = f"bundle {args.version} for {args.camera_id}"
+    try:
+        maker = confirm_person(config, args.maker, args.maker_secrets, MAKER_ROLE,
+                               f"making {act}", now)  # fmt: skip
+        approver = confirm_person(config, args.approver, args.approver_secrets, APPROVER_ROLE,
+                                  f"approving {act}", now)  # fmt: skip
+    except ConfirmationFailed as exc:
+        raise CameraRegistryError(f"bundle refused: {exc}") from None
+    return maker, approver
+
+
 def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    maker, approver = _confirm_two_people(config, args, now)
     files = []
     for spec in args.file:
         source, _, name = spec.partition("=")
         files.append(SourceFile(Path(source), name or Path(source).name))
     try:
         manifest = make_bundle(
-            files, args.camera_id, args.version, args.made_by, args.approved_by,
+            files, args.camera_id, args.version, maker.username, approver.username,
             load_signing_key(args.release_key), now, args.out,
         )  # fmt: skip
     except WireError as exc:
         raise CameraRegistryError(f"bundle refused: {exc}") from None
     except OSError as exc:
         raise CameraRegistryError(f"cannot read a bundle file: {exc}") from None
+    with zipfile.ZipFile(args.out) as bundle:
+        manifest_bytes = bundle.read("manifest.json")
+    history = BundleHistory(config.bundles_path)
+    try:
+        history.record(manifest, manifest_bytes, confirmed=True)
+    finally:
+        history.close()
     details = {
         "bundle_id": manifest.bundle_id,
         "camera_id": manifest.camera_id,
         "version": manifest.version,
-        "approved_by": manifest.approved_by,
+        "files": [f.path for f in manifest.files],
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        "made_by": maker.username,
+        "approved_by": approver.username,
     }
-    record_action(config, "bundle_made", details, args.made_by)
-    history = BundleHistory(config.bundles_path)
-    try:
-        with zipfile.ZipFile(args.out) as bundle:
-            history.record(manifest, bundle.read("manifest.json"))
-    finally:
-        history.close()
+    record_action(config, "bundle_made", details, maker.username)
+    record_action(config, "bundle_approved", details, approver.username)
     print(f"bundle {manifest.bundle_id} ({manifest.version}) for {manifest.camera_id}: {args.out}")
