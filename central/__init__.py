@@ -41,6 +41,7 @@ def create_app(config: CentralConfig) -> Flask:
         passages,
         plan,
         plan_admin,
+        prosecutor,
         requests,
         requests_api,
         results,
@@ -51,7 +52,7 @@ def create_app(config: CentralConfig) -> Flask:
     from central.web.security_headers import add_security_headers, template_values
 
     for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
-                   requests, requests_api, oversight, results, security):  # fmt: skip
+                   requests, requests_api, oversight, results, security, prosecutor):  # fmt: skip
         app.register_blueprint(module.bp)
     app.teardown_appcontext(stores.close_all)
     app.context_processor(navigation)

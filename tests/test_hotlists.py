@@ -214,8 +214,11 @@ def test_wildcard_entries_follow_changes_and_expiry(lists):
     store, list_id = lists
     store.approve(list_id, "OvJ", NOW)
     assert store.hits("XT456B", "", NOW) == []
-    store.add_entry(list_id, "XT4*", "", "gang", "report", NOW + timedelta(hours=1), "d", NOW)
-    assert len(store.hits("XT456B", "", NOW)) == 1, "a new wildcard entry counts at once"
+    entry = store.add_entry(list_id, "XT4*", "", "gang", "report", NOW + timedelta(hours=1),
+                            "d", NOW)  # fmt: skip
+    assert store.hits("XT456B", "", NOW) == [], "added after the list's approval: it waits"
+    store.approve_entry(entry, "p.prosecutor", NOW)
+    assert len(store.hits("XT456B", "", NOW)) == 1, "approved, it counts at once"
     assert store.hits("XT456B", "", NOW + timedelta(hours=2)) == [], "and stops at its expiry"
 
 

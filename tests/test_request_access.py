@@ -13,7 +13,7 @@ from central.__main__ import main
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.requests.store import Requests
-from tests.conftest import current_code, write_central_config
+from tests.conftest import confirm_order, confirm_order_in, current_code, write_central_config
 from tests.test_requests import order
 
 PASSWORD = "correct horse battery staple"
@@ -49,7 +49,8 @@ class Site:
         client.csrf = re.search(rb'name="csrf" value="([^"]+)"', page.data).group(1).decode()
         return client
 
-    def request(self, **changes) -> int:
+    def request(self, confirmed: bool = True, **changes) -> int:
+        """A registered request; its order confirmed by a prosecutor's account, unless not."""
         from central.audit import AuditTrail
         from central.requests.workflow import Workflow
 
@@ -60,7 +61,11 @@ class Site:
         trail = AuditTrail(self.config.audit_path)
         try:
             flow = Workflow(requests, Register(accounts), trail)
-            return flow.submit(order(**changes), "r.requester", "unit-midden", datetime.now(UTC))
+            now = datetime.now(UTC)
+            request_id = flow.submit(order(**changes), "r.requester", "unit-midden", now)
+            if confirmed:
+                confirm_order(flow, request_id, now)
+            return request_id
         finally:
             for part in (trail, requests, accounts):
                 part.close()
@@ -143,6 +148,7 @@ def test_the_api_registers_and_searches_within_the_order(site):
     request_id = created.get_json()["id"]
     again = requester.post("/api/v1/requests", json=order().as_json(), headers=headers)
     assert again.status_code == 400 and "registered already" in again.get_json()["error"]
+    confirm_order_in(site.config, request_id, datetime.now(UTC))
     officer = site.client("o.north")
     headers = {"X-CSRF-Token": officer.csrf}
     officer.post(f"/api/v1/requests/{request_id}/steps", json={"step": "accept",

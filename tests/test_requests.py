@@ -18,7 +18,7 @@ from central.requests.review import unusual_use
 from central.requests.store import Requests
 from central.requests.workflow import Workflow
 from central.store import open_store
-from tests.conftest import verified_passage, write_central_config
+from tests.conftest import confirm_order, verified_passage, write_central_config
 from wire import SigningKey
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -80,6 +80,7 @@ class Case:
 
     def accepted(self, **changes) -> int:
         request_id = self.flow.submit(order(**changes), "r.requester", "unit-midden", NOW)
+        confirm_order(self.flow, request_id, NOW)
         self.flow.accept(request_id, "o.north", True, NOW)
         return request_id
 
@@ -112,6 +113,7 @@ def test_an_order_without_plates_or_cameras_or_window_is_refused():
 
 def test_an_officer_on_the_investigation_is_refused_and_the_request_handed_over(case):
     request_id = case.flow.submit(order(), "r.requester", "unit-midden", NOW)
+    confirm_order(case.flow, request_id, NOW)
     with pytest.raises(RequestError, match="registered on this investigation"):
         case.flow.accept(request_id, "o.team", True, NOW)
     with pytest.raises(RequestError, match="involved"):
@@ -186,13 +188,14 @@ def test_an_oral_order_within_its_three_days_is_searchable(case):
 
 def test_a_step_in_error_is_reversed_by_a_new_step_and_history_is_never_edited(case):
     request_id = case.flow.submit(order(), "r.requester", "unit-midden", NOW)
+    confirm_order(case.flow, request_id, NOW)
     case.flow.reject(request_id, "o.north", "no order attached", NOW)
     with pytest.raises(RequestError, match="rejected cannot be accepted"):
         case.flow.accept(request_id, "o.north", True, NOW)
     case.flow.reverse(request_id, "o.north", "rejected the wrong request", NOW)
     assert case.requests.get(request_id).state.state == "received"
     kinds = [s.kind for s in case.requests.get(request_id).steps]
-    assert kinds == ["registered", "rejected", "reversed"]
+    assert kinds == ["registered", "order_confirmed", "rejected", "reversed"]
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         case.requests.db.execute("UPDATE steps SET kind = 'accepted'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -205,6 +208,7 @@ def test_a_request_can_be_closed_from_every_state(case):
             order(reference=f"OM-{len(state_steps)}-{'-'.join(state_steps)}"), "r.requester",
             "unit-midden", NOW,
         )  # fmt: skip
+        confirm_order(case.flow, request_id, NOW)
         for step in state_steps:
             case.flow.take(request_id, "o.north", step, {"declaration": "yes", "reason": "x"}, NOW)
         case.flow.close(request_id, "r.requester", "entered wrongly", NOW)
@@ -340,6 +344,7 @@ def test_searches_on_an_order_registered_before_the_limits_are_held_to_them(case
     old = order(scope=wide(windows=(Window(NOW - timedelta(days=27), NOW),), plates=("A*",),
                            cameras=("test-cam-01",)))  # fmt: skip
     request_id = case.requests.register(old, "r.requester", "unit-midden", NOW)
+    confirm_order(case.flow, request_id, NOW)
     case.flow.accept(request_id, "o.north", True, NOW)
     window = dict(start=NOW - timedelta(days=27), end=NOW)
     with pytest.raises(RequestError, match="plate pattern A\\* fixes 1"):

@@ -149,7 +149,8 @@ def test_the_central_pushes_the_list_over_mqtt_and_the_unit_keeps_the_latest(
         assert hit.tolerant
         # The list changes; the next push replaces the unit's copy while it is connected.
         store = Hotlists(central_setup.config.hotlists_path)
-        store.add_entry(list_id, "XT456B", "", "r", "i", now + timedelta(days=1), "d", now)
+        entry = store.add_entry(list_id, "XT456B", "", "r", "i", now + timedelta(days=1), "d", now)
+        store.approve_entry(entry, "p.prosecutor", now)  # added after the list's approval
         store.close()
         assert central_main([*base, "hotlist-unit-push", *unit]) == 0
         wait_until(lambda: local.check(3, "XT456B", "NL", now), what="the new list in use")
@@ -174,8 +175,10 @@ def test_the_service_pushes_a_units_list_only_when_its_entries_change(store, tmp
     assert pusher.run_once(NOW) == ["a12-cam-1", "a2-cam-9"]
     assert pusher.run_once(NOW + timedelta(minutes=1)) == [], "nothing changed: nothing sent"
     (list_id,) = store.db.execute("SELECT list_id FROM lists WHERE name = 'Stolen'").fetchone()
-    store.add_entry(list_id, "GZ123K", "", "stolen Monday", "stop", NOW + timedelta(days=2),
-                    "d", NOW)  # fmt: skip
+    entry = store.add_entry(list_id, "GZ123K", "", "stolen Monday", "stop",
+                            NOW + timedelta(days=2), "d", NOW)  # fmt: skip
+    assert pusher.run_once(NOW + timedelta(minutes=2)) == [], "waiting for approval: not sent"
+    store.approve_entry(entry, "p.prosecutor", NOW)
     assert pusher.run_once(NOW + timedelta(minutes=2)) == ["a12-cam-1", "a2-cam-9"]
     topic, data = sent[-2]
     hotlist = decode_unit_hotlist(data, "a12-cam-1", central.verify_key)

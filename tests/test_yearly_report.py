@@ -19,7 +19,7 @@ from central.requests.report import yearly_report
 from central.requests.store import Requests
 from central.requests.workflow import Workflow
 from central.store import open_store
-from tests.conftest import current_code, write_central_config
+from tests.conftest import confirm_order, current_code, write_central_config
 from tests.test_requests import order
 
 YEAR = 2025
@@ -82,6 +82,7 @@ def generate_year(config, rng: random.Random) -> dict:
             flow.reject(request_id, "o.exec", reason, registered + timedelta(hours=1))
             expected["rejections"][reason] += 1
             continue
+        confirm_order(flow, request_id, registered + timedelta(minutes=30))
         flow.accept(request_id, "o.exec", True, registered + timedelta(hours=1))
         for plate, cameras, kind in (("GBL12X", (), "full_plate"), ("GBL1*", (), "partial_plate"),
                                      ("", ("cam-1",), "time_place"))[: 1 + index % 3]:  # fmt: skip

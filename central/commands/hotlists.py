@@ -1,19 +1,29 @@
-"""Hotlists from the command line: created by their owner, live once a prosecutor approves."""
+"""Hotlists from the command line: created by their owner, live once a prosecutor approves.
+
+Approving is a prosecutor's own act on the prosecutor's desk (`/prosecutor`), logged in with
+their account and second factor; `hotlist-approve` is kept only to say so, since a name
+typed on the command line proves nothing about who approved."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from central.cameras import CameraRegistryError
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
+from central.hotlists.approvals import DUE_WITHIN
 from central.hotlists.lists import HotlistError, Hotlists
 from central.hotlists.matching import PatternError
 from node import wallclock
 from node.keyfiles import load_signing_key
 
+APPROVE_ON_THE_DESK = (
+    "hotlist-approve no longer approves: approval is the prosecutor's own act, given on the "
+    "prosecutor's desk (/prosecutor) after logging in with their own account and second factor; "
+    "give the prosecutor an account with `user-add --role prosecutor`"
+)
 COMMANDS = {"hotlist-create", "hotlist-approve", "hotlist-add", "hotlist-import", "hotlist-due",
             "hotlist-unit-key", "hotlist-unit-export", "hotlist-unit-push"}  # fmt: skip
 
@@ -28,10 +38,12 @@ def add_parsers(commands) -> None:
     hotlist.add_argument("--expires", required=True, help="ISO 8601 UTC")
     hotlist.add_argument("--starts", help="ISO 8601 UTC: a time-window list (e.g. one weekend)")
     hotlist.add_argument("--camera", action="append", default=[], help="scope; repeat")
-    approve = commands.add_parser("hotlist-approve", help="a prosecutor approves a hotlist")
-    approve.add_argument("--list-id", type=int, required=True)
-    approve.add_argument("--prosecutor", required=True)
-    approve.add_argument("--valid-days", type=int, default=90, help="re-approval due after")
+    approve = commands.add_parser(
+        "hotlist-approve", help="refused: prosecutors approve on the prosecutor's desk"
+    )
+    approve.add_argument("--list-id", type=int)
+    approve.add_argument("--prosecutor")
+    approve.add_argument("--valid-days", type=int)
     commands.add_parser("hotlist-due", help="lists whose approval lapses within 14 days")
     entry = commands.add_parser("hotlist-add", help="a plate (exact or wildcard) on a hotlist")
     entry.add_argument("--list-id", type=int, required=True)
@@ -121,11 +133,9 @@ def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> 
             )
             print(f"hotlist {list_id} created; not live until approved")
         elif args.command == "hotlist-approve":
-            store.approve(args.list_id, args.prosecutor, now, timedelta(days=args.valid_days))
-            record_action(config, "hotlist_approved", {"list_id": args.list_id}, args.prosecutor)
-            print(f"hotlist {args.list_id} approved: live")
+            raise HotlistError(APPROVE_ON_THE_DESK)
         elif args.command == "hotlist-due":
-            for due in store.due_for_approval(now, timedelta(days=14)):
+            for due in store.due_for_approval(now, DUE_WITHIN):
                 until = due["approved_until"] or "never approved"
                 print(f"{due['list_id']}\t{due['name']}\t{due['owner']}\tapproval until {until}")
         elif args.command == "hotlist-import":
@@ -136,7 +146,10 @@ def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> 
             report = store.import_csv(args.list_id, text, args.by, now, args.skip_invalid)
             for line, problem in report.errors:
                 print(f"line {line}: {problem}")
-            print(f"{report.imported} entries imported, {len(report.errors)} rejected")
+            print(
+                f"{report.imported} entries imported, {len(report.errors)} rejected; they match "
+                "once a prosecutor approves them on /prosecutor"
+            )
             details = {"list_id": args.list_id, "imported": report.imported}
             record_action(config, "hotlist_imported", details, args.by)
             if report.errors and not args.skip_invalid:
@@ -148,7 +161,10 @@ def _hotlist(config: CentralConfig, args: argparse.Namespace, now: datetime) -> 
             )  # fmt: skip
             details = {"list_id": args.list_id, "entry": entry_id}
             record_action(config, "hotlist_entry_added", details, args.by)
-            print(f"entry {entry_id} added to hotlist {args.list_id}")
+            print(
+                f"entry {entry_id} added to hotlist {args.list_id}; it matches once a "
+                "prosecutor approves it (with the list, or on its own on /prosecutor)"
+            )
     except (HotlistError, PatternError) as exc:
         raise CameraRegistryError(str(exc)) from None
     finally:

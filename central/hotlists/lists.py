@@ -1,8 +1,10 @@
 """Hotlists and their entries: who may put a plate on one, for how long, and what matches.
 
-A list goes live only after a prosecutor's approval is recorded; a list and each entry
-expire. Every change names who. The alerts the lists raise are `alerts.AlertDesk`'s, a
-part of the same `Hotlists` handle and file (hotlists.sqlite, schema in `schema.py`).
+A list goes live only after a prosecutor's approval is recorded, and an entry added after
+that approval only once a prosecutor approves it too (`approvals.HotlistApprovals`); a list
+and each entry expire. Every change names who. The alerts the lists raise are
+`alerts.AlertDesk`'s, a part of the same `Hotlists` handle and file (hotlists.sqlite,
+schema in `schema.py`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from central.databases import open_database
 from central.hotlists.alerts import AlertDesk, HotlistError
+from central.hotlists.approvals import REAPPROVE_AFTER, HotlistApprovals
 from central.hotlists.matching import (
     PatternError,
     is_wildcard,
@@ -27,7 +30,9 @@ from central.hotlists.schema import MIGRATIONS
 from wire.fields import format_timestamp
 
 CATEGORIES = ("stolen_vehicle", "missing_person", "fugitive", "investigation", "unpaid_fine")
-REAPPROVE_AFTER = timedelta(days=90)
+__all__ = ["CATEGORIES", "REAPPROVE_AFTER", "Hit", "HotlistError", "Hotlists", "ImportReport"]
+# Matching and the units' lists take only what a prosecutor approved: the list, and the entry.
+LIVE = "l.approved_by IS NOT NULL AND e.approved_by IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-class Hotlists(AlertDesk):
+class Hotlists(AlertDesk, HotlistApprovals):
     def __init__(self, path: Path) -> None:
         self.db = open_database(path, MIGRATIONS)
         self._wildcards: tuple[str, list] | None = None  # (version, rows): few, kept in memory
@@ -93,32 +98,12 @@ class Hotlists(AlertDesk):
         self._log(owner, f"created list {cursor.lastrowid} {name!r} ({category})", now)
         return cursor.lastrowid
 
-    def approve(
-        self, list_id: int, prosecutor: str, now: datetime, valid: timedelta = REAPPROVE_AFTER
-    ) -> None:
-        """A prosecutor's approval, valid for `valid`: past it the list stops matching until
-        it is approved again (general lists are re-approved periodically)."""
-        self.db.execute(
-            "UPDATE lists SET approved_by = ?, approved_at = ?, approved_until = ? "
-            "WHERE list_id = ?",
-            (prosecutor, format_timestamp(now), format_timestamp(now + valid), list_id),
-        )
-        self._log(prosecutor, f"approved list {list_id} until {format_timestamp(now + valid)}", now)
-
-    def due_for_approval(self, now: datetime, within: timedelta) -> list[dict]:
-        rows = self.db.execute(
-            "SELECT list_id, name, owner, approved_until FROM lists "
-            "WHERE expires_at > ? AND (approved_until IS NULL OR approved_until < ?) "
-            "ORDER BY approved_until",
-            (format_timestamp(now), format_timestamp(now + within)),
-        )
-        keys = ("list_id", "name", "owner", "approved_until")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
     def add_entry(
         self, list_id: int, pattern: str, country: str, reason: str, instructions: str,
         expires_at: datetime, by: str, now: datetime,
     ) -> int:  # fmt: skip
+        """An entry; it waits for a prosecutor's approval (with its list, or on its own once
+        the list is approved: `approve_entry`)."""
         pattern = validate_pattern(pattern)
         cursor = self.db.execute(
             "INSERT INTO entries (list_id, pattern, country, reason, instructions, expires_at, "
@@ -169,7 +154,8 @@ class Hotlists(AlertDesk):
     def hits(
         self, plate: str, country: str, at: datetime, camera_id: str | None = None
     ) -> list[Hit]:
-        """Entries of approved, unexpired lists that this read matches, most urgent first.
+        """Approved entries of approved, unexpired lists that this read matches, most urgent
+        first.
 
         Exact entries are found through the pattern index (the plate and its near
         spellings); only wildcard entries, which are few, are tried one by one.
@@ -181,7 +167,7 @@ class Hotlists(AlertDesk):
             "l.priority, min(e.expires_at, l.expires_at, l.approved_until), "
             "coalesce(l.starts_at, ''), l.cameras, l.category, l.owner "
             "FROM entries e JOIN lists l USING (list_id) "
-            "WHERE l.approved_by IS NOT NULL AND "
+            f"WHERE {LIVE} AND "
         )
         rows = self.db.execute(
             select + f"e.pattern IN ({', '.join('?' * len(variants))})", variants
@@ -200,8 +186,9 @@ class Hotlists(AlertDesk):
         return sorted(found, key=lambda h: (h.priority, h.tolerant))
 
     def _wildcard_rows(self, select: str) -> list:
-        """Wildcard entries of approved lists; reread only when lists or entries changed
-        (they are few, and tried on every passage)."""
+        """Approved wildcard entries of approved lists; reread only when lists or entries
+        changed, approvals included, which the change log records (they are few, and tried on
+        every passage)."""
         version = self.db.execute(
             "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries) || '.' || "
             "(SELECT coalesce(max(id), 0) FROM changes)"

@@ -78,4 +78,24 @@ MIGRATIONS = [
         ALTER TABLE alerts ADD COLUMN assigned_to TEXT
         """,
     ),
+    (
+        # Entries added after a list's approval wait for a prosecutor's own approval (#20).
+        # Entries already on an approved list were approved with it under the old rule, so
+        # they keep that approval; those of a list not yet approved wait for the list.
+        "0006_entry_approval",
+        """
+        ALTER TABLE entries ADD COLUMN approved_by TEXT;
+        ALTER TABLE entries ADD COLUMN approved_at TEXT;
+        ALTER TABLE entries ADD COLUMN refused_by TEXT;
+        ALTER TABLE entries ADD COLUMN refused_at TEXT;
+        ALTER TABLE entries ADD COLUMN refusal TEXT;
+        ALTER TABLE lists ADD COLUMN refused_by TEXT;
+        ALTER TABLE lists ADD COLUMN refused_at TEXT;
+        ALTER TABLE lists ADD COLUMN refusal TEXT;
+        UPDATE entries SET
+            approved_by = (SELECT l.approved_by FROM lists l WHERE l.list_id = entries.list_id),
+            approved_at = (SELECT l.approved_at FROM lists l WHERE l.list_id = entries.list_id);
+        CREATE INDEX entries_pending ON entries (approved_by)
+        """,
+    ),
 ]

@@ -7,7 +7,8 @@ and hashes only entries it has not seen; a one-off export pays for every entry.
 
 Left out, on purpose: wildcard entries (a hash matches one spelling only; the central
 still matches them when the passage arrives), investigation lists (their hits are for the
-owner, not for a roadside unit), lists not approved, expired or scoped to other cameras.
+owner, not for a roadside unit), lists not approved, entries waiting for a prosecutor's
+approval, expired or scoped to other cameras.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from central.hotlists.lists import Hotlists
+from central.hotlists.lists import LIVE, Hotlists
 from wire import SigningKey
 from wire.fields import format_timestamp
 from wire.unit_hotlist import (
@@ -56,7 +57,7 @@ def unit_hotlist(
         "SELECT e.entry_id, e.pattern, e.country, l.priority, "
         "min(e.expires_at, l.expires_at, l.approved_until), l.cameras "
         "FROM entries e JOIN lists l USING (list_id) "
-        "WHERE l.approved_by IS NOT NULL AND e.wildcard = 0 AND l.category != 'investigation' "
+        f"WHERE {LIVE} AND e.wildcard = 0 AND l.category != 'investigation' "
         "AND min(e.expires_at, l.expires_at, l.approved_until) > ? "
         "AND coalesce(l.starts_at, '') <= ? ORDER BY e.entry_id",
         (moment, moment),

@@ -7,6 +7,8 @@ Every consultation, refused or not, is entered in the audit trail with the decre
 whose written order is overdue are withheld (and that is what the trail records). Every row
 is held against the record its camera signed before it is supplied; a row that no longer
 matches is withheld, named with its problems in the trail, and logged as an integrity alert.
+A search on an order a prosecutor refused, or on a written order not yet confirmed, is
+refused; the scope limits give way only to an approved scope exception.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime
 
 from central.audit import AuditTrail
 from central.health.records import HealthRecords
+from central.requests.approvals import check_may_execute
 from central.requests.coverage import camera_gaps
 from central.requests.lifecycle import results_withheld, written_order_late
 from central.requests.orders import RequestError
@@ -89,7 +92,8 @@ def _search(
         raise RequestError("only the officer executing a request in progress may search on it")
     fields = _fields(request, officer, query, now)
     try:
-        share = check_scope(request.order.scope, query)
+        check_may_execute(request.order, request.approvals)
+        share = check_scope(request.order.scope, query, request.approvals.beyond_limits)
         found = run_search(store, request.order.scope, query, all_cameras)
     except (RequestError, SearchError) as exc:
         trail.append(officer, "consultation_refused", {**fields, "refused": str(exc)}, now)

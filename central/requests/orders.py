@@ -9,8 +9,9 @@ results.
 
 An order is also refused when its scope is a fishing expedition, which the law forbids
 (`check_order_scope`, at registration; the same limits again per search in `searches.py`,
-for orders registered before them). The limits, and why these numbers, are in
-docs/operations.md ("Scope limits").
+for orders registered before them), unless the requester writes why and a second
+prosecutor approves the exception (`approvals.py`). The limits, and why these numbers, are
+in docs/operations.md ("Scope limits").
 """
 
 from __future__ import annotations
@@ -177,9 +178,19 @@ def check_place_breadth(cameras: int, spans: Sequence[timedelta], what: str) -> 
 
 def check_order_scope(order: Order, now: datetime) -> None:
     """Refuse at registration an order the law forbids: a window past the 28 days, before
-    the store's horizon or reaching into the future, a partial plate too open, a place and
-    time scope too wide. Kept out of `Scope` itself so that orders registered before these
-    limits still load; their searches are held to the same limits (`searches.py`)."""
+    the store's horizon or reaching into the future (`check_order_horizon`), a partial plate
+    too open, a place and time scope too wide (`scope_excesses`). Kept out of `Scope` itself
+    so that orders registered before these limits still load; their searches are held to
+    the same limits (`searches.py`)."""
+    check_order_horizon(order, now)
+    excesses = scope_excesses(order)
+    if excesses:
+        raise RequestError("; ".join(excesses))
+
+
+def check_order_horizon(order: Order, now: datetime) -> None:
+    """The limits no approval lifts: the store holds 28 days back from now, and nothing
+    after now (watching from now on is a hotlist's work)."""
     if order.order_time > now + HORIZON_GRACE:
         raise RequestError(
             f"the order time {order.order_time:%Y-%m-%d %H:%M} lies in the future: enter the "
@@ -205,11 +216,25 @@ def check_order_scope(order: Order, now: datetime) -> None:
                 f"({now:%Y-%m-%d %H:%M} UTC): an order covers passages already recorded; "
                 "watching for a vehicle from now on is a hotlist's work"
             )
+
+
+def scope_excesses(order: Order) -> list[str]:
+    """The breadth limits this order goes past, each as its refusal says it: what a reasoned
+    second approval by a prosecutor may lift for this one order (`approvals.py`)."""
+    found = []
     for plate in order.scope.plates:
-        check_plate_breadth(plate)
+        try:
+            check_plate_breadth(plate)
+        except RequestError as exc:
+            found.append(str(exc))
     if order.scope.cameras:
         spans = [w.end - w.start for w in order.scope.windows]
-        check_place_breadth(len(order.scope.cameras), spans, "the order's place and time scope")
+        try:
+            check_place_breadth(len(order.scope.cameras), spans,
+                                "the order's place and time scope")  # fmt: skip
+        except RequestError as exc:
+            found.append(str(exc))
+    return found
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 The passages are gone after 28 days; the trail is not. Every figure here is counted from
 trail entries (requests registered, orders attached, consultations, rejections, photo
-approvals, retention's deletions), so the report can be made for any past year and checked
-by anyone holding the trail. The tables follow the national evaluation's: requests per
-unit and month, written versus oral orders, late written orders, rejections, crime types,
-search kinds, window lengths, how far back, rows supplied, foreign requests, photos,
-cameras used, deletions.
+approvals, the prosecutors' confirmations and scope exceptions, retention's deletions), so
+the report can be made for any past year and checked by anyone holding the trail. The
+tables follow the national evaluation's: requests per unit and month, written versus oral
+orders, late written orders, rejections, crime types, search kinds, window lengths, how far
+back, rows supplied, foreign requests, photos, cameras used, deletions; and the
+prosecutors' confirmations and scope exceptions.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class YearlyReport:
     cameras_used: Counter = field(default_factory=Counter)  # by camera kind
     days_destroyed: int = 0
     rows_destroyed: int = 0
+    # The prosecutors' own acts (#20): orders confirmed or refused, oral orders whose
+    # confirmation came late or not at all, scope exceptions requested and decided.
+    confirmations: Counter = field(default_factory=Counter)
+    scope_exceptions: Counter = field(default_factory=Counter)
 
     def sections(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """(title, [(label, count)]) in the report's order, for HTML and CSV alike."""
@@ -86,6 +91,20 @@ class YearlyReport:
             ("Photos approved (blurred)", [("photos", self.photos_approved)]),
             ("Cameras used by kind", rows(self.cameras_used)),
             (
+                "Orders confirmed by a prosecutor",
+                [
+                    (label, self.confirmations[label])
+                    for label in ("confirmed", "refused", "confirmation late or missing")
+                ],
+            ),  # fmt: skip
+            (
+                "Scope exceptions",
+                [
+                    (label, self.scope_exceptions[label])
+                    for label in ("requested", "approved", "refused")
+                ],
+            ),  # fmt: skip
+            (
                 "Deletions by retention",
                 [("days destroyed", self.days_destroyed), ("rows destroyed", self.rows_destroyed)],
             ),  # fmt: skip
@@ -108,6 +127,7 @@ def yearly_report(
     report = YearlyReport(year)
     entries = trail.records(since=f"{year}-01-01", until=f"{year + 1}-01-01")
     attached = _first_written_orders(trail)
+    decided = _first_confirmations(trail)
     delivered: set[int] = set()
     cameras: set[str] = set()
     for entry in entries:
@@ -123,6 +143,15 @@ def yearly_report(
                 late = attached.get(d["request_id"])
                 due_passed = datetime.fromisoformat(d["written_due"]) < now
                 report.late_written_orders += late if late is not None else due_passed
+            if d.get("confirmation_due") is not None:
+                late = decided.get(d["request_id"])
+                due_passed = datetime.fromisoformat(d["confirmation_due"]) < now
+                missing = late if late is not None else due_passed
+                report.confirmations["confirmation late or missing"] += missing
+        elif action in ("order_confirmed", "order_refused"):
+            report.confirmations[action.removeprefix("order_")] += 1
+        elif action.startswith("scope_exception_"):
+            report.scope_exceptions[action.removeprefix("scope_exception_")] += 1
         elif action == "request_rejected":
             report.rejections[d["reason"]] += 1
         elif action == "request_delivered":
@@ -146,6 +175,14 @@ def _first_written_orders(trail: AuditTrail) -> dict[int, bool]:
     """Per request: was its first written order late? (absent: none attached yet)."""
     found: dict[int, bool] = {}
     for entry in trail.records({"written_order_attached"}):
+        found.setdefault(entry["details"]["request_id"], entry["details"]["late"])
+    return found
+
+
+def _first_confirmations(trail: AuditTrail) -> dict[int, bool]:
+    """Per request: was the prosecutor's decision on its order late? (absent: none yet)."""
+    found: dict[int, bool] = {}
+    for entry in trail.records({"order_confirmed", "order_refused"}):
         found.setdefault(entry["details"]["request_id"], entry["details"]["late"])
     return found
 

@@ -91,14 +91,23 @@ def _cameras_in_scope(scope: Scope, cameras: Sequence[str]) -> None:
         raise RequestError(f"cameras outside the order's scope: {', '.join(outside)}")
 
 
-def check_scope(scope: Scope, query: Query) -> float:
-    """Refuse a search outside the order, or wider than any order may be (an order
-    registered before the scope limits); returns the largest share of an order window
-    that it takes (for the auditor's review of searches "to be sure")."""
+def _within_the_order(*_limits) -> None:
+    """The breadth check under an approved scope exception: the order's scope, checked
+    beside it, is then the only bound."""
+
+
+def check_scope(scope: Scope, query: Query, beyond_limits: bool = False) -> float:
+    """Refuse a search outside the order, or wider than the scope limits (an order
+    registered before them, or beyond them while its exception is not approved); returns
+    the largest share of an order window that it takes (for the auditor's review of
+    searches "to be sure"). `beyond_limits`: a second prosecutor approved the order's scope
+    exception, so the breadth limits give way to the order's own scope, never more."""
+    plate_breadth = _within_the_order if beyond_limits else check_plate_breadth
+    place_breadth = _within_the_order if beyond_limits else check_place_breadth
     if query.plate and not scope.allows_plate(query.plate):
         raise RequestError(f"plate {query.plate} is not in the order's scope")
     if query.plate:
-        check_plate_breadth(query.plate)
+        plate_breadth(query.plate)
     if scope.country and query.country not in ("", scope.country):
         raise RequestError(f"the order covers country {scope.country} only")
     if query.legs:
@@ -109,7 +118,7 @@ def check_scope(scope: Scope, query: Query) -> float:
             if not leg.cameras:
                 raise RequestError(f"window {number} of the intersection names no camera")
             _cameras_in_scope(scope, leg.cameras)
-            check_place_breadth(len(leg.cameras), [leg.end - leg.start], f"window {number}")
+            place_breadth(len(leg.cameras), [leg.end - leg.start], f"window {number}")
             shares.append(_window_share(scope, leg.start, leg.end, f"window {number}"))
         return max(shares)
     share = _window_share(scope, query.start, query.end, "the search window")
@@ -126,7 +135,7 @@ def check_scope(scope: Scope, query: Query) -> float:
     if query.cameras:
         _cameras_in_scope(scope, query.cameras)
         if not query.plate:
-            check_place_breadth(len(query.cameras), [query.end - query.start], "the search")
+            place_breadth(len(query.cameras), [query.end - query.start], "the search")
     return share
 
 

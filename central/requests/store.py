@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from central.databases import open_database
+from central.requests.approvals import Approvals, fold_approvals
 from central.requests.downloads import MIGRATIONS as DOWNLOAD_MIGRATIONS
 from central.requests.downloads import Downloads
 from central.requests.lifecycle import RequestState, Step, check_step, fold
@@ -100,6 +101,11 @@ class Request:
         """Folded once per loaded request (the steps of a loaded request do not change)."""
         return fold(list(self.steps))
 
+    @functools.cached_property
+    def approvals(self) -> Approvals:
+        """The prosecutors' acts on it: the order confirmed or refused, a scope exception."""
+        return fold_approvals(self.steps)
+
     def visible_to(self, username: str, roles: frozenset[str]) -> bool:
         """A shielded investigation is seen by its requester, team, officer and auditors."""
         if not self.order.shielded or "auditor" in roles:
@@ -120,6 +126,7 @@ class Request:
             "executor": state.executor,
             "reason": state.reason,
             "order": self.order.as_json(),
+            "approvals": self.approvals.as_json(),
             "steps": [
                 {
                     "id": s.id,

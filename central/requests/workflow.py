@@ -4,6 +4,9 @@ Each step is checked (state, role, authorisation, involvement), stored on the re
 entered in the audit trail, in that order, so that the trail never misses a step the
 request shows. The executing officer declares not to be involved in the investigation;
 an officer on the investigation's team is refused and the request must be handed over.
+A written order is executed only once a prosecutor's account confirms it; an order beyond
+the scope limits is searched beyond them only once a second prosecutor approves the
+exception (`approvals.py`, the rules; `ProsecutorActs` below, the acts).
 """
 
 from __future__ import annotations
@@ -13,12 +16,71 @@ from datetime import datetime
 
 from central.accounts.register import Register
 from central.audit import AuditTrail
+from central.requests import approvals as rules
 from central.requests.lifecycle import written_order_late
-from central.requests.orders import Order, RequestError, check_order_scope
+from central.requests.orders import Order, RequestError, check_order_horizon, scope_excesses
 from central.requests.store import Requests
 
 
-class Workflow:
+class ProsecutorActs:
+    """The prosecutor's acts on a request, each their own (`Workflow` supplies `requests`,
+    `register` and `_audit`)."""
+
+    def _check_prosecutor(self, request_id: int, prosecutor: str):
+        if not rules.holds_role(self.register.db, prosecutor, rules.PROSECUTOR):
+            raise RequestError(f"{prosecutor} is not a prosecutor's account: only a prosecutor, "
+                               "logged in with their own account, takes this decision")  # fmt: skip
+        request = self.requests.get(request_id)
+        if prosecutor == request.requester:
+            raise RequestError("a prosecutor does not decide on a request they registered")
+        return request
+
+    def confirm_order(
+        self, request_id: int, prosecutor: str, confirm: bool, reason: str, now: datetime
+    ) -> None:
+        """The order confirmed (or refused, with its reason) by this prosecutor's account."""
+        request = self._check_prosecutor(request_id, prosecutor)
+        decided = request.approvals.order_decision
+        if decided is not None:
+            raise RequestError(f"the order is decided already, by {decided.by}")
+        exception = request.approvals.exception_approved
+        if confirm and exception is not None and exception.by == prosecutor:
+            raise RequestError("you approved this order's scope exception: another prosecutor "
+                               "confirms the order")  # fmt: skip
+        if not confirm and not reason.strip():
+            raise RequestError("a refusal states its reason")
+        kind = rules.CONFIRMED if confirm else rules.REFUSED
+        late = rules.confirmation_late(request.order, request.approvals, now)
+        detail = {"reason": reason.strip(), "order_prosecutor": request.order.prosecutor,
+                  "late": late}  # fmt: skip
+        self.requests.note(request_id, prosecutor, kind, detail, now)
+        self._audit(prosecutor, kind, request_id, detail, now)
+
+    def decide_exception(
+        self, request_id: int, prosecutor: str, approve: bool, reason: str, now: datetime
+    ) -> None:
+        """The second, reasoned decision on an order beyond the scope limits."""
+        request = self._check_prosecutor(request_id, prosecutor)
+        found = request.approvals
+        if not found.exception_requested:
+            raise RequestError("this order stays within the scope limits: nothing to decide")
+        if found.exception_decision is not None:
+            raise RequestError(f"the exception is decided already, by "
+                               f"{found.exception_decision.by}")  # fmt: skip
+        if approve and found.refused is not None:
+            raise RequestError("the order itself was refused: its scope cannot be widened")
+        if approve and found.confirmed is not None and found.confirmed.by == prosecutor:
+            raise RequestError("you confirmed this order: a second prosecutor, not you, decides "
+                               "on going past the scope limits")  # fmt: skip
+        kind = rules.EXCEPTION_APPROVED if approve else rules.EXCEPTION_REFUSED
+        why = rules.check_reason(reason, "approving or refusing a scope exception")
+        detail = {"reason": why, "excesses": list(found.excesses),
+                  "requested_reason": found.exception_reason}  # fmt: skip
+        self.requests.note(request_id, prosecutor, kind, detail, now)
+        self._audit(prosecutor, kind, request_id, detail, now)
+
+
+class Workflow(ProsecutorActs):
     def __init__(
         self, requests: Requests, register: Register, trail: AuditTrail,
         pending_verifications: Callable[[int], int] = lambda request_id: 0,
@@ -34,16 +96,34 @@ class Workflow:
                 "unit": request.unit}  # fmt: skip
         self.trail.append(actor, action, {**base, **details}, now)
 
-    def submit(self, order: Order, requester: str, unit: str, now: datetime) -> int:
-        check_order_scope(order, now)  # no fishing: refused before anything is stored
+    def submit(
+        self, order: Order, requester: str, unit: str, now: datetime, exception_reason: str = ""
+    ) -> int:
+        """Register the order; one past the scope limits only with the requester's reason,
+        and then it waits for a second prosecutor's approval to be searched past them."""
+        check_order_horizon(order, now)  # no approval lifts these
+        excesses = scope_excesses(order)  # no fishing: refused before anything is stored...
+        if excesses and not exception_reason.strip():
+            raise RequestError("; ".join(excesses) + ". Or, when this case needs it, give a "
+                               "written reason for a scope exception: a second prosecutor "
+                               "then decides on it")  # fmt: skip
+        if excesses:  # ... unless the requester says why, for a second prosecutor to judge
+            exception_reason = rules.check_reason(exception_reason, "a scope exception")
         request_id = self.requests.register(order, requester, unit, now)
+        due = rules.confirmation_due(order)
         self._audit(requester, "request_registered", request_id, {
             "order_form": order.order_form, "crime_type": order.crime_type,
             "legal_basis": order.legal_basis, "urgent": order.urgent,
             "foreign": order.foreign.country if order.foreign else "",
             "written_due": order.written_due.isoformat() if order.written_due else None,
             "photos_wanted": order.photos_wanted, "shielded": order.shielded,
+            "confirmation_due": due.isoformat() if due else None,
+            "scope_exception": bool(excesses),
         }, now)  # fmt: skip
+        if excesses:
+            detail = {"excesses": excesses, "reason": exception_reason}
+            self.requests.note(request_id, requester, rules.EXCEPTION_REQUESTED, detail, now)
+            self._audit(requester, rules.EXCEPTION_REQUESTED, request_id, detail, now)
         if order.urgent:
             self._notify_on_call(request_id, order, now)
         return request_id
@@ -89,6 +169,7 @@ class Workflow:
             )
         if not declared:
             raise RequestError("declare that you are not involved in the investigation")
+        rules.check_may_execute(request.order, request.approvals)
         self.requests.step(request_id, officer, "accepted", {"declared_uninvolved": True}, now)
         self._audit(officer, "request_accepted", request_id, {"declared_uninvolved": True}, now)
 

@@ -12,6 +12,7 @@ from central.web.access import current_session
 
 PAGES = (
     ("Requests", "/requests"),
+    ("Prosecutor's desk", "/prosecutor"),
     ("Alerts", "/alerts"),
     ("Calamity buffer", "/calamity"),
     ("Camera health", "/health"),

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from central.accounts.register import Register
 from central.plan.publication import plan_map_svg
+from central.requests.approvals import confirmation_due, confirmation_late
 from central.requests.consultation import consult, count
 from central.requests.forms import order_from_form, query_from_form
 from central.requests.lifecycle import results_withheld, written_order_late
@@ -99,7 +100,8 @@ def create_request():
     unit = accounts().unit_of(session.username)
     try:
         order = order_from_form(request.form)
-        request_id = workflow().submit(order, session.username, unit, wallclock.now())
+        reason = request.form.get("scope_exception_reason", "")
+        request_id = workflow().submit(order, session.username, unit, wallclock.now(), reason)
     except RequestError as exc:
         return _new_form(str(exc), request.form, 400)
     return redirect(f"/requests/{request_id}")
@@ -114,7 +116,9 @@ def detail_page(found: Request, error: str | None = None, counted=None, status: 
         counted=counted, late=written_order_late(found.order, state, now),
         result_sets=requests_db().results.for_request(found.id),
         issues=requests_db().downloads.issues(found.id),
-        withheld=results_withheld(found.order, state, now),
+        withheld=results_withheld(found.order, state, now), approvals=found.approvals,
+        confirmation_due=confirmation_due(found.order),
+        confirmation_late=confirmation_late(found.order, found.approvals, now),
     )  # fmt: skip
     return page, status
 

@@ -46,9 +46,11 @@ def list_requests():
 def create_request():
     session = current_session()
     try:
-        order = Order.from_json(json_object())
+        body = json_object()
+        order = Order.from_json(body)
+        reason = text_field(body, "scope_exception_reason")
         unit = accounts().unit_of(session.username)
-        request_id = workflow().submit(order, session.username, unit, wallclock.now())
+        request_id = workflow().submit(order, session.username, unit, wallclock.now(), reason)
     except (RequestError, KeyError, TypeError, ValueError) as exc:
         return _refused(exc if isinstance(exc, RequestError) else f"bad order: {exc!r}")
     return jsonify(id=request_id), 201
