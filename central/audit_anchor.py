@@ -9,10 +9,12 @@ checks the trail against these lines: an anchored entry the trail no longer has 
 tail, an older copy), an anchored hash the trail contradicts (a rewritten entry), an
 anchored checkpoint the trail lost (deleted checkpoints).
 
-The anchor only helps where the central's account cannot rewrite it: `<data_dir>/audit-anchor`
-is meant to be a mount of another medium (write-once media, a remote log host's share) or
-a folder whose file carries the append-only attribute (`chattr +a`, which only root can set
-or clear). Lines are written with O_APPEND and fsynced, so processes appending at once do
+The anchor only helps where the central's account cannot rewrite it. Where the folder
+holds `keeper.sock`, lines go to the audit keeper (central/audit_keeper.py), a process under
+its own account that owns the log and only ever appends; otherwise they are appended here
+directly, and the folder should be another medium (write-once media, a remote log host's
+share) or a file with the append-only attribute (`chattr +a`, which only root can set or
+clear). Lines are written with O_APPEND and fsynced, so processes appending at once do
 not overwrite each other; verification does not depend on their order.
 """
 
@@ -20,11 +22,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 ANCHOR_FOLDER = "audit-anchor"
 ANCHOR_FILE = "anchor.log"
+KEEPER_SOCKET = "keeper.sock"
+# Left by the keeper on its first start and kept: from then on a missing socket means a
+# stopped keeper (an error), never a reason to write the log directly.
+KEEPER_MARK = "held-by-audit-keeper"
 KINDS = ("head", "checkpoint")
 
 
@@ -57,25 +64,30 @@ class AuditAnchor:
         self.path = self.folder / ANCHOR_FILE
 
     def add(self, line: AnchorLine) -> None:
-        """Append one line and fsync it; raises AnchorError when the medium is not writable."""
-        fields = {"kind": line.kind, "seq": line.seq, "head": line.head, "at": line.at}
-        if line.kind == "checkpoint":
-            fields |= {"key_id": line.key_id, "sig": line.signature}
-        data = (json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        """Append one line and fsync it (through the keeper where one holds the folder);
+        raises AnchorError when the medium or the keeper does not take it."""
+        data = encode_line(line)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if (self.folder / KEEPER_MARK).exists():
+                _send_to_keeper(self.folder / KEEPER_SOCKET, data)
+            else:
+                self._append(data)
         except OSError as exc:
             raise AnchorError(
-                f"the audit anchor {self.path} cannot be written ({exc.strerror}): mount its "
-                "medium or give the service write access to it; entries written meanwhile are "
-                "anchored by the next checkpoint (`anpr-central audit-checkpoint`)"
+                f"the audit anchor {self.path} cannot be written ({exc.strerror or exc}): start "
+                "the audit keeper, mount its medium or give the service write access to it; "
+                "entries written meanwhile are anchored by the next checkpoint "
+                "(`anpr-central audit-checkpoint`)"
             ) from None
+
+    def _append(self, data: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -93,13 +105,32 @@ class AuditAnchor:
         lines, problems = [], []
         for number, raw in enumerate(text.splitlines(), 1):
             try:
-                lines.append(_parse(number, raw))
+                lines.append(parse_line(number, raw))
             except (ValueError, KeyError, TypeError) as exc:
                 problems.append(f"anchor line {number} is not an anchor line ({exc})")
         return lines, problems
 
 
-def _parse(number: int, raw: str) -> AnchorLine:
+def encode_line(line: AnchorLine) -> bytes:
+    fields = {"kind": line.kind, "seq": line.seq, "head": line.head, "at": line.at}
+    if line.kind == "checkpoint":
+        fields |= {"key_id": line.key_id, "sig": line.signature}
+    return (json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def _send_to_keeper(socket_path: Path, data: bytes, timeout: float = 5.0) -> None:
+    """Hand one line to the keeper and wait until it is on the keeper's disk."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout)
+        client.connect(str(socket_path))
+        client.sendall(data)
+        reply = client.makefile("rb").readline().decode("utf-8", "replace").strip()
+    if reply != "ok":
+        raise OSError(f"the audit keeper answered {reply!r}")
+
+
+def parse_line(number: int, raw: str) -> AnchorLine:
+    """One anchor line read back (ValueError, KeyError or TypeError when it is not one)."""
     data = json.loads(raw)
     if data["kind"] not in KINDS:
         raise ValueError(f"unknown kind {data['kind']!r}")

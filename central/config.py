@@ -23,6 +23,11 @@ class StorageConfig(_Section):
         description="Folder for the per-day data keys; on another disk than data_dir, "
         "never in the same backup"
     )
+    audit_anchor_dir: Path | None = Field(
+        default=None,
+        description="The audit trail's anchor: the audit keeper's folder (anchor.log, "
+        "keeper.sock), held under its own account; default <data_dir>/audit-anchor",
+    )
 
 
 class RetentionConfig(_Section):
@@ -236,6 +241,10 @@ class CentralConfig(_Section):
         return self.storage.data_dir / "audit.sqlite"
 
     @property
+    def audit_anchor_dir(self) -> Path:
+        return self.storage.audit_anchor_dir or self.storage.data_dir / "audit-anchor"
+
+    @property
     def requests_path(self) -> Path:
         return self.storage.data_dir / "requests.sqlite"
 
@@ -284,6 +293,9 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
             "storage": StorageConfig(
                 data_dir=resolve(config.storage.data_dir),
                 keys_dir=resolve(config.storage.keys_dir),
+                audit_anchor_dir=resolve(config.storage.audit_anchor_dir)
+                if config.storage.audit_anchor_dir
+                else None,
             ),
             "mqtt": config.mqtt.with_resolved_files(resolve),
             "metrics": MetricsConfig(tls_files=tuple(resolve(p) for p in config.metrics.tls_files)),

@@ -89,7 +89,7 @@ def _audit(config: CentralConfig, command: str, now: datetime, anchor_dir: Path 
     if config.secrets.audit_signing_key_file is None:
         raise ConfigError("secrets.audit_signing_key_file is not set: no key for checkpoints")
     key = load_signing_key(config.secrets.audit_signing_key_file)
-    trail = AuditTrail(config.audit_path)
+    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
     anchor = None if anchor_dir is None else AuditAnchor(anchor_dir)
     if anchor is not None and not anchor.exists():
         raise ConfigError(f"--anchor {anchor_dir}: no {anchor.path.name} in that folder")

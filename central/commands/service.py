@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from central import audit
 from central.audit import AuditTrail
+from central.audit_anchor import AuditAnchor
 from central.calamity.listener import PRUNE_INTERVAL_S, BufferListener, prune_run
 from central.cameras import CameraRegistry
 from central.config import CentralConfig, ConfigError
@@ -31,7 +32,7 @@ CHECKPOINT_EVERY = timedelta(hours=1)
 
 def _anchor_audit_trail(config: CentralConfig, now: datetime) -> None:
     """Sign the trail's head, so a rewritten tail cannot pass for the real one."""
-    trail = AuditTrail(config.audit_path)
+    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
     try:
         trail.checkpoint(load_signing_key(config.secrets.audit_signing_key_file), now)
     finally:

@@ -14,6 +14,7 @@ from flask import current_app, g
 
 from central.accounts.users import Accounts
 from central.audit import AuditTrail
+from central.audit_anchor import AuditAnchor
 from central.calamity.buffer import CalamityBuffer
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
@@ -77,7 +78,7 @@ def requests_db() -> Requests:
 
 
 def audit_trail() -> AuditTrail:
-    return _handle("audit", lambda c: AuditTrail(c.audit_path))
+    return _handle("audit", lambda c: AuditTrail(c.audit_path, AuditAnchor(c.audit_anchor_dir)))
 
 
 def hotlists() -> Hotlists:
