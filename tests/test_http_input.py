@@ -3,7 +3,10 @@ every response carries the headers that stop a browser doing what our pages neve
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from central import MAX_REQUEST_BYTES
+from tests.conftest import confirm_order_in
 from tests.test_request_access import site  # noqa: F401 - the fixture
 from tests.test_requests import order
 
@@ -30,6 +33,7 @@ def test_deep_json_and_wrong_types_to_requests_and_searches_are_400s(site):  # n
     assert deep.status_code == 400
     request_id = requester.post("/api/v1/requests", json=order().as_json(),
                                 headers=headers).get_json()["id"]  # fmt: skip
+    confirm_order_in(site.config, request_id, datetime.now(UTC))
     officer = site.client("o.north")
     headers = {"X-CSRF-Token": officer.csrf}
     officer.post(f"/api/v1/requests/{request_id}/steps",
