@@ -33,7 +33,8 @@ def prepare(config, t: datetime) -> dict[str, str]:
     secrets = {
         name: accounts.add(name, name, unit, [role], PASSWORD, now)
         for name, unit, role in (("r.requester", "unit-midden", "requester"),
-                                 ("o.north", "unit-noord", "officer"))
+                                 ("o.north", "unit-noord", "officer"),
+                                 ("p.prosecutor", "om-midden", "prosecutor"))
     }  # fmt: skip
     Register(accounts).authorise(
         "o.north", "unit-noord", "chief", date.today() + timedelta(90), now
@@ -110,6 +111,11 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
         request_url = page.url
         page.click("form[action$='/logout'] button")
 
+        log_in("p.prosecutor", "/prosecutor")  # a written order waits for a prosecutor (#20)
+        page.click("form[action$='/confirm'] button")
+        page.wait_for_url(f"{url}/prosecutor")
+        page.click("form[action$='/logout'] button")
+
         log_in("o.north")
         page.goto(request_url)
         page.check("input[name=declaration]")
@@ -178,7 +184,8 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
 
     trail = AuditTrail(web_setup.config.audit_path)
     actions = [e["action"] for e in trail.records()]
-    for action in ("request_registered", "request_accepted", "consultation_refused",
+    for action in ("request_registered", "order_confirmed", "request_accepted",
+                   "consultation_refused",
                    "consultation_counted", "consultation", "verification", "photo_approved",
                    "request_delivered", "package_issued", "package_downloaded",
                    "request_closed"):  # fmt: skip
