@@ -76,7 +76,8 @@ def run(root: Path, rows: int, cameras: int) -> None:
     load(store, fleet, rows, start)
 
     accounts = Accounts(root / "accounts.sqlite")
-    for name, role in (("r.requester", "requester"), ("o.officer", "officer")):
+    for name, role in (("r.requester", "requester"), ("o.officer", "officer"),
+                       ("p.prosecutor", "prosecutor")):  # fmt: skip
         accounts.add(name, name, "unit-bench", [role], PASSWORD, now)
     register = Register(accounts)
     register.authorise("o.officer", "unit-bench", "chief", date.today() + timedelta(30), now)
@@ -90,6 +91,7 @@ def run(root: Path, rows: int, cameras: int) -> None:
         necessity="benchmark", scope=Scope(windows=(window,), cameras=tuple(fleet.keys)),
     )  # fmt: skip
     request_id = flow.submit(order, "r.requester", "unit-bench", now)
+    flow.confirm_order(request_id, "p.prosecutor", True, "", now)  # a written order waits for it
     flow.accept(request_id, "o.officer", True, now)
     query = Query(start=start, end=start + timedelta(hours=2), cameras=tuple(fleet.keys))
     args = (requests, request_id, "o.officer", query, store, trail)
