@@ -118,8 +118,9 @@ def run(root: Path, rows: int, cameras: int) -> None:
              f"{(took + states_took) * 1000:,.1f} ms")  # fmt: skip
     flow.deliver(request_id, "o.officer", now)
     key = SigningKey.generate()
-    package, took = timed(lambda: build_package(requests.get(request_id), requests, store, key,
-                                                Issue(1, "r.requester", now)))  # fmt: skip
+    supplied, took = timed(lambda: build_package(requests.get(request_id), requests, store, key,
+                                                 Issue(1, "r.requester", now)))  # fmt: skip
+    package = supplied.data
     line(f"package: {number:,} rows, crops and signed records", f"{took:.1f} s (target < 30 s)")
     line("package size", f"{len(package) / 2**20:,.1f} MiB")
     path = root / "package.zip"

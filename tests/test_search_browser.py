@@ -190,6 +190,11 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
                    "request_delivered", "package_issued", "package_downloaded",
                    "request_closed"):  # fmt: skip
         assert action in actions, action
+    (downloaded,) = trail.records({"package_downloaded"})
+    supplied = downloaded["details"]["supplied"]  # decree (h): what was handed out
+    assert supplied["rows"] == len(rows) and supplied["bytes"] == package.stat().st_size
+    assert supplied["withheld"] == 1, "the row judged wrong against its crop"
+    assert supplied["integrity_withheld"] == []
     for entry in trail.records({"consultation", "consultation_refused"}):
         missing = [f for f in DECREE if f not in entry["details"]]
         assert entry["action"] == "consultation_refused" or not missing, missing

@@ -82,7 +82,7 @@ class Scene(Case):
         from central.requests.downloads import Issue
 
         return build_package(self.requests.get(request_id), self.requests, self.store, key,
-                             Issue(1, "r.requester", NOW))  # fmt: skip
+                             Issue(1, "r.requester", NOW)).data  # fmt: skip
 
 
 @pytest.fixture

@@ -144,3 +144,22 @@ def test_a_record_forged_with_its_digest_fails_the_cameras_signature(scene):
     assert [r.seq for r in result.rows] == [103, 105]
     (withheld,) = result.integrity_withheld
     assert any("signature does not verify" in p for p in withheld["problems"])
+
+
+def test_the_results_page_tells_the_officer_how_many_rows_were_withheld(scene):
+    """Not only the auditor: the officer reading the results sees that rows are missing."""
+    from flask import render_template
+
+    from central import create_app
+
+    tamper(scene, "UPDATE passages SET plate = 'AB123C' WHERE seq = 103")
+    result = scene.run(scene.scoped(), **WINDOW)
+    result_set = scene.requests.results.get(result.audit_seq)
+    assert result_set.integrity_withheld == 1 and result_set.row_count == 2
+    app = create_app(scene.config)
+    with app.test_request_context():
+        page = render_template(
+            "results.html", session=None, r=scene.requests.get(result_set.request_id),
+            rs=result_set, rows=[], states={}, page=0, pages=1, rs_gaps=[],
+        )  # fmt: skip
+    assert 'id="integrity-withheld">1 passage(s) withheld' in page

@@ -157,7 +157,8 @@ def consult(
     seq = trail.append(officer, "consultation", details, now)
     supplied_rows = [] if withheld else rows
     requests.results.save(seq, request_id, query.kind, query.needs_verification, gaps,
-                          query.as_entered(), supplied_rows, now, withheld)  # fmt: skip
+                          query.as_entered(), supplied_rows, now, withheld,
+                          len(tampered))  # fmt: skip
     note = {"audit_seq": seq, "rows": supplied["rows"], "withheld": withheld,
             "integrity_withheld": len(tampered)}  # fmt: skip
     requests.note(request_id, officer, "consultation", note, now)

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,11 +83,21 @@ class _Writer:
         return name
 
 
+@dataclass(frozen=True)
+class Supplied:
+    """What a package handed out, for the consultation's field (h) in the audit trail."""
+
+    rows: int
+    withheld: int  # judged wrong against their crop
+    integrity_withheld: list[dict]  # differ from their signed record: passage and problems
+    data: bytes | None = None  # the package itself when no file was given
+
+
 def build_package(
     request: Request, requests: Requests, store: DayPartitionedStore, key: SigningKey,
     issue: Issue, out: BinaryIO | None = None,
-) -> bytes | None:  # fmt: skip
-    """Write the package to `out` (a file), or return it as bytes when `out` is None."""
+) -> Supplied:  # fmt: skip
+    """Write the package to `out` (a file), or into the result's `data` when `out` is None."""
     rows, withheld, tampered = _rows(request, requests, store)
     target = out if out is not None else io.BytesIO()
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
@@ -108,7 +119,8 @@ def build_package(
         signature = base64.b64encode(key.sign(manifest_bytes)).decode()
         archive.writestr("manifest.json", manifest_bytes)
         archive.writestr("manifest.sig", f"{key.key_id} {signature}\n")
-    return target.getvalue() if out is None else None
+    return Supplied(len(table), withheld, tampered,
+                    target.getvalue() if out is None else None)  # fmt: skip
 
 
 def _add_row(writer: _Writer, request: Request, requests: Requests, store: DayPartitionedStore,

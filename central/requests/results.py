@@ -48,6 +48,12 @@ MIGRATIONS = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # How many rows the search withheld because they differ from their signed record:
+        # the officer sees the gap on the results page, not only the auditor in the trail.
+        "0005_result_integrity_withheld",
+        "ALTER TABLE result_sets ADD COLUMN integrity_withheld INTEGER NOT NULL DEFAULT 0",
+    ),
 ]
 
 
@@ -62,6 +68,7 @@ class ResultSet:
     created_at: str
     row_count: int
     withheld: str  # why this search's rows were withheld ('' when supplied)
+    integrity_withheld: int = 0  # rows left out: they differ from their signed record
 
 
 class ResultSets:
@@ -71,13 +78,16 @@ class ResultSets:
     def save(
         self, audit_seq: int, request_id: int, kind: str, verify: bool, gaps: list[dict],
         query: dict, rows: list[StoredPassage], now: datetime, withheld: str = "",
+        integrity_withheld: int = 0,
     ) -> None:  # fmt: skip
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute(
-                "INSERT INTO result_sets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO result_sets (audit_seq, request_id, kind, verify, gaps, query, "
+                "created_at, row_count, withheld, integrity_withheld) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (audit_seq, request_id, kind, int(verify), json.dumps(gaps), json.dumps(query),
-                 format_timestamp(now), len(rows), withheld),
+                 format_timestamp(now), len(rows), withheld, integrity_withheld),
             )  # fmt: skip
             self.db.executemany(
                 f"INSERT INTO result_rows (audit_seq, idx, {SUMMARY_COLUMNS}) "
@@ -94,13 +104,13 @@ class ResultSets:
     def get(self, audit_seq: int) -> ResultSet | None:
         row = self.db.execute(
             "SELECT audit_seq, request_id, kind, verify, gaps, query, created_at, row_count, "
-            "withheld FROM result_sets WHERE audit_seq = ?",
+            "withheld, integrity_withheld FROM result_sets WHERE audit_seq = ?",
             (audit_seq,),
         ).fetchone()
         if row is None:
             return None
         return ResultSet(row[0], row[1], row[2], bool(row[3]), json.loads(row[4]),
-                         json.loads(row[5]), row[6], row[7], row[8])  # fmt: skip
+                         json.loads(row[5]), row[6], row[7], row[8], row[9])  # fmt: skip
 
     def for_request(self, request_id: int) -> list[ResultSet]:
         seqs = self.db.execute(

@@ -223,7 +223,8 @@ def download(token: str):
         request_id, issue = requests_db().downloads.redeem(token, who, now)
         found = requests_db().get(request_id)
         require_issuable(found, who)
-        build_package(found, requests_db(), passage_store(), _package_key(), issue, package)
+        supplied = build_package(found, requests_db(), passage_store(), _package_key(), issue,
+                                 package)  # fmt: skip
     except (RequestError, PackageError) as exc:
         package.close()
         abort(410 if "expired" in str(exc) else 403, description=str(exc))
@@ -231,7 +232,9 @@ def download(token: str):
     audit_trail().append(who, "package_downloaded", {
         "request_id": request_id, "order_reference": found.order.reference, "unit": found.unit,
         "issue": issue.number, "sha256": digest,
-        "supplied": {"bytes": size}, "supply_time": now.isoformat(),
+        "supplied": {"bytes": size, "rows": supplied.rows, "withheld": supplied.withheld,
+                     "integrity_withheld": supplied.integrity_withheld},
+        "supply_time": now.isoformat(),
     }, now)  # fmt: skip
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in found.order.reference)
     response = send_file(package, mimetype="application/zip", as_attachment=True,
