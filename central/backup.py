@@ -4,8 +4,8 @@ A backup holds one copy of each live day file, encrypted as the live one is, and
 separate folder, that day's key (the two must never share a medium or a retention policy
 longer than 28 days). Running
 `expire_backups` hourly applies the live retention to the copies: the expired part of a
-day is securely deleted, a whole expired day loses its key and its file. The small stores
-(cameras, statistics, custody, rejections) are copied whole; they hold no plates.
+day is securely deleted, a whole expired day loses its key and its file. The other stores
+are copied whole (SMALL_STORES), and the audit trail's anchor beside them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ from central.store.partitioned import DayPartitionedStore
 
 log = logging.getLogger(__name__)
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})\.sqlite")
-SMALL_STORES = ("cameras", "statistics", "custody", "rejections", "sequences")
+# Copied whole at every backup, replacing the previous copy, so whatever the central
+# destroyed in them (a closed request's results, an ended calamity's passages) leaves the
+# backup with the next run. The audit trail and the accounts outlive the 28 days by law.
+SMALL_STORES = (
+    "cameras", "statistics", "custody", "rejections", "sequences", "accounts", "audit",
+    "requests", "hotlists", "plan", "bundles", "health", "calamity", "metrics",
+)  # fmt: skip
 
 
 class BackupError(Exception):
@@ -54,8 +60,12 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 
 def make_backup(
-    store: DayPartitionedStore, data_dir: Path, to: Path, keys_to: Path, now: datetime
-) -> BackupReport:
+    store: DayPartitionedStore, data_dir: Path, to: Path, keys_to: Path, now: datetime,
+    anchor_dir: Path | None = None,
+) -> BackupReport:  # fmt: skip
+    """Copy the live days, their keys (elsewhere), the whole stores and the audit anchor:
+    the anchor's copy on the backup medium is the auditor's copy `audit-verify --anchor`
+    holds the trail against, out of reach of whoever rewrites the central's disk later."""
     if to.resolve() == keys_to.resolve():
         raise BackupError("day keys and day files must be backed up to different places")
     (to / "passages").mkdir(parents=True, exist_ok=True)
@@ -79,6 +89,10 @@ def make_backup(
         source = data_dir / f"{name}.sqlite"
         if source.exists():
             _copy_sqlite(source, to / f"{name}.sqlite")
+    anchor = (anchor_dir or data_dir / "audit-anchor") / "anchor.log"
+    if anchor.exists():
+        (to / "audit-anchor").mkdir(exist_ok=True)
+        shutil.copyfile(anchor, to / "audit-anchor" / "anchor.log")
     log.info("backup: %d day(s) copied to %s", len(report.days_copied), to)
     return report
 

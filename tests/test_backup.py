@@ -64,3 +64,29 @@ def test_backup_expiry_follows_the_live_rule_to_the_row(store, tmp_path):
     assert report.days_expired == [date(2026, 10, 1)]
     assert b"LATE12" not in disk(tmp_path / "bk")
     assert not (tmp_path / "bk-keys" / "2026-10-01.key").exists()
+
+
+def test_the_backup_keeps_the_other_stores_and_an_auditors_copy_of_the_anchor(store, tmp_path):
+    """A rogue administrator who later cuts the trail and its local anchor is caught by the
+    anchor's copy on the backup medium; accounts, requests and the trail survive a lost disk."""
+    from central.audit import AuditTrail
+    from central.audit_anchor import AuditAnchor
+    from central.requests.store import Requests
+
+    trail = AuditTrail(tmp_path / "data" / "audit.sqlite")
+    for i in range(1, 4):
+        trail.append(f"officer-{i}", "consultation", {"order": f"OvJ-{i}"}, T0)
+    Requests(tmp_path / "data" / "requests.sqlite").close()
+    make_backup(store, tmp_path / "data", tmp_path / "bk", tmp_path / "bk-keys", T0)
+    for name in ("audit", "requests", "sequences", "custody"):
+        assert (tmp_path / "bk" / f"{name}.sqlite").exists(), name
+    copy = tmp_path / "bk" / "audit-anchor"
+    assert (copy / "anchor.log").read_bytes() == trail.anchor.path.read_bytes()
+
+    trail.db.execute("DROP TRIGGER entries_no_delete")
+    trail.db.execute("DELETE FROM entries WHERE seq = 3")
+    trail.anchor.path.unlink()
+    key = SigningKey.generate()
+    (held,) = trail.verify(key.verify_key, AuditAnchor(copy))
+    assert "the trail ends at entry 2 but the anchor recorded entry 3" in held.problem
+    trail.close()

@@ -145,7 +145,8 @@ def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
                      {"request": args.request, "count": released}, now)  # fmt: skip
         print(f"released {released} hold(s) of {args.request}")
     elif args.command == "backup":
-        report = make_backup(store, config.storage.data_dir, args.to, args.keys_to, now)
+        report = make_backup(store, config.storage.data_dir, args.to, args.keys_to, now,
+                             config.audit_anchor_dir)  # fmt: skip
         print(
             f"backup: {len(report.days_copied)} day(s) copied, {len(report.days_expired)} expired"
         )
