@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
 from datetime import date, datetime
 from pathlib import Path
+
+import segno
 
 from central.accounts import totp
 from central.accounts.register import Register
@@ -25,6 +29,9 @@ def add_parsers(commands) -> None:
     user.add_argument("--role", action="append", required=True, choices=ROLES,
                       help="repeat for several")  # fmt: skip
     user.add_argument("--password-file", type=Path, required=True, help="first line: password")
+    user.add_argument("--qr", type=Path, metavar="FILE",
+                      help="also write the second factor's QR code to FILE (.svg or .png) "
+                           "to hand to the person; it is as secret as a password")  # fmt: skip
     unlock = commands.add_parser("user-unlock", help="lift a lock-out after failed logins")
     unlock.add_argument("--username", required=True)
     unlock.add_argument("--by", required=True)
@@ -68,10 +75,25 @@ def _users(config: CentralConfig, args: argparse.Namespace, now: datetime) -> No
         except AccountError as exc:
             raise CameraRegistryError(str(exc)) from None
         record_action(config, "account_created", {"username": args.username, "roles": args.role})
-        print(f"account {args.username} created; second factor (enter in the authenticator):")
-        print(totp.provisioning_uri(secret, args.username))
+        _show_second_factor(args.username, totp.provisioning_uri(secret, args.username), args.qr)
     finally:
         accounts.close()
+
+
+def _show_second_factor(username: str, uri: str, qr_file: Path | None) -> None:
+    """The person scans the code with their authenticator app at the administrator's screen
+    (or from the file handed over); the URI stays for apps that take it typed."""
+    code = segno.make(uri, error="m")
+    print(f"account {username} created; second factor: scan this code with the authenticator")
+    out = io.StringIO()
+    code.terminal(out=out, compact=True)
+    print(out.getvalue(), end="")
+    print(f"or enter: {uri}")
+    if qr_file is not None:
+        descriptor = os.open(qr_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            code.save(handle, kind=qr_file.suffix.lstrip(".").lower() or "svg", scale=8)
+        print(f"QR code written to {qr_file} (mode 0600): hand it over, then delete it")
 
 
 def _register(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
