@@ -1,8 +1,9 @@
 """Hotlist matching at ingest: every admitted passage, from every camera, plan or not.
 
 Runs in the ingest's admission thread as a passage listener, with its own database handle.
-A hit becomes an alert with the passage's images; the log line names the alert and its
-priority but never the plate (logs outlive the 28 days).
+A hit becomes an alert with the passage's images, or one more pass of the same entry's
+open alert (`AlertDesk.record_pass`), published again under that alert's id. The log line
+names the alert and its priority but never the plate (logs outlive the 28 days).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from central.hotlists.alerts import Recorded
 from central.hotlists.lists import Hit, Hotlists
 from central.tally import Tally
 from node import wallclock
@@ -59,41 +61,51 @@ class HotlistListener:
             passage.plate, passage.country, passage.captured_at, passage.camera_id
         )
         for hit in hits:
-            alert_id = self._store.raise_alert(hit, passage, now)
-            if alert_id is None:
-                continue  # the same passage delivered again: one alert
-            self.alerts_raised += 1
-            if self.tally is not None:
+            recorded = self._store.record_pass(hit, passage, now)
+            if recorded is None:
+                continue  # the same passage delivered again: recorded once
+            self._announce(recorded, hit, passage, now)
+
+    def _announce(self, recorded: Recorded, hit: Hit, passage: Passage, now: datetime) -> None:
+        """Count, publish, notify and log a pass: a new alert, or one more pass of an open
+        alert (same id, `passes` above 1), so a console can update the alert it shows."""
+        alert_id = recorded.alert_id
+        if self.tally is not None:
+            if recorded.new:
                 self.tally.add("alerts", label=str(hit.priority))
-                latency = (now - passage.captured_at).total_seconds()
-                self.tally.observe("alert_latency_seconds", max(latency, 0.0))
-            topic = topic_for(hit)
-            if topic is None:
-                log.error("ALERT id=%d: list %d's owner %r cannot be told over MQTT (not a "
-                          "user name); see /alerts", alert_id, hit.list_id, hit.owner)  # fmt: skip
-            elif self.publish is not None:
-                self.publish(topic, _message(alert_id, hit, passage))
-            for notify in self.notifiers:
-                notify(alert_id, hit, passage)
-            log.warning(
-                "ALERT id=%d priority=%d list=%d camera=%s tolerant=%s%s",
-                alert_id, hit.priority, hit.list_id, passage.camera_id, hit.tolerant,
-                f" for owner {hit.owner}" if hit.for_owner_only else "",
-            )  # fmt: skip
+            latency = (now - passage.captured_at).total_seconds()
+            self.tally.observe("alert_latency_seconds", max(latency, 0.0))
+        if recorded.new:
+            self.alerts_raised += 1
+        topic = topic_for(hit)
+        if topic is None:
+            log.error("ALERT id=%d: list %d's owner %r cannot be told over MQTT (not a "
+                      "user name); see /alerts", alert_id, hit.list_id, hit.owner)  # fmt: skip
+        elif self.publish is not None:
+            self.publish(topic, _message(alert_id, hit, passage, recorded.passes))
+        for notify in self.notifiers:
+            notify(alert_id, hit, passage)
+        log.warning(
+            "ALERT id=%d priority=%d list=%d camera=%s tolerant=%s pass=%d%s",
+            alert_id, hit.priority, hit.list_id, passage.camera_id, hit.tolerant,
+            recorded.passes, f" for owner {hit.owner}" if hit.for_owner_only else "",
+        )  # fmt: skip
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
 
 
-def _message(alert_id: int, hit: Hit, passage: Passage) -> bytes:
+def _message(alert_id: int, hit: Hit, passage: Passage, passes: int) -> bytes:
     """The alert for consoles (over TLS, readable only by the control room's identity)."""
-    return json.dumps(alert_document(alert_id, hit, passage), ensure_ascii=False).encode("utf-8")
+    document = alert_document(alert_id, hit, passage, passes)
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
-def alert_document(alert_id: int, hit: Hit, passage: Passage) -> dict:
-    """An alert as JSON-ready fields, for the MQTT message and the webhook alike."""
-    return {
+def alert_document(alert_id: int, hit: Hit, passage: Passage, passes: int | None = None) -> dict:
+    """An alert as JSON-ready fields, for the MQTT message and the webhook alike; `passes`
+    (MQTT) counts the passes grouped under the alert so far, this one included."""
+    document = {
         "alert_id": alert_id,
         "priority": hit.priority,
         "list_id": hit.list_id,
@@ -107,6 +119,9 @@ def alert_document(alert_id: int, hit: Hit, passage: Passage) -> dict:
         "instructions": hit.instructions,
         "category": hit.category,
     }
+    if passes is not None:
+        document["passes"] = passes
+    return document
 
 
 def escalation_run(path: Path, publish: Callable[[str, bytes], None] | None = None):

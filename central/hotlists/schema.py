@@ -98,4 +98,47 @@ MIGRATIONS = [
         CREATE INDEX entries_pending ON entries (approved_by)
         """,
     ),
+    (
+        # One alert per hit (#23): the passes of a listed plate while its alert is open are
+        # grouped under that alert, each kept here with its images and location. Existing
+        # alerts become one pass each (their images move here, nothing is lost); `changed`
+        # orders every change to an alert (from `alert_clock`, which never runs backwards,
+        # even when alerts expire), so the live page fetches only what changed.
+        "0007_alert_passes",
+        """
+        CREATE TABLE alert_passes (
+            pass_id      INTEGER PRIMARY KEY,
+            alert_id     INTEGER NOT NULL REFERENCES alerts (alert_id) ON DELETE CASCADE,
+            entry_id     INTEGER NOT NULL,
+            received_at  TEXT NOT NULL,
+            tolerant     INTEGER NOT NULL,
+            camera_id    TEXT NOT NULL,
+            seq          INTEGER NOT NULL,
+            captured_at  TEXT NOT NULL,
+            plate        TEXT NOT NULL,
+            country      TEXT NOT NULL,
+            lat_e7       INTEGER,
+            lon_e7       INTEGER,
+            direction    TEXT,
+            crop         BLOB NOT NULL,
+            overview     BLOB NOT NULL,
+            UNIQUE (entry_id, camera_id, seq)
+        );
+        CREATE INDEX alert_passes_alert ON alert_passes (alert_id, captured_at);
+        INSERT INTO alert_passes (alert_id, entry_id, received_at, tolerant, camera_id, seq,
+            captured_at, plate, country, crop, overview)
+            SELECT alert_id, entry_id, raised_at, tolerant, camera_id, seq, captured_at, plate,
+                   country, crop, overview FROM alerts ORDER BY alert_id;
+        UPDATE alerts SET crop = x'', overview = x'';
+        ALTER TABLE alerts ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+        UPDATE alerts SET changed = alert_id;
+        CREATE TABLE alert_clock (
+            one   INTEGER PRIMARY KEY CHECK (one = 1),
+            value INTEGER NOT NULL
+        );
+        INSERT INTO alert_clock VALUES (1, (SELECT coalesce(max(alert_id), 0) FROM alerts));
+        CREATE INDEX alerts_changed ON alerts (changed);
+        CREATE INDEX alerts_open ON alerts (entry_id, state)
+        """,
+    ),
 ]
