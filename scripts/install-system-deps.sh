@@ -1,6 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages the project needs (Mosquitto, Python venv support, Chromium
-# for the browser tests, systemd-analyze for the unit checks) when they are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
+# Installs the Debian packages the project needs (Mosquitto, nginx, Python venv support,
+# Chromium for the browser tests, systemd-analyze for the unit checks, shellcheck) when they are missing. Runs as root on a fresh Debian machine; a no-op when everything is present.
 # Mosquitto is installed but not started: the project starts its own broker on loopback
 # from a generated config, so the packaged service must not grab port 1883 on install.
 set -eu
@@ -15,6 +15,11 @@ command -v python3 >/dev/null 2>&1 || need="$need python3"
 # tests/test_systemd_units.py checks the shipped units with systemd-analyze (verify and
 # security --offline); a container without systemd as PID 1 still gets the tool this way.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+# The officers' TLS reverse proxy (deploy/nginx/), run in front of the app by
+# tests/test_nginx_proxy.py; installed, not started (policy-rc.d below), like Mosquitto.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx"
+# tests/test_install_central.py lints the installer with shellcheck (in Debian's repos).
+command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 # tests/test_crl_renewal.py reads the certificate the broker serves with openssl s_client.
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # anpr-provision broker-config builds the broker's refusal-reporting plugin from its C source
