@@ -145,7 +145,8 @@ def _round_trip(config, reader, key, central_key, client, answers, timeout) -> l
     try:
         received, answer = answers.get(timeout=timeout)
     except queue.Empty:
-        return [Check("test passage round trip", False, f"no answer within {timeout:.0f} s"),
+        return [Check("test passage round trip", False,
+                      f"no answer within {timeout:.0f} s: {no_answer_hint(config.camera.id)}"),
                 Check("clock within 100 ms of the central", False, "no answer")]  # fmt: skip
     try:
         ack = decode_ack(answer).verify(central_key).record
@@ -154,7 +155,7 @@ def _round_trip(config, reader, key, central_key, client, answers, timeout) -> l
                 Check("clock within 100 ms of the central", False, "no valid answer")]  # fmt: skip
     ok = ack.seqs == (1,) and not ack.rejected
     trip = Check("test passage round trip", ok, f"{(received - sent) * 1000:.0f} ms, "
-                 f"acknowledged={ok}")  # fmt: skip
+                 f"acknowledged={ok}{_refusal_detail(ack.rejected)}")  # fmt: skip
     offset = ack.issued_at.timestamp() - (sent + received) / 2
     # The ack's time is cut to milliseconds and taken somewhere between send and receipt.
     uncertainty = (received - sent) / 2
@@ -164,6 +165,42 @@ def _round_trip(config, reader, key, central_key, client, answers, timeout) -> l
         f"offset {offset * 1000:+.0f} ms (±{uncertainty * 1000:.0f} ms)",
     )
     return [trip, clock]
+
+
+# What the technician (or the maintainer they call) does about each refusal the central
+# can answer with; the reasons are the central's stable rejection labels.
+REFUSAL_HINTS = {
+    "bad_signature": "the unit's signing key is not the one registered for this camera: "
+    "register this unit's key (`anpr-central camera-add-key`) or restore the right key file",
+    "bad_key": "the central holds no such key for this camera: register this unit's key "
+    "(`anpr-central camera-add-key`), or the key was retired",
+    "not_sealed": "set keys.central_seal_public_key to the central's seal.pub",
+    "clock_skew": "the unit's clock is off: check time sync (chrony) before going live",
+    "image_digest_mismatch": "the images do not match their digests: reinstall the agent",
+    "malformed": "the agent and the central do not speak the same format: update the agent",
+    "unknown_version": "the agent is newer or older than the central accepts: update it",
+    "oversized": "the record is larger than the central accepts: lower image quality",
+}
+
+
+def no_answer_hint(camera_id: str) -> str:
+    """The central answers only records it can verify (a refusal names a sequence number
+    only once the camera's signature holds), so silence is the usual sign of a camera that
+    is not registered, a unit whose key is not the registered one, or a stopped central."""
+    return (
+        f"is camera {camera_id} registered at the central with this unit's key? (the "
+        f"maintainer runs `anpr-central camera-list`; a replaced unit's key is added with "
+        f"`anpr-central camera-add-key`; each refused record is in the central's log as "
+        f"`ingest: rejected ... camera={camera_id} reason=...`); otherwise the central's "
+        "ingest is not running"
+    )
+
+
+def _refusal_detail(rejected) -> str:
+    return "".join(
+        f"; refused: {r.reason}: {REFUSAL_HINTS.get(r.reason, 'see the central log')}"
+        for r in rejected
+    )
 
 
 def run_selftest(
