@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from central.backup import BackupError
 from central.cameras import CameraRegistryError
@@ -25,7 +24,7 @@ from central.practice import TrainingError
 from central.requests.orders import RequestError
 from central.requests.package import PackageError
 from central.store.custody import HoldError
-from node.cli import add_version
+from node.cli import add_config_anywhere, add_version, config_given
 from node.logs import add_log_options
 from node.logs import configure as configure_logs
 from wire.errors import KeyFormatError
@@ -34,7 +33,6 @@ from wire.errors import KeyFormatError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-central", description=__doc__)
     add_version(parser)
-    parser.add_argument("--config", type=Path, required=True, help="central TOML file")
     add_log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="MQTT ingest, retention and the web service in one process")
@@ -46,12 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     custody.add_parsers(commands)
     plan.add_parsers(commands)
     requests.add_parsers(commands)
+    add_config_anywhere(parser, "central TOML file (before or after the command)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     configure_logs(args)
+    if config_given(args) is None:
+        parser.error("--config FILE is required: the central's TOML file")
     try:
         config = load_config(args.config)
         for area in (cameras, accounts, hotlists, calamity, plan, requests):

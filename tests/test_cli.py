@@ -184,3 +184,21 @@ def test_user_add_shows_the_second_factor_as_a_qr_code_and_can_write_it(tmp_path
     assert len(rendered) == (expected.symbol_size()[1] + 1) // 2, "the code, two rows a line"
     assert stat.S_IMODE(qr_file.stat().st_mode) == 0o600
     assert qr_file.read_text().startswith("<?xml") and "<path" in qr_file.read_text()
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_config_goes_before_or_after_the_command(tmp_path, capsys, before):
+    """One habit for every tool: `--config C audit verify` and `audit verify --config C`."""
+    setup = write_central_config(tmp_path, broker_port=1883)
+    config = ["--config", str(setup.config_path)]
+    argv = [*config, "camera-list"] if before else ["camera-list", *config]
+    assert central_main(argv) == 0
+    nested = ["calamity", "status", *config]
+    assert central_main(nested) == 0
+
+
+def test_a_missing_config_says_so(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        central_main(["camera-list"])
+    assert stopped.value.code == 2
+    assert "--config FILE is required" in capsys.readouterr().err

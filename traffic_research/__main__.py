@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from node import wallclock
-from node.cli import add_version
+from node.cli import add_config_anywhere, add_version, config_given
 from node.keyfiles import load_seal_public_key, load_signing_key, load_verify_key, save_signing_key
 from node.logs import add_log_options
 from node.logs import configure as configure_logs
@@ -27,7 +27,6 @@ from wire.errors import KeyFormatError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-research", description=__doc__)
     add_version(parser)
-    parser.add_argument("--config", type=Path, help="research TOML file")
     add_log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="ingest, day-key upkeep and the pages in one process")
@@ -42,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="a day's figures as JSON (k-anonymous)")
     figures.add_argument("--area", required=True)
     figures.add_argument("--day", type=date.fromisoformat, required=True)
+    add_config_anywhere(parser, "research TOML file (before or after the command)")
     return parser
 
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / "research-signing.pub").write_text(key.verify_key.b64 + "\n")
             print(f"research signing key {key.key_id} written to {args.out}")
             return 0
-        if args.config is None:
+        if config_given(args) is None:
             raise ConfigError("--config research.toml is required for this command")
         config = load_config(args.config)
         if args.command == "camera-add":
