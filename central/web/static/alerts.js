@@ -145,6 +145,7 @@
       cursor = body.cursor;
       desk.dataset.cursor = String(cursor);
       total.textContent = String(body.total);
+      document.getElementById("total-word").textContent = body.total === 1 ? "alert" : "alerts";
       document.getElementById("no-alerts").hidden = Boolean(desk.querySelector("tbody.alert"));
       if (urgent) beep(Math.min(urgent, 3));
     } finally {
