@@ -12,6 +12,7 @@ from central.commands import (
     calamity,
     cameras,
     custody,
+    doctor,
     hotlists,
     plan,
     requests,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     custody.add_parsers(commands)
     plan.add_parsers(commands)
     requests.add_parsers(commands)
+    doctor.add_parsers(commands)
     add_config_anywhere(parser, "central TOML file (before or after the command)")
     return parser
 
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logs(args)
     if config_given(args) is None:
         parser.error("--config FILE is required: the central's TOML file")
+    if args.command in doctor.COMMANDS:  # a config that does not load is one of its findings
+        return doctor.run(config_given(args), args)
     try:
         config = load_config(args.config)
         for area in (cameras, accounts, hotlists, calamity, plan, requests):
