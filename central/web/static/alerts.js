@@ -167,4 +167,5 @@
     live.textContent = "reconnecting";
   };
   showSound();
+  window.alertDeskStarted = true; // the page's watchdog reloads a desk that never started
 })();
