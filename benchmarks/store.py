@@ -179,11 +179,8 @@ def bench_ingest_over_mqtt(
 # --- 2. search at scale -------------------------------------------------------------------
 
 
-def load_day(
-    path: Path, key: bytes, day: date, per_day: int, rng: random.Random, commuters: list[str]
-):
-    """Bulk-load a day's searchable rows: 1,324 cameras, 8 busy ones on one location."""
-    day_file = DayFile(path, day, key)
+def day_rows(day: date, per_day: int, rng: random.Random, commuters: list[str]) -> list[tuple]:
+    """A day's searchable rows: 1,324 cameras, 8 busy ones on one location."""
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     cameras = [f"cam-{i:04d}" for i in range(1324)]
     rows = []
@@ -206,10 +203,22 @@ def load_day(
         rows.append((camera, seqs[camera], stamp, stamp, plate, "NL", 950, 520000000, 51000000,
                      "N", 1, "0" * 64))  # fmt: skip
     rows.sort(key=lambda r: (r[0], r[1]))
-    day_file.db.execute("BEGIN")
-    day_file.db.executemany(f"INSERT INTO passages VALUES ({', '.join('?' * 12)})", rows)
-    day_file.db.execute("COMMIT")
-    day_file.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return rows
+
+
+def bulk_insert(db, rows: list[tuple]) -> None:
+    db.execute("BEGIN")
+    db.executemany(f"INSERT INTO passages VALUES ({', '.join('?' * 12)})", rows)
+    db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def load_day(
+    path: Path, key: bytes, day: date, per_day: int, rng: random.Random, commuters: list[str]
+):
+    """Bulk-load a day's searchable rows into its (encrypted) day file."""
+    day_file = DayFile(path, day, key)
+    bulk_insert(day_file.db, day_rows(day, per_day, rng, commuters))
     day_file.close()
 
 
