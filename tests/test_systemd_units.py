@@ -35,7 +35,8 @@ BIN = "/opt/anpr/bin/"
 CENTRAL_HOST = (
     "anpr-provision ca-init --ca /srv/anpr-ca",
     "anpr-provision central-keys --out /etc/anpr/credentials",
-    "anpr-provision broker-cert --ca /srv/anpr-ca --host central.example --out /etc/anpr/broker",
+    "anpr-provision broker-cert --ca /srv/anpr-ca --host central.example --host 127.0.0.1 "
+    "--out /etc/anpr/broker",
     "anpr-provision client-cert --ca /srv/anpr-ca --out /etc/anpr/tls",
     "install -m 0644 /srv/anpr-ca/ca.crt /etc/anpr/tls/ca.crt",
     "anpr-provision broker-config --ca /srv/anpr-ca --broker-cert /etc/anpr/broker"
