@@ -35,19 +35,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anpr-central", description=__doc__)
     add_version(parser)
     add_log_options(parser)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="MQTT ingest, retention and the web service in one process")
-    commands.add_parser("ingest", help="MQTT ingest and retention (web under gunicorn)")
-    cameras.add_parsers(commands)
-    accounts.add_parsers(commands)
-    hotlists.add_parsers(commands)
-    calamity.add_parsers(commands)
-    custody.add_parsers(commands)
-    plan.add_parsers(commands)
-    requests.add_parsers(commands)
-    doctor.add_parsers(commands)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    areas = {"service": _add_service_parsers}
+    areas |= {
+        "cameras and keys": cameras.add_parsers, "accounts and officers": accounts.add_parsers,
+        "hotlists": hotlists.add_parsers, "calamity": calamity.add_parsers,
+        "retention, backup and audit": custody.add_parsers, "camera plan": plan.add_parsers,
+        "requests and reports": requests.add_parsers, "the install": doctor.add_parsers,
+    }  # fmt: skip
+    grouped = {}
+    for area, add in areas.items():
+        before = set(commands.choices)
+        add(commands)
+        grouped[area] = [name for name in commands.choices if name not in before]
+    helps = {action.dest: action.help or "" for action in commands._choices_actions}
+    commands._choices_actions.clear()  # listed by area in the epilog instead of flat
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _command_list(grouped, helps)
     add_config_anywhere(parser, "central TOML file (before or after the command)")
     return parser
+
+
+def _add_service_parsers(commands) -> None:
+    commands.add_parser("serve", help="MQTT ingest, retention and the web service in one process")
+    commands.add_parser("ingest", help="MQTT ingest and retention (web under gunicorn)")
+
+
+def _command_list(grouped: dict[str, list[str]], helps: dict[str, str]) -> str:
+    """The commands by area with their one-line help: 50 commands read as nine groups."""
+    lines = ["commands, by area:"]
+    for area, names in grouped.items():
+        lines.append(f"  {area}:")
+        lines += [f"    {name:<22} {helps.get(name, '')}".rstrip() for name in names]
+    lines.append("`anpr-central COMMAND --help` shows a command's options.")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,9 @@ def add_config_anywhere(parser: argparse.ArgumentParser, help_text: str) -> None
     """`--config FILE` before or after the subcommand (`anpr-central --config C audit verify`
     and `anpr-central audit verify --config C` alike): call once every subcommand exists."""
     for each in _with_subparsers(parser):
-        each.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=help_text)
+        each.add_argument(
+            "--config", type=Path, default=argparse.SUPPRESS, metavar="FILE", help=help_text
+        )
 
 
 def config_given(args: argparse.Namespace) -> Path | None:

@@ -173,9 +173,10 @@ def test_user_add_shows_the_second_factor_as_a_qr_code_and_can_write_it(tmp_path
     setup = write_central_config(tmp_path, broker_port=1883)
     (tmp_path / "pw").write_text("correct horse battery staple\n")
     qr_file = tmp_path / "o.new.svg"
-    assert central_main(["--config", str(setup.config_path), "user-add", "--username", "o.new",
-                         "--full-name", "O. New", "--unit", "unit-midden", "--role", "officer",
-                         "--password-file", str(tmp_path / "pw"), "--qr", str(qr_file)]) == 0  # fmt: skip
+    argv = ["--config", str(setup.config_path), "user-add", "--username", "o.new",
+            "--full-name", "O. New", "--unit", "unit-midden", "--role", "officer",
+            "--password-file", str(tmp_path / "pw"), "--qr", str(qr_file)]  # fmt: skip
+    assert central_main(argv) == 0
     shown = capsys.readouterr().out
     uri = shown.split("or enter: ")[1].split()[0]
     assert uri.startswith("otpauth://totp/") and "secret=" in uri
@@ -202,3 +203,19 @@ def test_a_missing_config_says_so(capsys):
         central_main(["camera-list"])
     assert stopped.value.code == 2
     assert "--config FILE is required" in capsys.readouterr().err
+
+
+def test_help_lists_the_commands_by_area_each_once(capsys):
+    from central.__main__ import build_parser
+
+    with pytest.raises(SystemExit):
+        central_main(["--help"])
+    shown = capsys.readouterr().out
+    listing = shown.split("commands, by area:")[1]
+    areas = [line for line in listing.splitlines() if line.startswith("  ") and
+             not line.startswith("    ")]  # fmt: skip
+    assert "  cameras and keys:" in areas and "  requests and reports:" in areas
+    listed = [line.split()[0] for line in listing.splitlines() if line.startswith("    ")]
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert sorted(listed) == sorted(commands), "every command once, under its area"
+    assert "register a camera's public key" in listing, "with its one-line help"
