@@ -93,3 +93,11 @@ soak: system-deps $(BIN)/.installed
 fuzz: $(BIN)/.installed
 	ANPR_FUZZ=long $(BIN)/python -m pytest -p tests.fuzz_support --timeout 3600 -q \
 		tests/test_fuzz_decoders.py tests/test_fuzz_http.py
+
+.PHONY: test-arm64
+# The unit's production install on arm64 (issue #22): scripts/install-unit.sh run in a Debian
+# bookworm arm64 root under qemu-user (debootstrap; cached in var/arm64-root), then the agent's
+# version, offline checks and broker-less self-test inside it. Needs root and network (Debian's
+# mirror, PyPI); not part of `make test`. Times in docs/operations.md.
+test-arm64:
+	./scripts/test-arm64.sh

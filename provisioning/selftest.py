@@ -30,7 +30,9 @@ from recognition.recognizer import AnnotationRecognizer, FrameReader
 from wire import WireError, decode_ack
 from wire.topics import selftest_ack_topic, selftest_topic
 
-TEST_IMAGE = Path(__file__).resolve().parent.parent / "samples" / "replay" / "scene-000.jpg"
+# samples/replay/scene-000.jpg, shipped as package data (links in the checkout, files in an
+# installed unit, where there is no samples/ folder).
+TEST_IMAGE = Path(__file__).resolve().parent / "selftest_image" / "scene-000.jpg"
 CLOCK_LIMIT_S = 0.100
 FRAME_SAMPLE = 10
 

@@ -19,6 +19,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 # tests/test_nginx_proxy.py; installed, not started (policy-rc.d below), like Mosquitto.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx"
 # tests/test_install_central.py lints the installer with shellcheck (in Debian's repos).
+# tests/test_install_unit.py lints scripts/install-unit.sh and scripts/test-arm64.sh with it too.
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 # tests/test_crl_renewal.py reads the certificate the broker serves with openssl s_client.
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
