@@ -245,8 +245,11 @@ else
 fi
 
 # --------------------------------------------------------------------------------------
-if [ "$os_opencv" = yes ]; then extra=""; else extra="[camera]"; fi
-step 7 "install the project into /opt/anpr with pip (this checkout$extra; PyPI's OpenCV unless --os-opencv)"
+extras=""
+[ "$os_opencv" = yes ] || extras="camera"
+[ "$platform" != pi ] || extras="${extras:+$extras,}pi"
+extra=${extras:+[$extras]}
+step 7 "install the project into /opt/anpr with pip (this checkout, extras camera: PyPI's OpenCV unless --os-opencv, pi: simplejpeg for the OS's picamera2)"
 # A digest of what pip would install: the same checkout again changes nothing.
 digest=$(cd "$src" && find pyproject.toml README.md wire node recognition edge_agent central \
     provisioning models traffic_research -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \

@@ -131,16 +131,27 @@ mkdir -p "$run/root/anpr" "$pip_cache"
 # The checkout as git sees it (tracked files, and new ones not ignored): no .venv, no var/.
 (cd "$here" && git ls-files -z --cached --others --exclude-standard |
     tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$run/root/anpr" -xf -
+# The host's own added trust anchors (a site's TLS-inspecting proxy, say) go in too, as the
+# host trusts them; otherwise pip inside the root cannot reach PyPI through such a proxy.
+for anchor in /usr/local/share/ca-certificates/*.crt; do
+    [ -f "$anchor" ] || continue
+    install -D -m 0644 "$anchor" "$run/usr/local/share/ca-certificates/$(basename "$anchor")"
+    cat "$anchor" >> "$run/etc/ssl/certs/ca-certificates.crt"
+done
 mount_in "$run"
 mkdir -p "$run/root/.cache/pip"
 mount --bind "$pip_cache" "$run/root/.cache/pip" && mounted="$run/root/.cache/pip $mounted"
 in_root "$run" uname -m | grep -qx aarch64 || die "the root does not run as aarch64"
 
+# Installed as a Raspberry Pi (Debian's mirror has no python3-picamera2: the installer must
+# say so and go on), so the `pi` extra is exercised too.
+platform=pi
+
 phase "install-unit.sh (first run)"
-in_root "$run" sh /root/anpr/scripts/install-unit.sh
+in_root "$run" sh /root/anpr/scripts/install-unit.sh --platform "$platform"
 
 phase "install-unit.sh (second run: idempotent)"
-in_root "$run" sh /root/anpr/scripts/install-unit.sh > "$run/root/second-run.log" 2>&1 ||
+in_root "$run" sh /root/anpr/scripts/install-unit.sh --platform "$platform" > "$run/root/second-run.log" 2>&1 ||
     { cat "$run/root/second-run.log"; die "the second run failed"; }
 tail -n 3 "$run/root/second-run.log"
 grep -q 'nothing to change' "$run/root/second-run.log" || die "the second run changed something"
@@ -150,6 +161,13 @@ in_root "$run" /opt/anpr/bin/anpr-agent --version
 
 phase "offline checks: models read the sample frame (arm64)"
 in_root "$run" /opt/anpr/bin/python -m provisioning.unit_check
+
+phase "simplejpeg (the pi extra) encodes under the pinned numpy (arm64)"
+in_root "$run" /opt/anpr/bin/python -c '
+import importlib.metadata as m, numpy, simplejpeg
+jpeg = simplejpeg.encode_jpeg(numpy.zeros((16, 16, 3), numpy.uint8), colorspace="BGR")
+assert jpeg[:2] == b"\xff\xd8", jpeg[:2]
+print("simplejpeg", m.version("simplejpeg"), "numpy", numpy.__version__, "OK")'
 
 phase "self-test without a broker: keys, agent.toml, anpr-agent check, frames, models"
 # As a technician does on site (docs/operations.md), with a central's keys made here to stand
@@ -171,7 +189,7 @@ in_root "$run" sh -eux -c '
 '
 
 phase "install-unit.sh (third run: with agent.toml, runs anpr-agent check)"
-in_root "$run" sh /root/anpr/scripts/install-unit.sh > "$run/root/third-run.log" 2>&1 ||
+in_root "$run" sh /root/anpr/scripts/install-unit.sh --platform "$platform" > "$run/root/third-run.log" 2>&1 ||
     { cat "$run/root/third-run.log"; die "the third run failed"; }
 tail -n 4 "$run/root/third-run.log"
 
