@@ -39,7 +39,7 @@ train-deps: $(BIN)/.installed
 
 train-ocr: train-deps
 	mkdir -p var/train
-	nice -n 10 $(BIN)/python -m models.train.train_ocr 2>&1 | tee -a var/train/ocr.log
+	nice -n 10 $(BIN)/python -m models.train.train_ocr $(OCR_ARGS) 2>&1 | tee -a var/train/ocr.log
 
 train-detector: train-deps
 	mkdir -p var/train

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.train import sources, teacher
+from models.train import layouts, photo, plate_render, sources, teacher
 from models.train.plates import (
     COUNTRIES,
     degrade,
@@ -96,13 +96,45 @@ def synthetic_sample(
     return cut(scene, box, rng, config, damage=True), text, COUNTRIES.index(country)
 
 
+def synthetic_sample_v3(
+    rng: random.Random, config: ReaderConfig, glyphs=None, night_share: float = 0.2
+) -> tuple[np.ndarray, str, int]:
+    """One crop of the 3.0 generator (#19): any series of any country (`layouts`), a share of
+    random strings in every layout, dirt, and night IR or daytime sun, blur and rain
+    (`photo`). With `glyphs`: the real-glyph Dutch plate of 2.1, under the same light.
+    Country indices are `layouts.COUNTRIES`'."""
+    if glyphs:
+        plate, text, country = render_glyph_plate(rng, glyphs)
+    else:
+        rendered = plate_render.render(rng)
+        plate, text, country = rendered.image, rendered.text, rendered.country
+    if rng.random() < 0.15:
+        plate = photo.dirty(plate, rng)
+    size = (round(plate.width * rng.uniform(1.3, 1.8)), round(plate.height * rng.uniform(2, 3.5)))
+    background = random_background(size, rng)
+    night = rng.random() < night_share
+    if night:
+        plate, background = photo.night_pair(plate, background, rng)
+    centre = (size[0] / 2 + rng.uniform(-5, 5), size[1] / 2 + rng.uniform(-5, 5))
+    scene, box = place_plate(plate, background, rng, plate.width, centre)
+    scene = photo.night_scene(scene, box, rng) if night else photo.day_scene(scene, box, rng)
+    crop = cut(scene, box, rng, config, damage=True)
+    if night:  # `degrade`'s noise is per channel: an IR frame has one
+        crop = np.repeat(crop.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    return crop, text, layouts.COUNTRIES.index(country)
+
+
+GENERATORS = {"v2": synthetic_sample, "v3": synthetic_sample_v3}
+
+
 def _synthetic_chunk(args) -> tuple[np.ndarray, list[str], list[int]]:
-    seed, count, config, with_glyphs = args
+    seed, count, config, with_glyphs, *rest = args
+    generator = GENERATORS[rest[0] if rest else "v2"]
     rng = random.Random(seed)
     glyphs = sources.alpr_glyphs() if with_glyphs else None
     images, texts, countries = [], [], []
     for _ in range(count):
-        image, text, country = synthetic_sample(rng, config, glyphs)
+        image, text, country = generator(rng, config, glyphs)
         images.append(image)
         texts.append(text)
         countries.append(country)
@@ -116,15 +148,17 @@ def synthetic_set(
     cache: Path,
     workers: int | None = None,
     glyphs: bool = False,
+    generator: str = "v2",
 ) -> tuple[np.ndarray, list[str], list[int]]:
     """`count` synthetic samples from `seed`, cached as .npz (same seed, same samples);
-    `glyphs`: Dutch plates drawn from real character images instead of fonts."""
+    `glyphs`: Dutch plates drawn from real character images instead of fonts; `generator`:
+    "v2" (2.1's plates, `plates.render_plate`) or "v3" (3.0's, `synthetic_sample_v3`)."""
     if cache.exists():
         data = np.load(cache)
         return data["images"], list(data["texts"]), list(data["countries"])
     chunk = 500
     jobs = [
-        (seed * 100_003 + i, min(chunk, count - i * chunk), config, glyphs)
+        (seed * 100_003 + i, min(chunk, count - i * chunk), config, glyphs, generator)
         for i in range((count + chunk - 1) // chunk)
     ]
     with Pool(workers or os.cpu_count()) as pool:
@@ -146,8 +180,13 @@ def _tight_crop_scene(crop: Image.Image, rng: random.Random):
     return scene, (margin_x, margin_y, margin_x + crop.width, margin_y + crop.height)
 
 
-def real_items() -> list[tuple[str, Callable[[], tuple[Image.Image, tuple]], str]]:
+def real_items(
+    eye_only: bool = False,
+) -> list[tuple[str, Callable[[], tuple[Image.Image, tuple]], str]]:
     """Labelled real training crops: (key, loader of (scene, box), text).
+
+    `eye_only`: only the openalpr crops read by eye (`EYE_LABELS`), without the teacher, for
+    machines where RapidOCR is not installed (the 3.0 CPU run): no RobertLucian frames then.
 
     Sources: openalpr/train-detector European crops (labelled by the teacher, and by eye where
     the teacher failed or erred: `EYE_LABELS`) and RobertLucian training videos (teacher).
@@ -156,13 +195,15 @@ def real_items() -> list[tuple[str, Callable[[], tuple[Image.Image, tuple]], str
     cache = sources.data_dir() / "teacher"
     items = []
     crops = [(str(p), (lambda p=p: Image.open(p))) for p in sources.alpr_eu_crops()]
-    labels = teacher.label_crops(crops, cache / "alpr_eu.tsv")
+    labels = {} if eye_only else teacher.label_crops(crops, cache / "alpr_eu.tsv")
     by_eye = eye_labels()
     root = sources.ALPR_DETECTOR.folder
     for path in sources.alpr_eu_crops():
         text = by_eye.get(path.relative_to(root).as_posix(), labels.get(str(path)))
         if text and len(text) >= 4:  # an eye label wins over the teacher's; '-' drops it
             items.append((str(path), ("crop", path, None), text))
+    if eye_only:
+        return items
     frames = []
     for image, boxes in sources.lucian_frames("train"):
         for index, box in enumerate(boxes):
@@ -183,11 +224,14 @@ def is_validation(key: str) -> bool:
     return "#" not in key and zlib.crc32(Path(key).name.encode()) % 10 == 0
 
 
-def real_validation_set(config: ReaderConfig, seed: int) -> tuple[np.ndarray, list[str]]:
-    """One lightly jittered, undamaged crop of every validation item."""
+def real_validation_set(
+    config: ReaderConfig, seed: int, eye_only: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """One lightly jittered, undamaged crop of every validation item (`eye_only`: of those
+    read by eye; fewer than the 132 the teacher's labels add)."""
     rng = random.Random(seed)
     images, texts = [], []
-    for key, (_, path, _), text in real_items():
+    for key, (_, path, _), text in real_items(eye_only):
         if is_validation(key):
             scene, tight = _tight_crop_scene(Image.open(path).convert("RGB"), rng)
             images.append(cut(scene, tight, rng, config, damage=False))
@@ -223,13 +267,14 @@ def real_set(
     cache: Path,
     workers: int | None = None,
     brazil_variants: int = 0,
+    eye_only: bool = False,
 ) -> tuple[np.ndarray, list[str], list[int]]:
     """Every labelled real crop but the validation ones `variants` times with fresh jitter and
     damage (country unknown); the Brazilian crops `brazil_variants` times (0: left out)."""
     if cache.exists():
         data = np.load(cache)
         return data["images"], list(data["texts"]), list(data["countries"])
-    items = [item for item in real_items() if not is_validation(item[0])]
+    items = [item for item in real_items(eye_only) if not is_validation(item[0])]
     chunks = [items[i : i + 100] for i in range(0, len(items), 100)]
     jobs = [(seed * 7919 + n, chunk, variants, config) for n, chunk in enumerate(chunks)]
     if brazil_variants:

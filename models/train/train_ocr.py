@@ -1,7 +1,9 @@
 """Train the plate reader and export it to `models/plate_reader.onnx` + `.toml`.
 
-    python -m models.train.train_ocr            # what `make train-ocr` runs
+    python -m models.train.train_ocr            # what `make train-ocr` runs (2.1)
     python -m models.train.train_ocr --export-only
+    python -m models.train.train_ocr --spec 3.0 --work var/train/ocr-3.0-cpu \
+        --out-dir var/train/ocr-3.0-cpu     # the 3.0 candidate (#19; model card)
 
 Checkpoints go to `var/train/ocr/last.pt` every few hundred steps; a rerun resumes from it.
 Data: seeded synthetic plates (models/train/plates.py) and teacher-labelled real crops
@@ -25,7 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from models.train import checkpoints, sources
 from models.train.ocr_data import real_set, real_validation_set, synthetic_set
 from models.train.ocr_model import ExportedReader, PlateReaderNet
-from models.train.specs import READER
+from models.train.specs import READER, READERS
 from recognition.model_config import MODELS_DIR, ReaderConfig, dump_toml
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 HELD_OUT_SEED = 999_001  # synthetic evaluation only; training seeds are small integers
 # Bumped when the generator or the labels change, so stale sample caches are not reused.
 DATA_VERSION = "v3"  # v3: openalpr crops labelled by eye
+# 3.0 (#19): every country's series, random strings in every layout, night IR (`--spec 3.0`)
+DATA_VERSION_3 = "v4"
 
 
 def encode(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,13 +107,18 @@ def export(net: PlateReaderNet, out_dir: Path = MODELS_DIR, config: ReaderConfig
 
 
 def reader_config(args: argparse.Namespace) -> ReaderConfig:
-    """The shipped config, with the crop padding this run trains with."""
-    return replace(READER, crop_pad_x=args.pad_x)
+    """The spec's config (2.1: the shipped one), with the crop padding this run trains with."""
+    return replace(READERS[args.spec], crop_pad_x=args.pad_x)
 
 
 def new_net(args: argparse.Namespace) -> PlateReaderNet:
+    config = READERS[args.spec]
     return PlateReaderNet(
-        len(READER.alphabet) + 1, len(READER.countries), width=args.width, context=args.context
+        len(config.alphabet) + 1,
+        len(config.countries),
+        width=args.width,
+        context=args.context,
+        fold=args.spec != "2.1",
     )
 
 
@@ -121,16 +130,24 @@ def train(args: argparse.Namespace) -> None:
     cache = sources.data_dir() / "cache"
     config = reader_config(args)
     data_seed = args.data_seed  # the samples' seed; args.seed drives weights and batches
-    tag = f"{DATA_VERSION}_pad{config.crop_pad_x}_{data_seed}"
+    v3 = args.spec != "2.1"
+    generator = "v3" if v3 else "v2"
+    tag = f"{DATA_VERSION_3 if v3 else DATA_VERSION}_pad{config.crop_pad_x}_{data_seed}"
     synth_x, synth_t, synth_c = synthetic_set(
-        config, args.synthetic, data_seed, cache / f"ocr_synth_{args.synthetic}_{tag}.npz"
+        config,
+        args.synthetic,
+        data_seed,
+        cache / f"ocr_synth_{args.synthetic}_{tag}.npz",
+        generator=generator,
     )
+    eye = "_eye" if args.eye_labels_only else ""
     real_x, real_t, _ = real_set(
         config,
         args.real_variants,
         data_seed,
-        cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}_{tag}.npz",
+        cache / f"ocr_real_{args.real_variants}_{args.brazil_variants}{eye}_{tag}.npz",
         brazil_variants=args.brazil_variants,
+        eye_only=args.eye_labels_only,
     )
     if args.glyph_synthetic:
         glyph_x, glyph_t, glyph_c = synthetic_set(
@@ -139,13 +156,18 @@ def train(args: argparse.Namespace) -> None:
             data_seed + 1000,
             cache / f"ocr_glyphs_{args.glyph_synthetic}_{tag}.npz",
             glyphs=True,
+            generator=generator,
         )
         synth_x = np.concatenate([synth_x, glyph_x])
         synth_t, synth_c = synth_t + glyph_t, synth_c + glyph_c
     held_x, held_t, _ = synthetic_set(
-        config, 2000, HELD_OUT_SEED, cache / f"ocr_synth_heldout_{tag.rsplit('_', 1)[0]}.npz"
+        config,
+        2000,
+        HELD_OUT_SEED,
+        cache / f"ocr_synth_heldout_{tag.rsplit('_', 1)[0]}.npz",
+        generator=generator,
     )
-    val_x, val_t = real_validation_set(config, data_seed)
+    val_x, val_t = real_validation_set(config, data_seed, args.eye_labels_only)
     log.info(
         "synthetic %d, real %d, held-out %d, real validation %d",
         len(synth_x),
@@ -253,12 +275,25 @@ def main() -> None:
     parser.add_argument(
         "--ema", type=float, default=0.999, help="weight-average decay (0: ship the last weights)"
     )
+    parser.add_argument(
+        "--spec",
+        choices=sorted(READERS),
+        default="2.1",
+        help="2.1: the shipped reader's recipe; 3.0: every country, two rows, night (#19)",
+    )
+    parser.add_argument(
+        "--eye-labels-only",
+        action="store_true",
+        help="real crops: only those read by eye (no teacher; RapidOCR not installed)",
+    )
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--work", default="var/train/ocr")
     parser.add_argument("--export-only", action="store_true")
     parser.add_argument("--prepare-only", action="store_true", help="build the sample caches")
     parser.add_argument("--out-dir", default=str(MODELS_DIR), help="where the ONNX file goes")
     args = parser.parse_args()
+    if args.spec != "2.1" and Path(args.out_dir).resolve() == MODELS_DIR.resolve():
+        parser.error(f"--spec {args.spec} is a candidate: give --out-dir (not {MODELS_DIR})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.export_only:
         net = new_net(args)
