@@ -35,6 +35,7 @@ def create_app(config: CentralConfig) -> Flask:
         alerts,
         api,
         calamity,
+        display,
         enroll,
         health,
         oversight,
@@ -58,6 +59,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.context_processor(navigation)
     app.context_processor(template_values)
     app.after_request(add_security_headers)
+    display.register(app)  # Dutch local times and readable labels on the pages (#23)
 
     if config.web.training:
         from central.web.practice_banner import mark_every_page

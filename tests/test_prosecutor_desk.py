@@ -282,7 +282,8 @@ def _wide_form(csrf: str, reference: str, reason: str = "") -> dict:
             "legal_basis": "detention_crime", "investigation": "Zwaluw",
             "case_number": "PL-20", "crime": "armed robbery", "crime_type": "robbery",
             "description": "a dark estate car", "necessity": "the getaway car's route",
-            "plates": "GB*", "windows": f"{start:%Y-%m-%dT%H:%M} {end:%Y-%m-%dT%H:%M}",
+            "plates": "GB*", "window_start": f"{start:%Y-%m-%dT%H:%M}",
+            "window_end": f"{end:%Y-%m-%dT%H:%M}",
             "scope_exception_reason": reason}  # fmt: skip
 
 

@@ -249,7 +249,8 @@ def test_the_api_and_the_form_refuse_a_fishing_order_with_the_reason(site):
             "order_time": f"{datetime.now(UTC):%Y-%m-%dT%H:%M}", "order_form": "written",
             "legal_basis": "detention_crime", "investigation": "Zwaluw", "case_number": "PL-9",
             "crime": "robbery", "crime_type": "robbery", "description": "d", "necessity": "n",
-            "plates": "GBL12X", "windows": "2001-01-01T00:00 2001-01-02T00:00"}  # fmt: skip
+            "plates": "GBL12X", "window_start": "2001-01-01T00:00",
+            "window_end": "2001-01-02T00:00"}  # fmt: skip
     page = requester.post("/requests", data=form)
     assert page.status_code == 400 and b"before the store&#39;s horizon" in page.data
     assert requester.get("/api/v1/requests").get_json()["requests"] == []
@@ -269,6 +270,7 @@ def test_the_order_form_preselects_no_legal_choice(site):
             "order_time": "2026-12-01T10:00:00Z", "order_form": "written",
             "legal_basis": "detention_crime", "investigation": "X", "case_number": "PL-1",
             "crime": "theft", "description": "d", "necessity": "n", "plates": "GBL12X",
-            "windows": "2026-11-30T10:00:00Z 2026-11-30T12:00:00Z"}  # fmt: skip
+            "window_start": "2026-11-30T10:00:00Z",
+            "window_end": "2026-11-30T12:00:00Z"}  # fmt: skip
     refused = requester.post("/requests", data=form)
     assert refused.status_code == 400 and b"crime type: choose" in refused.data

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from central.hotlists.alerts import HotlistError
+from central.hotlists.alerts import PRIORITY_WORDS, HotlistError
 from central.hotlists.approvals import REAPPROVE_AFTER
 from central.requests.approvals import confirmation_due, confirmation_late
 from central.requests.orders import RequestError
@@ -57,7 +57,7 @@ def desk_page(error: str | None = None, status: int = 200):
         new_lists=[d for d in due if d["approved_until"] is None],
         due_lists=[d for d in due if d["approved_until"] is not None],
         entries=store.waiting_entries(now), requests=_waiting_requests(now),
-        max_days=REAPPROVE_AFTER.days,
+        max_days=REAPPROVE_AFTER.days, priority_words=PRIORITY_WORDS,
     )  # fmt: skip
     return page, status
 
@@ -69,7 +69,8 @@ def desk():
 
 
 def _valid_days() -> timedelta:
-    text = request.form.get("valid_days", "").strip() or str(REAPPROVE_AFTER.days)
+    # No default: how long an approval holds is the prosecutor's choice, said each time (#23).
+    text = request.form.get("valid_days", "").strip()
     if not text.isdigit() or not 1 <= int(text) <= REAPPROVE_AFTER.days:
         raise HotlistError(f"valid for 1 to {REAPPROVE_AFTER.days} days: general lists are "
                            "approved again at least that often")  # fmt: skip

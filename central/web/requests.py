@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
+from werkzeug.datastructures import MultiDict
 
 from central.accounts.register import Register
 from central.plan.publication import plan_map_svg
@@ -17,7 +18,13 @@ from central.requests.approvals import confirmation_due, confirmation_late
 from central.requests.consultation import consult, count
 from central.requests.forms import order_from_form, query_from_form
 from central.requests.lifecycle import results_withheld, written_order_late
-from central.requests.orders import CRIME_TYPES, KINGDOM_PARTS, LEGAL_BASES, RequestError
+from central.requests.orders import (
+    CRIME_TYPES,
+    KINGDOM_PARTS,
+    LEGAL_BASES,
+    ORDER_FORMS,
+    RequestError,
+)
 from central.requests.overview import team_overview
 from central.requests.store import Request
 from central.requests.verification import still_to_verify
@@ -37,6 +44,14 @@ from node import wallclock
 bp = Blueprint("requests", __name__)
 CASE_ROLES = ("requester", "officer", "auditor")
 OFFICER_STEPS = {"accept", "hand_over", "reject", "deliver", "search", "count"}
+# Rows of pickers for the order's time windows and a search's intersection windows.
+WINDOW_ROWS = 4
+LEG_ROWS = 3
+# Said on the request's page after it was registered with a time that occurs twice.
+AMBIGUOUS = (
+    "A time you entered falls in the hour that occurs twice when the clocks go back; "
+    "the first (summer time, CEST) was taken. Check the times below."
+)
 
 
 def workflow() -> Workflow:
@@ -81,8 +96,9 @@ def overview():
 
 def _new_form(error: str | None = None, form=None, status: int = 200):
     page = render_template(
-        "request_new.html", session=current_session(), error=error, form=form or {},
+        "request_new.html", session=current_session(), error=error, form=form or MultiDict(),
         crime_types=CRIME_TYPES, legal_bases=LEGAL_BASES, kingdom_parts=KINGDOM_PARTS,
+        order_forms=ORDER_FORMS, window_rows=WINDOW_ROWS,
     )  # fmt: skip
     return page, status
 
@@ -98,21 +114,30 @@ def new_request():
 def create_request():
     session = current_session()
     unit = accounts().unit_of(session.username)
+    notes: list[str] = []
     try:
-        order = order_from_form(request.form)
+        order = order_from_form(request.form, notes)
         reason = request.form.get("scope_exception_reason", "")
         request_id = workflow().submit(order, session.username, unit, wallclock.now(), reason)
     except RequestError as exc:
         return _new_form(str(exc), request.form, 400)
-    return redirect(f"/requests/{request_id}")
+    return redirect(f"/requests/{request_id}" + ("?ambiguous=1" if notes else ""))
 
 
-def detail_page(found: Request, error: str | None = None, counted=None, status: int = 200):
+def detail_page(
+    found: Request,
+    error: str | None = None,
+    counted=None,
+    status: int = 200,
+    notes: list[str] | None = None,
+):
     now = wallclock.now()
+    if notes is None:
+        notes = [AMBIGUOUS] if request.args.get("ambiguous") else []
     state = found.state
     page = render_template(
         "request.html", plan_map=_scope_map(found, now), session=current_session(), r=found,
-        state=state, error=error,
+        state=state, error=error, notes=notes, leg_rows=LEG_ROWS,
         counted=counted, late=written_order_late(found.order, state, now),
         result_sets=requests_db().results.for_request(found.id),
         issues=requests_db().downloads.issues(found.id),
@@ -172,17 +197,19 @@ def request_action(request_id: int, action: str):
 
 def _search(found: Request, who: str, now: datetime, open_rows: bool):
     """Count first (the officer sees how many rows before opening them), then open."""
-    form = request.form.to_dict()
-    picked = request.form.getlist("camera")  # ticked in the order's list of cameras
+    form = MultiDict(request.form)
+    # Sent again, as they came, by the form that opens the counted results.
+    sent = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf"]
+    picked = form.poplist("camera")  # ticked in the order's list of cameras
     if picked:
         form["cameras"] = ",".join(filter(None, [form.get("cameras", ""), *picked]))
-    form.pop("camera", None)
+    notes: list[str] = []
     try:
-        query = query_from_form(form)
+        query = query_from_form(form, local=True, notes=notes)
         if not open_rows:
             number, gaps = count(requests_db(), found.id, who, query, **search_context(), now=now)
-            counted = {"count": number, "gaps": gaps, "form": form}
-            return detail_page(requests_db().get(found.id), counted=counted)
+            counted = {"count": number, "gaps": gaps, "form": form, "sent": sent}
+            return detail_page(requests_db().get(found.id), counted=counted, notes=notes)
         result = consult(requests_db(), found.id, who, query, **search_context(), now=now)
     except RequestError as exc:
         return detail_page(requests_db().get(found.id), f"search refused: {exc}", status=400)
