@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.cameras import CameraRegistry
+from central.requests.forms import ZONE
 from central.store import open_store
+from central.web.labels import label
 from tests.browser import ARTEFACTS, Logins, browser_page, serve, wait_for_true
 from tests.conftest import verified_passage
 from wire import SigningKey
@@ -49,7 +51,8 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_se
     store = open_store(web_setup.config)
     store.insert_batch([verified_passage(key, seq=1, captured_at=now - timedelta(days=2))], now)
     store.close()
-    utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
+    # What a datetime-local picker takes: Dutch wall-clock time (#23).
+    utc = lambda moment: moment.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")  # noqa: E731
 
     with serve(app) as url, browser_page(tmp_path) as page:
         log_in = Logins(page, url, secrets, PASSWORD)
@@ -76,7 +79,8 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_se
             "case_number": "PL0900-2026-42", "crime": "armed robbery",
             "description": "dark Volvo GBL12X", "necessity": "route of the getaway car",
             "team": "o.team", "plates": "GBL12X",
-            "windows": f"{utc(now - timedelta(days=3))} {utc(now - timedelta(days=1))}",
+            "window_start": utc(now - timedelta(days=3)),
+            "window_end": utc(now - timedelta(days=1)),
         }  # fmt: skip
         for name, value in form.items():
             page.fill(f"[name={name}]", value)
@@ -139,7 +143,7 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_se
         page.goto(request_url)
         step("deliver")
         step("close", reason="delivered to the team")
-        assert page.inner_text("#state") == "closed"
+        assert page.inner_text("#state") == "Closed"
         page.screenshot(path=str(ARTEFACTS / "request-closed.png"), full_page=True)
         log_out()
 
@@ -160,7 +164,7 @@ def test_a_request_from_oral_order_to_close_and_the_audit_chain(tmp_path, web_se
             "request_delivered",
             "request_closed",
         ):
-            assert action in actions, action
+            assert label(action, "audit_action") in actions, action  # as labelled (#23)
         assert "outside the order" in page.inner_text("#unusual")
 
         raw = sqlite3.connect(web_setup.config.audit_path)

@@ -15,6 +15,7 @@ from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.audit import AuditTrail
 from central.health.records import HealthRecords
+from central.requests.forms import ZONE
 from central.store import open_store
 from node.keyfiles import load_signing_key
 from tests.browser import ARTEFACTS, Logins, browser_page, serve, wait_for_true
@@ -78,7 +79,8 @@ def put_on_the_map(config, now: datetime, key: SigningKey | None = None) -> None
 def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app):
     t = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     secrets = prepare(web_setup.config, t)
-    utc = lambda moment: moment.strftime("%Y-%m-%dT%H:%M")  # noqa: E731
+    # What a datetime-local picker takes: Dutch wall-clock time (#23).
+    utc = lambda moment: moment.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M")  # noqa: E731
     window = {"start": utc(t - timedelta(hours=1)), "end": utc(t + timedelta(hours=2))}
 
     with serve(app) as url, browser_page(tmp_path) as page:
@@ -86,7 +88,7 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
 
         def count(**fields) -> None:
             form = page.locator("#search-form")
-            for name in ("plate", "cameras", "legs", "convoy_minutes"):
+            for name in ("plate", "cameras", "convoy_minutes"):
                 form.locator(f"[name={name}]").fill(fields.get(name, ""))
             for name in ("start", "end"):
                 form.locator(f"[name={name}]").fill(fields.get(name, window[name]))
@@ -100,7 +102,7 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
             "investigation": "Merel", "case_number": "PL0900-2026-77", "crime": "ram raid",
             "description": "GBL12X and its company", "necessity": "routes on the night",
             "plates": "GBL12X", "cameras": "cam-a cam-b",
-            "windows": f"{utc(t - timedelta(hours=2))} {utc(t + timedelta(hours=3))}",
+            "window_start": utc(t - timedelta(hours=2)), "window_end": utc(t + timedelta(hours=3)),
         }.items():  # fmt: skip
             page.fill(f"[name={name}]", value)
         page.select_option("select[name=order_form]", "written")
@@ -142,10 +144,10 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
         page.click("#search-map circle[data-camera=cam-b]")  # on the map
         assert page.is_checked("#search-form input[name=camera][value=cam-b]")
         count(start=utc(t), end=utc(t + timedelta(hours=1)))
-        assert "cam-b: OFFLINE" in page.inner_text("#camera-gaps")
+        assert "cam-b: Offline" in page.inner_text("#camera-gaps")
         page.click("#open-results")
-        assert "cam-b: OFFLINE" in page.inner_text("#camera-gaps")
-        assert "not verified" in page.inner_text("#rows")
+        assert "cam-b: Offline" in page.inner_text("#camera-gaps")
+        assert "Not verified" in page.inner_text("#rows")
         page.click("#photos-link")
         photo = page.locator(".photo").first
         wait_for_true(page, "document.querySelector('.photo img').naturalWidth > 0")
@@ -161,7 +163,7 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
 
         page.goto(request_url)
         page.click("form[action$='/deliver'] button")
-        assert page.inner_text("#state") == "delivered"
+        assert page.inner_text("#state") == "Delivered"
         page.click("form[action$='/logout'] button")
 
         log_in("r.requester")
@@ -173,7 +175,7 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
         page.goto(request_url)
         page.fill("form[action$='/close'] input[name=reason]", "results delivered")
         page.click("form[action$='/close'] button")
-        assert page.inner_text("#state") == "closed"
+        assert page.inner_text("#state") == "Closed"
 
     assert main(["--config", str(web_setup.config_path), "package", "verify", str(package)]) == 0
     archive = zipfile.ZipFile(package)
