@@ -52,13 +52,17 @@ class PassageStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(config, clock: Callable[[], datetime] = wallclock.now) -> PassageStore:
-    """The store named by a CentralConfig (SQLite day files today)."""
-    from central.store.partitioned import DayPartitionedStore
+def open_store(
+    config, clock: Callable[[], datetime] = wallclock.now, open_files: int | None = None
+) -> PassageStore:
+    """The store named by a CentralConfig (SQLite day files today); `open_files` day files
+    stay open at once (more where the store is kept between searches)."""
+    from central.store.partitioned import OPEN_DAY_FILES, DayPartitionedStore
 
     return DayPartitionedStore(
-        config.storage.data_dir, config.storage.keys_dir, clock, config.cameras_path
-    )
+        config.storage.data_dir, config.storage.keys_dir, clock, config.cameras_path,
+        open_files or OPEN_DAY_FILES,
+    )  # fmt: skip
 
 
 __all__ = ["Outcome", "PassageStore", "StoredPassage", "open_store"]

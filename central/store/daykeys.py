@@ -102,6 +102,11 @@ class DayKeyring:
                 f"image of {day} fails authentication: altered or misplaced"
             ) from None
 
+    def forget(self, day: date) -> None:
+        """Drop the day's key from this process's memory (the file stays)."""
+        with self._lock:
+            self._cache.pop(day, None)
+
     def destroy(self, day: date) -> bool:
         """Overwrite and remove the day's key; returns whether there was one."""
         with self._lock:

@@ -78,6 +78,7 @@ class DayPartitionedStore:
         keys_dir: Path,
         clock: Callable[[], datetime] = lambda: wallclock.now(),
         cameras_path: Path | None = None,
+        open_files: int = OPEN_DAY_FILES,
     ) -> None:
         self.cameras_path = cameras_path  # the camera registry: keys to check served reads
         self.folder = data_dir / "passages"
@@ -86,6 +87,7 @@ class DayPartitionedStore:
         self.sequences = SequenceIndex(data_dir / "sequences.sqlite")
         self.custody = Custody(data_dir / "custody.sqlite")
         self.clock = clock
+        self.open_files = open_files  # 32 where a store is kept between searches (the web)
         self._open: OrderedDict[date, DayFile] = OrderedDict()
 
     def close(self) -> None:
@@ -105,6 +107,7 @@ class DayPartitionedStore:
         return sorted(date.fromisoformat(m.group(1)) for m in found if m)
 
     def _day(self, day: date, create: bool = False) -> DayFile | None:
+        self._close_expired()
         if day in self._open:
             self._open.move_to_end(day)
             return self._open[day]
@@ -118,14 +121,14 @@ class DayPartitionedStore:
             return None
         day_file = DayFile(path, day, key)
         self._open[day] = day_file
-        while len(self._open) > OPEN_DAY_FILES:
+        while len(self._open) > self.open_files:
             _, oldest = self._open.popitem(last=False)
             oldest.close()
         return day_file
 
     def _files(self, days: Sequence[date]) -> Iterator[DayFile]:
         """The day files of `days` that exist and open (each opened as it is reached, so at
-        most OPEN_DAY_FILES stay open however many days a search spans)."""
+        most `open_files` stay open however many days a search spans)."""
         for day in days:
             day_file = self._day(day)
             if day_file is not None:
@@ -139,9 +142,12 @@ class DayPartitionedStore:
             self._forget(day)
 
     def _forget(self, day: date) -> None:
+        """Close the day's file and drop its key from memory: a store kept open for long
+        (the web's) must not outlive the day it holds in either."""
         day_file = self._open.pop(day, None)
         if day_file is not None:
             day_file.close()
+        self.keys.forget(day)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -244,6 +250,7 @@ class DayPartitionedStore:
         return days, since, until
 
     def recent(self, camera_id: str | None = None, limit: int = 50) -> list[StoredPassage]:
+        self._close_expired()  # even when every day is past and no file is opened below
         now = self.clock()
         since = cutoff_text(now)
         results: list[StoredPassage] = []

@@ -24,6 +24,7 @@ from central.ingest.rejections import RejectionLog
 from central.plan.registry import CameraPlan
 from central.requests.store import Requests
 from central.store import PassageStore, open_store
+from central.web.kept_stores import KEPT_DAY_FILES, StoreShelf
 
 T = TypeVar("T")
 _OPEN = "_open_stores"
@@ -41,12 +42,33 @@ def _handle(name: str, opener: Callable[[CentralConfig], T]) -> T:
 
 
 def close_all(exc: BaseException | None = None) -> None:
-    for store in reversed(list(g.pop(_OPEN, {}).values())):
+    """Close what the request opened; its passage store goes back on the shelf for the
+    next request, unless the request failed (then nothing half-done is kept)."""
+    opened = g.pop(_OPEN, {})
+    passages = opened.pop("passages", None)
+    for store in reversed(list(opened.values())):
         store.close()
+    if passages is not None:
+        if exc is None:
+            store_shelf().give_back(passages)
+        else:
+            passages.close()
+
+
+def store_shelf() -> StoreShelf:
+    """The app's kept passage stores (central/web/kept_stores.py), made on first use."""
+    shelf = current_app.extensions.get("anpr_store_shelf")
+    if shelf is None:
+        app_config = config()
+        shelf = current_app.extensions.setdefault(
+            "anpr_store_shelf",
+            StoreShelf(lambda: open_store(app_config, open_files=KEPT_DAY_FILES)),
+        )
+    return shelf
 
 
 def passage_store() -> PassageStore:
-    return _handle("passages", open_store)
+    return _handle("passages", lambda c: store_shelf().borrow())
 
 
 def camera_registry() -> CameraRegistry:
