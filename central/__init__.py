@@ -38,6 +38,7 @@ def create_app(config: CentralConfig) -> Flask:
         display,
         enroll,
         health,
+        language,
         oversight,
         passages,
         plan,
@@ -60,6 +61,7 @@ def create_app(config: CentralConfig) -> Flask:
     app.context_processor(template_values)
     app.after_request(add_security_headers)
     display.register(app)  # Dutch local times and readable labels on the pages (#23)
+    language.init(app)  # Dutch or English pages, the deployment's default first (#23)
 
     if config.web.training:
         from central.web.practice_banner import mark_every_page

@@ -8,6 +8,7 @@ The service refuses to start without them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -108,6 +109,12 @@ class WebConfig(_Section):
         default=False,
         description="A training instance: generated passages only, marked as such on every "
         "page, never subscribed to real cameras",
+    )
+    language: Literal["nl", "en"] = Field(
+        default="nl",
+        description="The pages' language unless a person chooses the other with the switch "
+        "on every page: nl (Dutch) or en (English); the JSON API, logs and audit trail stay "
+        "English",
     )
 
     @field_validator("host")

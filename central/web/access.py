@@ -10,6 +10,7 @@ import functools
 from urllib.parse import quote
 
 from flask import Blueprint, abort, g, redirect, render_template, request
+from flask_babel import gettext
 
 from central.accounts.register import Register
 from central.accounts.users import LoginRefused, Session
@@ -33,7 +34,7 @@ def check_csrf(session: Session | None) -> None:
     """Forms send the token as a field, API clients as the X-CSRF-Token header."""
     sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token")
     if session is None or sent != session.csrf:
-        abort(403, description="the form is stale or forged (CSRF check failed)")
+        abort(403, description=gettext("the form is stale or forged (CSRF check failed)"))
 
 
 def requires(*roles: str):
@@ -45,7 +46,7 @@ def requires(*roles: str):
             session = current_session()
             if session is None:
                 if request.path.startswith("/api/"):
-                    abort(401, description="log in first")
+                    abort(401, description=gettext("log in first"))
                 return redirect(f"/login?next={quote(request.path, safe='/')}")
             allowed = session.roles & set(roles)
             if allowed == {"officer"} and not Register(accounts()).authorised(
@@ -53,10 +54,11 @@ def requires(*roles: str):
             ):
                 # The officer role opens nothing without a current authorisation.
                 accounts().role_violation(session.username, request.path, wallclock.now())
-                abort(403, description="your authorisation as officer has lapsed or is missing")
+                lapsed = gettext("your authorisation as officer has lapsed or is missing")
+                abort(403, description=lapsed)
             if not allowed:
                 accounts().role_violation(session.username, request.path, wallclock.now())
-                abort(403, description="your role does not allow this")
+                abort(403, description=gettext("your role does not allow this"))
             if request.method == "POST":
                 check_csrf(session)
             return view(*args, **kwargs)

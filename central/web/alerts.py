@@ -21,6 +21,7 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import gettext
 
 from central.hotlists.alerts import ACKNOWLEDGE_WITHIN, PRIORITY_WORDS, AlertFilter
 from central.hotlists.lists import HotlistError, Hotlists
@@ -115,7 +116,18 @@ def _desk_context() -> dict:
 @requires(*OPERATORS)
 def alerts_page():
     values = _page_values(_number("page", 0, 0, 10**9))
-    return render_template("alerts.html", **values, **_desk_context())
+    return render_template("alerts.html", **values, **_desk_context(), desk_words=_desk_words())
+
+
+def _desk_words() -> dict[str, str]:
+    """What the desk's script writes on the page, in the page's language (#23)."""
+    return {
+        "sound_on": gettext("sound on for urgent alerts"), "sound_off": gettext("sound off"),
+        "mute": gettext("Mute"), "unmute": gettext("Unmute"),
+        "news": gettext("New alerts arrived: see page 1."),
+        "alert": gettext("open alert"), "alerts": gettext("open alerts"),
+        "live": gettext("live"), "reconnecting": gettext("reconnecting"),
+    }  # fmt: skip
 
 
 @bp.get("/alerts/changes")

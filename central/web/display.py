@@ -16,9 +16,10 @@ import re
 from datetime import UTC, date, datetime
 
 from flask import Flask
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 
-from central.requests.forms import ZONE, ZONE_NOTE
+from central.requests.forms import ZONE
 from central.web.labels import LABELS, label
 
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -90,7 +91,7 @@ def details(value: object) -> str:
 def _shown(item: object) -> str:
     """One value of the details: times in Dutch time, keys labelled, nested values alike."""
     if isinstance(item, bool):
-        return "yes" if item else "no"
+        return gettext("yes") if item else gettext("no")
     if isinstance(item, str):
         moment = as_utc(item) if ISO_TIME.match(item) else None
         return dutch(moment) if moment else str(key_label(item))
@@ -118,7 +119,7 @@ SNAKE_KEY = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 def keys_in_text(value: object) -> str:
     """Free text the code wrote with keys in it ("roles plan_admin"), the known keys labelled."""
     text = "" if value is None else str(value)
-    return SNAKE_KEY.sub(lambda m: LABELS.get(m.group(0), m.group(0)), text)
+    return SNAKE_KEY.sub(lambda m: str(LABELS.get(m.group(0), m.group(0))), text)
 
 
 def register(app: Flask) -> None:
@@ -128,4 +129,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(key_label)
     app.add_template_filter(keys_in_text)
     app.add_template_filter(picker_value)
-    app.jinja_env.globals["zone_note"] = ZONE_NOTE
+    # central.requests.forms.ZONE_NOTE, in the page's language.
+    app.jinja_env.globals["zone_note"] = lazy_gettext("Dutch time (CET/CEST)")

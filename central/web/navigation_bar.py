@@ -7,22 +7,23 @@ never offers a page its guard would refuse, and a role added to a guard shows up
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from central.web.access import current_session
 
 PAGES = (
-    ("Requests", "/requests"),
-    ("Prosecutor's desk", "/prosecutor"),
-    ("Alerts", "/alerts"),
-    ("Calamity buffer", "/calamity"),
-    ("Camera health", "/health"),
-    ("Camera plan administration", "/plan/admin"),
-    ("Audit", "/audit"),
-    ("Security events", "/security"),
+    (_l("Requests"), "/requests"),
+    (_l("Prosecutor's desk"), "/prosecutor"),
+    (_l("Alerts"), "/alerts"),
+    (_l("Calamity buffer"), "/calamity"),
+    (_l("Camera health"), "/health"),
+    (_l("Camera plan administration"), "/plan/admin"),
+    (_l("Audit"), "/audit"),
+    (_l("Security events"), "/security"),
 )
 
 
-def links(roles: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+def links(roles: set[str] | frozenset[str]) -> list[tuple[object, str]]:
     """(label, path) of the pages whose guard admits one of `roles`."""
     adapter = current_app.url_map.bind("localhost")
     shown = []

@@ -31,7 +31,7 @@ from central.requests.results import ResultSet
 from central.requests.store import Request
 from central.requests.verification import give_verdict, row_states
 from central.web.access import current_session, requires
-from central.web.labels import VERDICT_LABELS
+from central.web.labels import VERDICT_LABELS, translated
 from central.web.requests import detail_page, visible_request
 from central.web.stores import audit_trail, passage_store, requests_db
 from node import wallclock
@@ -84,7 +84,7 @@ def verify_page(request_id: int, audit_seq: int):
     rows = requests_db().results.rows(audit_seq, page * CROPS_PER_PAGE, CROPS_PER_PAGE)
     return render_template(
         "verify.html", session=current_session(), r=found, rs=result_set,
-        verdict_labels=VERDICT_LABELS,
+        verdict_labels=translated(VERDICT_LABELS),
         rows=rows, states=row_states(passage_store(), result_set, rows), page=page,
         pages=max(1, -(-result_set.row_count // CROPS_PER_PAGE)), error=None,
     )  # fmt: skip

@@ -12,6 +12,8 @@
   const total = document.getElementById("total");
   const news = document.getElementById("news");
   const firstPage = desk.dataset.page === "0";
+  // The words the script shows, in the page's language (#23).
+  const words = JSON.parse(desk.dataset.words || "{}");
   let cursor = Number(desk.dataset.cursor);
   let fetching = false;
   let again = false;
@@ -24,8 +26,8 @@
 
   function showSound() {
     const on = sound.context && !sound.muted;
-    soundState.textContent = on ? "sound on for urgent alerts" : "sound off";
-    mute.textContent = sound.muted ? "Unmute" : "Mute";
+    soundState.textContent = on ? words.sound_on : words.sound_off;
+    mute.textContent = sound.muted ? words.unmute : words.mute;
     mute.hidden = !sound.context;
     enable.hidden = Boolean(sound.context);
   }
@@ -108,7 +110,7 @@
     if (!row) {
       if (!firstPage) {
         news.hidden = false;
-        news.textContent = "New alerts arrived: see page 1.";
+        news.textContent = words.news;
         return false;
       }
       insert(fresh);
@@ -145,7 +147,7 @@
       cursor = body.cursor;
       desk.dataset.cursor = String(cursor);
       total.textContent = String(body.total);
-      document.getElementById("total-word").textContent = body.total === 1 ? "alert" : "alerts";
+      document.getElementById("total-word").textContent = body.total === 1 ? words.alert : words.alerts;
       document.getElementById("no-alerts").hidden = Boolean(desk.querySelector("tbody.alert"));
       if (urgent) beep(Math.min(urgent, 3));
     } finally {
@@ -159,12 +161,12 @@
 
   const stream = new EventSource("/alerts/stream");
   stream.addEventListener("hello", (event) => {
-    live.textContent = "live";
+    live.textContent = words.live;
     if (Number(event.data) !== cursor) refresh();
   });
   stream.addEventListener("alerts", () => refresh());
   stream.onerror = () => {
-    live.textContent = "reconnecting";
+    live.textContent = words.reconnecting;
   };
   showSound();
   window.alertDeskStarted = true; // the page's watchdog reloads a desk that never started
