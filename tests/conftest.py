@@ -131,6 +131,9 @@ accept_unsealed = true
 [web]
 port = {web_port}
 demo_views = true
+# Tests find page text in English; the shipped default, Dutch, has its own tests
+# (test_languages.py), and test_readable_pages.py walks the pages in both (#23).
+language = "en"
 """
     path = tmp_path / "central.toml"
     path.write_text(text)
