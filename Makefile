@@ -101,3 +101,14 @@ fuzz: $(BIN)/.installed
 # mirror, PyPI); not part of `make test`. Times in docs/operations.md.
 test-arm64:
 	./scripts/test-arm64.sh
+
+.PHONY: translations
+# The pages' translations (#23, docs/operations.md "The pages' language"): extract the
+# messages, merge them into each language's .po, compile. Translate what is new in between:
+# tests/test_languages.py fails while a message has no translation or the .mo is stale.
+TRANSLATIONS := central/web/translations
+translations: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project anpr --copyright-holder "anpr contributors" -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete
+	$(BIN)/pybabel compile -d $(TRANSLATIONS)

@@ -260,14 +260,26 @@ def test_an_unknown_key_reads_as_words_and_a_key_is_labelled_in_its_group():
         assert "_" not in label(key), key
 
 
-def test_no_page_shows_an_internal_key_or_an_iso_utc_time(central):
+def speak(users: dict, language: str) -> None:
+    """Every role's client chooses `language` with the switch on its pages (#23)."""
+    for client in users.values():
+        page = client.get("/").get_data(as_text=True)
+        token = re.search(r'id="language-switch".*?name="csrf" value="([^"]+)"', page, re.S)
+        answer = client.post("/language", data={"csrf": token.group(1), "language": language})
+        assert answer.status_code == 302
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_no_page_shows_an_internal_key_or_an_iso_utc_time(central, language):
     _config, users = central
+    speak(users, language)
     walked = 0
     for role, paths in pages_of_each_role(central).items():
         for path in paths:
             response = users[role].get(path)
             assert response.status_code == 200, (role, path, response.data[:300])
             page = Page(response.get_data(as_text=True))
+            assert f'<html lang="{language}">' in response.get_data(as_text=True), path
             shown = [k for k in INTERNAL_KEYS if re.search(rf"\b{k}\b", page.visible)]
             assert not shown, f"{path} ({role}) shows internal keys {shown}"
             iso = ISO_TIME.findall(page.visible)
