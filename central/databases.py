@@ -96,6 +96,9 @@ def scrub_wal(db: sqlite3.Connection, what: str) -> None:
         )
 
 
+CIPHER_PAGE_SIZE = 16384
+
+
 class WrongKey(Exception):
     """An encrypted store file does not open with the key given (or is not a database)."""
 
@@ -124,6 +127,10 @@ def _connect_encrypted(path, key: bytes):
     db.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is raised below, not printed
     # A raw key (x'...'): no passphrase stretching, the key is already random.
     db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    # 16 KiB pages: an image (~40 KB) spans 3 pages instead of 11, each with its own
+    # encryption and HMAC; ingest runs at the plaintext rate (docs/scaling.md). Part of the
+    # file's format: every open must say it.
+    db.execute(f"PRAGMA cipher_page_size = {CIPHER_PAGE_SIZE}")
     try:
         db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlcipher.DatabaseError as exc:

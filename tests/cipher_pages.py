@@ -4,9 +4,9 @@ Day files are SQLCipher-encrypted, so their raw bytes never show a plate. The de
 guarantees that apply while the key still lives (secure delete zeroes freed pages, the
 write-ahead log is scrubbed) are checked on the pages decrypted one by one, outside SQLite,
 including freed pages and old page copies in the log that no query would ever return.
-SQLCipher 4 defaults: 4096-byte pages, AES-256-CBC under the raw key, a 16-byte IV and a
-64-byte HMAC at each page's end, page 1 after a 16-byte salt; the log has a 32-byte header
-and a 24-byte header per frame.
+SQLCipher 4 with our page size (central.databases.CIPHER_PAGE_SIZE): AES-256-CBC under the
+raw key, a 16-byte IV and a 64-byte HMAC at each page's end, page 1 after a 16-byte salt;
+the log has a 32-byte header and a 24-byte header per frame.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-PAGE = 4096
+from central.databases import CIPHER_PAGE_SIZE
+
+PAGE = CIPHER_PAGE_SIZE
 RESERVE = 80
 SALT = 16
 WAL_HEADER = 32

@@ -23,7 +23,7 @@ from contextlib import closing
 from datetime import date
 from pathlib import Path
 
-from central.databases import connect, open_database, scrub_wal
+from central.databases import CIPHER_PAGE_SIZE, connect, open_database, scrub_wal
 from central.store.records import (
     SUMMARY_COLUMNS,
     SUMMARY_FIELDS,
@@ -146,6 +146,7 @@ def copy_day_file(source: Path, target: Path, key: bytes) -> None:
     # would write the copy's first page in plaintext.
     with closing(connect(source, key)) as src:
         src.execute(f"ATTACH DATABASE '{partial}' AS copy KEY \"x'{key.hex()}'\"")
+        src.execute(f"PRAGMA copy.cipher_page_size = {CIPHER_PAGE_SIZE}")
         try:
             src.execute("BEGIN")  # one read snapshot while ingest goes on writing
             src.execute("SELECT sqlcipher_export('copy')")
