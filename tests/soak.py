@@ -41,6 +41,7 @@ from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.audit import AuditTrail
 from central.cameras import CameraRegistry
+from central.databases import CIPHER_PAGE_SIZE
 from central.expiry import RETENTION
 from central.requests.orders import WRITTEN_ORDER_DUE, Order, Scope, Window
 from central.requests.store import Requests
@@ -433,6 +434,7 @@ def _query_day(path: Path, keys: Path, sql: str, moment: datetime) -> list[tuple
     db = sqlcipher.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         db.execute(f"PRAGMA key = \"x'{DayKeyring(keys).file_key(day).hex()}'\"")
+        db.execute(f"PRAGMA cipher_page_size = {CIPHER_PAGE_SIZE}")
         return db.execute(sql, (format_timestamp(moment),)).fetchall()
     except sqlcipher.OperationalError as exc:
         if "no such table" not in str(exc):
