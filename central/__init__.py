@@ -39,6 +39,7 @@ def create_app(config: CentralConfig) -> Flask:
         enroll,
         health,
         language,
+        map_assets,
         oversight,
         passages,
         plan,
@@ -56,9 +57,11 @@ def create_app(config: CentralConfig) -> Flask:
     for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
                    requests, requests_api, oversight, results, security, prosecutor):  # fmt: skip
         app.register_blueprint(module.bp)
+    app.register_blueprint(map_assets.bp)  # the map's library, script and basemap (#23)
     app.teardown_appcontext(stores.close_all)
     app.context_processor(navigation)
     app.context_processor(template_values)
+    app.context_processor(map_assets.template_values)
     app.after_request(add_security_headers)
     display.register(app)  # Dutch local times and readable labels on the pages (#23)
     language.init(app)  # Dutch or English pages, the deployment's default first (#23)

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from central.accounts.register import Register
-from central.plan.publication import plan_map_svg
+from central.plan.basemap import PLACED_KINDS
 from central.requests.approvals import confirmation_due, confirmation_late
 from central.requests.consultation import consult, count
 from central.requests.forms import order_from_form, query_from_form
@@ -30,6 +30,8 @@ from central.requests.store import Request
 from central.requests.verification import still_to_verify
 from central.requests.workflow import UnknownStep, Workflow
 from central.web.access import current_session, requires
+from central.web.map_assets import map_cameras
+from central.web.plan import live_states
 from central.web.stores import (
     accounts,
     audit_trail,
@@ -148,16 +150,18 @@ def detail_page(
     return page, status
 
 
-def _scope_map(found: Request, now: datetime) -> str | None:
+def _scope_map(found: Request, now: datetime) -> dict | None:
     """The camera plan's map, for picking the order's cameras with a click (fixed cameras
-    of this year's plan only; mobile ones are ticked in the list)."""
-    if not found.order.scope.cameras:
+    of this year's plan only, with their health now; mobile ones are ticked in the list).
+    Only the officer executing the search sees it, as the page shows the form only to them."""
+    session, state = current_session(), found.state
+    searching = state.state == "in_progress" and session and state.executor == session.username
+    if not searching or not found.order.scope.cameras:
         return None
-    plan = camera_plan()
-    placed = {e.camera_id for e in plan.entries(now.year) if e.kind != "mobile"}
-    if not placed & set(found.order.scope.cameras):
+    entries = [e for e in camera_plan().entries(now.year) if e.kind in PLACED_KINDS]
+    if not {e.camera_id for e in entries} & set(found.order.scope.cameras):
         return None
-    return plan_map_svg(plan, now.year)
+    return map_cameras(entries, live_states())
 
 
 @bp.get("/requests/<int:request_id>")
