@@ -35,6 +35,7 @@ def create_app(config: CentralConfig) -> Flask:
         alerts,
         api,
         calamity,
+        charts_pages,
         display,
         enroll,
         health,
@@ -55,7 +56,8 @@ def create_app(config: CentralConfig) -> Flask:
     from central.web.security_headers import add_security_headers, template_values
 
     for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
-                   requests, requests_api, oversight, results, security, prosecutor):  # fmt: skip
+                   requests, requests_api, oversight, results, security, prosecutor,
+                   charts_pages):  # fmt: skip
         app.register_blueprint(module.bp)
     app.register_blueprint(map_assets.bp)  # the map's library, script and basemap (#23)
     app.teardown_appcontext(stores.close_all)

@@ -179,3 +179,41 @@ class HealthRecords:
             (camera_id, limit),
         )
         return [{"at": r[0], "state": r[1], "reasons": r[2]} for r in rows]
+
+    # --- history, for the charts (#23) --------------------------------------------------
+
+    def passages_by_hour(self, camera_id: str, start: datetime, end: datetime) -> dict[str, tuple]:
+        """{hour key: (passages, confidence sum)} of one camera, hours from `start` to `end`."""
+        rows = self.db.execute(
+            "SELECT hour, passages, confidence_sum FROM passage_hours WHERE camera_id = ? "
+            "AND hour >= ? AND hour < ? ORDER BY hour",
+            (camera_id, hour_key(start), hour_key(end)),
+        )
+        return {hour: (passages, confidence) for hour, passages, confidence in rows}
+
+    def heartbeat_hours_between(self, camera_id: str, start: datetime, end: datetime) -> set[str]:
+        """The hour keys from `start` to `end` in which this camera sent a heartbeat."""
+        rows = self.db.execute(
+            "SELECT hour FROM heartbeat_hours WHERE camera_id = ? AND hour >= ? AND hour < ?",
+            (camera_id, hour_key(start), hour_key(end)),
+        )
+        return {r[0] for r in rows}
+
+    def passages_by_camera_day(self, start: date, end: date) -> dict[tuple[str, str], tuple]:
+        """{(camera, UTC day): (passages, confidence sum)} for the days from `start` up to
+        (not including) `end`, every camera that counted a passage."""
+        rows = self.db.execute(
+            "SELECT camera_id, substr(hour, 1, 10), sum(passages), sum(confidence_sum) "
+            "FROM passage_hours WHERE hour >= ? AND hour < ? "
+            "GROUP BY camera_id, substr(hour, 1, 10)",
+            (start.isoformat(), end.isoformat()),
+        )
+        return {(camera, day): (passages, confidence) for camera, day, passages, confidence in rows}
+
+    def changes_until(self, end: datetime) -> list[dict]:
+        """Every recorded change of state before `end`, oldest first, all cameras."""
+        rows = self.db.execute(
+            "SELECT camera_id, at, state FROM health_changes WHERE at < ? ORDER BY at, id",
+            (format_timestamp(end),),
+        )
+        return [{"camera_id": r[0], "at": r[1], "state": r[2]} for r in rows]

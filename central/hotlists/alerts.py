@@ -200,6 +200,20 @@ class AlertDesk:
             (*params, *extra_params),
         ).fetchone()[0]
 
+    def volume_per_day(
+        self, since: str, viewer: str | None = None, control_room: bool = True
+    ) -> dict[tuple[str, int], int]:
+        """{(UTC day, priority): alerts raised} since that day, of the alerts this viewer
+        may see (for the alert volume chart, #23)."""
+        condition, params = _visible_to(viewer, control_room)
+        rows = self.db.execute(
+            "SELECT substr(a.raised_at, 1, 10), a.priority, count(*) FROM alerts a "
+            f"JOIN lists l ON l.list_id = a.list_id WHERE a.raised_at >= ? AND {condition} "
+            "GROUP BY substr(a.raised_at, 1, 10), a.priority",
+            (since, *params),
+        )
+        return {(day, priority): n for day, priority, n in rows}
+
     def passes(self, alert_ids: list[int]) -> dict[int, list[dict]]:
         """Each alert's passes (without images), oldest first."""
         found: dict[int, list[dict]] = {alert_id: [] for alert_id in alert_ids}

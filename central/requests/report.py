@@ -41,6 +41,7 @@ class YearlyReport:
     crime_types: Counter = field(default_factory=Counter)
     legal_bases: Counter = field(default_factory=Counter)
     search_kinds: Counter = field(default_factory=Counter)
+    searches_per_month: Counter = field(default_factory=Counter)  # "YYYY-MM" (#23)
     searches_refused: int = 0
     window_lengths: Counter = field(default_factory=Counter)
     days_back: Counter = field(default_factory=Counter)
@@ -76,6 +77,7 @@ class YearlyReport:
             ("Crime types", rows(self.crime_types)),
             ("Legal basis", rows(self.legal_bases)),
             ("Searches by kind", rows(self.search_kinds)),
+            ("Searches per month", rows(self.searches_per_month)),
             ("Searches refused (outside the order)", [("refused", self.searches_refused)]),
             ("Search window length", rows(self.window_lengths)),
             ("How far back", rows(self.days_back)),
@@ -159,6 +161,7 @@ def yearly_report(
         elif action == "request_closed" and d["request_id"] not in delivered:
             report.closed_without_delivery += 1
         elif action == "consultation":
+            report.searches_per_month[entry["at"][:7]] += 1
             _count_consultation(report, d, cameras)
         elif action == "consultation_refused":
             report.searches_refused += 1

@@ -1,17 +1,25 @@
-"""Health for maintainers: a page worst first, the same as JSON, and Prometheus metrics."""
+"""Health for maintainers: a page worst first, the same as JSON, and Prometheus metrics.
+
+The page holds ~1,300 cameras: it filters by state and by text (camera id, location, road,
+region) and groups by location or region, all from query parameters, so it works without a
+script (#23). A camera's location and region come from this year's camera plan: the
+location is its section's location (else its road and direction), the region its owner.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext
 from prometheus_client.exposition import choose_encoder
 
 from central import metrics as central_metrics
 from central.health.certificates import certificate_states, tls_files
 from central.health.monitor import CameraHealth, survey
+from central.health.rules import State
 from central.web.access import MAINTAINERS, current_session, requires
-from central.web.stores import camera_registry, health_records
+from central.web.stores import camera_plan, camera_registry, health_records
 from node import wallclock
 from node.tls import is_loopback
 
@@ -50,14 +58,85 @@ def health_history(camera_id: str):
     return jsonify({"camera_id": camera_id, "changes": health_records().health_history(camera_id)})
 
 
+STATES = tuple(state.name for state in State)
+GROUPINGS = ("location", "region")
+MAX_QUERY = 100
+
+
+def _places() -> dict[str, dict]:
+    """Per camera in this year's plan: its location and region."""
+    plan, year = camera_plan(), wallclock.now().year
+    named = {s["section_id"]: place["name"] for place in plan.locations()
+             for s in place["sections"]}  # fmt: skip
+    return {
+        e.camera_id: {"location": named.get(e.section_id or "") or f"{e.road} {e.direction}",
+                      "road": e.road, "region": e.owner}
+        for e in plan.entries(year)
+    }  # fmt: skip
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = request.args.get(name, "")
+    if value and value not in allowed:
+        abort(400, description=gettext("%(name)s is not one of the choices", name=name))
+    return value
+
+
+def table_filter() -> dict:
+    """The table's filter and grouping from the query: state, text, grouping."""
+    text = request.args.get("q", "").strip()
+    if len(text) > MAX_QUERY:
+        abort(400, description=gettext("the search text is too long"))
+    return {"state": _choice("state", STATES), "q": text, "group": _choice("group", GROUPINGS)}
+
+
+def shown_cameras(cameras: list[dict], chosen: dict) -> list[dict]:
+    """The cameras that pass the filter, worst first (the survey's order)."""
+    text = chosen["q"].casefold()
+    return [
+        c for c in cameras
+        if (not chosen["state"] or c["state"] == chosen["state"])
+        and (not text or any(text in str(c.get(k) or "").casefold()
+                             for k in ("camera_id", "location", "road", "region")))
+    ]  # fmt: skip
+
+
+def grouped(cameras: list[dict], by: str) -> list[dict]:
+    """Groups of cameras by `by`, the group with the worst camera first (then the most
+    cameras in trouble, then the name); within a group, worst first."""
+    groups: dict[str, list[dict]] = {}
+    for camera in cameras:
+        groups.setdefault(camera.get(by) or "", []).append(camera)
+    rank = {name: i for i, name in enumerate(STATES)}
+
+    def order(item):
+        name, members = item
+        states = [rank[m["state"]] for m in members]
+        return (-max(states), -sum(1 for s in states if s), name == "", name)
+
+    return [
+        {"name": name, "cameras": members,
+         "states": {s: sum(m["state"] == s for m in members) for s in STATES}}
+        for name, members in sorted(groups.items(), key=order)
+    ]  # fmt: skip
+
+
 @bp.get("/health")
 @requires(*MAINTAINERS)
 def health_page():
-    cameras = [_json(h) for h in _survey()]
-    for camera in cameras:
+    chosen = table_filter()
+    places = _places()
+    cameras = [{**_json(h), **places.get(h.camera_id, {})} for h in _survey()]
+    shown = shown_cameras(cameras, chosen)
+    for camera in shown:
         camera["history"] = health_records().health_history(camera["camera_id"], 10)
-    return render_template("health.html", cameras=cameras, certificates=_certificates(),
-                           session=current_session())  # fmt: skip
+    groups = grouped(shown, chosen["group"]) if chosen["group"] and shown else [
+        {"name": None, "cameras": shown, "states": {}}]  # fmt: skip
+    return render_template(
+        "health.html", cameras=shown, groups=groups, total=len(cameras), chosen=chosen,
+        states=STATES, groupings=GROUPINGS, certificates=_certificates(),
+        session=current_session(),
+    )  # fmt: skip
 
 
 def _from_this_host(address: str) -> bool:

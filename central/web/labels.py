@@ -137,6 +137,7 @@ REPORT_LABELS = {
     "Closed without delivery": _l("Closed without delivery"), "closed": _l("closed"),
     "Crime types": _l("Crime types"), "Legal basis": _l("Legal basis"),
     "Searches by kind": _l("Searches by kind"),
+    "Searches per month": _l("Searches per month"),
     "Searches refused (outside the order)": _l("Searches refused (outside the order)"),
     "refused": _l("refused"), "Search window length": _l("Search window length"),
     "How far back": _l("How far back"), "Results": _l("Results"),
