@@ -82,12 +82,7 @@ class AuditAnchor:
 
     def _append(self, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.path, data, 0o640)
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -109,6 +104,16 @@ class AuditAnchor:
             except (ValueError, KeyError, TypeError) as exc:
                 problems.append(f"anchor line {number} is not an anchor line ({exc})")
         return lines, problems
+
+
+def append_line(path: Path, data: bytes, mode: int) -> None:
+    """One O_APPEND write, fsynced: writers appending at once never overwrite each other."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def encode_line(line: AnchorLine) -> bytes:

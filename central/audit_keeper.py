@@ -23,7 +23,14 @@ import socketserver
 import threading
 from pathlib import Path
 
-from central.audit_anchor import ANCHOR_FILE, KEEPER_MARK, KEEPER_SOCKET, encode_line, parse_line
+from central.audit_anchor import (
+    ANCHOR_FILE,
+    KEEPER_MARK,
+    KEEPER_SOCKET,
+    append_line,
+    encode_line,
+    parse_line,
+)
 from node.logs import add_log_options, configure
 
 log = logging.getLogger("central.audit_keeper")
@@ -49,12 +56,7 @@ class KeeperLog:
             return f"refused: not an anchor line ({exc})"
         data = encode_line(line)
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.path, data, 0o644)
             self.accepted += 1
         return "ok"
 
