@@ -2,14 +2,20 @@
 
 Drawn on the plan map's outline of the Netherlands (`central.plan.geodata`, shipped with the
 code: no tile server, no script), so an operator sees at a glance where the listed vehicle
-passed and in which order. A full zoomable map is another task (#23 names it apart).
+passed and in which order.
+
+Kept as SVG when the other pages got the Leaflet map (#23), on purpose: the desk patches an
+alert's passes in place on every live update (`static/alerts.js` replaces them), which
+would tear down a Leaflet map and its zoom each time; a page holds up to 50 alerts, each
+with its own map; and what an operator needs here is the route in time order, numbered,
+not pan and zoom. The provinces are drawn faintly, as on the basemap, to place the passes.
 """
 
 from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from central.plan.geodata import MOTORWAYS, OUTLINE
+from central.plan.geodata import MOTORWAYS, OUTLINE, PROVINCES
 from central.plan.publication import Projection
 
 WIDTH = 180
@@ -41,6 +47,10 @@ def passes_map_svg(passes: list[dict]) -> Markup:
         f'height="{project.height}" role="img" aria-label="Where the passes were seen">',
         f'<polygon points="{_points(project, OUTLINE)}" fill="#f4f1e8" stroke="#888"/>',
     ]
+    for province in PROVINCES.values():
+        parts.append(
+            f'<polygon points="{_points(project, province)}" fill="none" stroke="#d6d0c0"/>'
+        )
     for line in MOTORWAYS.values():
         parts.append(f'<polyline points="{_points(project, line)}" fill="none" stroke="#e0a030"/>')
     if len(located) > 1:
