@@ -39,7 +39,12 @@ from PIL import Image
 
 from models.breakdown import Groups, GroupsFileError, groups_of, read_groups_file
 from recognition.detector import PlateDetector, canvas_size
-from recognition.model_config import ModelConfigError, load_detector_config, load_reader_config
+from recognition.model_config import (
+    MODELS_DIR,
+    ModelConfigError,
+    load_detector_config,
+    load_reader_config,
+)
 from recognition.reader import PlateReader
 from recognition.recognizer import (
     AnnotationError,
@@ -214,22 +219,28 @@ def score(samples: list[Sample], run, given_boxes: bool = False) -> Scores:
     )
 
 
-def candidate(path: Path | None, config):
-    """The shipped config, pointing at `path` instead of the shipped file when one is given."""
+def candidate(path: Path | None, config, load=None):
+    """The shipped config, pointing at `path` instead of the shipped file when one is given;
+    a candidate with its own TOML beside it (`x.onnx` and `x.toml`: another version, other
+    countries) is read with that config, not the shipped one."""
     if path is None:
         return config
     if not path.is_file():
         raise EvaluationError(f"no model file at {path}")
+    own = path.with_suffix(".toml")
+    if load is not None and own.is_file() and own.resolve().parent != MODELS_DIR.resolve():
+        config = load(own)
     return replace(config, onnx=str(path.resolve()))
 
 
 def ours(threads: int, reader_model: Path | None = None, detector_model: Path | None = None):
     settings = RecognizerSettings(threads=threads)
     recognizer = Recognizer(
-        PlateDetector(candidate(detector_model, load_detector_config()), threads),
-        PlateReader(candidate(reader_model, load_reader_config()), threads),
+        PlateDetector(candidate(detector_model, load_detector_config(), load_detector_config),
+                      threads),
+        PlateReader(candidate(reader_model, load_reader_config(), load_reader_config), threads),
         settings,
-    )
+    )  # fmt: skip
 
     def run(bgr):
         detections, reads = recognizer.analyse(bgr)
@@ -241,7 +252,7 @@ def ours(threads: int, reader_model: Path | None = None, detector_model: Path | 
 
 def reader_only(threads: int, reader_model: Path | None = None):
     """The reader alone on the annotated boxes: what it reads given perfect boxes."""
-    reader = PlateReader(candidate(reader_model, load_reader_config()), threads)
+    reader = PlateReader(candidate(reader_model, load_reader_config(), load_reader_config), threads)
 
     def run(bgr, boxes):
         image = Image.fromarray(bgr)  # channels stay B, G, R

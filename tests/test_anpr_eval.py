@@ -218,3 +218,22 @@ def test_a_bad_groups_file_is_refused_with_its_line(tmp_path, capsys):
     (folder / "groups.tsv").write_text("scene-000.jpg\tNL\tunderwater\n")
     assert main([str(folder)]) == 2
     assert "groups.tsv:1" in capsys.readouterr().err
+
+
+def test_a_candidate_with_its_own_config_beside_it_is_read_with_that_config(tmp_path, capsys):
+    """A 3.0 candidate names 45 countries; the shipped 2.1 config would misread its outputs.
+    Proof that the TOML beside the candidate is the one used: one that does not fit the
+    network (a character too few) is refused, where the same file without it scores."""
+    from recognition.model_config import MODELS_DIR
+
+    folder = tiny_folder(tmp_path / "images", 1)
+    model = tmp_path / "candidate.onnx"
+    shutil.copy(MODELS_DIR / "plate_reader.onnx", model)
+    shipped = (MODELS_DIR / "plate_reader.toml").read_text()
+    lines = [line for line in shipped.splitlines() if line.startswith("alphabet")]
+    assert lines, "the shipped reader config gives its alphabet"
+    fewer = lines[0].replace("Z", "", 1)
+    assert fewer != lines[0]
+    (tmp_path / "candidate.toml").write_text(shipped.replace(lines[0], fewer))
+    assert main([str(folder), "--reader-model", str(model)]) == 2
+    assert "config alphabet needs 36" in capsys.readouterr().err
