@@ -40,6 +40,22 @@ MIGRATIONS = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # Which rendering of a photo (its officer boxes) was sent to which officer: a photo is
+        # approved only in a version the officer was shown, one by one or in bulk (#23).
+        "0006_photos_shown",
+        """
+        CREATE TABLE photos_shown (
+            request_id  INTEGER NOT NULL,
+            camera_id   TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            username    TEXT NOT NULL,
+            boxes       TEXT NOT NULL,
+            shown_at    TEXT NOT NULL,
+            PRIMARY KEY (request_id, camera_id, seq, username, boxes)
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 BLUR_RADIUS_SHARE = 0.04  # of the image's width: faces and text become unreadable
 PIXEL_BLOCK = 12
@@ -171,6 +187,28 @@ class Photos:
              format_timestamp(now), jpeg),
         )  # fmt: skip
 
+    def shown(
+        self, request_id: int, camera_id: str, seq: int, boxes: Sequence[Box], username: str,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """The photo, blurred with `boxes`, was sent to `username`'s screen."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO photos_shown VALUES (?, ?, ?, ?, ?, ?)",
+            (request_id, camera_id, seq, username, _box_key(boxes), format_timestamp(now)),
+        )
+
+    def was_shown(
+        self, request_id: int, camera_id: str, seq: int, boxes: Sequence[Box], username: str
+    ) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM photos_shown WHERE request_id = ? AND camera_id = ? AND seq = ? "
+                "AND username = ? AND boxes = ?",
+                (request_id, camera_id, seq, username, _box_key(boxes)),
+            ).fetchone()
+            is not None
+        )
+
     def approved(self, request_id: int) -> dict[tuple[str, int], dict]:
         rows = self.db.execute(
             "SELECT camera_id, seq, boxes, approved_by, approved_at FROM photos "
@@ -187,4 +225,9 @@ class Photos:
         return None if row is None else bytes(row[0])
 
     def destroy_for_request(self, request_id: int) -> int:
+        self.db.execute("DELETE FROM photos_shown WHERE request_id = ?", (request_id,))
         return self.db.execute("DELETE FROM photos WHERE request_id = ?", (request_id,)).rowcount
+
+
+def _box_key(boxes: Sequence[Box]) -> str:
+    return json.dumps([b.as_list() for b in boxes])

@@ -11,25 +11,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
     send_file,
 )  # fmt: skip
+from flask_babel import gettext
 
+from central.requests.downloads import Issue
 from central.requests.orders import RequestError
-from central.requests.package import PackageError, build_package, require_issuable
+from central.requests.package import PackageError, Supplied, build_package, require_issuable
 from central.requests.photos import PhotoError, parse_boxes, render
 from central.requests.results import ResultSet
-from central.requests.store import Request
+from central.requests.store import Request, Requests
 from central.requests.verification import give_verdict, row_states
+from central.store import open_store
 from central.web.access import current_session, requires
 from central.web.labels import VERDICT_LABELS, translated
 from central.web.requests import detail_page, visible_request
@@ -39,10 +48,13 @@ from node.keyfiles import load_signing_key
 from wire import SigningKey
 
 bp = Blueprint("results", __name__)
+LOG = logging.getLogger(__name__)
 ROWS_PER_PAGE = 500
 CROPS_PER_PAGE = 100
 PHOTOS_PER_PAGE = 20
+REVIEW_PER_PAGE = 60  # a compact grid; each approval act covers one review page
 SPOOL_IN_MEMORY = 32 * 1024 * 1024  # larger packages are built in a temporary file
+STATIC = Path(__file__).parent / "static"
 
 
 def executor_result_set(request_id: int, audit_seq: int) -> tuple[Request, ResultSet]:
@@ -159,13 +171,39 @@ def photos_page(request_id: int, audit_seq: int):
 @bp.get("/requests/<int:request_id>/photos/<camera_id>/<int:seq>.jpg")
 @requires("officer")
 def photo_preview(request_id: int, camera_id: str, seq: int):
-    """The photo blurred (automatic boxes plus ?boxes=); the original is never served."""
+    """The photo blurred (automatic boxes plus ?boxes=); the original is never served. Each
+    version sent is recorded for this officer: only a version shown can be approved."""
     _, overview, plate_box = _photo_source(request_id, camera_id, seq)
     try:
-        image = render(overview, plate_box, parse_boxes(request.args.get("boxes", "")))
+        boxes = parse_boxes(request.args.get("boxes", ""))
+        image = render(overview, plate_box, boxes)
     except PhotoError as exc:
         abort(400, description=str(exc))
+    requests_db().photos.shown(request_id, camera_id, seq, boxes, current_session().username,
+                               wallclock.now())  # fmt: skip
     return Response(image, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _approve(found: Request, camera_id: str, seq: int, overview: bytes, plate_box, boxes,
+             who: str, now, bulk: int | None = None) -> None:  # fmt: skip
+    jpeg = render(overview, plate_box, boxes)
+    requests_db().photos.approve(found.id, camera_id, seq, boxes, jpeg, who, now)
+    details = {
+        "request_id": found.id, "order_reference": found.order.reference, "unit": found.unit,
+        "passage": f"{camera_id}/{seq}", "automatic_blur": plate_box is not None,
+        "officer_boxes": [b.as_list() for b in boxes],
+        "sha256": hashlib.sha256(jpeg).hexdigest(),
+    }  # fmt: skip
+    if bulk is not None:  # one entry per photo; this says it was one of a reviewed set
+        details["reviewed_set"] = bulk
+    audit_trail().append(who, "photo_approved", details, now)
+
+
+def _unshown(camera_id: str, seq: int) -> str:
+    return gettext(
+        "Photo %(passage)s was not shown to you with these blur boxes: preview it first.",
+        passage=f"{camera_id}/{seq}",
+    )
 
 
 @bp.post("/requests/<int:request_id>/photos/<camera_id>/<int:seq>/approve")
@@ -175,18 +213,110 @@ def approve_photo(request_id: int, camera_id: str, seq: int):
     who, now = current_session().username, wallclock.now()
     try:
         boxes = parse_boxes(request.form.get("boxes", ""))
-        jpeg = render(overview, plate_box, boxes)
+        if not requests_db().photos.was_shown(request_id, camera_id, seq, boxes, who):
+            raise PhotoError(_unshown(camera_id, seq))
+        _approve(found, camera_id, seq, overview, plate_box, boxes, who, now)
     except PhotoError as exc:
         abort(400, description=str(exc))
-    requests_db().photos.approve(request_id, camera_id, seq, boxes, jpeg, who, now)
-    audit_trail().append(who, "photo_approved", {
-        "request_id": request_id, "order_reference": found.order.reference, "unit": found.unit,
-        "passage": f"{camera_id}/{seq}", "automatic_blur": plate_box is not None,
-        "officer_boxes": [b.as_list() for b in boxes],
-        "sha256": hashlib.sha256(jpeg).hexdigest(),
-    }, now)  # fmt: skip
     back = request.form.get("back", f"/requests/{request_id}")
     return redirect(back if back.startswith("/requests/") else f"/requests/{request_id}")
+
+
+# --- bulk approval: choose, review as they will leave, approve the reviewed set ------------
+
+
+def _selection(result_set: ResultSet, rows_wanted: list[str]) -> tuple[int, int] | None:
+    """(first, last) 1-based positions asked for by ?scope=page|all|range, None for chosen."""
+    scope = request.args.get("scope", "chosen")
+    count = result_set.row_count
+    if scope == "all":
+        return 1, count
+    if scope == "page":
+        start = _page() * PHOTOS_PER_PAGE + 1
+        return start, min(count, start + PHOTOS_PER_PAGE - 1)
+    if scope == "range":
+        first = request.args.get("first", 1, type=int)
+        last = request.args.get("last", count, type=int)
+        if first < 1 or last < first or first > count:
+            abort(400, description=gettext("Choose a range within 1 to %(count)d.", count=count))
+        return first, min(last, count)
+    return None
+
+
+@bp.get("/requests/<int:request_id>/results/<int:audit_seq>/photos/review")
+@requires("officer")
+def photos_review(request_id: int, audit_seq: int):
+    """The chosen photos in a compact grid, each blurred as it will leave; paged for large
+    sets. Only what this page sends to the screen can then be approved."""
+    found, result_set = executor_result_set(request_id, audit_seq)
+    if not found.order.photos_wanted:
+        abort(404, description="the order does not ask for photos")
+    results, chosen = requests_db().results, request.args.getlist("passage")
+    span = _selection(result_set, chosen)
+    page = max(0, request.args.get("rpage", 0, type=int))
+    if span is None:
+        keys = []
+        for value in chosen[:REVIEW_PER_PAGE]:
+            camera_id, _sep, seq = value.rpartition("/")
+            if not seq.isdigit() or not results.contains(audit_seq, camera_id, int(seq)):
+                abort(400, description=f"{value} is not in this result set")
+            keys.append((camera_id, int(seq)))
+        total, first = len(keys), 1
+        wanted = set(keys)
+        near = results.rows(audit_seq, _page() * PHOTOS_PER_PAGE, PHOTOS_PER_PAGE)
+        rows = [row for row in near if (row.camera_id, row.seq) in wanted]
+        if len(rows) < len(wanted):  # chosen elsewhere than on the page named
+            rows = [row for row in results.rows(audit_seq) if (row.camera_id, row.seq) in wanted]
+    else:
+        first, last = span
+        total = last - first + 1
+        offset = first - 1 + page * REVIEW_PER_PAGE
+        limit = max(0, min(REVIEW_PER_PAGE, last - offset))
+        rows = results.rows(audit_seq, offset, limit) if limit else []
+    pages = max(1, -(-total // REVIEW_PER_PAGE))
+    keep = {k: v for k, v in request.args.items(multi=True) if k != "rpage"}
+    return render_template(
+        "photos_review.html", session=current_session(), r=found, rs=result_set, rows=rows,
+        approved=requests_db().photos.approved(request_id), total=total, rpage=page,
+        rpages=pages, shown_from=first + page * REVIEW_PER_PAGE if span else 1, keep=keep,
+        query=request.query_string.decode(), error=None,
+    )  # fmt: skip
+
+
+@bp.post("/requests/<int:request_id>/results/<int:audit_seq>/photos/approve")
+@requires("officer")
+def approve_reviewed(request_id: int, audit_seq: int):
+    """Approve the reviewed set in one act: every photo named must be in this result set and
+    have been shown to this officer with exactly the boxes approved, or nothing is approved."""
+    found, _result_set = executor_result_set(request_id, audit_seq)
+    if not found.order.photos_wanted:
+        abort(404, description="the order does not ask for photos")
+    who, now, results = current_session().username, wallclock.now(), requests_db().results
+    chosen = request.form.getlist("passage")
+    if not chosen:
+        abort(400, description=gettext("No photo was chosen."))
+    if len(chosen) > REVIEW_PER_PAGE:
+        abort(400, description=f"at most {REVIEW_PER_PAGE} photos in one act")
+    plan = []
+    try:
+        for value in dict.fromkeys(chosen):
+            camera_id, _sep, seq_text = value.rpartition("/")
+            if not seq_text.isdigit() or not results.contains(audit_seq, camera_id, int(seq_text)):
+                abort(400, description=f"{value} is not in this result set")
+            seq = int(seq_text)
+            boxes = parse_boxes(request.form.get(f"boxes:{value}", ""))
+            if not requests_db().photos.was_shown(request_id, camera_id, seq, boxes, who):
+                raise PhotoError(_unshown(camera_id, seq))
+            plan.append((camera_id, seq, boxes))
+        sources = [(c, s, b, *_photo_source(request_id, c, s)[1:]) for c, s, b in plan]
+        for camera_id, seq, boxes, overview, plate_box in sources:
+            _approve(found, camera_id, seq, overview, plate_box, boxes, who, now, len(plan))
+    except PhotoError as exc:
+        abort(400, description=str(exc))
+    back = request.form.get("back", "")
+    if not back.startswith(f"/requests/{request_id}/"):
+        back = f"/requests/{request_id}/results/{audit_seq}/photos"
+    return redirect(back)
 
 
 # --- the package ------------------------------------------------------------------------------
@@ -216,23 +346,138 @@ def issue_package(request_id: int):
     return redirect(f"/packages/{token}")
 
 
-@bp.get("/packages/<token>")
-@requires("requester")
-def download(token: str):
+# A package is built in a thread of its own, one per download link, while the requester's
+# page shows how many rows are in (polled by static/progress.js, or a refresh without
+# scripts); the same link then hands the finished file over, once. Builds live in this
+# process: a web run with several worker processes needs sticky sessions for this page.
+BUILD_KEPT_S = 15 * 60  # a finished build nobody fetched is dropped after this
+
+
+@dataclass
+class _Build:
+    request_id: int
+    issue: Issue
+    file: tempfile.SpooledTemporaryFile
+    started: float = field(default_factory=time.monotonic)
+    done: int = 0
+    total: int | None = None
+    supplied: Supplied | None = None
+    error: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def as_json(self) -> dict:
+        return {"done": self.done, "total": self.total, "ready": self.finished.is_set(),
+                "error": self.error}  # fmt: skip
+
+
+_BUILDS: dict[str, _Build] = {}
+_BUILDS_LOCK = threading.Lock()
+
+
+def _build(cfg, found: Request, key: SigningKey, build: _Build) -> None:
+    """The thread's work: its own connections (SQLite's are bound to their thread)."""
+    requests, store = Requests(cfg.requests_path), open_store(cfg)
+    try:
+        build.supplied = build_package(found, requests, store, key, build.issue, build.file,
+                                       progress=build.progress)  # fmt: skip
+    except (RequestError, PackageError) as exc:
+        build.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the page must end, and the log say why
+        LOG.exception("package build for request %s failed", found.id)
+        build.error = f"the package could not be built: {type(exc).__name__}"
+    finally:
+        store.close()
+        requests.close()
+        build.finished.set()
+
+
+def _redeemed(token: str) -> tuple[Request, Issue]:
     who, now = current_session().username, wallclock.now()
-    package = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # closed once sent
     try:
         request_id, issue = requests_db().downloads.redeem(token, who, now)
         found = requests_db().get(request_id)
         require_issuable(found, who)
-        supplied = build_package(found, requests_db(), passage_store(), _package_key(), issue,
-                                 package)  # fmt: skip
-    except (RequestError, PackageError) as exc:
-        package.close()
+    except RequestError as exc:
         abort(410 if "expired" in str(exc) else 403, description=str(exc))
+    return found, issue
+
+
+def _build_for(token: str) -> tuple[str, _Build | None]:
+    name = hashlib.sha256(token.encode()).hexdigest()
+    with _BUILDS_LOCK:
+        return name, _BUILDS.get(name)
+
+
+@bp.get("/packages/<token>")
+@requires("requester")
+def download(token: str):
+    """First call: start the build and show its progress; once built: the file, once."""
+    found, issue = _redeemed(token)
+    name = hashlib.sha256(token.encode()).hexdigest()
+    with _BUILDS_LOCK:
+        build = _BUILDS.get(name)
+        if build is not None and build.finished.is_set():
+            del _BUILDS[name]  # handed over by this call only
+        elif build is None:
+            key = _package_key()
+            for old, stale in list(_BUILDS.items()):
+                if stale.finished.is_set() and time.monotonic() - stale.started > BUILD_KEPT_S:
+                    _BUILDS.pop(old).file.close()
+            build = _BUILDS[name] = _Build(
+                found.id, issue, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+            )
+            worker = threading.Thread(
+                target=_build, args=(current_app.config["ANPR"], found, key, build),
+                name=f"package-{found.id}-{issue.number}", daemon=True,
+            )  # fmt: skip
+            worker.start()
+    if not build.finished.is_set():
+        return render_template("package_progress.html", session=current_session(), r=found,
+                               issue=issue, build=build, token=token, error=None)  # fmt: skip
+    return _hand_over(found, issue, build)
+
+
+@bp.get("/packages/<token>/progress")
+@requires("requester")
+def package_progress(token: str):
+    """How far the package is: rows done of rows in all, and whether it is ready."""
+    _redeemed(token)
+    _name, build = _build_for(token)
+    if build is None:
+        return jsonify({"done": 0, "total": None, "ready": False, "error": None,
+                        "started": False})  # fmt: skip
+    return jsonify({**build.as_json(), "started": True})
+
+
+@bp.get("/packages/progress.js")
+def progress_script():
+    """The progress page's script, served from the package (the CSP runs no inline code
+    without the page's nonce)."""
+    response = Response((STATIC / "progress.js").read_bytes(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/photos/photos.js")
+def photos_script():
+    """The photo pages' script (blur boxes drawn on a photo, previews), from the package."""
+    response = Response((STATIC / "photos.js").read_bytes(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _hand_over(found: Request, issue: Issue, build: _Build):
+    if build.error is not None or build.supplied is None:
+        build.file.close()
+        abort(403, description=build.error or "the package could not be built")
+    who, now = current_session().username, wallclock.now()
+    package, supplied = build.file, build.supplied
     digest, size = _digest(package)
     audit_trail().append(who, "package_downloaded", {
-        "request_id": request_id, "order_reference": found.order.reference, "unit": found.unit,
+        "request_id": found.id, "order_reference": found.order.reference, "unit": found.unit,
         "issue": issue.number, "sha256": digest,
         "supplied": {"bytes": size, "rows": supplied.rows, "withheld": supplied.withheld,
                      "integrity_withheld": supplied.integrity_withheld},
