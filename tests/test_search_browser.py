@@ -1,8 +1,9 @@
 """A request's searches walked in a real headless Chromium: a search outside the order
 refused, a plate search verified crop by crop with one mismatching row withheld, a
 time/place search across a camera outage that the results report, a photo approved with an
-added blur box, the package downloaded and verified, and the request closed; then every
-step is in the audit trail with the decree's fields (a)-(i)."""
+added blur box, all approved through the bulk review, the package downloaded (after its
+progress page) and verified, and the request closed; then every step is in the audit trail
+with the decree's fields (a)-(i)."""
 
 from __future__ import annotations
 
@@ -160,6 +161,15 @@ def test_searches_verification_photos_package_and_close(tmp_path, web_setup, app
         photo.locator("button[type=submit]").click()
         page.wait_for_selector(".photo.approved")
         page.screenshot(path=str(ARTEFACTS / "photos-approved.png"), full_page=True)
+        page.click("#review-all-set")  # bulk (#23): reviewed as they will leave, then approved
+        assert "3 photos chosen" in page.inner_text("#review-count")
+        wait_for_true(page, "[...document.querySelectorAll('.photo img')].every(i => i.complete"
+                            " && i.naturalWidth > 0)")  # fmt: skip
+        assert page.locator(".photo input.boxes").first.input_value().count(",") == 3
+        page.screenshot(path=str(ARTEFACTS / "photos-review.png"), full_page=True)
+        page.click("#approve-reviewed")
+        page.wait_for_selector(".photo.approved")
+        assert page.locator(".photo.approved").count() == 3
 
         page.goto(request_url)
         page.click("form[action$='/deliver'] button")
