@@ -21,9 +21,10 @@ def create_app(config: CentralConfig) -> Flask:
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.json.sort_keys = False
-    from central.web.converters import DatabaseInteger
+    from central.web.converters import CameraId, DatabaseInteger
 
     app.url_map.converters["int"] = DatabaseInteger
+    app.url_map.converters["camera"] = CameraId
     if config.web.proxy_hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

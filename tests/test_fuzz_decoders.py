@@ -819,3 +819,15 @@ def test_overview_photos_render_or_raise_photo_error(data):
 def test_portable_strings_are_written_verbatim(text):
     tried("canonical strings")
     assert canonical_bytes(text) == b'"' + text.encode("ascii") + b'"'
+
+
+def test_a_version_of_true_is_not_version_1():
+    """Found by the fuzzer: `true == 1` in Python, so a manifest signed with `"v": true`
+    passed the version check and re-encoded as a different record."""
+    from wire.fields import is_version
+
+    envelope = json.loads(MANIFEST_BYTES)
+    envelope["record"]["v"] = True
+    with pytest.raises(WireError, match="version"):
+        open_manifest(signed_again(envelope), KEY.verify_key)
+    assert is_version(1, 1) and not is_version(True, 1) and not is_version(1.0, 1)

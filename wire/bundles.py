@@ -113,7 +113,7 @@ def open_manifest(data: bytes, release_key: VerifyKey) -> Manifest:
     record = envelope.get("record")
     if not isinstance(record, dict):
         raise MalformedRecord("bundle manifest has no record")
-    if record.get("v") != SCHEMA_VERSION:
+    if not f.is_version(record.get("v"), SCHEMA_VERSION):
         raise UnknownVersion(f"bundle manifest version {record.get('v')!r}")
     if not envelope.get("sig"):
         raise UnsignedRecord("bundle manifest is not signed")

@@ -14,6 +14,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from wire import fields as f
 from wire.canonical import canonical_bytes, canonical_bytes_of_validated, parse_json_object
 from wire.errors import (
     BadSignature,
@@ -147,7 +148,7 @@ def _open(payload: bytes, limit: int, keys: set[str], what: str) -> tuple[dict, 
         raise MalformedRecord(f"{what} payload has no record object")
     if "v" not in record:
         raise MalformedRecord(f"{what} record has no schema version field 'v'")
-    if record["v"] != SCHEMA_VERSION:
+    if not f.is_version(record["v"], SCHEMA_VERSION):
         raise UnknownVersion(
             f"{what} record has schema version {record['v']!r}; this side speaks {SCHEMA_VERSION}"
         )

@@ -52,6 +52,12 @@ def integer(record: dict, name: str, low: int, high: int) -> int:
     return value
 
 
+def is_version(value: object, expected: int) -> bool:
+    """`true == 1` in Python: a version must be the integer itself, or a record signed with
+    `"v": true` would pass the check and re-encode as another record (found by fuzzing)."""
+    return type(value) is int and value == expected
+
+
 def boolean(record: dict, name: str) -> bool:
     value = record[name]
     if not isinstance(value, bool):

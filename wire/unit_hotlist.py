@@ -41,6 +41,7 @@ from wire.fields import (
     boolean,
     format_timestamp,
     integer,
+    is_version,
     require_keys,
     text,
     timestamp,
@@ -158,7 +159,7 @@ def decode_unit_hotlist(data: bytes, camera_id: str, central: VerifyKey) -> Unit
         if key_id != central.key_id:
             raise BadSignature(f"unit hotlist signed by key {key_id}, not the central's")
         central.verify(signature, canonical_bytes(document))
-        if document.get("v") != FORMAT:
+        if not is_version(document.get("v"), FORMAT):
             raise UnknownVersion(
                 f"unit hotlist format {document.get('v', 1)!r}; this unit matches format "
                 f"{FORMAT} only (re-export the list from an upgraded central)"

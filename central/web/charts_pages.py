@@ -154,7 +154,7 @@ CAMERA_CHARTS = {"passages": camera_passages_svg, "confidence": camera_confidenc
                  "coverage": camera_coverage_svg}  # fmt: skip
 
 
-@bp.get("/health/cameras/<camera_id>")
+@bp.get("/health/cameras/<camera:camera_id>")
 @requires(*MAINTAINERS)
 def camera_page(camera_id: str):
     _known_camera(camera_id)
@@ -166,7 +166,7 @@ def camera_page(camera_id: str):
     )  # fmt: skip
 
 
-@bp.get("/health/cameras/<camera_id>/<chart>.svg")
+@bp.get("/health/cameras/<camera:camera_id>/<chart>.svg")
 @requires(*MAINTAINERS)
 def camera_chart(camera_id: str, chart: str):
     if chart not in CAMERA_CHARTS:
