@@ -25,6 +25,9 @@ def create_app(config: CentralConfig) -> Flask:
 
     app.url_map.converters["int"] = DatabaseInteger
     app.url_map.converters["camera"] = CameraId
+    # A path with an empty segment (`/packages//progress`) names nothing: a 404, not a
+    # redirect to the merged path that another route may take (found by fuzzing).
+    app.url_map.merge_slashes = False
     if config.web.proxy_hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -92,3 +92,11 @@ def test_after_login_a_person_stays_on_this_site(web_setup, client):
         assert response.status_code == 302, target
         expected = "/health" if target == "/health" else "/"
         assert response.headers["Location"] == expected, target
+
+
+def test_a_path_with_an_empty_segment_names_nothing(client):
+    """Werkzeug merged `//` and redirected (308) to a path another route took, before any
+    role check: `/packages//progress` went to `/packages/progress` (found by fuzzing)."""
+    for path in ("/packages//progress", "/health/cameras//passages.svg", "/requests//results/1"):
+        response = client.get(path)
+        assert response.status_code == 404, path
