@@ -211,8 +211,8 @@ def pages_of_each_role(central) -> dict[str, list[str]]:
         "prosecutor": ["/prosecutor", "/plan/sign"],
         "auditor": ["/audit", "/security", f"/requests/{request_id}", f"/report/{year}"],
         "plan_admin": ["/plan/admin"],
-        "maintainer": ["/health"],
-        "operator": ["/alerts"],
+        "maintainer": ["/health", "/health/fleet", "/health/cameras/cam-b"],
+        "operator": ["/alerts", "/alerts/volume"],
         "calamity_coordinator": ["/calamity",
                                  f"/calamity/search?since={local(T - timedelta(hours=1))}"],
     }  # fmt: skip
