@@ -21,6 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from central import demo_accounts  # noqa: E402
+from central.accounts.totp_code import current  # noqa: E402
 from central.cameras import CameraRegistry  # noqa: E402
 from central.config import load_config  # noqa: E402
 from node.keyfiles import load_verify_key  # noqa: E402
@@ -28,6 +30,31 @@ from provisioning.broker_config import render_dev_config  # noqa: E402
 from provisioning.keys import make_camera_key, make_central_keys  # noqa: E402
 
 CAMERA_ID = "demo-a12-hm34-n-1"
+DEMO_PASSWORD = "demo-password-1234"  # demo data: printed, never for a real instance
+
+
+def sample_plates() -> list[str]:
+    """The plates in the replayed scenes (their label files' last column)."""
+    return sorted(
+        line.split()[-1]
+        for label in (REPO / "samples" / "replay").glob("*.txt")
+        for line in label.read_text().splitlines()
+        if line.strip()
+    )
+
+
+def print_accounts(secrets: dict[str, str], web_port: int) -> None:
+    print("\nDEMO DATA ONLY: demo accounts (password, then the second factor's 6-digit code):")
+    print(f"  password for every account   {DEMO_PASSWORD}")
+    for role, name, page in demo_accounts.ACCOUNTS:
+        secret = secrets[name]
+        print(f"  {role:<21} {name:<16} TOTP secret {secret}  code now {current(secret)}"
+              f"  opens http://127.0.0.1:{web_port}{page}")  # fmt: skip
+    print("  a fresh code:  python -m central.accounts.totp_code SECRET  (or an authenticator app)")
+    print(
+        "  hotlist 'Demo: stolen vehicles' hits the replayed plates: see /alerts as demo-operator"
+    )
+    print("  order DEMO-OM-0001 is confirmed and accepted: search it at /requests as demo-officer")
 
 
 def free_port(preferred: int) -> int:
@@ -113,6 +140,9 @@ def main() -> int:
     broker_conf = root / "broker" / "mosquitto.conf"
     broker_conf.write_text(render_dev_config(broker_port, root / "broker"))
     central_toml, agent_toml = write_configs(root, broker_port, web_port)
+    secrets = demo_accounts.seed(
+        load_config(central_toml), DEMO_PASSWORD, CAMERA_ID, sample_plates(), datetime.now(UTC)
+    )
 
     processes: list[subprocess.Popen] = []
     stopping = False
@@ -140,9 +170,10 @@ def main() -> int:
         )
         wait_for_port(web_port, "central", central, central_log)
         start("agent", [python, "-m", "edge_agent", "--config", str(agent_toml)])
+        print_accounts(secrets, web_port)
         print(
             f"\nANPR demo running: broker 127.0.0.1:{broker_port}, camera {CAMERA_ID}\n"
-            f"  passages appear at  http://127.0.0.1:{web_port}/\n"
+            f"  start page          http://127.0.0.1:{web_port}/ (roles, demo accounts, passages)\n"
             f"  JSON                http://127.0.0.1:{web_port}/api/v1/cameras/{CAMERA_ID}/passages\n"
             f"  logs                {root}/*.log\n"
             "Press Ctrl-C to stop.\n",

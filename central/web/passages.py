@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 
+from central import demo_accounts
 from central.store import StoredPassage
 from central.web.api import camera_id_arg, json_errors, limit_arg
+from central.web.labels import ROLE_LABELS
 from central.web.stores import camera_registry, passage_store
 
 bp = Blueprint("passages", __name__)
@@ -46,12 +48,20 @@ def demo_views_only() -> None:
         )
 
 
+def demo_roles() -> list[tuple[str, object, str, str]]:
+    """(role, label, demo account, main page): on a demo or practice instance only; a real
+    instance names no demo accounts (#23). Names only: passwords are never on a page."""
+    if not demo_accounts.is_demo(current_app.config["ANPR"]):
+        return []
+    return [(role, ROLE_LABELS[role], name, page) for role, name, page in demo_accounts.ACCOUNTS]
+
+
 @bp.get("/")
 def index():
     if not current_app.config["ANPR"].web.demo_views:
-        return render_template("home.html")
+        return render_template("home.html", demo_roles=demo_roles())
     passages = [passage_json(p) for p in passage_store().recent(None, 50)]
-    return render_template("passages.html", passages=passages)
+    return render_template("passages.html", passages=passages, demo_roles=demo_roles())
 
 
 @bp.get("/api/v1/cameras/<camera_id>/passages")
