@@ -41,7 +41,7 @@ from central.accounts.register import Register
 from central.accounts.users import Accounts
 from central.audit import AuditTrail
 from central.cameras import CameraRegistry
-from central.databases import CIPHER_PAGE_SIZE
+from central.databases import connect
 from central.expiry import RETENTION
 from central.requests.orders import WRITTEN_ORDER_DUE, Order, Scope, Window
 from central.requests.store import Requests
@@ -427,14 +427,11 @@ class Soak:
 
 
 def _query_day(path: Path, keys: Path, sql: str, moment: datetime) -> list[tuple]:
-    """A read-only query of a day file the central is writing (opened with its day's key,
-    as an auditor holding both would), with a moment in the store's text form; nothing
-    while the central is still creating the file's tables."""
-    day = date.fromisoformat(path.stem)
-    db = sqlcipher.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    """A query of a day file the central is writing (opened with its day's key, as an
+    auditor holding both would), with a moment in the store's text form; nothing while the
+    central is still creating the file's tables."""
+    db = connect(path, DayKeyring(keys).file_key(date.fromisoformat(path.stem)))
     try:
-        db.execute(f"PRAGMA key = \"x'{DayKeyring(keys).file_key(day).hex()}'\"")
-        db.execute(f"PRAGMA cipher_page_size = {CIPHER_PAGE_SIZE}")
         return db.execute(sql, (format_timestamp(moment),)).fetchall()
     except sqlcipher.OperationalError as exc:
         if "no such table" not in str(exc):

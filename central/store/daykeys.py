@@ -1,9 +1,9 @@
 """Per-day data keys: the second lock of retention (crypto-shredding).
 
 Each UTC day has its own 256-bit key, kept in its own folder apart from the data, one small
-file per day. Two keys are derived from it: one encrypts the day file as a whole (SQLCipher:
-every page of the file and of its write-ahead log, so plates, times, places and the signed
-records too), the other seals each image with AES-256-GCM bound to its passage. Expiry
+file per day. A key derived from it encrypts the day file as a whole (SQLCipher: every page
+of the file and of its write-ahead log, so plates, times, places and the signed records
+too); the key itself seals each image with AES-256-GCM bound to its passage. Expiry
 destroys the key first: from then on every copy of that day, wherever it survives (a backup,
 a freed page, a worn-out SSD block, a copy taken before expiry), is unreadable ciphertext.
 
@@ -41,7 +41,7 @@ class DayKeyring:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._cache: dict[date, bytes] = {}
+        self._cache: dict[date, tuple[bytes, AESGCM]] = {}  # the key and its image cipher
         self._lock = threading.Lock()
 
     def _path(self, day: date) -> Path:
@@ -51,11 +51,11 @@ class DayKeyring:
         found = (_KEY_FILE.fullmatch(p.name) for p in self.folder.iterdir())
         return sorted(date.fromisoformat(m.group(1)) for m in found if m)
 
-    def _key(self, day: date, create: bool) -> bytes:
+    def _loaded(self, day: date, create: bool) -> tuple[bytes, AESGCM]:
         with self._lock:
-            key = self._cache.get(day)
-            if key is not None:
-                return key
+            loaded = self._cache.get(day)
+            if loaded is not None:
+                return loaded
             path = self._path(day)
             if not path.exists():
                 if not create:
@@ -64,20 +64,17 @@ class DayKeyring:
             key = path.read_bytes()
             if len(key) != KEY_BYTES:
                 raise DayKeyError(f"data key file {path} is damaged ({len(key)} bytes)")
-            self._cache[day] = key
-            return key
+            loaded = self._cache[day] = (key, AESGCM(key))
+            return loaded
 
     def _cipher(self, day: date, create: bool) -> AESGCM:
-        return AESGCM(self._key(day, create))
-
-    def has(self, day: date) -> bool:
-        return day in self._cache or self._path(day).exists()
+        return self._loaded(day, create)[1]
 
     def file_key(self, day: date, create: bool = False) -> bytes:
         """The day file's SQLCipher key (32 bytes); made with the day key when `create`."""
         return HKDF(
             algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_FILE_KEY_INFO
-        ).derive(self._key(day, create))
+        ).derive(self._loaded(day, create)[0])
 
     def _write_new_key(self, path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -257,7 +257,8 @@ class DayPartitionedStore:
         for day in reversed(self.days()):
             if fully_expired(day, now) or len(results) >= limit:
                 break
-            for day_file in self._files([day]):
+            day_file = self._day(day)
+            if day_file is not None:
                 results += day_file.recent(since, camera_id, limit - len(results))
         return results
 
