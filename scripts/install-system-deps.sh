@@ -31,6 +31,11 @@ command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || \
     [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] || need="$need libfaketime"
 
+# The central's PostgreSQL backend (#21): the tests start their own throwaway clusters from
+# Debian's server binaries (initdb in a temporary folder, loopback only); the packaged
+# cluster is not started (policy-rc.d below).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+
 if [ -z "$need" ]; then
     exit 0
 fi

@@ -357,3 +357,36 @@ def confirm_order_in(config, request_id: int, now: datetime, username: str = PRO
     finally:
         for part in (trail, requests, accounts):
             part.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One real PostgreSQL per test session (Debian's server, a temporary folder, loopback)."""
+    from tests.postgres import PostgresUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield cluster
+    from central.store.postgres import close_pools
+
+    close_pools()
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_conninfo(postgres_cluster, request) -> Iterator[str]:
+    """A fresh, empty database of the session's cluster for one test."""
+    import psycopg
+
+    from central.store.postgres import close_pools
+
+    name = f"t{abs(hash(request.node.nodeid)) % 10**12}_{int(time.monotonic() * 1000) % 10**6}"
+    admin = postgres_cluster.conninfo
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    yield admin.replace("dbname=anpr", f"dbname={name}")
+    close_pools()
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

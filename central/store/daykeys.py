@@ -12,6 +12,8 @@ This module owns the at-rest keys; nothing else calls AES-GCM or derives a file 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -31,6 +33,9 @@ _KEY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.key")
 # Images keep the day key itself (as sealed before the day files were encrypted); the file
 # key is derived apart, so neither use weakens the other.
 _FILE_KEY_INFO = b"anpr day file key v1 (SQLCipher raw key)"
+# PostgreSQL's passage rows carry a keyed hash of (camera, plate) for exact plate search.
+_TAG_KEY_INFO = b"anpr plate tag key v1 (HMAC-SHA256)"
+TAG_BYTES = 16
 
 
 class DayKeyError(Exception):
@@ -42,6 +47,7 @@ class DayKeyring:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._cache: dict[date, tuple[bytes, AESGCM]] = {}  # the key and its image cipher
+        self._tag_keys: dict[date, bytes] = {}
         self._lock = threading.Lock()
 
     def _path(self, day: date) -> Path:
@@ -76,6 +82,18 @@ class DayKeyring:
             algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_FILE_KEY_INFO
         ).derive(self._loaded(day, create)[0])
 
+    def plate_tag(self, day: date, camera_id: str, plate: str, create: bool = False) -> bytes:
+        """HMAC-SHA256 of (camera, plate) under a key derived from the day key, truncated to
+        16 bytes: equal for one plate at one camera on one day, meaningless once the day
+        key is destroyed, and unlinkable across cameras."""
+        key = self._tag_keys.get(day)
+        if key is None:
+            key = self._tag_keys[day] = HKDF(
+                algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_TAG_KEY_INFO
+            ).derive(self._loaded(day, create)[0])
+        message = camera_id.encode() + b"\0" + plate.encode()
+        return hmac.new(key, message, hashlib.sha256).digest()[:TAG_BYTES]
+
     def _write_new_key(self, path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -103,11 +121,13 @@ class DayKeyring:
         """Drop the day's key from this process's memory (the file stays)."""
         with self._lock:
             self._cache.pop(day, None)
+            self._tag_keys.pop(day, None)
 
     def destroy(self, day: date) -> bool:
         """Overwrite and remove the day's key; returns whether there was one."""
         with self._lock:
             self._cache.pop(day, None)
+            self._tag_keys.pop(day, None)
             path = self._path(day)
             if not path.exists():
                 return False

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from central.store.records import SUMMARY_FIELDS
 from wire import VerifyKey, WireError
 from wire import fields as wire_fields
 from wire.canonical import parse_json_object
@@ -98,6 +99,37 @@ def check_index(
     if indexed[1] != digest:
         problems.append("the sequence index holds another record digest")
     return problems
+
+
+def served_problems(
+    rows: Sequence, found: dict[tuple[str, int], tuple[date, tuple]], key_of: KeyLookup
+) -> dict[tuple[str, int], list[str]]:
+    """What is wrong with each served row (only wrong ones are keys), given what the store
+    holds for it: `found` maps (camera, seq) to (day, (digest, record, signature))."""
+    problems: dict[tuple[str, int], list[str]] = {}
+    for row in rows:
+        key = (row.camera_id, row.seq)
+        if key not in found:
+            problems[key] = ["no stored passage holds it any more: deleted or past 28 days"]
+            continue
+        day, (digest, record, signature) = found[key]
+        columns = {name: getattr(row, name) for name in SUMMARY_FIELDS}
+        wrong = check_row(day, columns, digest, record, signature, key_of)
+        if wrong:
+            problems[key] = wrong
+    return problems
+
+
+def remembered(key_of: KeyLookup) -> KeyLookup:
+    """Each camera key looked up once per check, not once per row."""
+    keys: dict[tuple[str, str], VerifyKey | None] = {}
+
+    def lookup(camera_id: str, key_id: str) -> VerifyKey | None:
+        if (camera_id, key_id) not in keys:
+            keys[camera_id, key_id] = key_of(camera_id, key_id)
+        return keys[camera_id, key_id]
+
+    return lookup
 
 
 def summarise(mismatches: Sequence[Mismatch]) -> str:

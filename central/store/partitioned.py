@@ -21,7 +21,14 @@ from central.expiry import cutoff_text, fully_expired
 from central.store.custody import Custody
 from central.store.dayfile import DayFile
 from central.store.daykeys import DayKeyError, DayKeyring
-from central.store.integrity import KeyLookup, Mismatch, check_index, check_row
+from central.store.integrity import (
+    KeyLookup,
+    Mismatch,
+    check_index,
+    check_row,
+    remembered,
+    served_problems,
+)
 from central.store.records import SUMMARY_FIELDS, Outcome, StoredPassage
 from central.store.sequences import SequenceIndex
 from node import wallclock
@@ -57,18 +64,6 @@ def _day_of(moment: datetime) -> date:
 def _days_between(start: datetime, end: datetime) -> list[date]:
     first, last = _day_of(start), _day_of(end - timedelta(milliseconds=1))
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _remembered(key_of: KeyLookup) -> KeyLookup:
-    """Each camera key looked up once per check, not once per row."""
-    keys: dict[tuple[str, str], object] = {}
-
-    def lookup(camera_id: str, key_id: str):
-        if (camera_id, key_id) not in keys:
-            keys[camera_id, key_id] = key_of(camera_id, key_id)
-        return keys[camera_id, key_id]
-
-    return lookup
 
 
 class DayPartitionedStore:
@@ -404,7 +399,7 @@ class DayPartitionedStore:
         if key_of is None:
             registry = CameraRegistry(self.cameras_path) if self.cameras_path else None
             key_of = registry.signing_key if registry is not None else lambda _c, _k: None
-        keys_of = _remembered(key_of)
+        keys_of = remembered(key_of)
         try:
             return self._check_served(rows, keys_of)
         finally:
@@ -422,18 +417,7 @@ class DayPartitionedStore:
             key = (row.camera_id, row.seq)
             if key not in found and (entry := self.sequences.lookup(*key)) is not None:
                 found.update(self._records_on(entry[0].isoformat(), [key]))
-        problems: dict[tuple[str, int], list[str]] = {}
-        for row in rows:
-            key = (row.camera_id, row.seq)
-            if key not in found:
-                problems[key] = ["no stored passage holds it any more: deleted or past 28 days"]
-                continue
-            day, (digest, record, signature) = found[key]
-            columns = {name: getattr(row, name) for name in SUMMARY_FIELDS}
-            wrong = check_row(day, columns, digest, record, signature, key_of)
-            if wrong:
-                problems[key] = wrong
-        return problems
+        return served_problems(rows, found, key_of)
 
     def _records_on(self, text: str, keys: list[tuple[str, int]]):
         try:
