@@ -21,7 +21,7 @@ from pathlib import Path
 
 from central.databases import open_database
 from wire import SigningKey
-from wire.bundles import BundleFile, Manifest, sign_manifest
+from wire.bundles import BundleFile, Manifest, Software, sign_manifest
 from wire.fields import format_timestamp
 
 MAKER_ROLE = "maintainer"
@@ -72,7 +72,9 @@ def make_bundle(
     release_key: SigningKey,
     now: datetime,
     out: Path,
+    software: Software | None = None,
 ) -> Manifest:
+    """`software`: the bundle is a software release (wheels the unit installs in a new slot)."""
     manifest = Manifest(
         key_id=release_key.key_id,
         bundle_id=secrets.token_hex(8),
@@ -87,6 +89,7 @@ def make_bundle(
             )
             for f in files
         ),
+        software=software,
     )
     partial = out.with_name(out.name + ".partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle:

@@ -25,9 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["run", "check"],
+        choices=["run", "check", "update", "recover", "releases"],
         default="run",
-        help="run the agent (default), or check the configuration and keys without running",
+        help="run the agent (default); check the configuration and keys without running; "
+        "update: install a signed software release (--bundle) in a new slot, switch to it and "
+        "roll back unless it confirms healthy; recover: settle an interrupted update (before "
+        "the agent starts); releases: list the slots and the last update",
     )
     parser.add_argument("--config", type=Path, required=True, help="agent TOML file")
     parser.add_argument(
@@ -40,9 +43,31 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="verify a signed change bundle and install its files beside the config, then exit",
     )
+    parser.add_argument("--bundle", type=Path, help="update: the signed software release bundle")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/opt/anpr"),
+        help="update/recover/releases: the install root (default /opt/anpr)",
+    )
+    parser.add_argument(
+        "--restart-command",
+        default=None,
+        help="update: how to restart the agent (default: systemctl restart anpr-agent@<camera-id>)",
+    )
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        default=180.0,
+        help="update: seconds the new release has to confirm (default 180)",
+    )
     add_log_options(parser)
     args = parser.parse_args(argv)
     configure_logs(args)
+    if args.command in ("update", "recover", "releases"):
+        from edge_agent.update_command import run_command
+
+        return run_command(args)
     if args.install_bundle:
         return _install(args.config, args.install_bundle)
     if args.command == "check":

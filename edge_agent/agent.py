@@ -23,6 +23,7 @@ from edge_agent.motion import MotionGatedReader, MotionSettings
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
+from edge_agent.releases import health_mark_path, running_release, write_health_mark
 from edge_agent.research import ResearchEmitter
 from edge_agent.research_keys import DayKeyRing
 from edge_agent.research_queue import ResearchQueue
@@ -153,6 +154,8 @@ class Agent:
         self._next_heartbeat = 0.0
         self._next_expiry = 0.0
         self._next_metrics = 0.0
+        self.release = running_release()
+        self._health_marked = False  # the first heartbeat through the broker confirms a release
         self.watchdog = Watchdog()
         self.research = make_research(config, self.key, self.publisher)
         self.local_hotlist = None
@@ -168,8 +171,9 @@ class Agent:
         """Capture until the source ends or stop is set; then keep delivering the spool."""
         purposes = self.config.purposes
         log.info(
-            "agent: camera=%s key_id=%s spool=%s (%d waiting); purposes: hotlist=%s store=%s "
-            "traffic_research=%s",
+            "agent: release %s camera=%s key_id=%s spool=%s (%d waiting); purposes: hotlist=%s "
+            "store=%s traffic_research=%s",
+            self.release,
             self.config.camera.id,
             self.key.key_id,
             self.config.spool.path,
@@ -361,3 +365,7 @@ class Agent:
         )
         if self.publisher.publish_heartbeat(payload):
             self._next_heartbeat = now + self.config.heartbeat.interval_s
+            if not self._health_marked:  # config, keys, models loaded and the broker reached
+                self._health_marked = True
+                mark = health_mark_path(self.config.spool.path, self.config.camera.id)
+                write_health_mark(mark, self.config.camera.id, self.release)

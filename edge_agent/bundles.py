@@ -45,6 +45,11 @@ def install_bundle(bundle: Path, camera_id: str, release_key: VerifyKey, target:
             manifest, contents = _read_bundle(archive, camera_id, release_key)
         except UNREADABLE as exc:
             raise BundleRefused(f"{bundle} cannot be read: {type(exc).__name__}: {exc}") from None
+    if manifest.software is not None:
+        raise BundleRefused(
+            f"bundle {manifest.bundle_id} is software release {manifest.version}: it goes into a "
+            "new slot with `anpr-agent update`, not beside the config"
+        )
     for path, data in contents.items():
         _replace(target / path, data)
     _remember(target, manifest)
@@ -53,6 +58,16 @@ def install_bundle(bundle: Path, camera_id: str, release_key: VerifyKey, target:
         manifest.bundle_id, manifest.version, manifest.approved_by,
     )  # fmt: skip
     return manifest
+
+
+def read_bundle(bundle: Path, camera_id: str, release_key: VerifyKey) -> tuple[Manifest, dict]:
+    """The verified manifest and the files (path: bytes) of a bundle meant for this camera,
+    or BundleRefused; nothing is written."""
+    try:
+        with zipfile.ZipFile(bundle) as archive:
+            return _read_bundle(archive, camera_id, release_key)
+    except UNREADABLE as exc:
+        raise BundleRefused(f"{bundle} cannot be read: {type(exc).__name__}: {exc}") from None
 
 
 def _read_bundle(

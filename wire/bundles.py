@@ -4,6 +4,12 @@ The law requires prior approval of changes that affect security. A bundle's mani
 the camera (or `*` for all), a version, who made and who approved it (two different people)
 and the SHA-256 of every file; the central's release key signs it. An agent installs only
 a bundle whose signature verifies, that is approved, meant for it, and whose files match.
+
+A software release (#22) is a bundle whose manifest also carries a signed `software` object:
+the distribution that holds the agent (`package`) and whether installing an older release
+than the unit runs is approved (`downgrade`). Its version is then a release number (1.4.0)
+and its files are the wheels the unit installs offline into a new slot (`wheels/*.whl`, the
+package's own wheel among them). Manifests without `software` sign the same bytes as before.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*
 PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@()-]{1,63}")
 MAX_FILES = 256
 MAX_MANIFEST = 64 * 1024
+RELEASE = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6}){1,3}")
+PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+WHEEL = re.compile(r"wheels/[A-Za-z0-9][A-Za-z0-9._+-]*\.whl")
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,24 @@ class BundleFile:
     path: str
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class Software:
+    """What makes a bundle a software release: its package, and an approved downgrade."""
+
+    package: str
+    downgrade: bool = False
+
+
+def release_number(version: str) -> tuple[int, ...]:
+    """A release version as numbers, for ordering (1.10.0 is after 1.9.2)."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def wheel_prefix(package: str, version: str) -> str:
+    """The start of the package's own wheel name (PEP 427 normalises the name)."""
+    return f"wheels/{re.sub(r'[-_.]+', '_', package).lower()}-{version}-"
 
 
 @dataclass(frozen=True)
@@ -43,6 +70,7 @@ class Manifest:
     approved_by: str
     approved_at: datetime
     files: tuple[BundleFile, ...]
+    software: Software | None = None
 
     def __post_init__(self) -> None:
         _validate(self.signed_fields())
@@ -59,7 +87,11 @@ class Manifest:
             "approved_by": self.approved_by,
             "approved_at": f.format_timestamp(self.approved_at),
             "files": [{"path": x.path, "sha256": x.sha256, "size": x.size} for x in self.files],
-        }
+        } | (
+            {"software": {"package": self.software.package, "downgrade": self.software.downgrade}}
+            if self.software is not None
+            else {}
+        )
 
     def applies_to(self, camera_id: str) -> bool:
         return self.camera_id in ("*", camera_id)
@@ -68,6 +100,8 @@ class Manifest:
 def _validate(record: dict) -> None:
     keys = {"v", "kind", "key_id", "bundle_id", "camera_id", "version", "made_by",
             "approved_by", "approved_at", "files"}  # fmt: skip
+    if "software" in record:
+        keys.add("software")
     f.require_keys(record, keys, "bundle manifest")
     if record["kind"] != "bundle":
         raise MalformedRecord("not a bundle manifest")
@@ -95,6 +129,23 @@ def _validate(record: dict) -> None:
         paths.add(path)
         f.text(entry, "sha256", f.SHA256_HEX)
         f.integer(entry, "size", 0, 2**40)
+    if "software" in record:
+        _validate_software(record)
+
+
+def _validate_software(record: dict) -> None:
+    software = record["software"]
+    if not isinstance(software, dict):
+        raise MalformedRecord("bundle software is an object")
+    f.require_keys(software, {"package", "downgrade"}, "bundle software")
+    package = f.text(software, "package", PACKAGE)
+    f.boolean(software, "downgrade")
+    version = f.text(record, "version", RELEASE)
+    paths = [entry["path"] for entry in record["files"]]
+    if not all(WHEEL.fullmatch(path) for path in paths):
+        raise MalformedRecord("a software release holds wheels only (wheels/*.whl)")
+    if not any(path.startswith(wheel_prefix(package, version)) for path in paths):
+        raise MalformedRecord(f"a software release holds the wheel of {package} {version}")
 
 
 def sign_manifest(manifest: Manifest, key: SigningKey) -> bytes:
@@ -134,4 +185,7 @@ def open_manifest(data: bytes, release_key: VerifyKey) -> Manifest:
         approved_by=record["approved_by"],
         approved_at=f.timestamp(record, "approved_at"),
         files=tuple(BundleFile(x["path"], x["sha256"], x["size"]) for x in record["files"]),
+        software=Software(record["software"]["package"], record["software"]["downgrade"])
+        if "software" in record
+        else None,
     )

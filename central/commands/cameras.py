@@ -20,6 +20,7 @@ from central.purposes import PURPOSES, PurposeError
 from node import wallclock
 from node.keyfiles import load_signing_key, load_verify_key
 from wire import WireError
+from wire.bundles import Software
 
 COMMANDS = {
     "camera-add", "camera-add-key", "camera-retire-key", "camera-designate", "camera-list",
@@ -64,6 +65,14 @@ def add_parsers(commands) -> None:
                                  "its owner reads; prompted for when absent")  # fmt: skip
     bundle.add_argument("--file", action="append", required=True, help="SOURCE[=NAME]; repeat")
     bundle.add_argument("--out", type=Path, required=True)
+    bundle.add_argument("--software", metavar="PACKAGE", default=None,
+                        help="a software release of PACKAGE (e.g. anpr): --version is the release "
+                             "number and the files are its wheels, named wheels/*.whl")  # fmt: skip
+    bundle.add_argument(
+        "--downgrade",
+        action="store_true",
+        help="with --software: approve installing it over a newer release",
+    )
     commands.add_parser("camera-list", help="list registered cameras")
     purpose = commands.add_parser("camera-purpose", help="record a purpose a camera serves")
     purpose.add_argument("--camera-id", required=True)
@@ -156,6 +165,8 @@ def _confirm_two_people(
 
 
 def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime) -> None:
+    if args.downgrade and not args.software:
+        raise CameraRegistryError("--downgrade goes with --software: only releases are ordered")
     maker, approver = _confirm_two_people(config, args, now)
     files = []
     for spec in args.file:
@@ -165,6 +176,7 @@ def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime)
         manifest = make_bundle(
             files, args.camera_id, args.version, maker.username, approver.username,
             load_signing_key(args.release_key), now, args.out,
+            software=Software(args.software, args.downgrade) if args.software else None,
         )  # fmt: skip
     except WireError as exc:
         raise CameraRegistryError(f"bundle refused: {exc}") from None
@@ -186,6 +198,10 @@ def _bundle_make(config: CentralConfig, args: argparse.Namespace, now: datetime)
         "made_by": maker.username,
         "approved_by": approver.username,
     }
+    if manifest.software is not None:
+        details["software"] = {
+            "package": manifest.software.package, "downgrade": manifest.software.downgrade
+        }  # fmt: skip
     record_action(config, "bundle_made", details, maker.username)
     record_action(config, "bundle_approved", details, approver.username)
     print(f"bundle {manifest.bundle_id} ({manifest.version}) for {manifest.camera_id}: {args.out}")
