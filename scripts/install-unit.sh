@@ -20,7 +20,8 @@ usage: install-unit.sh [--dry-run] [--python PYTHON] [--os-opencv] [--platform P
   --os-opencv    use the OS's OpenCV (python3-opencv, built with GStreamer: `gst:` sources)
                  through the venv's system site packages instead of PyPI's OpenCV
   --platform P   auto (default), pi, jetson or debian: what the host is taken for
-  --prefix DIR   the venv (default /opt/anpr; the systemd unit runs /opt/anpr/bin/anpr-agent)
+  --prefix DIR   the venv (default /opt/anpr; the systemd unit runs
+                 /opt/anpr/current/bin/anpr-agent, current -> . until a software update)
 EOF
 }
 
@@ -290,6 +291,15 @@ place() { # place SOURCE TARGET MODE
         did
     fi
 }
+# The unit runs /opt/anpr/current/bin/anpr-agent: `current` names the release slot in use. A
+# fresh install is its own slot (`current -> .`); a signed software update (`anpr-agent
+# update`) points it at /opt/anpr/releases/<version>, and a rerun of this script leaves that.
+if [ -L "$prefix/current" ]; then
+    echo "  present: $prefix/current -> $(readlink "$prefix/current")"
+else
+    act ln -sfn . "$prefix/current"
+    did
+fi
 place "$src/systemd/anpr-agent@.service" "$units/anpr-agent@.service" 644
 # The unit's Documentation= line, and the drop-ins a technician may add later.
 place "$src/docs/operations.md" "$prefix/docs/operations.md" 644
