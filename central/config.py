@@ -29,6 +29,31 @@ class StorageConfig(_Section):
         description="The audit trail's anchor: the audit keeper's folder (anchor.log, "
         "keeper.sock), held under its own account; default <data_dir>/audit-anchor",
     )
+    backend: Literal["sqlite", "postgresql"] = Field(
+        default="sqlite",
+        description="Where passages live: SQLite day files in data_dir (one host), or "
+        "PostgreSQL day partitions shared by several central nodes (docs/scaling.md)",
+    )
+    postgresql: str | None = Field(
+        default=None,
+        description="libpq connection string for backend = 'postgresql', e.g. 'host=db.example "
+        "dbname=anpr user=anpr sslmode=verify-full'; no password here: use ~/.pgpass, "
+        "PGPASSFILE or a client certificate",
+    )
+
+    @model_validator(mode="after")
+    def _backend_has_its_database(self) -> StorageConfig:
+        if self.backend == "postgresql" and not self.postgresql:
+            raise ValueError(
+                "storage.backend = 'postgresql' needs storage.postgresql, the database's "
+                "connection string"
+            )
+        if self.postgresql and "password" in self.postgresql.lower():
+            raise ValueError(
+                "storage.postgresql must not hold a password: put it in a ~/.pgpass file "
+                "(PGPASSFILE) the service account alone can read"
+            )
+        return self
 
 
 class RetentionConfig(_Section):
@@ -87,6 +112,15 @@ class IngestConfig(_Section):
         default=False,
         description="Accept passages not sealed to the central's key: for tests of the "
         "admission checks only, never in a shipped config (units seal every record)",
+    )
+    shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Several ingest workers (storage.backend = 'postgresql'): the MQTT v5 "
+        "shared-subscription group they split the cameras' traffic in. Each worker needs "
+        "its own mqtt.client_id; its broker session ends with it, and what it held "
+        "unacknowledged the units send again (their spool keeps every record until the "
+        "central's signed acknowledgement)",
     )
 
 
@@ -231,6 +265,15 @@ class CentralConfig(_Section):
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
 
+    @model_validator(mode="after")
+    def _shared_ingest_needs_a_shared_store(self) -> CentralConfig:
+        if self.ingest.shared_group and self.storage.backend != "postgresql":
+            raise ValueError(
+                "ingest.shared_group splits traffic between ingest workers, which must then "
+                "share one passage store: set storage.backend = 'postgresql'"
+            )
+        return self
+
     @property
     def hotlists_path(self) -> Path:
         return self.storage.data_dir / "hotlists.sqlite"
@@ -297,12 +340,14 @@ def parse_config(raw: dict, base: Path, source: str = "config") -> CentralConfig
     resolve = path_resolver(base)
     return config.model_copy(
         update={
-            "storage": StorageConfig(
-                data_dir=resolve(config.storage.data_dir),
-                keys_dir=resolve(config.storage.keys_dir),
-                audit_anchor_dir=resolve(config.storage.audit_anchor_dir)
-                if config.storage.audit_anchor_dir
-                else None,
+            "storage": config.storage.model_copy(
+                update={
+                    "data_dir": resolve(config.storage.data_dir),
+                    "keys_dir": resolve(config.storage.keys_dir),
+                    "audit_anchor_dir": resolve(config.storage.audit_anchor_dir)
+                    if config.storage.audit_anchor_dir
+                    else None,
+                }
             ),
             "mqtt": config.mqtt.with_resolved_files(resolve),
             "metrics": MetricsConfig(tls_files=tuple(resolve(p) for p in config.metrics.tls_files)),

@@ -32,11 +32,11 @@ def replay_folder(tmp_path):
     return folder
 
 
-def start_central(config_path, log_path):
+def start_central(config_path, log_path, command: str = "serve"):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "central", "--config", str(config_path), "serve"],
+            [sys.executable, "-m", "central", "--config", str(config_path), command],
             stdout=log,
             stderr=log,
             env=env,

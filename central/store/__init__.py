@@ -1,8 +1,8 @@
 """The 28-day passage store behind a small interface.
 
 `PassageStore` is what ingest, the API and retention use; `DayPartitionedStore` (SQLite, one
-file per UTC day) implements it today. A PostgreSQL implementation with daily partitions
-can follow behind the same interface (docs/scaling.md).
+file per UTC day) and `PostgresPassageStore` (a partition per UTC day, shared by several
+central nodes) implement it; `storage.backend` chooses (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -55,9 +55,17 @@ class PassageStore(Protocol):
 def open_store(
     config, clock: Callable[[], datetime] = wallclock.now, open_files: int | None = None
 ) -> PassageStore:
-    """The store named by a CentralConfig (SQLite day files today); `open_files` day files
-    stay open at once (more where the store is kept between searches)."""
+    """The store named by a CentralConfig; `open_files` SQLite day files stay open at once
+    (more where the store is kept between searches)."""
     from central.store.partitioned import OPEN_DAY_FILES, DayPartitionedStore
+
+    if config.storage.backend == "postgresql":
+        from central.store.postgres import PostgresPassageStore
+
+        return PostgresPassageStore(
+            config.storage.postgresql, config.storage.data_dir, config.storage.keys_dir,
+            clock, config.cameras_path,
+        )  # fmt: skip
 
     return DayPartitionedStore(
         config.storage.data_dir, config.storage.keys_dir, clock, config.cameras_path,

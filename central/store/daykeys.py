@@ -95,12 +95,22 @@ class DayKeyring:
         return hmac.new(key, message, hashlib.sha256).digest()[:TAG_BYTES]
 
     def _write_new_key(self, path: Path) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        """Write a new key beside its place and link it in: two processes making the same
+        day's key (ingest workers sharing the folder) agree on the first one linked, and
+        neither ever reads a half-written file."""
+        staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, AESGCM.generate_key(bit_length=256))
             os.fsync(fd)
         finally:
             os.close(fd)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass  # another process made the day's key first: that one is used
+        finally:
+            staging.unlink()
         _fsync_folder(self.folder)
 
     def encrypt(self, day: date, plaintext: bytes, context: bytes) -> bytes:
