@@ -40,6 +40,7 @@ def create_app(config: CentralConfig) -> Flask:
         api,
         calamity,
         charts_pages,
+        commissioning,
         display,
         enroll,
         health,
@@ -61,7 +62,7 @@ def create_app(config: CentralConfig) -> Flask:
 
     for module in (access, api, enroll, passages, health, alerts, calamity, plan_admin, plan,
                    requests, requests_api, oversight, results, security, prosecutor,
-                   charts_pages):  # fmt: skip
+                   charts_pages, commissioning):  # fmt: skip
         app.register_blueprint(module.bp)
     app.register_blueprint(map_assets.bp)  # the map's library, script and basemap (#23)
     app.teardown_appcontext(stores.close_all)

@@ -53,6 +53,10 @@ INGEST_COUNTERS = {
     ),
     "heartbeats": ("anpr_ingest_heartbeats", "Signed heartbeats recorded."),
     "selftests": ("anpr_ingest_selftests", "On-site self-test records answered."),
+    "commissioning_reports": (
+        "anpr_ingest_commissioning_reports",
+        "Signed commissioning reports verified and kept with the plan entry.",
+    ),
     "batch_failures": (
         "anpr_ingest_batch_failures",
         "Batches that failed as a whole and were left unacknowledged for redelivery.",

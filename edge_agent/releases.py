@@ -172,6 +172,7 @@ def prune(root: Path, keep: int = KEEP_PREVIOUS) -> list[str]:
 def install_slot(root: Path, manifest: Manifest, contents: dict[str, bytes]) -> Path:
     """Builds `releases/<version>` from the bundle's wheels, offline; release.json last."""
     assert manifest.software is not None
+    os.umask(0o022)  # the service's user reads the slot; root alone writes it
     slot = root / RELEASES / manifest.version
     if slot.exists():
         shutil.rmtree(slot)  # an earlier, failed or half-written build of the same release
@@ -223,6 +224,8 @@ def update(
         raise BundleRefused(f"bundle {manifest.bundle_id} is not a software release")
     recover(root, history_dir, mark)  # an earlier interrupted trial is settled first
     previous = current_slot(root)
+    if previous is None and os.access(root / PROGRAM, os.X_OK):
+        previous = root.resolve()  # installed before releases existed: the root itself runs
     running = slot_version(previous, software.package) if previous else None
     if previous is not None and previous == (root / RELEASES / manifest.version).resolve():
         raise BundleRefused(f"release {manifest.version} is already current")

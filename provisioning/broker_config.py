@@ -60,11 +60,12 @@ CONTROL_ROOM_USER = "anpr-control-room"
 # Who may do what on which kind of camera topic (wire/topics.py names the kinds).
 CENTRAL_GRANTS = (("read", "passage"), ("read", "heartbeat"), ("read", "status"),
                   ("read", "selftest"), ("write", "ack"), ("write", "selftest-ack"),
-                  ("write", "hotlist"))  # fmt: skip
+                  ("write", "hotlist"), ("read", "commissioning"))  # fmt: skip
 RESEARCH_GRANTS = (("read", "research"), ("write", "research-key"))
 UNIT_GRANTS = (("write", "passage"), ("write", "heartbeat"), ("readwrite", "status"),
                ("read", "ack"), ("write", "selftest"), ("read", "selftest-ack"),
-               ("read", "hotlist"), ("write", "research"), ("read", "research-key"))  # fmt: skip
+               ("read", "hotlist"), ("write", "research"), ("read", "research-key"),
+               ("write", "commissioning"))  # fmt: skip
 
 
 def render_acl(central_client_id: str, camera_ids: list[str]) -> str:

@@ -52,7 +52,10 @@ def main():
     config_path = Path(sys.argv[sys.argv.index("--config") + 1])
     config = tomllib.loads(config_path.read_text())
     spool = config_path.parent / config["spool"]["path"]
-    release = json.loads((Path(sys.prefix) / "release.json").read_text())["version"]
+    try:
+        release = json.loads((Path(sys.prefix) / "release.json").read_text())["version"]
+    except OSError:
+        release = "base"  # the install itself, made before any release slot
     mark = spool.parent / f"health-{config['camera']['id']}.json"
     mark.write_text(json.dumps({"camera_id": config["camera"]["id"], "release": release,
                                 "pid": os.getpid(), "at": datetime.now(UTC).isoformat()}))
@@ -174,6 +177,13 @@ class Unit:
     def history(self) -> list[dict]:
         return history(self.config.parent)
 
+    def health(self) -> dict:
+        """The agent's health mark; empty while there is none (or it is being written)."""
+        try:
+            return json.loads(self.mark.read_text())
+        except (OSError, ValueError):
+            return {}
+
 
 def release_bundle(tmp_path, release, wheels, version, downgrade=False, key=None):
     out = tmp_path / f"release-{version}{'-down' if downgrade else ''}.zip"
@@ -230,7 +240,7 @@ def test_a_release_whose_agent_does_not_start_is_rolled_back(
                                                                  "releases/1.2.0")  # fmt: skip
     assert "ModuleNotFoundError" in (tmp_path / "agent.log").read_text()
     # The previous release runs again: restarted, and confirming under a new process.
-    wait_until(lambda: json.loads(unit.mark.read_text())["pid"] != first_pid,
+    wait_until(lambda: unit.health().get("pid", first_pid) != first_pid,
                timeout=10, what="the old release restarted")  # fmt: skip
     assert json.loads(unit.mark.read_text())["release"] == "1.0.0"
 
@@ -276,6 +286,25 @@ def test_tampered_unsigned_and_downgraded_releases_are_refused_and_nothing_chang
     # A downgrade the release key signed as one is installed.
     assert unit.update(release_bundle(tmp_path, release, wheels, "1.0.0", downgrade=True)) == 0
     assert unit.current == "releases/1.0.0"
+
+
+def test_an_install_from_before_slots_is_updated_and_rolled_back_to(
+    tmp_path, release, wheels, unit, capsys
+):
+    """/opt/anpr as install-unit.sh made it before releases: the venv itself, no `current`."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", unit.root], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", unit.root / "bin" / "python",
+                    "install", "--no-index", "--find-links", wheels["helper"].parent, "-q",
+                    "--disable-pip-version-check", wheels["1.0.0"]], check=True)  # fmt: skip
+    capsys.readouterr()
+    assert unit.update(release_bundle(tmp_path, release, wheels, "0.9.0")) == 3
+    assert "not newer than the running 1.0.0" in capsys.readouterr().err
+    assert not (unit.root / "current").exists() and not (unit.root / "releases").exists()
+    assert unit.update(release_bundle(tmp_path, release, wheels, "1.2.0"), deadline_s=3) == 4
+    assert unit.current == "."
+    wait_until(lambda: unit.health().get("release") == "base",
+               timeout=10, what="the base install running again")  # fmt: skip
+    assert unit.history()[-1]["previous"] == "."
 
 
 def test_a_software_release_is_not_installed_as_plain_files(tmp_path, release, wheels):

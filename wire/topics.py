@@ -10,7 +10,7 @@ from wire.fields import CAMERA_ID
 PREFIX = "anpr/v1"
 # The last level of a camera's topics: what the message is.
 KINDS = ("passage", "heartbeat", "status", "ack", "selftest", "selftest-ack", "hotlist",
-         "research", "research-key")  # fmt: skip
+         "research", "research-key", "commissioning")  # fmt: skip
 
 
 def every_camera(kind: str) -> str:
@@ -24,6 +24,7 @@ PASSAGE_SUBSCRIPTION = every_camera("passage")
 HEARTBEAT_SUBSCRIPTION = every_camera("heartbeat")
 STATUS_SUBSCRIPTION = every_camera("status")
 SELFTEST_SUBSCRIPTION = every_camera("selftest")
+COMMISSIONING_SUBSCRIPTION = every_camera("commissioning")
 RESEARCH_SUBSCRIPTION = every_camera("research")
 # Alerts for control-room consoles, by priority, and for the owners of investigation lists.
 ALERTS_SUBSCRIPTION = f"{PREFIX}/alerts/#"
@@ -78,6 +79,13 @@ def selftest_ack_topic(camera_id: str) -> str:
     """Central -> camera, QoS 1: the signed answer to a test passage (its time sets the
     unit's clock check)."""
     return camera_topic(camera_id, "selftest-ack")
+
+
+def commissioning_topic(camera_id: str) -> str:
+    """Camera -> central, QoS 1: the signed commissioning report of the on-site self-test
+    (`wire/commissioning.py`); kept with the camera's plan entry and answered on
+    `selftest-ack` with the report's id."""
+    return camera_topic(camera_id, "commissioning")
 
 
 def hotlist_topic(camera_id: str) -> str:

@@ -34,6 +34,7 @@ from wire import Ack, Passage, SigningKey, Verified, encode_ack
 from wire.fields import truncate_to_millis
 from wire.records import MAX_ACK_SEQS
 from wire.topics import (
+    COMMISSIONING_SUBSCRIPTION,
     HEARTBEAT_SUBSCRIPTION,
     PASSAGE_SUBSCRIPTION,
     REFUSED_PUBLISH,
@@ -125,6 +126,7 @@ class IngestWorker:
                 (PASSAGE_SUBSCRIPTION, 1),
                 (HEARTBEAT_SUBSCRIPTION, 1),
                 (SELFTEST_SUBSCRIPTION, 1),
+                (COMMISSIONING_SUBSCRIPTION, 1),
                 (REFUSED_PUBLISH, 1),
             ]  # fmt: skip
         )

@@ -21,9 +21,11 @@ from central.expiry import cutoff
 from central.health.records import HealthRecords, hour_key
 from central.ingest.admission import admit_heartbeat, check_skew
 from central.ingest.broker_reports import record_refused_publish
+from central.ingest.commissioning import admit_report
 from central.ingest.pool import VerifyPool, open_and_verify
 from central.ingest.refusal import Refusal
 from central.ingest.rejections import RejectionLog
+from central.plan.commissioning import CommissioningReports
 from central.store import Outcome, open_store
 from central.tally import Ledger, Tally
 from node.keyfiles import load_sealing_key
@@ -96,6 +98,7 @@ class Admission:
         self.pool = VerifyPool(workers, seal_file, self.accept_unsealed) if workers else None
         self.rejections = RejectionLog(config.rejections_path)
         self.accounts_path, self.accounts = config.accounts_path, None
+        self.plan_path, self.reports = config.plan_path, None
 
     def close(self) -> None:
         if self.pool is not None:
@@ -105,6 +108,14 @@ class Admission:
         self.rejections.close()
         if self.accounts is not None:
             self.accounts.close()
+        if self.reports is not None:
+            self.reports.close()
+
+    def _commissioning(self) -> CommissioningReports:
+        """Opened on the first commissioning report: a unit sends one on site, rarely."""
+        if self.reports is None:
+            self.reports = CommissioningReports(self.plan_path)
+        return self.reports
 
     def _accounts(self) -> Accounts:
         """Opened on the first broker report: most ingests never see one."""
@@ -150,6 +161,13 @@ class Admission:
             else:  # verified like a passage, answered, never stored nor matched
                 batch.plan.selftests[topic_camera].append(verified.record.seq)
                 self.counters.add("selftests")
+        elif kind == "commissioning":  # kept with the plan entry, answered like a self-test
+            report = admit_report(item.payload, topic_camera, self.registry.get(topic_camera))
+            if isinstance(report, Refusal):
+                return report
+            self._commissioning().keep(report, batch.at)
+            batch.plan.selftests[topic_camera].append(report.record.report_id)
+            self.counters.add("commissioning_reports")
         elif kind == "heartbeat":
             heartbeat = admit_heartbeat(item.payload, topic_camera, self.registry)
             if isinstance(heartbeat, Refusal):

@@ -100,4 +100,26 @@ MIGRATIONS = [
             BEGIN SELECT RAISE(ABORT, 'entries of a ratified plan cannot change'); END
         """,
     ),
+    (
+        # Commissioning reports (#22): signed by the unit on site, verified at receipt and
+        # kept as signed (canonical bytes, signature, aim snapshot) beside the plan entry.
+        "0003_commissioning_reports",
+        """
+        CREATE TABLE commissioning_reports (
+            id           INTEGER PRIMARY KEY,
+            camera_id    TEXT NOT NULL,
+            key_id       TEXT NOT NULL,
+            report_id    INTEGER NOT NULL,
+            made_at      TEXT NOT NULL,
+            received_at  TEXT NOT NULL,
+            verdict      TEXT NOT NULL CHECK (verdict IN ('pass', 'warn', 'fail')),
+            canonical    BLOB NOT NULL,
+            signature    BLOB NOT NULL,
+            snapshot     BLOB NOT NULL,
+            UNIQUE (camera_id, key_id, report_id)
+        );
+        CREATE INDEX commissioning_reports_by_camera
+            ON commissioning_reports (camera_id, made_at)
+        """,
+    ),
 ]

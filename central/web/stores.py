@@ -21,6 +21,7 @@ from central.config import CentralConfig
 from central.health.records import HealthRecords
 from central.hotlists.lists import Hotlists
 from central.ingest.rejections import RejectionLog
+from central.plan.commissioning import CommissioningReports
 from central.plan.registry import CameraPlan
 from central.requests.store import Requests
 from central.store import PassageStore, open_store
@@ -89,6 +90,10 @@ def health_records() -> HealthRecords:
 
 def camera_plan() -> CameraPlan:
     return _handle("plan", lambda c: CameraPlan(c.plan_path, camera_registry()))
+
+
+def commissioning_reports() -> CommissioningReports:
+    return _handle("commissioning", lambda c: CommissioningReports(c.plan_path))
 
 
 def calamity_buffer() -> CalamityBuffer:
