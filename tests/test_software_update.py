@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from central.__main__ import main as central
 from central.bundles import SourceFile, make_bundle
 from edge_agent.__main__ import main as agent
 from edge_agent.agent import Agent
@@ -32,7 +33,14 @@ from edge_agent.config import load_config
 from edge_agent.releases import health_mark_path, read_state
 from node.keyfiles import load_signing_key, load_verify_key
 from provisioning.__main__ import main as provision
-from tests.conftest import REPO, wait_until, write_agent_config
+from tests.conftest import (
+    REPO,
+    current_code,
+    make_user,
+    wait_until,
+    write_agent_config,
+    write_central_config,
+)
 from wire import SigningKey
 from wire.bundles import Software, open_manifest
 from wire.errors import MalformedRecord
@@ -408,3 +416,36 @@ def test_the_agent_writes_its_health_mark_once_it_reaches_the_broker(
         "base",
         os.getpid(),
     )
+
+
+def test_maintainers_make_a_release_with_bundle_make_and_the_unit_installs_it(
+    tmp_path, release, wheels, unit, capsys
+):
+    setup = write_central_config(tmp_path / "central", broker_port=1883)
+    secrets = {}
+    for name in ("dev-jan", "cab-marie"):
+        _, password, secret = make_user(setup.config, name, ("maintainer",))
+        secrets[name] = tmp_path / f"{name}.secrets"
+        secrets[name].write_text(f"{password}\n{current_code(secret)}\n")
+        secrets[name].chmod(0o600)
+    out = tmp_path / "anpr-1.0.0.zip"
+    files = [f"--file={w}=wheels/{w.name}" for w in (wheels["1.0.0"], wheels["helper"])]
+    assert central(["--config", str(setup.config_path), "bundle-make",
+                    "--release-key", str(release / "release.key"), "--camera-id", "*",
+                    "--software", "anpr", "--version", "1.0.0",
+                    "--maker", "dev-jan", "--approver", "cab-marie",
+                    "--maker-secrets", str(secrets["dev-jan"]),
+                    "--approver-secrets", str(secrets["cab-marie"]),
+                    *files, "--out", str(out)]) == 0  # fmt: skip
+    assert unit.update(out) == 0
+    assert unit.current == "releases/1.0.0" and unit.health()["release"] == "1.0.0"
+    (entry,) = unit.history()
+    assert (entry["made_by"], entry["approved_by"], entry["software"]) == (
+        "dev-jan", "cab-marie", "installed"
+    )  # fmt: skip
+    capsys.readouterr()
+    assert central(["--config", str(setup.config_path), "bundle-make",
+                    "--release-key", str(release / "release.key"), "--camera-id", "*",
+                    "--version", "cfg-2", "--downgrade", "--maker", "dev-jan",
+                    "--approver", "cab-marie", *files, "--out", str(out)]) == 2  # fmt: skip
+    assert "--downgrade goes with --software" in capsys.readouterr().err
