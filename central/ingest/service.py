@@ -49,6 +49,24 @@ STATS_INTERVAL_S = 60.0
 FLUSH_INTERVAL_S = 1.0
 
 
+def _client(config: CentralConfig) -> mqtt.Client:
+    """One ingest worker keeps a persistent session (the broker queues while it is down);
+    workers in a shared group speak MQTT v5 and split the traffic (config: shared_group)."""
+    if config.ingest.shared_group:
+        return mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=config.mqtt.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+    return mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=config.mqtt.client_id,
+        clean_session=False,
+        manual_ack=True,
+    )
+
+
 class IngestWorker:
     def __init__(
         self,
@@ -74,12 +92,7 @@ class IngestWorker:
             threading.Thread(target=self._admit_loop, name="ingest-admit", daemon=True),
             threading.Thread(target=self._store_loop, name="ingest-store", daemon=True),
         ]
-        self.client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=config.mqtt.client_id,
-            clean_session=False,
-            manual_ack=True,
-        )
+        self.client = _client(config)
         configure_tls(self.client, config.mqtt)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -100,7 +113,11 @@ class IngestWorker:
         self.storage = Storage(self.config, self.counters, self.clock)
         mqtt_config = self.config.mqtt
         log.info("ingest: connecting to %s:%d", mqtt_config.host, mqtt_config.port)
-        self.client.connect_async(mqtt_config.host, mqtt_config.port, mqtt_config.keepalive_s)
+        if self.config.ingest.shared_group:  # a session that ends with the worker (see config)
+            self.client.connect_async(mqtt_config.host, mqtt_config.port,
+                                      mqtt_config.keepalive_s, clean_start=True)  # fmt: skip
+        else:
+            self.client.connect_async(mqtt_config.host, mqtt_config.port, mqtt_config.keepalive_s)
         self.client.loop_start()
         for thread in self._threads:
             thread.start()
@@ -121,14 +138,19 @@ class IngestWorker:
         if reason_code.is_failure:
             log.error("ingest: broker refused connection: %s", reason_code)
             return
+        share = self.config.ingest.shared_group
+        prefix = f"$share/{share}/" if share else ""
         client.subscribe(
             [
-                (PASSAGE_SUBSCRIPTION, 1),
-                (HEARTBEAT_SUBSCRIPTION, 1),
-                (SELFTEST_SUBSCRIPTION, 1),
-                (COMMISSIONING_SUBSCRIPTION, 1),
-                (REFUSED_PUBLISH, 1),
-            ]  # fmt: skip
+                (prefix + topic, 1)
+                for topic in (
+                    PASSAGE_SUBSCRIPTION,
+                    HEARTBEAT_SUBSCRIPTION,
+                    SELFTEST_SUBSCRIPTION,
+                    COMMISSIONING_SUBSCRIPTION,
+                    REFUSED_PUBLISH,
+                )
+            ]
         )
         log.info("ingest: connected, session_present=%s", flags.session_present)
 

@@ -1,0 +1,156 @@
+"""The law on PostgreSQL (#21): 28 days then gone, by the same retention pass as the SQLite
+day files. What the database's disk holds (tables, indexes, the WAL, a dump taken before
+expiry) never shows a plate, and once the day key is destroyed nothing of the day opens."""
+
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from central.cameras import CameraRegistry
+from central.health.records import HealthRecords
+from central.retention import run_retention
+from central.statistics import DailyStatistics
+from central.store.daykeys import DayKeyError, DayKeyring
+from central.store.postgres import PostgresPassageStore
+from central.store.postgres_schema import DAY_TABLES, partition_name
+from tests.conftest import verified_passage
+from wire import SigningKey
+
+KEY = SigningKey.from_seed(bytes(32))
+OTHER = SigningKey.from_seed(bytes([7]) * 32)
+CAM, CAM2 = "test-cam-01", "test-cam-02"
+DAY = date(2026, 10, 1)
+T0 = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
+DESTROYED = datetime(2026, 10, 30, 0, 5, tzinfo=UTC)
+
+
+class World:
+    def __init__(self, root: Path, conninfo: str) -> None:
+        self.root, self.conninfo, self.now = root, conninfo, T0
+        self.store = PostgresPassageStore(conninfo, root / "data", root / "keys", lambda: self.now)
+        self.statistics = DailyStatistics(root / "data" / "statistics.sqlite")
+        self.registry = CameraRegistry(root / "data" / "cameras.sqlite")
+        self.registry.add(CAM, KEY.verify_key, T0)
+        self.health = HealthRecords(root / "data" / "health.sqlite")
+
+    def put(self, seq: int, at: datetime, plate: str, key: SigningKey = KEY, camera=CAM) -> None:
+        record = verified_passage(key, seq=seq, captured_at=at, plate=plate, camera_id=camera,
+                                  char_confidence_pm=(900,) * len(plate))  # fmt: skip
+        self.store.insert_batch([record], at + timedelta(seconds=2))
+
+    def retention(self, now: datetime):
+        self.now = now
+        return run_retention(self.store, self.statistics, self.registry, self.health, now)
+
+    def tables_of(self, day: date) -> list[str]:
+        rows = self.store.db.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE %s", (f"%_{day:%Y%m%d}",)
+        )
+        return sorted(r[0] for r in rows)
+
+    def close(self) -> None:
+        for part in (self.store, self.statistics, self.registry, self.health):
+            part.close()
+
+
+@pytest.fixture
+def world(tmp_path, postgres_conninfo):
+    world = World(tmp_path, postgres_conninfo)
+    yield world
+    world.close()
+
+
+def cluster_bytes(cluster) -> bytes:
+    """Every file of the cluster's data folder: tables, indexes and the write-ahead log."""
+    with psycopg.connect(cluster.conninfo, autocommit=True) as db:
+        db.execute("CHECKPOINT")
+    data = cluster.folder / "data"
+    return b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file())
+
+
+def test_no_plate_reaches_the_database_disk_in_the_clear(world, postgres_cluster):
+    world.put(1, T0, "QX77ZZ")
+    world.put(2, T0 + timedelta(minutes=1), "QX77ZZ", OTHER, CAM2)
+    assert [p.plate for p in world.store.search_plate("QX77ZZ", T0, T0 + timedelta(hours=1))] \
+        == ["QX77ZZ", "QX77ZZ"]  # fmt: skip
+    disk = cluster_bytes(postgres_cluster)
+    assert CAM2.encode() in disk, "the scan reaches the stored rows (camera ids are plain)"
+    assert b"QX77ZZ" not in disk and b'"plate"' not in disk
+    tags = [bytes(r[0]) for r in world.store.db.execute("SELECT plate_tag FROM passages")]
+    assert tags[0] != tags[1], "one plate at two cameras must not link the two passages"
+
+
+def test_a_whole_expired_day_is_dropped_key_first(world):
+    world.put(1, T0, "XPIRED")
+    world.put(2, T0 + timedelta(hours=3), "STAYS1")
+    report = world.retention(T0 + timedelta(days=28, hours=1))
+    assert report.rows_deleted == 1 and report.days_destroyed == []
+    assert [p.plate for p in world.store.search_plate("*", T0, T0 + timedelta(days=1))] == [
+        "STAYS1"
+    ]
+    partitions = {partition_name(t, DAY) for t in DAY_TABLES}
+    assert partitions <= set(world.tables_of(DAY))
+
+    report = world.retention(DESTROYED)
+    assert report.days_destroyed == [DAY]
+    assert not partitions & set(world.tables_of(DAY))
+    assert DAY not in world.store.keys.days() and world.store.days() == []
+    assert world.store.count() == 0
+
+
+def test_a_dump_taken_before_expiry_is_unreadable_once_the_key_is_gone(
+    world, postgres_cluster, tmp_path
+):
+    world.put(1, T0, "GBL12X")
+    dump = tmp_path / "stolen.sql"
+    subprocess.run(
+        [str(postgres_cluster.bin / "pg_dump"), "--data-only", "-f", str(dump), world.conninfo],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    text = dump.read_bytes()
+    assert CAM.encode() in text, "the dump holds the day's rows"
+    assert b"GBL12X" not in text
+
+    sealed = bytes(world.store.db.execute("SELECT sealed FROM passages").fetchone()[0])
+    keyring = DayKeyring(world.root / "keys")
+    assert b"GBL12X" in keyring.decrypt(DAY, sealed, f"{CAM}/1/summary".encode())
+    world.retention(DESTROYED)
+    with pytest.raises(DayKeyError, match="destroyed"):
+        DayKeyring(world.root / "keys").decrypt(DAY, sealed, f"{CAM}/1/summary".encode())
+    assert not list((world.root / "keys").iterdir()), "no key of the day is left"
+
+
+def test_held_passages_outlive_their_day_until_the_request_closes(world):
+    world.put(1, T0, "HELD12")
+    world.put(2, T0 + timedelta(minutes=1), "GONE12")
+    world.store.custody.hold(CAM, 1, DAY, "OvJ-2026-0042", "officer-17", T0 + timedelta(days=3))
+
+    report = world.retention(DESTROYED)
+    assert report.days_held == [DAY] and report.days_destroyed == []
+    assert world.store.seqs(CAM) == [1]
+    assert world.store.recent() == [], "held is not visible to ordinary reads"
+
+    world.store.custody.release("OvJ-2026-0042", datetime(2026, 11, 2, tzinfo=UTC))
+    report = world.retention(datetime(2026, 11, 2, 0, 5, tzinfo=UTC))
+    assert report.days_destroyed == [DAY] and world.store.count() == 0
+
+
+def test_statistics_are_written_from_the_sealed_rows_before_expiry(world):
+    world.put(1, T0, "GB123X")
+    world.put(2, T0 + timedelta(minutes=1), "GB123X")
+    world.put(3, T0 + timedelta(minutes=2), "Q0Q0Q0")
+    report = world.retention(datetime(2026, 10, 2, 2, 0, tzinfo=UTC))
+    assert report.statistics_written == [DAY]
+    (figures,) = world.statistics.for_day(DAY)
+    assert (figures.passages, figures.distinct_plates) == (3, 2)
+    world.retention(DESTROYED)
+    assert world.statistics.for_day(DAY)[0].passages == 3, "figures outlive the data"
+
+
+def test_stored_reads_are_never_updated(world):
+    world.put(1, T0, "GB123X")
+    with pytest.raises(psycopg.errors.RaiseException, match="never changed"):
+        world.store.db.execute("UPDATE passages SET lane = 2")
