@@ -3,7 +3,7 @@
     python -m benchmarks.agent [--seconds 10] [--spool-records 100000] [--onnx]
                                [--motion-vehicles 24] [--only-motion]
 
-0. Motion gate: rendered live traffic (`benchmarks/traffic_clip.py`: a fixed road camera,
+0. Motion gate: rendered live traffic (`models/train/traffic_clip.py`: a fixed road camera,
    vehicles with motion blur, sensor noise, JPEG) read by the shipped models with and
    without the gate (`edge_agent/motion.py`). Prints ms per frame by kind (empty road,
    vehicle without a whole plate, plate), ms per vehicle, reads voted per passage and
@@ -122,7 +122,7 @@ def bench_realtime(root: Path, seconds: float, onnx: bool) -> None:
 
 
 def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
-    """The motion gate on rendered live traffic (`benchmarks/traffic_clip.py`): the shipped
+    """The motion gate on rendered live traffic (`models/train/traffic_clip.py`): the shipped
     models read every frame with and without the gate, and with the gate and no close-up
     retry (a roadside camera whose plates never fill the frame), on the same frames one after
     the other, each into its own tracker (the agent's defaults: 1.5 s timeout, 60 s repeat gap).
@@ -130,7 +130,7 @@ def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
     exactness after the tracker's vote."""
     from datetime import timedelta
 
-    from benchmarks.traffic_clip import FPS, frames
+    from models.train.traffic_clip import FPS, frames
     from edge_agent.capture import Frame
     from edge_agent.motion import MotionGatedReader
     from edge_agent.tracker import Tracker

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.traffic_clip import FPS, frames
+from models.train.traffic_clip import FPS, frames
 from edge_agent.capture import Frame
 from edge_agent.motion import Decision, MotionGate, MotionGatedReader, MotionSettings, thumbnail
 from edge_agent.tracker import Tracker

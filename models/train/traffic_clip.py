@@ -1,4 +1,4 @@
-"""Rendered live traffic for the motion gate: a fixed road camera, vehicles crossing it.
+"""Rendered live traffic: a fixed road camera, vehicles crossing it over many frames.
 
 A seeded 1280x720 clip as a roadside camera sees it: a static road scene (sky, lanes, poles
 and a sign), and vehicles with Dutch plates driving towards the camera, from
@@ -9,7 +9,12 @@ grey levels) on every pixel, a slow global brightness drift (auto exposure), and
 compression at quality 85. The traffic mixes
 fast and slow vehicles, gaps of empty road, one vehicle that stops in view for three
 seconds and one that creeps through at walking pace. Frames are rendered one at a time
-(`frames()`), so a long clip never sits in memory.
+(`frames()`), so a long clip never sits in memory. A clip at a lower frame rate (`fps`) shows
+the same traffic sampled less often, with the same 8 ms exposure.
+
+Its users: the motion gate's test and benchmark (`tests/test_motion.py`,
+`benchmarks/agent.py`) and `make demo`, which writes one clip per demo camera as a folder of
+frames with sidecar annotations (`write_clip`) for the agent's folder replay.
 
 The ground truth per frame (`Shot.plates`) says which plates lie wholly in the view, and
 per vehicle its plate and the frames it is in view: the benchmark scores passages against
@@ -20,8 +25,10 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -55,9 +62,16 @@ class Shot:
     whether any vehicle is in view at all."""
 
     index: int
-    image: np.ndarray  # BGR uint8
+    jpeg: bytes  # the frame as the camera encoded it
     plates: tuple[tuple[str, int, int, int, int], ...]
     vehicle_in_view: bool
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        """The frame as the agent sees it: the JPEG decoded, BGR uint8."""
+        with Image.open(io.BytesIO(self.jpeg)) as encoded:
+            rgb = np.asarray(encoded.convert("RGB"))
+        return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def background(rng: random.Random) -> np.ndarray:
@@ -116,17 +130,23 @@ def vehicle_sprite(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int
 
 
 def traffic(
-    seed: int = 19, vehicles: int = 24, creeping: int = 5, stopping: int = 11
+    seed: int = 19,
+    vehicles: int = 24,
+    creeping: int | None = 5,
+    stopping: int | None = 11,
+    fps: int = FPS,
+    crossing_s: tuple[float, float] = (0.6, 2.5),
 ) -> tuple[list[Vehicle], int]:
-    """The clip's vehicles and its length in frames. Crossing times 0.6-2.5 s (vehicle number
-    `creeping` takes 6 s, number `stopping` stops for 3 s halfway), 0.4-3 s of empty road
-    between."""
+    """The clip's vehicles and its length in frames at `fps`. Crossing times `crossing_s`
+    (0.6-2.5 s: a main road; vehicle number `creeping` takes 6 s, number `stopping` stops for
+    3 s halfway), 0.4-3 s of empty road between. The same seed gives the same vehicles at any
+    frame rate and crossing times."""
     rng = random.Random(seed)
-    fleet, frame = [], FPS  # one second of empty road first
+    fleet, frame = [], fps  # one second of empty road first
     for number in range(vehicles):
         sprite, box, plate = vehicle_sprite(rng)
-        seconds = 6.0 if number == creeping else rng.uniform(0.6, 2.5)
-        steps = max(2, round(seconds * FPS))
+        seconds = 6.0 if number == creeping else rng.uniform(*crossing_s)
+        steps = max(2, round(seconds * fps))
         lane_x = SIZE[0] / 2 + rng.uniform(-180, 180)
         path = []
         for step in range(steps):
@@ -136,10 +156,10 @@ def traffic(
             path.append((lane_x + (t - 0.5) * 60, y_bottom, scale))
         if number == stopping:  # stops halfway for 3 s (a queue), then drives on
             half = len(path) // 2
-            path = path[:half] + [path[half]] * (3 * FPS) + path[half:]
+            path = path[:half] + [path[half]] * (3 * fps) + path[half:]
         fleet.append(Vehicle(plate, sprite, box, frame, path))
-        frame += len(path) + round(rng.uniform(0.4, 3.0) * FPS)
-    return fleet, frame + FPS
+        frame += len(path) + round(rng.uniform(0.4, 3.0) * fps)
+    return fleet, frame + fps
 
 
 def _motion_blur(pixels: np.ndarray, length: int) -> np.ndarray:
@@ -155,13 +175,19 @@ def _motion_blur(pixels: np.ndarray, length: int) -> np.ndarray:
 
 
 def frames(
-    seed: int = 19, vehicles: int = 24, creeping: int = 5, stopping: int = 11
+    seed: int = 19,
+    vehicles: int = 24,
+    creeping: int | None = 5,
+    stopping: int | None = 11,
+    fps: int = FPS,
+    crossing_s: tuple[float, float] = (0.6, 2.5),
 ) -> tuple[list[Vehicle], Iterator[Shot]]:
-    """The vehicles (ground truth) and an iterator over the clip's frames."""
+    """The vehicles (ground truth) and an iterator over the clip's frames at `fps`."""
     rng = random.Random(seed)
     road = background(rng)
-    fleet, length = traffic(seed, vehicles, creeping, stopping)
+    fleet, length = traffic(seed, vehicles, creeping, stopping, fps, crossing_s)
     noise = np.random.default_rng(seed)
+    shutter = SHUTTER * fps / FPS  # the same exposure time: a smaller share of a longer frame
 
     def render() -> Iterator[Shot]:
         for index in range(length):
@@ -175,7 +201,7 @@ def frames(
                 previous = vehicle.path[max(0, step - 1)][1]
                 size = (round(vehicle.sprite.width * scale), round(vehicle.sprite.height * scale))
                 sprite = vehicle.sprite.resize(size, Image.BILINEAR)
-                blur = round(abs(y_bottom - previous) * SHUTTER)
+                blur = round(abs(y_bottom - previous) * shutter)
                 rgba = _motion_blur(np.asarray(sprite), blur)
                 left, top = round(x_centre - size[0] / 2), round(y_bottom - size[1])
                 canvas.paste(Image.fromarray(rgba), (left, top), Image.fromarray(rgba[..., 3]))
@@ -185,13 +211,40 @@ def frames(
                 if x >= 0 and y >= 0 and x + pw <= SIZE[0] and y + ph <= SIZE[1]:
                     plates.append((vehicle.plate, x, y, pw, ph))
                     vehicle.frames_in_view.append(index)
-            drift = 4 * np.sin(index / (FPS * 4))  # auto exposure breathing, +-4 levels
+            drift = 4 * np.sin(index / (fps * 4))  # auto exposure breathing, +-4 levels
             pixels = np.asarray(canvas, dtype=np.float32) + drift
             pixels += noise.normal(0, 3, pixels.shape[:2])[..., None]
             rgb = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
             buffer = io.BytesIO()
             rgb.save(buffer, "JPEG", quality=85)
-            decoded = np.asarray(Image.open(buffer).convert("RGB"))[:, :, ::-1]
-            yield Shot(index, np.ascontiguousarray(decoded), tuple(plates), in_view)
+            yield Shot(index, buffer.getvalue(), tuple(plates), in_view)
 
     return fleet, render()
+
+
+def write_clip(
+    folder: Path,
+    seed: int,
+    vehicles: int,
+    *,
+    fps: int = FPS,
+    crossing_s: tuple[float, float] = (0.6, 2.5),
+    stopping: int | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> list[Vehicle]:
+    """Write a clip as a folder of frames for the agent's folder replay: `f00000.jpg` (the
+    camera's JPEG as rendered) and beside each its annotations `f00000.txt`
+    (`name<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE` per plate wholly in view, the format of
+    samples/replay). `progress(done, total)` is called after each frame. Returns the vehicles
+    in the order they cross, with the frames each plate is wholly in view."""
+    _, length = traffic(seed, vehicles, None, stopping, fps, crossing_s)
+    fleet, shots = frames(seed, vehicles, None, stopping, fps, crossing_s)
+    folder.mkdir(parents=True, exist_ok=True)
+    for shot in shots:
+        name = f"f{shot.index:05d}"
+        (folder / f"{name}.jpg").write_bytes(shot.jpeg)
+        lines = "".join(f"{name}.jpg\t{x}\t{y}\t{w}\t{h}\t{plate}\n"
+                        for plate, x, y, w, h in shot.plates)  # fmt: skip
+        (folder / f"{name}.txt").write_text(lines)
+        progress(shot.index + 1, length)
+    return fleet
