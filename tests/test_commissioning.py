@@ -189,7 +189,7 @@ def test_the_signed_report_is_kept_with_the_plan_entry_and_shown_to_a_maintainer
     from central.cameras import CameraRegistry
     from central.plan.commissioning import CommissioningReports
     from provisioning.selftest import REPORT_CHECK, render, run_selftest
-    from tests.browser import ARTEFACTS, Logins, browser_page, serve
+    from tests.browser import ARTEFACTS, Logins, browser_page, serve, wait_for_true
     from tests.conftest import make_user
 
     config = load_config(write_agent_config(tmp_path, camera, central_setup, mosquitto.port,
@@ -221,6 +221,7 @@ def test_the_signed_report_is_kept_with_the_plan_entry_and_shown_to_a_maintainer
     assert {"broker", "round_trip", "clock", "recognition"} <= set(names)
     assert kept.report.light == "day" and kept.report.frames > 10
 
+    place_in_this_years_plan(central_setup.config, camera.camera_id)
     user, password, secret = make_user(central_setup.config)
     app = create_app(central_setup.config)
     with serve(app) as url, browser_page(tmp_path) as page:
@@ -235,8 +236,32 @@ def test_the_signed_report_is_kept_with_the_plan_entry_and_shown_to_a_maintainer
         width = page.evaluate("document.querySelector('#aim-snapshot').naturalWidth")
         assert width == 320, "the aim snapshot loads"
         page.screenshot(path=str(ARTEFACTS / "commissioning-report.png"), full_page=True)
+        # the same snapshot in the camera's popup on the health map
+        page.goto(f"{url}/health")
+        wait_for_true(page, "document.querySelector('#health-map').dataset.ready === '1'")
+        page.locator(f'#health-map circle.camera[data-camera="{camera.camera_id}"]').click()
+        wait_for_true(page, "(document.querySelector('.leaflet-popup-content img.aim') || {})"
+                      ".naturalWidth === 320")  # fmt: skip
     with app.test_client() as anonymous:
         assert anonymous.get(f"{page_path}/aim.jpg").status_code in (302, 401, 403)
+
+
+def place_in_this_years_plan(config, camera_id: str) -> None:
+    from datetime import UTC, datetime
+
+    from central.cameras import CameraRegistry
+    from central.plan.registry import CameraPlan
+    from tests.test_plan import entry
+
+    now = datetime.now(UTC)
+    registry = CameraRegistry(config.cameras_path)
+    plan = CameraPlan(config.plan_path, registry)
+    try:
+        plan.draft(now.year, "p.admin", now)
+        plan.add_entry(entry(camera_id, year=now.year), "p.admin", now)
+    finally:
+        plan.close()
+        registry.close()
 
 
 @pytest.mark.slow
@@ -285,3 +310,63 @@ def test_a_tampered_report_is_refused_and_not_kept(tmp_path, mosquitto, central_
     finally:
         reports.close()
     assert [k.verdict for k in kept] == ["fail"], "only the honest report, failing, is kept"
+
+
+# --- the record and its documentation ---------------------------------------------------------
+
+
+def _report(key, **changes):
+    from datetime import UTC, datetime
+
+    from provisioning.selftest import _no_picture
+    from wire.commissioning import CommissioningReport, Judgement
+
+    values = dict(
+        camera_id="test-cam-01", key_id=key.key_id, report_id=1_765_000_000_000,
+        made_at=datetime(2026, 12, 6, 7, 0, tzinfo=UTC), light="day", frames=40,
+        judgements=(Judgement("focus", "pass", "1314 (Laplacian variance on 16 plate(s))"),
+                    Judgement("plates_read", "warn", "2 read(s)", "test while traffic passes")),
+        detector_version="plate-detector-1.2", reader_version="plate-reader-2.1",
+        snapshot_jpeg=_no_picture(),
+    )  # fmt: skip
+    values.update(changes)
+    return CommissioningReport(**values)
+
+
+def test_the_report_round_trips_and_binds_its_snapshot():
+    from wire import SigningKey
+    from wire.commissioning import decode_commissioning, encode_commissioning
+    from wire.errors import BadSignature, ImageDigestMismatch, MalformedRecord
+
+    key = SigningKey.generate()
+    report = _report(key)
+    assert report.verdict == "warn"
+    payload = encode_commissioning(report, key)
+    assert decode_commissioning(payload).verify(key.verify_key).record == report
+    other = SigningKey.generate()
+    with pytest.raises(BadSignature):
+        decode_commissioning(encode_commissioning(_report(other), other)).verify(key.verify_key)
+    envelope = json.loads(payload)
+    envelope["snapshot_jpeg"] = envelope["snapshot_jpeg"][:-8] + "AAAAAAA="
+    with pytest.raises(ImageDigestMismatch):
+        decode_commissioning(json.dumps(envelope).encode())
+    envelope = json.loads(payload)
+    envelope["record"]["verdict"] = "pass"  # a verdict better than its checks
+    with pytest.raises(MalformedRecord, match="worst result"):
+        decode_commissioning(json.dumps(envelope).encode())
+    with pytest.raises(MalformedRecord):
+        _report(key, judgements=())
+
+
+def test_the_topic_is_granted_and_documented():
+    from provisioning.broker_config import render_acl
+    from wire.topics import commissioning_topic
+
+    assert commissioning_topic("cam-x") == "anpr/v1/cam-x/commissioning"
+    acl = render_acl("anpr-central-ingest", ["cam-x"])
+    assert "topic read anpr/v1/+/commissioning" in acl
+    assert "topic write anpr/v1/cam-x/commissioning" in acl
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    wire = (docs / "wire-format.md").read_text()
+    assert "`anpr/v1/<camera_id>/commissioning`" in wire and "`snapshot_sha256`" in wire
+    assert "### Commissioning on site" in (docs / "operations.md").read_text()

@@ -24,7 +24,7 @@ from werkzeug.security import safe_join
 from central.plan.basemap import basemap_features, camera_features
 from central.plan.registry import Entry
 from central.web.labels import label
-from central.web.stores import camera_plan
+from central.web.stores import camera_plan, commissioning_reports
 from node import wallclock
 
 bp = Blueprint("map_assets", __name__)
@@ -61,7 +61,13 @@ def health_map(cameras: list[dict]) -> dict:
     states = {c["camera_id"]: c["state"] for c in cameras}
     entries = [e for e in camera_plan().entries(wallclock.now().year) if e.camera_id in states]
     links = {e.camera_id: f"/health/cameras/{quote(e.camera_id, safe='')}" for e in entries}
-    return map_cameras(entries, states, links)
+    cameras = map_cameras(entries, states, links)
+    commissioned = commissioning_reports().verdicts()  # the aim snapshot in the popup (#22)
+    for feature in cameras["features"]:
+        p = feature["properties"]
+        if p["camera_id"] in commissioned:
+            p["aim"] = f"{links[p['camera_id']]}/aim.jpg"
+    return cameras
 
 
 def map_cameras(

@@ -59,6 +59,15 @@
     const title = document.createElement("strong");
     title.textContent = describe(p);
     box.appendChild(title);
+    if (p.aim) {  // the aim snapshot of the camera's commissioning report: masked, plates blurred
+      const aim = document.createElement("img");
+      aim.src = p.aim;
+      aim.width = 160;
+      aim.className = "aim";
+      aim.alt = "";
+      box.appendChild(document.createElement("br"));
+      box.appendChild(aim);
+    }
     if (p.link) {
       const link = document.createElement("a");
       link.href = p.link;
