@@ -23,7 +23,12 @@ from edge_agent.motion import MotionGatedReader, MotionSettings
 from edge_agent.passages import OVERVIEW_QUALITY, PassageFactory, encode_jpeg
 from edge_agent.privacy import blur_cabins, box_is_masked, burn_masks
 from edge_agent.publisher import Publisher
-from edge_agent.releases import health_mark_path, running_release, write_health_mark
+from edge_agent.releases import (
+    health_mark_path,
+    last_update_failed,
+    running_release,
+    write_health_mark,
+)
 from edge_agent.research import ResearchEmitter
 from edge_agent.research_keys import DayKeyRing
 from edge_agent.research_queue import ResearchQueue
@@ -155,6 +160,7 @@ class Agent:
         self._next_expiry = 0.0
         self._next_metrics = 0.0
         self.release = running_release()
+        self.update_failed = last_update_failed()  # a rollback restarts the agent: read once
         self._health_marked = False  # the first heartbeat through the broker confirms a release
         self.watchdog = Watchdog()
         self.research = make_research(config, self.key, self.publisher)

@@ -76,6 +76,13 @@ def write_textfile(path: Path, agent) -> None:
          wallclock.timestamp()),
     ):  # fmt: skip
         Gauge(name, help_text, ["camera"], registry=registry).labels(**labels).set(value)
+    release = Gauge("anpr_agent_release_info", "The software release running (1).",
+                    ["camera", "release"], registry=registry)  # fmt: skip
+    release.labels(release=getattr(agent, "release", "base"), **labels).set(1)
+    failed = Gauge("anpr_agent_software_update_failed",
+                   "1 when the last software update was rolled back.", ["camera"],
+                   registry=registry)  # fmt: skip
+    failed.labels(**labels).set(int(getattr(agent, "update_failed", False)))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), registry)

@@ -82,6 +82,14 @@ def running_release() -> str:
         return BASE
 
 
+def last_update_failed() -> bool:
+    """Whether the last software update on this install was rolled back (or failed): read
+    by the agent at start, from the root its own slot lies in."""
+    prefix = Path(sys.prefix).resolve()
+    root = prefix.parent.parent if (prefix / COMPLETE).exists() else prefix
+    return read_state(root).get("state") in ("rolled_back", "failed")
+
+
 def write_health_mark(path: Path, camera_id: str, release: str) -> None:
     _write_json(path, {"camera_id": camera_id, "release": release, "pid": os.getpid(),
                        "at": datetime.now(UTC).isoformat()})  # fmt: skip

@@ -30,7 +30,7 @@ from edge_agent.__main__ import main as agent
 from edge_agent.agent import Agent
 from edge_agent.bundles import BundleRefused, history, install_bundle
 from edge_agent.config import load_config
-from edge_agent.releases import health_mark_path, read_state
+from edge_agent.releases import health_mark_path, last_update_failed, read_state
 from node.keyfiles import load_signing_key, load_verify_key
 from provisioning.__main__ import main as provision
 from tests.conftest import (
@@ -232,7 +232,7 @@ def test_a_signed_release_goes_into_a_new_slot_and_becomes_current(
 
 
 def test_a_release_whose_agent_does_not_start_is_rolled_back(
-    tmp_path, release, wheels, unit, capsys
+    tmp_path, release, wheels, unit, capsys, monkeypatch
 ):
     assert unit.update(release_bundle(tmp_path, release, wheels, "1.0.0")) == 0
     first_pid = json.loads(unit.mark.read_text())["pid"]
@@ -247,6 +247,9 @@ def test_a_release_whose_agent_does_not_start_is_rolled_back(
     assert (last["version"], last["software"], last["slot"]) == ("1.2.0", "rolled back",
                                                                  "releases/1.2.0")  # fmt: skip
     assert "ModuleNotFoundError" in (tmp_path / "agent.log").read_text()
+    with monkeypatch.context() as patched:  # what the restarted agent reads for its metrics
+        patched.setattr(sys, "prefix", str(unit.root / "current"))
+        assert last_update_failed()
     # The previous release runs again: restarted, and confirming under a new process.
     wait_until(lambda: unit.health().get("pid", first_pid) != first_pid,
                timeout=10, what="the old release restarted")  # fmt: skip
@@ -400,7 +403,10 @@ def test_the_manifest_signs_what_makes_a_release(tmp_path, release, wheels):
 def test_the_agent_writes_its_health_mark_once_it_reaches_the_broker(
     tmp_path, mosquitto, central_setup, camera
 ):
-    config = load_config(write_agent_config(tmp_path, camera, central_setup, mosquitto.port))
+    path = write_agent_config(tmp_path, camera, central_setup, mosquitto.port)
+    textfile = tmp_path / "anpr_agent.prom"
+    path.write_text(path.read_text() + f'\n[metrics]\ntextfile = "{textfile}"\n')
+    config = load_config(path)
     mark = health_mark_path(config.spool.path, config.camera.id)
     running = Agent(config)
     runner = threading.Thread(target=running.run)
@@ -416,6 +422,9 @@ def test_the_agent_writes_its_health_mark_once_it_reaches_the_broker(
         "base",
         os.getpid(),
     )
+    figures = textfile.read_text()
+    assert f'anpr_agent_release_info{{camera="{camera.camera_id}",release="base"}} 1.0' in figures
+    assert f'anpr_agent_software_update_failed{{camera="{camera.camera_id}"}} 0.0' in figures
 
 
 def test_maintainers_make_a_release_with_bundle_make_and_the_unit_installs_it(
