@@ -91,8 +91,13 @@ def last_update_failed() -> bool:
 
 
 def write_health_mark(path: Path, camera_id: str, release: str) -> None:
-    _write_json(path, {"camera_id": camera_id, "release": release, "pid": os.getpid(),
-                       "at": datetime.now(UTC).isoformat()})  # fmt: skip
+    """Logged, never raised, when it cannot be written: the unit keeps delivering (and an
+    update waiting for it rolls back)."""
+    try:
+        _write_json(path, {"camera_id": camera_id, "release": release, "pid": os.getpid(),
+                           "at": datetime.now(UTC).isoformat()})  # fmt: skip
+    except OSError as exc:
+        log.warning("agent: health mark %s not written: %s", path, exc)
 
 
 def _healthy_since(path: Path, version: str, since: datetime) -> bool:
