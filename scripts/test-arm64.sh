@@ -157,8 +157,10 @@ in_root "$run" sh /root/anpr/scripts/install-unit.sh --platform "$platform" > "$
 tail -n 3 "$run/root/second-run.log"
 grep -q 'nothing to change' "$run/root/second-run.log" || die "the second run changed something"
 
-phase "anpr-agent --version (arm64)"
+phase "anpr-agent --version (arm64), also by the path the unit runs (current -> .)"
 in_root "$run" /opt/anpr/bin/anpr-agent --version
+in_root "$run" /opt/anpr/current/bin/anpr-agent --version
+[ "$(readlink "$run/opt/anpr/current")" = . ] || die "/opt/anpr/current is not the install (current -> .)"
 
 phase "offline checks: models read the sample frame (arm64)"
 in_root "$run" /opt/anpr/bin/python -m provisioning.unit_check
