@@ -24,7 +24,7 @@ from central.requests.approvals import check_may_execute
 from central.requests.coverage import camera_gaps
 from central.requests.lifecycle import results_withheld, written_order_late
 from central.requests.orders import RequestError
-from central.requests.searches import Found, Leg, Query, check_scope, run_search
+from central.requests.searches import Found, Leg, Progress, Query, check_scope, run_search
 from central.requests.store import Request, Requests
 from central.store.partitioned import DayPartitionedStore, SearchError
 from central.store.records import StoredPassage
@@ -83,7 +83,7 @@ def _fields(request: Request, officer: str, query: Query, now: datetime) -> dict
 
 def _search(
     requests: Requests, request_id: int, officer: str, query: Query, store: DayPartitionedStore,
-    trail: AuditTrail, now: datetime, all_cameras: Sequence[str],
+    trail: AuditTrail, now: datetime, all_cameras: Sequence[str], progress: Progress | None,
 ) -> tuple[Request, dict, float, Found]:  # fmt: skip
     """Check who searches and the scope, run the search; a refusal is logged and raised."""
     request = requests.get(request_id)
@@ -94,7 +94,7 @@ def _search(
     try:
         check_may_execute(request.order, request.approvals)
         share = check_scope(request.order.scope, query, request.approvals.beyond_limits)
-        found = run_search(store, request.order.scope, query, all_cameras)
+        found = run_search(store, request.order.scope, query, all_cameras, progress)
     except (RequestError, SearchError) as exc:
         trail.append(officer, "consultation_refused", {**fields, "refused": str(exc)}, now)
         raise RequestError(str(exc)) from None
@@ -104,12 +104,12 @@ def _search(
 def count(
     requests: Requests, request_id: int, officer: str, query: Query, store: DayPartitionedStore,
     trail: AuditTrail, now: datetime, all_cameras: Sequence[str] = (),
-    health: HealthRecords | None = None,
+    health: HealthRecords | None = None, progress: Progress | None = None,
 ) -> tuple[int | None, list[dict]]:  # fmt: skip
     """How many rows a search would supply, before they are opened (logged as such); None
     while results are withheld, since a count is a result too."""
     request, fields, share, found = _search(requests, request_id, officer, query, store, trail,
-                                            now, all_cameras)  # fmt: skip
+                                            now, all_cameras, progress)  # fmt: skip
     gaps = _gaps(health, found, query)
     number = None if results_withheld(request.order, request.state, now) else len(found.rows)
     trail.append(officer, "consultation_counted",
@@ -127,10 +127,10 @@ def _gaps(health: HealthRecords | None, found: Found, query: Query) -> list[dict
 def consult(
     requests: Requests, request_id: int, officer: str, query: Query, store: DayPartitionedStore,
     trail: AuditTrail, now: datetime, all_cameras: Sequence[str] = (),
-    health: HealthRecords | None = None,
+    health: HealthRecords | None = None, progress: Progress | None = None,
 ) -> Consultation:  # fmt: skip
     request, fields, share, found = _search(requests, request_id, officer, query, store, trail,
-                                            now, all_cameras)  # fmt: skip
+                                            now, all_cameras, progress)  # fmt: skip
     rows = found.rows
     gaps = _gaps(health, found, query)
     withheld, tampered = "", []

@@ -10,9 +10,9 @@ the order is refused with the reason; the caller logs the refusal.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from central.requests.orders import (
     RequestError,
@@ -20,10 +20,14 @@ from central.requests.orders import (
     check_place_breadth,
     check_plate_breadth,
 )
-from central.store.partitioned import DayPartitionedStore
+from central.store.partitioned import MAX_RESULTS, DayPartitionedStore
 from central.store.records import StoredPassage
 
 MAX_CONVOY_MINUTES = 30
+# Told how far a search is: (parts done, parts in all); a part is a UTC day of the window
+# (the store keeps one partition per day), a window of an intersection, or a passage of the
+# plate a convoy search goes round. The pages show it for long searches (#23).
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -145,23 +149,62 @@ class Found:
     cameras: tuple[str, ...]  # the cameras this search looked at (for the outage report)
 
 
+def day_spans(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut at UTC midnights: the store's day partitions, searched one by one.
+    The store's bounds are half-open and its rows come in time order, so the spans' rows
+    joined are the window's rows, in the same order."""
+    spans, moment = [], start
+    while moment < end:
+        midnight = datetime.combine(moment.astimezone(UTC).date() + timedelta(days=1),
+                                    datetime.min.time(), UTC)  # fmt: skip
+        spans.append((moment, min(end, midnight)))
+        moment = midnight
+    return spans
+
+
+def _by_day(search: Callable[[datetime, datetime, int], list[StoredPassage]], start: datetime,
+            end: datetime, progress: Progress | None) -> list[StoredPassage]:  # fmt: skip
+    spans = day_spans(start, end)
+    rows: list[StoredPassage] = []
+    for done, (since, until) in enumerate(spans, 1):
+        rows += search(since, until, MAX_RESULTS - len(rows))
+        if progress is not None:
+            progress(done, len(spans))
+        if len(rows) >= MAX_RESULTS:
+            break
+    return rows
+
+
 def run_search(
-    store: DayPartitionedStore, scope: Scope, query: Query, all_cameras: Sequence[str]
-) -> Found:
+    store: DayPartitionedStore, scope: Scope, query: Query, all_cameras: Sequence[str],
+    progress: Progress | None = None,
+) -> Found:  # fmt: skip
     direction = query.direction or None
     if query.legs:
-        return _intersection(store, query.legs, direction)
+        return _intersection(store, query.legs, direction, progress)
     if query.convoy_minutes:
-        return _convoy(store, scope, query)
+        return _convoy(store, scope, query, progress)
     if query.plate:
-        rows = store.search_plate(query.plate, query.start, query.end, query.country or None)
-        return Found(rows, tuple(all_cameras))
-    return Found(store.search_window(query.cameras, query.start, query.end, direction),
-                 query.cameras)  # fmt: skip
+        country = query.country or None
+
+        def plate_rows(since: datetime, until: datetime, limit: int) -> list[StoredPassage]:
+            return store.search_plate(query.plate, since, until, country, limit)
+
+        return Found(_by_day(plate_rows, query.start, query.end, progress), tuple(all_cameras))
+
+    def place_rows(since: datetime, until: datetime, limit: int) -> list[StoredPassage]:
+        return store.search_window(query.cameras, since, until, direction, limit)
+
+    return Found(_by_day(place_rows, query.start, query.end, progress), query.cameras)
 
 
-def _intersection(store: DayPartitionedStore, legs: Sequence[Leg], direction) -> Found:
-    per_leg = [store.search_window(leg.cameras, leg.start, leg.end, direction) for leg in legs]
+def _intersection(store: DayPartitionedStore, legs: Sequence[Leg], direction,
+                  progress: Progress | None = None) -> Found:  # fmt: skip
+    per_leg = []
+    for done, leg in enumerate(legs, 1):
+        per_leg.append(store.search_window(leg.cameras, leg.start, leg.end, direction))
+        if progress is not None:
+            progress(done, len(legs))
     common = set.intersection(*({row.plate for row in rows} for rows in per_leg))
     rows = sorted(
         {(r.camera_id, r.seq): r for rows in per_leg for r in rows if r.plate in common}.values(),
@@ -170,7 +213,8 @@ def _intersection(store: DayPartitionedStore, legs: Sequence[Leg], direction) ->
     return Found(rows, tuple(sorted({c for leg in legs for c in leg.cameras})))
 
 
-def _convoy(store: DayPartitionedStore, scope: Scope, query: Query) -> Found:
+def _convoy(store: DayPartitionedStore, scope: Scope, query: Query,
+            progress: Progress | None = None) -> Found:  # fmt: skip
     """Vehicles seen within N minutes of the plate at the same cameras, at least twice
     (or once, when the plate itself passed only once)."""
     base = store.search_plate(query.plate, query.start, query.end, query.country or None)
@@ -184,6 +228,8 @@ def _convoy(store: DayPartitionedStore, scope: Scope, query: Query) -> Found:
         for row in store.search_window([passage.camera_id], start, end):
             if row.plate != query.plate:
                 seen[row.plate][index].append(row)
+        if progress is not None:
+            progress(index + 1, len(base))
     needed = min(2, len(base))
     companions = {
         (row.camera_id, row.seq): row

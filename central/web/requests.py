@@ -8,14 +8,23 @@ enters it in the audit trail. A shielded request is not shown to anyone outside 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)  # fmt: skip
 from werkzeug.datastructures import MultiDict
 
 from central.accounts.register import Register
 from central.plan.basemap import PLACED_KINDS
 from central.requests.approvals import confirmation_due, confirmation_late
-from central.requests.consultation import consult, count
 from central.requests.forms import order_from_form, query_from_form
 from central.requests.lifecycle import results_withheld, written_order_late
 from central.requests.orders import (
@@ -29,6 +38,7 @@ from central.requests.overview import team_overview
 from central.requests.store import Request
 from central.requests.verification import still_to_verify
 from central.requests.workflow import UnknownStep, Workflow
+from central.web import search_jobs
 from central.web.access import current_session, requires
 from central.web.map_assets import map_cameras
 from central.web.plan import live_states
@@ -40,10 +50,12 @@ from central.web.stores import (
     health_records,
     passage_store,
     requests_db,
+    store_shelf,
 )
 from node import wallclock
 
 bp = Blueprint("requests", __name__)
+STATIC = Path(__file__).parent / "static"
 CASE_ROLES = ("requester", "officer", "auditor")
 OFFICER_STEPS = {"accept", "hand_over", "reject", "deliver", "search", "count"}
 # Rows of pickers for the order's time windows and a search's intersection windows.
@@ -200,7 +212,8 @@ def request_action(request_id: int, action: str):
 
 
 def _search(found: Request, who: str, now: datetime, open_rows: bool):
-    """Count first (the officer sees how many rows before opening them), then open."""
+    """Count first (the officer sees how many rows before opening them), then open. Both run
+    as a search job (search_jobs.py): answered here when quick, else on a progress page."""
     form = MultiDict(request.form)
     # Sent again, as they came, by the form that opens the counted results.
     sent = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf"]
@@ -210,14 +223,61 @@ def _search(found: Request, who: str, now: datetime, open_rows: bool):
     notes: list[str] = []
     try:
         query = query_from_form(form, local=True, notes=notes)
-        if not open_rows:
-            number, gaps = count(requests_db(), found.id, who, query, **search_context(), now=now)
-            counted = {"count": number, "gaps": gaps, "form": form, "sent": sent}
-            return detail_page(requests_db().get(found.id), counted=counted, notes=notes)
-        result = consult(requests_db(), found.id, who, query, **search_context(), now=now)
     except RequestError as exc:
         return detail_page(requests_db().get(found.id), f"search refused: {exc}", status=400)
-    return redirect(f"/requests/{found.id}/results/{result.audit_seq}")
+    cameras = [c.camera_id for c in camera_registry().all()]
+    job = search_jobs.SearchJob(found.id, who, open_rows, {"form": form, "sent": sent,
+                                                           "notes": notes})  # fmt: skip
+    token = search_jobs.start(current_app.config["ANPR"], job, query, now, cameras, store_shelf())
+    if job.finished.wait(search_jobs.INLINE_S):
+        return _answer(found.id, job)
+    return redirect(f"/requests/{found.id}/searches/{token}")
+
+
+def _answer(request_id: int, job: search_jobs.SearchJob):
+    """What a finished count or search shows: the count on the request's page, a search's
+    rows on its results page, or why it was refused."""
+    if job.error is not None:
+        return detail_page(requests_db().get(request_id), job.error, status=400)
+    if job.open_rows:
+        return redirect(f"/requests/{request_id}/results/{job.audit_seq}")
+    number, gaps = job.counted
+    counted = {"count": number, "gaps": gaps, "form": job.shown["form"],
+               "sent": job.shown["sent"]}  # fmt: skip
+    return detail_page(requests_db().get(request_id), counted=counted, notes=job.shown["notes"])
+
+
+@bp.get("/requests/<int:request_id>/searches/<token>")
+@requires("officer")
+def search_job(request_id: int, token: str):
+    """A long count or search: its progress while it runs (the page asks again), then its
+    answer. Only for the officer who started it."""
+    found = visible_request(request_id)
+    job = search_jobs.job_of(token, request_id, current_session().username)
+    if job is None:
+        abort(404, description="no such search running: count again")
+    if job.finished.is_set():
+        return _answer(request_id, job)
+    return render_template("search_progress.html", session=current_session(), r=found, job=job,
+                           token=token, error=None)  # fmt: skip
+
+
+@bp.get("/requests/<int:request_id>/searches/<token>/progress")
+@requires("officer")
+def search_job_progress(request_id: int, token: str):
+    visible_request(request_id)
+    job = search_jobs.job_of(token, request_id, current_session().username)
+    if job is None:
+        abort(404, description="no such search running")
+    return jsonify(job.as_json())
+
+
+@bp.get("/searches/progress.js")
+def search_progress_script():
+    """The progress page's script, served from the package (the CSP runs no inline code)."""
+    response = Response((STATIC / "search_progress.js").read_bytes(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/requests/<int:request_id>/documents/<sha256>")

@@ -1,0 +1,118 @@
+"""Counts and searches that take a while, run beside the page that asked for them (#23).
+
+A count or search over 28 days reads 28 day partitions, and a wide one many thousands of
+rows: the officer's page must not just hang. Each count or search runs in a thread of its
+own, with its own connections and a passage store borrowed from the web's shelf (its day
+files open, central/web/kept_stores.py), telling how many of its parts are done (days of
+the window; see `central.requests.searches.Progress`). One that ends within `INLINE_S` is
+answered at once, as before; a longer one sends the officer to a page that shows its
+progress (polled by static/search_progress.js, or a refresh without scripts) and then its
+answer. Jobs live in this process, like package builds: a web run with several worker
+processes needs sticky sessions for these pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from central.audit import AuditTrail
+from central.audit_anchor import AuditAnchor
+from central.health.records import HealthRecords
+from central.requests.consultation import consult, count
+from central.requests.orders import RequestError
+from central.requests.searches import Query
+from central.requests.store import Requests
+from central.web.kept_stores import StoreShelf
+
+LOG = logging.getLogger(__name__)
+INLINE_S = 2.0  # a count or search done within this is answered on the same request
+KEPT_S = 15 * 60  # a finished job's answer is shown again (a reload) for this long
+
+
+@dataclass
+class SearchJob:
+    request_id: int
+    officer: str
+    open_rows: bool  # a search that opens its rows, or only a count
+    shown: dict  # what the answer page needs beside the outcome (the form as sent, notes)
+    started: float = field(default_factory=time.monotonic)
+    done: int = 0
+    total: int | None = None
+    counted: tuple[int | None, list[dict]] | None = None  # a count's (number, camera gaps)
+    audit_seq: int | None = None  # a search's consultation, where its results are kept
+    error: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def as_json(self) -> dict:
+        return {"done": self.done, "total": self.total, "ready": self.finished.is_set(),
+                "error": self.error}  # fmt: skip
+
+
+_JOBS: dict[str, SearchJob] = {}
+_LOCK = threading.Lock()
+
+
+def _run(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str],
+         shelf: StoreShelf) -> None:  # fmt: skip
+    opened, store, failed = [], None, True
+    try:
+        store = shelf.borrow()
+        requests = Requests(cfg.requests_path)
+        opened.append(requests)
+        trail = AuditTrail(cfg.audit_path, AuditAnchor(cfg.audit_anchor_dir))
+        opened.append(trail)
+        health = HealthRecords(cfg.health_path)
+        opened.append(health)
+        context = {"store": store, "trail": trail, "all_cameras": cameras, "health": health,
+                   "now": now, "progress": job.progress}  # fmt: skip
+        if job.open_rows:
+            result = consult(requests, job.request_id, job.officer, query, **context)
+            job.audit_seq = result.audit_seq
+        else:
+            job.counted = count(requests, job.request_id, job.officer, query, **context)
+        failed = False
+    except RequestError as exc:
+        job.error, failed = f"search refused: {exc}", False
+    except Exception as exc:  # noqa: BLE001 - the page must end, and the log say why
+        LOG.exception("search on request %s failed", job.request_id)
+        job.error = f"the search failed: {type(exc).__name__}"
+    finally:
+        for part in reversed(opened):
+            part.close()
+        if store is not None and failed:  # nothing half-done is kept on the shelf
+            store.close()
+        elif store is not None:
+            shelf.give_back(store)
+        job.finished.set()
+
+
+def start(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str],
+          shelf: StoreShelf) -> str:  # fmt: skip
+    """Start the job; returns its token (the key of its progress page)."""
+    token = secrets.token_urlsafe(16)
+    with _LOCK:
+        for old, stale in list(_JOBS.items()):
+            if stale.finished.is_set() and time.monotonic() - stale.started > KEPT_S:
+                del _JOBS[old]
+        _JOBS[token] = job
+    threading.Thread(target=_run, args=(cfg, job, query, now, cameras, shelf), daemon=True,
+                     name=f"search-{job.request_id}").start()  # fmt: skip
+    return token
+
+
+def job_of(token: str, request_id: int, officer: str) -> SearchJob | None:
+    """The job, only for the officer who started it on this request."""
+    with _LOCK:
+        job = _JOBS.get(token)
+    if job is None or job.request_id != request_id or job.officer != officer:
+        return None
+    return job
