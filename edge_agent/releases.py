@@ -393,6 +393,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
 def _write_json(path: Path, value: dict) -> None:
     partial = path.with_name(path.name + ".partial")
     _write_bytes(partial, (json.dumps(value, sort_keys=True) + "\n").encode())
+    partial.chmod(0o644)  # no secret in it; the agent's user reads update.json (its metrics)
     partial.replace(path)
     _sync_folder(path.parent)
 
