@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--config", type=Path, required=True, help="the unit's agent TOML")
     selftest.add_argument("--window", type=float, default=6.0,
                           help="seconds of reading plates in the live view")  # fmt: skip
+    masks = commands.add_parser(
+        "masks", help="on the unit: a page to draw the privacy masks on a live frame"
+    )
+    masks.add_argument("--config", type=Path, required=True, help="the unit's agent TOML")
+    masks.add_argument("--bind", default="127.0.0.1", help="address (reach it over ssh -L)")
+    masks.add_argument("--port", type=int, default=8765)
     agent = commands.add_parser("agent-config", help="write a unit's agent TOML, with masks")
     agent.add_argument("--camera-id", required=True)
     agent.add_argument("--lat", type=float, required=True)
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return _selftest(args.config, args.window)
     if args.command == "cert-status":
         return _cert_status(args)
+    if args.command == "masks":
+        return _masks(args)
     try:
         _dispatch(args)
     except (ProvisioningError, BrokerPluginError) as exc:
@@ -239,6 +247,30 @@ def _selftest(path: Path, window_s: float = 6.0) -> int:
     checks = run_selftest(config, window_s=window_s)
     print(render(checks))
     return 0 if all(check.passed for check in checks) else 1
+
+
+def _masks(args: argparse.Namespace) -> int:
+    """Serve the mask page until Ctrl-C; the address with its one-time token is printed."""
+    from edge_agent.config import ConfigError
+    from provisioning.mask_page import MaskPage
+
+    try:
+        page = MaskPage(args.config)
+        server = page.serve(args.bind, args.port)
+    except (ConfigError, OSError) as exc:
+        print(f"anpr-provision: {exc}", file=sys.stderr)
+        return 2
+    host, port = server.server_address[:2]
+    print(f"privacy masks for {page.config.camera.id}: open http://{host}:{port}/?token="
+          f"{page.token}\n(from a laptop: ssh -L {port}:127.0.0.1:{port} <unit>); "
+          "Ctrl-C to end")  # fmt: skip
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 def write_broker_config(args: argparse.Namespace) -> None:
