@@ -109,7 +109,7 @@ def open_source(config: AgentConfig):
     return OpenCVSource(source.uri, live=True, reconnect_max_s=1.0)
 
 
-def _frames_until(source, deadline_first: float):
+def frames_until(source, deadline_first: float):
     """The source's frames from a thread, so that a camera that never delivers cannot hold
     the test: None once no frame came for `deadline_first` seconds."""
     frames: queue.Queue = queue.Queue(maxsize=2)
@@ -169,7 +169,7 @@ def sample_live(
     best: tuple[int, Frame, list] | None = None
     last: tuple[Frame, list] | None = None
     try:
-        for frame in _frames_until(source, FIRST_FRAME_S):
+        for frame in frames_until(source, FIRST_FRAME_S):
             if frame is None:
                 break
             now = time.monotonic()

@@ -29,7 +29,7 @@ import cv2
 
 from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.privacy import Polygon
-from provisioning.commissioning import FIRST_FRAME_S, _frames_until, open_source
+from provisioning.commissioning import FIRST_FRAME_S, frames_until, open_source
 from provisioning.keys import ProvisioningError
 
 PAGE = Path(__file__).resolve().parent / "mask_page"
@@ -42,7 +42,7 @@ CSP = "default-src 'self'; img-src 'self' blob:; style-src 'self' 'unsafe-inline
 def live_frame_jpeg(config: AgentConfig) -> tuple[bytes, int, int]:
     """One fresh frame from the configured source, as JPEG, with its width and height."""
     source = open_source(config)
-    for frame in _frames_until(source, FIRST_FRAME_S):
+    for frame in frames_until(source, FIRST_FRAME_S):
         if frame is None:
             break
         ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
