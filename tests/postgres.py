@@ -72,10 +72,17 @@ class Cluster:
             cwd=self.folder,
         )  # fmt: skip
 
-    def start(self, settings: dict[str, str] | None = None) -> None:
+    def start(self, settings: dict[str, str] | None = None, primary: Cluster | None = None) -> None:
+        """initdb a new cluster, or with `primary` clone it (pg_basebackup) as its streaming
+        replica; then start it."""
         data = self.folder / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", self.user,
-                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")  # fmt: skip
+        if primary is None:
+            self._run(str(self.bin / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
+                      "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")  # fmt: skip
+        else:
+            self._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1",
+                      "-p", str(primary.port), "-U", self.user, "-D", str(data),
+                      "-R", "-X", "stream", "--checkpoint=fast")  # fmt: skip
         options = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
@@ -96,8 +103,20 @@ class Cluster:
             cwd=self.folder,
         )  # fmt: skip
         self._wait_ready()
-        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                  "-U", self.user, DATABASE)  # fmt: skip
+        if primary is None:
+            self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                      "-U", self.user, DATABASE)  # fmt: skip
+
+    def kill(self) -> None:
+        """Power off: SIGKILL the postmaster and its backends, no shutdown checkpoint."""
+        if self.process is not None and self.process.poll() is None:
+            for child in _children(self.process.pid):
+                os.kill(child, 9)
+            self.process.kill()
+            self.process.wait()
+
+    def promote(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "promote", "-w", "-D", str(self.folder / "data"))
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -113,7 +132,9 @@ class Cluster:
 
     def log_tail(self, lines: int = 20) -> str:
         path = self.folder / "server.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -128,8 +149,23 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_cluster(settings: dict[str, str] | None = None) -> Cluster:
-    """initdb and start a cluster in a new temporary folder; the caller stops it."""
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+def start_cluster(
+    settings: dict[str, str] | None = None, primary: Cluster | None = None
+) -> Cluster:
+    """initdb and start a cluster in a new temporary folder (or, with `primary`, a streaming
+    replica of it); the caller stops it."""
     bin_folder = server_bin()
     folder = Path(tempfile.mkdtemp(prefix="anpr-pg-"))
     owner = _owner()
@@ -138,7 +174,7 @@ def start_cluster(settings: dict[str, str] | None = None) -> Cluster:
     user = owner.pw_name if owner else pwd.getpwuid(os.geteuid()).pw_name
     cluster = Cluster(folder, _free_port(), user, bin_folder)
     try:
-        cluster.start(settings)
+        cluster.start(settings, primary)
     except BaseException:
         cluster.stop()
         raise

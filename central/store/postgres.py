@@ -60,6 +60,7 @@ def connection_pool(conninfo: str, max_size: int = 20) -> ConnectionPool:
             pool = _POOLS[conninfo] = ConnectionPool(
                 conninfo, min_size=1, max_size=max_size, open=True,
                 kwargs={"autocommit": True}, name="anpr-passages",
+                check=ConnectionPool.check_connection,  # none from a dead primary
             )  # fmt: skip
         return pool
 
@@ -99,14 +100,28 @@ class PostgresPassageStore:
         self.custody = Custody(data_dir / "custody.sqlite")
         self.clock = clock
         self._pool = connection_pool(conninfo)
-        self.db = self._pool.getconn()
+        self._connection: psycopg.Connection | None = self._pool.getconn()
         self._partitions: set[date] = set()
         ensure_schema(self.db)
 
+    @property
+    def db(self) -> psycopg.Connection:
+        """The store's connection; a broken one (the primary died, a network cut) goes back
+        to the pool and a new one is taken, which a multi-host connection string with
+        target_session_attrs=read-write finds on the promoted replica. A call that failed
+        on the broken one has raised: ingest did not acknowledge it and it comes again."""
+        if self._connection is None or self._connection.broken or self._connection.closed:
+            if self._connection is not None:
+                self._pool.putconn(self._connection)
+                log.warning("store: database connection lost; reconnecting")
+            self._connection = self._pool.getconn()
+            self._partitions.clear()
+        return self._connection
+
     def close(self) -> None:
-        if self.db is not None:
-            self._pool.putconn(self.db)
-            self.db = None
+        if self._connection is not None:
+            self._pool.putconn(self._connection)
+            self._connection = None
         self.custody.close()
 
     # --- partitions --------------------------------------------------------------------
