@@ -370,3 +370,28 @@ def test_the_topic_is_granted_and_documented():
     wire = (docs / "wire-format.md").read_text()
     assert "`anpr/v1/<camera_id>/commissioning`" in wire and "`snapshot_sha256`" in wire
     assert "### Commissioning on site" in (docs / "operations.md").read_text()
+
+
+def test_damaged_reports_are_refused_never_crash():
+    """Bad input at the boundary: every damaged payload is a WireError (a counted refusal at
+    the central), never another exception."""
+    import random
+
+    from central.ingest.commissioning import admit_report
+    from central.ingest.refusal import Refusal
+    from wire import SigningKey
+    from wire.commissioning import decode_commissioning, encode_commissioning
+    from wire.errors import WireError
+
+    key = SigningKey.generate()
+    payload = encode_commissioning(_report(key), key)
+    rng = random.Random(22)
+    for _ in range(400):
+        damaged = bytearray(payload)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            decode_commissioning(bytes(damaged)).verify(key.verify_key)
+        except WireError:
+            pass
+        assert isinstance(admit_report(bytes(damaged), "test-cam-01", None), Refusal)
