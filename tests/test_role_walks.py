@@ -1,6 +1,7 @@
 """Each role's main task walked end to end in a real headless Chromium (#23).
 
-One demo instance for the module, seeded as `make demo` seeds it (`central.demo_accounts`):
+One demo instance for the module, configured and seeded as `make demo` does it
+(`scripts/demo.py`'s configuration, `central.demo_accounts`):
 one account per role, a prosecutor-approved hotlist that hits, an order confirmed and
 accepted by the demo officer; beside it two cameras' health, passages on the order's
 camera, a hotlist and an order that still wait for a prosecutor. Each walk starts where a
@@ -24,6 +25,7 @@ from central import create_app, demo_accounts
 from central.accounts import totp
 from central.audit import AuditTrail
 from central.cameras import CameraRegistry
+from central.config import load_config
 from central.health.records import HealthRecords, hour_key
 from central.hotlists.lists import Hotlists
 from central.plan.registry import CameraPlan
@@ -31,8 +33,9 @@ from central.requests.forms import ZONE
 from central.requests.store import Requests
 from central.store import open_store
 from central.web.labels import label
+from scripts.demo import write_central_config as demo_central_config
 from tests.browser import ARTEFACTS, browser_page, serve, wait_for_true
-from tests.conftest import make_passage, verified_passage, write_central_config
+from tests.conftest import free_port, make_passage, verified_passage
 from tests.test_health import _hb
 from tests.test_plan import entry
 from tests.test_searches import noise_jpeg
@@ -129,7 +132,11 @@ def _waiting_for_a_prosecutor(config) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
     folder = tmp_path_factory.mktemp("role-walks")
-    config = write_central_config(folder, broker_port=1883).config
+    # The demo's own configuration (its audit key signs packages and the trail, #23), with
+    # English pages: the walks read English; test_readable_pages walks the Dutch ones.
+    path = demo_central_config(folder, broker_port=1883, web_port=free_port())
+    path.write_text(path.read_text() + 'language = "en"\n')
+    config = load_config(path)
     key = SigningKey.generate()
     registry = CameraRegistry(config.cameras_path)  # rows are served only verified
     for camera_id in ("cam-a", "cam-b"):

@@ -30,6 +30,7 @@ from flask import (
     send_file,
 )  # fmt: skip
 from flask_babel import gettext
+from werkzeug.datastructures import MultiDict
 
 from central.requests.downloads import Issue
 from central.requests.orders import RequestError
@@ -223,37 +224,66 @@ def approve_photo(request_id: int, camera_id: str, seq: int):
 
 
 # --- bulk approval: choose, review as they will leave, approve the reviewed set ------------
+#
+# A range (or the whole result set) is reviewed a page at a time. Moving between its pages
+# carries what the officer decided (photos left out, blur boxes added) in the form, so the
+# last page can approve the whole reviewed range in one act: every photo of the range that
+# was not left out, each only if it was sent to this officer's screen with exactly the
+# boxes approved. A page's own photos can still be approved on their own.
+
+MAX_ONE_ACT = 20 * REVIEW_PER_PAGE  # photos one act approves at most (1,200)
 
 
-def _selection(result_set: ResultSet, rows_wanted: list[str]) -> tuple[int, int] | None:
-    """(first, last) 1-based positions asked for by ?scope=page|all|range, None for chosen."""
-    scope = request.args.get("scope", "chosen")
-    count = result_set.row_count
+def _span_from(args) -> tuple[int, int] | None:
+    """(first, last) 1-based positions asked for by scope=page|all|range, None for chosen."""
+    scope = args.get("scope", "chosen")
+    count = args.get("_count", type=int)
     if scope == "all":
         return 1, count
     if scope == "page":
-        start = _page() * PHOTOS_PER_PAGE + 1
+        start = max(0, args.get("page", 0, type=int)) * PHOTOS_PER_PAGE + 1
         return start, min(count, start + PHOTOS_PER_PAGE - 1)
     if scope == "range":
-        first = request.args.get("first", 1, type=int)
-        last = request.args.get("last", count, type=int)
+        first = args.get("first", 1, type=int)
+        last = args.get("last", count, type=int)
         if first < 1 or last < first or first > count:
             abort(400, description=gettext("Choose a range within 1 to %(count)d.", count=count))
         return first, min(last, count)
     return None
 
 
-@bp.get("/requests/<int:request_id>/results/<int:audit_seq>/photos/review")
+def _selection(result_set: ResultSet, rows_wanted: list[str]) -> tuple[int, int] | None:
+    """The span the review page's address asks for; None for photos ticked one by one."""
+    args = MultiDict(request.args)
+    args["_count"] = str(result_set.row_count)
+    return _span_from(args)
+
+
+def _decided(form) -> tuple[set[str], dict[str, str]]:
+    """What the officer decided on the review pages so far: the photos left out, and the
+    blur boxes added (photo -> boxes). A page sends its photos (`page_passage`) and those
+    still ticked (`passage`); earlier pages' decisions come back as `skip` and `boxes:`."""
+    ticked, on_page = set(form.getlist("passage")), set(form.getlist("page_passage"))
+    skip = (set(form.getlist("skip")) | (on_page - ticked)) - (on_page & ticked)
+    boxes = {key.removeprefix("boxes:"): value.strip() for key, value in form.items()
+             if key.startswith("boxes:") and value.strip()}  # fmt: skip
+    return skip, boxes
+
+
+@bp.route("/requests/<int:request_id>/results/<int:audit_seq>/photos/review",
+          methods=["GET", "POST"])  # fmt: skip
 @requires("officer")
 def photos_review(request_id: int, audit_seq: int):
     """The chosen photos in a compact grid, each blurred as it will leave; paged for large
-    sets. Only what this page sends to the screen can then be approved."""
+    sets. Only what this page sends to the screen can then be approved. A POST moves to
+    another page of the review, carrying the decisions made (no act is done by it)."""
     found, result_set = executor_result_set(request_id, audit_seq)
     if not found.order.photos_wanted:
         abort(404, description="the order does not ask for photos")
     results, chosen = requests_db().results, request.args.getlist("passage")
     span = _selection(result_set, chosen)
-    page = max(0, request.args.get("rpage", 0, type=int))
+    moving = request.method == "POST"
+    page = max(0, (request.form if moving else request.args).get("rpage", 0, type=int))
     if span is None:
         keys = []
         for value in chosen[:REVIEW_PER_PAGE]:
@@ -273,30 +303,54 @@ def photos_review(request_id: int, audit_seq: int):
         offset = first - 1 + page * REVIEW_PER_PAGE
         limit = max(0, min(REVIEW_PER_PAGE, last - offset))
         rows = results.rows(audit_seq, offset, limit) if limit else []
+    skip, boxes = _decided(request.form) if moving and span else (set(), {})
+    here = {f"{row.camera_id}/{row.seq}" for row in rows}
     pages = max(1, -(-total // REVIEW_PER_PAGE))
     keep = {k: v for k, v in request.args.items(multi=True) if k != "rpage"}
     return render_template(
         "photos_review.html", session=current_session(), r=found, rs=result_set, rows=rows,
         approved=requests_db().photos.approved(request_id), total=total, rpage=page,
         rpages=pages, shown_from=first + page * REVIEW_PER_PAGE if span else 1, keep=keep,
-        query=request.query_string.decode(), error=None,
+        query=request.query_string.decode(), error=None, span=span,
+        skip=skip, decided_boxes=boxes, carried_skip=sorted(skip - here),
+        carried_boxes=sorted((k, v) for k, v in boxes.items() if k not in here),
+        left_out=len(skip), one_act=span is not None and total <= MAX_ONE_ACT,
     )  # fmt: skip
+
+
+def _reviewed_range(result_set: ResultSet, audit_seq: int) -> list[str]:
+    """The photos of the reviewed range the officer did not leave out, in order."""
+    form = MultiDict(request.form)
+    form["_count"] = str(result_set.row_count)
+    span = _span_from(form)
+    if span is None:
+        abort(400, description="no reviewed range named")
+    first, last = span
+    if last - first + 1 > MAX_ONE_ACT:
+        abort(400, description=f"at most {MAX_ONE_ACT} photos in one act")
+    skip, _boxes = _decided(request.form)
+    rows = requests_db().results.rows(audit_seq, first - 1, last - first + 1)
+    return [key for row in rows if (key := f"{row.camera_id}/{row.seq}") not in skip]
 
 
 @bp.post("/requests/<int:request_id>/results/<int:audit_seq>/photos/approve")
 @requires("officer")
 def approve_reviewed(request_id: int, audit_seq: int):
     """Approve the reviewed set in one act: every photo named must be in this result set and
-    have been shown to this officer with exactly the boxes approved, or nothing is approved."""
-    found, _result_set = executor_result_set(request_id, audit_seq)
+    have been shown to this officer with exactly the boxes approved, or nothing is approved.
+    The set is the ticked photos of one review page, or (`whole`) the reviewed range."""
+    found, result_set = executor_result_set(request_id, audit_seq)
     if not found.order.photos_wanted:
         abort(404, description="the order does not ask for photos")
     who, now, results = current_session().username, wallclock.now(), requests_db().results
-    chosen = request.form.getlist("passage")
+    if request.form.get("whole"):
+        chosen = _reviewed_range(result_set, audit_seq)
+    else:
+        chosen = request.form.getlist("passage")
+        if len(chosen) > REVIEW_PER_PAGE:
+            abort(400, description=f"at most {REVIEW_PER_PAGE} photos in one act")
     if not chosen:
         abort(400, description=gettext("No photo was chosen."))
-    if len(chosen) > REVIEW_PER_PAGE:
-        abort(400, description=f"at most {REVIEW_PER_PAGE} photos in one act")
     plan = []
     try:
         for value in dict.fromkeys(chosen):
