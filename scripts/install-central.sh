@@ -7,7 +7,7 @@
 #
 #   scripts/install-central.sh --server-name central.example [--server-name 10.1.2.3]
 #       [--tls-cert FILE --tls-key FILE] [--client-ca FILE [--client-crl FILE]]
-#       [--ca /srv/anpr-ca] [--dry-run]
+#       [--ca /srv/anpr-ca] [--no-start] [--dry-run]
 #
 # --server-name  the names (and addresses) officers and units use for this host; the first
 #                is the certificate's name. Repeat for more.
@@ -17,6 +17,9 @@
 # --client-ca    require a workstation certificate from this CA for the officers' pages
 #                (deploy/nginx/anpr-client-certificates.conf); --client-crl its CRL.
 # --ca           the certificate authority's folder (made here when absent).
+# --no-start     install and enable everything, start and reload nothing, leave out the
+#                doctor (an image being built, a host without systemd running): start the
+#                services, then run `anpr-central doctor`.
 set -euo pipefail
 
 CHECKOUT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +39,7 @@ PACKAGES=(mosquitto python3-venv nginx openssl)
 PROVISION=$PREFIX/bin/anpr-provision
 
 DRY_RUN=no
+NO_START=no
 NAMES=()
 TLS_CERT=""
 TLS_KEY=""
@@ -50,7 +54,7 @@ die() {
 }
 
 usage() {
-    sed -n '9,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '9,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # One line per step: "ok" when it is in place already, "do" (or "would") when it is done now.
@@ -80,6 +84,7 @@ parse_args() {
             --client-ca) CLIENT_CA=${2:?--client-ca needs a file}; shift 2 ;;
             --client-crl) CLIENT_CRL=${2:?--client-crl needs a file}; shift 2 ;;
             --ca) CA=${2:?--ca needs a folder}; shift 2 ;;
+            --no-start) NO_START=yes; shift ;;
             --dry-run) DRY_RUN=yes; shift ;;
             -h | --help) usage; exit 0 ;;
             *) die "unknown option $1 (see --help)" ;;
@@ -214,6 +219,29 @@ authority() {
     fi
 }
 
+# Mosquitto 2 gives up root before it reads its certificate and key, and runs as the
+# account mosquitto (Debian's package makes it): the key's folder and the key are the
+# group's to read, the persistence folder is its to write.
+broker_files() {
+    local path mode
+    for path in /etc/anpr/broker:750 /etc/anpr/broker/broker.key:640; do
+        mode=${path#*:}
+        path=${path%:*}
+        if [ "$(stat -c '%G %a' "$path" 2>/dev/null)" = "mosquitto $mode" ]; then
+            kept "$path readable by Mosquitto (group mosquitto, $mode)"
+        else
+            change "$path readable by Mosquitto: group mosquitto" chgrp mosquitto "$path"
+            change "$path readable by Mosquitto: mode $mode" chmod "$mode" "$path"
+        fi
+    done
+    path=/etc/mosquitto/anpr/data
+    if [ "$(stat -c '%U' "$path" 2>/dev/null)" = mosquitto ]; then
+        kept "$path Mosquitto's (its persistence)"
+    else
+        change "$path Mosquitto's (its persistence)" chown mosquitto:mosquitto "$path"
+    fi
+}
+
 broker_service() {
     local dropin=/etc/systemd/system/mosquitto.service.d/anpr.conf
     local want
@@ -278,6 +306,16 @@ units() {
             UNITS_CHANGED=yes
         fi
     done
+    if [ "$NO_START" = yes ]; then
+        for unit in mosquitto "${ENABLE[@]}"; do
+            if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+                kept "$unit enabled (--no-start: not started)"
+            else
+                change "$unit enabled (--no-start: not started)" systemctl enable "$unit"
+            fi
+        done
+        return 0
+    fi
     if [ "$UNITS_CHANGED" = yes ]; then
         change "systemd reads the units" systemctl daemon-reload
     fi
@@ -347,10 +385,12 @@ proxy() {
     fi
     if [ "$changed" = yes ]; then
         change "nginx checks its configuration" nginx -t
-        change "nginx serves the site" systemctl reload-or-restart nginx
+        [ "$NO_START" = yes ] || change "nginx serves the site" systemctl reload-or-restart nginx
     fi
     if systemctl is-enabled --quiet nginx 2>/dev/null; then
         kept "nginx enabled"
+    elif [ "$NO_START" = yes ]; then
+        change "nginx enabled (--no-start: not started)" systemctl enable nginx
     else
         change "nginx enabled and running" systemctl enable --now nginx
     fi
@@ -374,6 +414,7 @@ main() {
     software
     keys
     authority
+    broker_files
     broker_service
     backups
     site_certificate
@@ -386,6 +427,11 @@ main() {
         echo "dry run: $CHANGED step(s) would change this host; nothing was changed"
     else
         echo "$CHANGED step(s) changed this host"
+    fi
+    if [ "$NO_START" = yes ]; then
+        echo "--no-start: nothing was started; start the services, then run:"
+        echo "  $PREFIX/bin/anpr-central --config $CONFIG doctor"
+        return 0
     fi
     local status=0
     doctor || status=$?
