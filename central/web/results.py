@@ -30,7 +30,6 @@ from flask import (
     send_file,
 )  # fmt: skip
 from flask_babel import gettext
-from werkzeug.datastructures import MultiDict
 
 from central.requests.downloads import Issue
 from central.requests.orders import RequestError
@@ -234,10 +233,10 @@ def approve_photo(request_id: int, camera_id: str, seq: int):
 MAX_ONE_ACT = 20 * REVIEW_PER_PAGE  # photos one act approves at most (1,200)
 
 
-def _span_from(args) -> tuple[int, int] | None:
-    """(first, last) 1-based positions asked for by scope=page|all|range, None for chosen."""
+def _span_from(args, count: int) -> tuple[int, int] | None:
+    """(first, last) 1-based positions of `count` rows asked for by scope=page|all|range
+    (in the review page's address, or the approval's form); None for photos ticked."""
     scope = args.get("scope", "chosen")
-    count = args.get("_count", type=int)
     if scope == "all":
         return 1, count
     if scope == "page":
@@ -250,13 +249,6 @@ def _span_from(args) -> tuple[int, int] | None:
             abort(400, description=gettext("Choose a range within 1 to %(count)d.", count=count))
         return first, min(last, count)
     return None
-
-
-def _selection(result_set: ResultSet, rows_wanted: list[str]) -> tuple[int, int] | None:
-    """The span the review page's address asks for; None for photos ticked one by one."""
-    args = MultiDict(request.args)
-    args["_count"] = str(result_set.row_count)
-    return _span_from(args)
 
 
 def _decided(form) -> tuple[set[str], dict[str, str]]:
@@ -281,7 +273,7 @@ def photos_review(request_id: int, audit_seq: int):
     if not found.order.photos_wanted:
         abort(404, description="the order does not ask for photos")
     results, chosen = requests_db().results, request.args.getlist("passage")
-    span = _selection(result_set, chosen)
+    span = _span_from(request.args, result_set.row_count)
     moving = request.method == "POST"
     page = max(0, (request.form if moving else request.args).get("rpage", 0, type=int))
     if span is None:
@@ -320,9 +312,7 @@ def photos_review(request_id: int, audit_seq: int):
 
 def _reviewed_range(result_set: ResultSet, audit_seq: int) -> list[str]:
     """The photos of the reviewed range the officer did not leave out, in order."""
-    form = MultiDict(request.form)
-    form["_count"] = str(result_set.row_count)
-    span = _span_from(form)
+    span = _span_from(request.form, result_set.row_count)
     if span is None:
         abort(400, description="no reviewed range named")
     first, last = span
