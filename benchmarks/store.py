@@ -1,6 +1,9 @@
 """`make bench-store`: ingest rate, search latency at national scale, and expiry cost.
 
     python -m benchmarks.store [--per-day 1000000] [--days 28] [--ingest 10000]
+                               [--backend sqlite|postgresql|both]
+
+Both backends by default, SQLite first, PostgreSQL (benchmarks/store_postgres.py) after.
 
 1. Ingest: signed passages with real-sized images (overview ~40 KB, crop ~3 KB) through
    admission (decode, signature, plan check) and the store (encryption, durable commit),
@@ -363,17 +366,27 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder, reuse its day files"
     )
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgresql", "both"], default="both",
+        help="SQLite day files, PostgreSQL day partitions (a throwaway cluster), or both",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.workdir.exists() and not args.keep:
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
     try:
-        if "ingest" not in args.skip:
-            bench_ingest(args.workdir, args.ingest, args.verify_workers)
-        if "search" not in args.skip:
-            bench_search(args.workdir, args.days, args.per_day)
-        if "expiry" not in args.skip:
-            bench_expiry(args.workdir, args.per_day)
+        if args.backend in ("sqlite", "both"):
+            print("SQLite (a day file per UTC day, encrypted with SQLCipher)", flush=True)
+            if "ingest" not in args.skip:
+                bench_ingest(args.workdir, args.ingest, args.verify_workers)
+            if "search" not in args.skip:
+                bench_search(args.workdir, args.days, args.per_day)
+            if "expiry" not in args.skip:
+                bench_expiry(args.workdir, args.per_day)
+        if args.backend in ("postgresql", "both"):
+            from benchmarks.store_postgres import bench_postgres
+
+            bench_postgres(args.workdir, args.ingest, args.days, args.per_day, args.skip)
     finally:
         if not args.keep:
             shutil.rmtree(args.workdir, ignore_errors=True)

@@ -8,6 +8,7 @@ account (made by the package); otherwise to the user running the tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -111,7 +112,8 @@ class Cluster:
         """Power off: SIGKILL the postmaster and its backends, no shutdown checkpoint."""
         if self.process is not None and self.process.poll() is None:
             for child in _children(self.process.pid):
-                os.kill(child, 9)
+                with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                    os.kill(child, 9)
             self.process.kill()
             self.process.wait()
 

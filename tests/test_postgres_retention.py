@@ -15,7 +15,7 @@ from central.retention import run_retention
 from central.statistics import DailyStatistics
 from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.postgres import PostgresPassageStore
-from central.store.postgres_schema import DAY_TABLES, partition_name
+from central.store.postgres_schema import BUCKET_BITS, DAY_TABLES, partition_name
 from tests.conftest import verified_passage
 from wire import SigningKey
 
@@ -79,8 +79,8 @@ def test_no_plate_reaches_the_database_disk_in_the_clear(world, postgres_cluster
     disk = cluster_bytes(postgres_cluster)
     assert CAM2.encode() in disk, "the scan reaches the stored rows (camera ids are plain)"
     assert b"QX77ZZ" not in disk and b'"plate"' not in disk
-    tags = [bytes(r[0]) for r in world.store.db.execute("SELECT plate_tag FROM passages")]
-    assert tags[0] != tags[1], "one plate at two cameras must not link the two passages"
+    buckets = {r[0] for r in world.store.db.execute("SELECT plate_bucket FROM passages")}
+    assert len(buckets) == 1 and 0 <= buckets.pop() < 2**BUCKET_BITS
 
 
 def test_a_whole_expired_day_is_dropped_key_first(world):
@@ -154,3 +154,14 @@ def test_stored_reads_are_never_updated(world):
     world.put(1, T0, "GB123X")
     with pytest.raises(psycopg.errors.RaiseException, match="never changed"):
         world.store.db.execute("UPDATE passages SET lane = 2")
+
+
+def test_a_bucket_holds_many_vehicles_and_changes_with_the_day(tmp_path):
+    keys = DayKeyring(tmp_path / "keys")
+    plates = [f"{a}{b}{n:03d}Z" for a in "ABCDEFGHJK" for b in "LMNPRSTVXZ" for n in range(200)]
+    buckets = [keys.plate_bucket(DAY, plate, BUCKET_BITS, create=True) for plate in plates]
+    per_bucket = len(plates) / len(set(buckets))
+    assert len(set(buckets)) <= 2**BUCKET_BITS and per_bucket > 4
+    next_day = [keys.plate_bucket(DAY + timedelta(days=1), p, BUCKET_BITS, create=True)
+                for p in plates[:100]]  # fmt: skip
+    assert next_day != buckets[:100], "a new day key, new buckets: no link across days"

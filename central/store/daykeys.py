@@ -33,9 +33,8 @@ _KEY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.key")
 # Images keep the day key itself (as sealed before the day files were encrypted); the file
 # key is derived apart, so neither use weakens the other.
 _FILE_KEY_INFO = b"anpr day file key v1 (SQLCipher raw key)"
-# PostgreSQL's passage rows carry a keyed hash of (camera, plate) for exact plate search.
-_TAG_KEY_INFO = b"anpr plate tag key v1 (HMAC-SHA256)"
-TAG_BYTES = 16
+# PostgreSQL's passage rows carry a coarse keyed hash of the plate for exact plate search.
+_TAG_KEY_INFO = b"anpr plate bucket key v1 (HMAC-SHA256)"
 
 
 class DayKeyError(Exception):
@@ -82,17 +81,18 @@ class DayKeyring:
             algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_FILE_KEY_INFO
         ).derive(self._loaded(day, create)[0])
 
-    def plate_tag(self, day: date, camera_id: str, plate: str, create: bool = False) -> bytes:
-        """HMAC-SHA256 of (camera, plate) under a key derived from the day key, truncated to
-        16 bytes: equal for one plate at one camera on one day, meaningless once the day
-        key is destroyed, and unlinkable across cameras."""
+    def plate_bucket(self, day: date, plate: str, bits: int, create: bool = False) -> int:
+        """The plate's bucket of the day: HMAC-SHA256 under a key derived from the day key,
+        cut to `bits` bits. Coarse on purpose: each bucket holds a few hundred vehicles a
+        day, so a search probes one bucket and opens its rows, while the bucket column
+        links no passage to one vehicle (not even before the key is destroyed)."""
         key = self._tag_keys.get(day)
         if key is None:
             key = self._tag_keys[day] = HKDF(
                 algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_TAG_KEY_INFO
             ).derive(self._loaded(day, create)[0])
-        message = camera_id.encode() + b"\0" + plate.encode()
-        return hmac.new(key, message, hashlib.sha256).digest()[:TAG_BYTES]
+        digest = hmac.new(key, plate.encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:4], "big") >> (32 - bits)
 
     def _write_new_key(self, path: Path) -> None:
         """Write a new key beside its place and link it in: two processes making the same

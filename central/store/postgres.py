@@ -34,6 +34,7 @@ from central.store.integrity import (
 )
 from central.store.partitioned import MAX_RESULTS, SearchError, plate_glob
 from central.store.postgres_schema import (
+    BUCKET_BITS,
     IMMUTABLE,
     PARTITION_LOCK,
     SCHEMA,
@@ -48,6 +49,12 @@ from wire.fields import format_timestamp
 log = logging.getLogger(__name__)
 _PLAIN = "camera_id, seq, captured_at, received_at, confidence_pm, lat_e7, lon_e7, direction, lane"
 _SEP = "\x1f"  # between plate and country in the sealed column (neither may hold it)
+_TYPES = {  # the COPY column types, in the order of each table's column list below
+    "passages": ["date", "text", "int8", "text", "text", "int4", "int4", "int4", "text",
+                 "int4", "text", "int4", "bytea"],
+    "passage_records": ["date", "text", "int8", "bytea"],
+    "passage_images": ["date", "text", "int8", "bytea", "bytea"],
+}  # fmt: skip
 _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
 
@@ -173,7 +180,7 @@ class PostgresPassageStore:
                 rows.append(self._row(day, passage, received, digest))
                 records.append((day, *key, self._seal_record(day, item)))
                 images.append((day, *key, *self._seal_images(day, passage)))
-            self._copy("passages", f"day, {_PLAIN}, record_sha256, plate_tag, sealed", rows)
+            self._copy("passages", f"day, {_PLAIN}, record_sha256, plate_bucket, sealed", rows)
             self._copy("passage_records", "day, camera_id, seq, sealed", records)
             self._copy("passage_images", "day, camera_id, seq, crop, overview", images)
             if cameras:
@@ -193,7 +200,7 @@ class PostgresPassageStore:
             day, passage.camera_id, passage.seq, format_timestamp(passage.captured_at),
             received, passage.confidence_pm, passage.lat_e7, passage.lon_e7,
             passage.direction, passage.lane, digest,
-            self.keys.plate_tag(day, passage.camera_id, passage.plate, create=True), sealed,
+            self.keys.plate_bucket(day, passage.plate, BUCKET_BITS, create=True), sealed,
         )  # fmt: skip
 
     def _seal_images(self, day: date, passage: Passage) -> tuple[bytes, bytes]:
@@ -295,25 +302,22 @@ class PostgresPassageStore:
             if "?" in glob or "*" in glob:
                 found = self._by_pattern(day, glob, since, until)
             else:
-                found = self._by_tag(day, glob, since, until)
+                found = self._by_bucket(day, glob, since, until)
             results += [p for p in found if country is None or p.country == country]
             if len(results) >= limit:
                 break
         return sorted(results, key=lambda p: p.captured_at)[:limit]
 
-    def _by_tag(self, day: date, plate: str, since: str, until: str) -> list[StoredPassage]:
-        """An exact plate: one tag per camera that sent anything that day, one index probe
-        each (the tags are per camera so that they never link cameras)."""
-        cameras = [r[0] for r in self.db.execute(
-            "SELECT camera_id FROM passage_days WHERE day = %s", (day,))]  # fmt: skip
+    def _by_bucket(self, day: date, plate: str, since: str, until: str) -> list[StoredPassage]:
+        """An exact plate: the rows of its bucket that day, opened and compared."""
         try:
-            tags = [self.keys.plate_tag(day, camera, plate) for camera in cameras]
+            bucket = self.keys.plate_bucket(day, plate, BUCKET_BITS)
         except DayKeyError:
             return []
         rows = self.db.execute(
-            f"{self._SELECT} WHERE day = %s AND plate_tag = ANY(%s) "
+            f"{self._SELECT} WHERE day = %s AND plate_bucket = %s "
             "AND captured_at >= %s AND captured_at < %s",
-            (day, tags, since, until),
+            (day, bucket, since, until),
         )
         return [p for p in self._opened(rows) if p.plate == plate]
 

@@ -5,15 +5,20 @@ that is personal is sealed under the day's key (central/store/daykeys.py).
 Plain in the rows: camera, sequence number, capture and receive times, place, direction,
 lane and confidence (with the plate gone these say only that *a* vehicle passed). Sealed
 with AES-256-GCM under the day key: the plate, its country and the record digest
-(`sealed`), the signed record with its signature, and the images. `plate_tag` is a keyed
-hash of (camera, plate) under a key derived from the day key, so an exact plate search is an
-index probe per camera of the day; once the day key is destroyed the tags link nothing to a
-plate, and, being per camera, they do not link one vehicle's passages across cameras either.
+(`sealed`), the signed record with its signature, and the images. `plate_bucket` is a keyed
+hash of the plate under a key derived from the day key, cut to BUCKET_BITS bits: an exact
+plate search probes one bucket a day and opens its few hundred rows. A bucket holds hundreds
+of vehicles a day, so the column links no passage to one vehicle, across cameras or not,
+with the key or after it is destroyed.
 """
 
 from __future__ import annotations
 
 from datetime import date
+
+# 4,096 buckets a day: at 1 million passages a day ~250 rows each (a search opens 250 x 28),
+# at the Dutch network's 4.3 million ~1,000; docs/scaling.md.
+BUCKET_BITS = 12
 
 # Made once per database (IF NOT EXISTS: every node runs it at start, under a lock).
 SCHEMA = """
@@ -29,12 +34,12 @@ CREATE TABLE IF NOT EXISTS passages (
     direction      text    NOT NULL,
     lane           integer NOT NULL,
     record_sha256  text    NOT NULL,
-    plate_tag      bytea   NOT NULL,
+    plate_bucket   integer NOT NULL,
     sealed         bytea   NOT NULL,
     PRIMARY KEY (day, camera_id, seq)
 ) PARTITION BY LIST (day);
 CREATE INDEX IF NOT EXISTS passages_by_key ON passages (camera_id, seq);
-CREATE INDEX IF NOT EXISTS passages_by_tag ON passages (plate_tag);
+CREATE INDEX IF NOT EXISTS passages_by_bucket ON passages (plate_bucket, captured_at);
 CREATE INDEX IF NOT EXISTS passages_by_camera_time ON passages (camera_id, captured_at);
 CREATE INDEX IF NOT EXISTS passages_by_time ON passages (captured_at);
 CREATE TABLE IF NOT EXISTS passage_records (
