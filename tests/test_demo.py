@@ -171,3 +171,46 @@ def test_a_real_instance_names_no_demo_accounts(web_setup):
     start = real.get("/").get_data(as_text=True)
     assert "Camera plan administration" in start  # the real start page
     assert "demo-roles" not in start and "demo-operator" not in start
+
+
+def test_the_demo_plan_stores_from_its_ratification_and_only_on_a_demo_instance(web_setup):
+    """The demo cameras enter a published plan, each motivation signed by the demo prosecutor
+    (the audit trail holds each signature), and store from the ratification on; a real
+    instance refuses the demo plan."""
+    from datetime import timedelta
+
+    from central.audit import AuditTrail
+    from central.audit_anchor import AuditAnchor
+    from central.cameras import CameraRegistry
+    from central.demo_plan import seed_plan
+    from central.plan.registry import CameraPlan
+    from wire import SigningKey
+
+    config = web_setup.config
+    now = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    registry = CameraRegistry(config.cameras_path)
+    for camera in DEMO_CAMERAS:
+        registry.add(camera.camera_id, SigningKey.generate().verify_key, now)
+    real = config.model_copy(update={"web": config.web.model_copy(update={"demo_views": False})})
+    with pytest.raises(ValueError, match="demo or practice instance"):
+        seed_plan(real, DEMO_CAMERAS, 2026, now)
+    demo = config.model_copy(update={"web": config.web.model_copy(update={"demo_views": True})})
+    seed_plan(demo, DEMO_CAMERAS, 2026, now)
+    plan = CameraPlan(config.plan_path, registry)
+    assert plan.version(2026)["state"] == "published"
+    entries = plan.entries(2026)
+    assert {e.camera_id for e in entries} == {c.camera_id for c in DEMO_CAMERAS}
+    assert all(e.signed and e.signed_by == "demo-prosecutor" for e in entries)
+    assert all(e.motivation.startswith("Demo data") for e in entries)
+    places = {loc["location_id"]: loc for loc in plan.locations()}
+    assert len(places) == 3 and len(places["demo-maastunnel"]["sections"]) == 2
+    for camera in DEMO_CAMERAS:
+        assert 50.7 < camera.lat < 53.6 and 3.3 < camera.lon < 7.3  # in the Netherlands
+        assert registry.designated(camera.camera_id, now + timedelta(seconds=1))
+        assert not registry.designated(camera.camera_id, now - timedelta(seconds=1))
+    plan.close()
+    registry.close()
+    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    signed = [e for e in trail.entries() if e["action"] == "plan_motivation_signed"]
+    trail.close()
+    assert len(signed) == len(DEMO_CAMERAS)
