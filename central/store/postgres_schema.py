@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS passage_images (
     overview   bytea  NOT NULL,
     PRIMARY KEY (day, camera_id, seq)
 ) PARTITION BY LIST (day);
+-- Sealed bytes do not compress: TOAST stores them out of line without trying.
+ALTER TABLE passage_records ALTER COLUMN sealed SET STORAGE EXTERNAL;
+ALTER TABLE passage_images ALTER COLUMN crop SET STORAGE EXTERNAL,
+    ALTER COLUMN overview SET STORAGE EXTERNAL;
 CREATE TABLE IF NOT EXISTS passage_verdicts (
     day          date   NOT NULL,
     id           bigserial,
