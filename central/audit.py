@@ -298,9 +298,18 @@ def _against_anchor(
     return findings
 
 
-def record(path: Path, actor: str, action: str, details: dict, now: datetime) -> int:
-    """Append one entry to the trail at `path` (opening and closing it)."""
-    trail = AuditTrail(path)
+def record(
+    path: Path,
+    actor: str,
+    action: str,
+    details: dict,
+    now: datetime,
+    anchor_dir: Path | None = None,
+) -> int:
+    """Append one entry to the trail at `path` (opening and closing it), anchored in
+    `anchor_dir` (the config's `audit_anchor_dir`: the audit keeper's folder in production)
+    or, without one, beside the trail."""
+    trail = AuditTrail(path, AuditAnchor(anchor_dir) if anchor_dir is not None else None)
     try:
         return trail.append(actor, action, details, now)
     finally:

@@ -227,3 +227,29 @@ def test_cli_verifies_against_an_anchor_copy(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "BROKEN at entry 3: the trail ends at entry 2" in out
     assert "anchored since entry 1" in out
+
+
+def test_commands_anchor_their_entries_in_the_configured_anchor_folder(tmp_path, capsys):
+    """With storage.audit_anchor_dir set (the audit keeper's folder in production), an
+    administrator's command anchors its entries there, never beside the trail: else the
+    keeper's anchor.log stays empty while the trail grows, and audit-verify (and the doctor)
+    report it missing (#22: found by tests/test_install_network.py)."""
+    setup = write_central_config(tmp_path, broker_port=1883)
+    anchor = tmp_path / "keeper"
+    text = setup.config_path.read_text()
+    setup.config_path.write_text(
+        text.replace("[secrets]", f'audit_anchor_dir = "{anchor}"\n\n[secrets]', 1)
+    )
+    config = ["--config", str(setup.config_path)]
+    from provisioning.__main__ import main as provision
+
+    provision(["camera-key", "--camera-id", "cam-a", "--out", str(tmp_path / "k")])
+    public = str(tmp_path / "k" / "cam-a.pub")
+    assert central(config + ["camera-add", "--camera-id", "cam-a", "--public-key", public]) == 0
+    assert central(config + ["enrollment-token", "--camera-id", "cam-a", "--by", "admin-3"]) == 0
+    lines = (anchor / "anchor.log").read_text().splitlines()
+    assert len(lines) == 2, "both commands' entries are anchored in the configured folder"
+    assert not (setup.config.audit_path.parent / "audit-anchor" / "anchor.log").exists()
+    capsys.readouterr()
+    assert central(config + ["audit-verify"]) == 0
+    assert "audit trail intact" in capsys.readouterr().out

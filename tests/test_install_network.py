@@ -459,12 +459,6 @@ def test_the_broker_refuses_a_client_without_a_valid_certificate(site):
     assert genuine.stdout.startswith("connected"), genuine.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI's and the enrolment endpoint's audit entries (central.audit.record) are "
-    "anchored in data_dir/audit-anchor, not in storage.audit_anchor_dir (the keeper's): "
-    "the doctor then finds the keeper's anchor.log empty while the trail has entries",
-)
 def test_the_doctor_passes_on_the_running_central(site):
     done = site.central.run(PY.replace("python", "anpr-central"), "--config", CONFIG, "doctor",
                             "--json", check=False)  # fmt: skip

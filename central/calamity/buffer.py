@@ -100,9 +100,12 @@ class Query:
 
 
 class CalamityBuffer:
-    def __init__(self, path: Path, audit_path: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, audit_path: Path | None = None, audit_anchor_dir: Path | None = None
+    ) -> None:
         self.db = open_database(path, MIGRATIONS)
         self.audit_path = audit_path
+        self.audit_anchor_dir = audit_anchor_dir
 
     def close(self) -> None:
         self.db.close()
@@ -302,4 +305,4 @@ class CalamityBuffer:
 
     def _audit(self, actor: str, action: str, details: dict, now: datetime) -> None:
         assert self.audit_path is not None  # checked by _need_audit before any change
-        audit.record(self.audit_path, actor, action, details, now)
+        audit.record(self.audit_path, actor, action, details, now, self.audit_anchor_dir)

@@ -137,12 +137,14 @@ def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
             return 2
         store.custody.hold(args.camera_id, args.seq, entry[0], args.request, args.by, now)
         details = {"camera_id": args.camera_id, "seq": args.seq, "request": args.request}
-        audit.record(config.audit_path, args.by, "hold_placed", details, now)
+        audit.record(config.audit_path, args.by, "hold_placed", details, now,
+                     config.audit_anchor_dir)  # fmt: skip
         print(f"held {args.camera_id}/{args.seq} for {args.request}")
     elif args.command == "release-holds":
         released = store.custody.release(args.request, now)
         audit.record(config.audit_path, cli_actor(), "holds_released",
-                     {"request": args.request, "count": released}, now)  # fmt: skip
+                     {"request": args.request, "count": released}, now,
+                     config.audit_anchor_dir)  # fmt: skip
         print(f"released {released} hold(s) of {args.request}")
     elif args.command == "backup":
         report = make_backup(store, config.storage.data_dir, args.to, args.keys_to, now,

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from central.audit import AuditTrail
+from central.audit_anchor import AuditAnchor
 from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
@@ -66,7 +67,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
 def _report(config: CentralConfig, year: int, output: Path | None, now: datetime) -> int:
     registry = CameraRegistry(config.cameras_path)
     plan = CameraPlan(config.plan_path, registry)
-    trail = AuditTrail(config.audit_path)
+    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
     try:
         kinds = {e.camera_id: e.kind for e in plan.entries(year)}
         text = yearly_report(trail, year, now, kinds).to_csv()

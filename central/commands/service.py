@@ -60,7 +60,8 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             # The yearly report counts deletions from the trail, which outlives the data.
             details = {"days": [d.isoformat() for d in report.days_destroyed],
                        "rows": report.rows_deleted}  # fmt: skip
-            audit.record(config.audit_path, "system", "retention_destroyed", details, now)
+            audit.record(config.audit_path, "system", "retention_destroyed", details, now,
+                         config.audit_anchor_dir)  # fmt: skip
         try:
             record_retention(opened["ledger"], opened["store"], report.rows_deleted,
                              len(report.days_destroyed), now)  # fmt: skip

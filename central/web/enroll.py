@@ -39,11 +39,13 @@ def enroll_unit():
         abort(403, description=str(exc))
     except (CameraRegistryError, WireError) as exc:
         abort(400, description=str(exc))
+    config = current_app.config["ANPR"]
     audit.record(
-        current_app.config["ANPR"].audit_path,
+        config.audit_path,
         f"unit:{body['camera_id']}",
         "unit_enrolled",
         {"camera_id": body["camera_id"], "key_id": key.key_id},
         wallclock.now(),
+        config.audit_anchor_dir,
     )
     return jsonify({"camera_id": body["camera_id"], "key_id": key.key_id}), 201

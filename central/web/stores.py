@@ -97,7 +97,9 @@ def commissioning_reports() -> CommissioningReports:
 
 
 def calamity_buffer() -> CalamityBuffer:
-    return _handle("calamity", lambda c: CalamityBuffer(c.calamity_path, c.audit_path))
+    return _handle(
+        "calamity", lambda c: CalamityBuffer(c.calamity_path, c.audit_path, c.audit_anchor_dir)
+    )
 
 
 def requests_db() -> Requests:
