@@ -130,10 +130,10 @@ def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
     exactness after the tracker's vote."""
     from datetime import timedelta
 
-    from models.train.traffic_clip import FPS, frames
     from edge_agent.capture import Frame
     from edge_agent.motion import MotionGatedReader
     from edge_agent.tracker import Tracker
+    from models.train.traffic_clip import FPS, frames
     from recognition.recognizer import Recognizer, RecognizerSettings
 
     fleet, shots = frames(vehicles=vehicles)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.train.traffic_clip import FPS, frames
 from edge_agent.capture import Frame
 from edge_agent.motion import Decision, MotionGate, MotionGatedReader, MotionSettings, thumbnail
 from edge_agent.tracker import Tracker
+from models.train.traffic_clip import FPS, frames
 from recognition.recognizer import Recognizer
 from tests.test_recognizer import close_up
 
