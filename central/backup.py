@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from central.expiry import cutoff_text, fully_expired
+from central.store import PassageStore
 from central.store.dayfile import DayFile, copy_day_file
 from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.partitioned import DayPartitionedStore
@@ -60,7 +61,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 
 def make_backup(
-    store: DayPartitionedStore, data_dir: Path, to: Path, keys_to: Path, now: datetime,
+    store: PassageStore, data_dir: Path, to: Path, keys_to: Path, now: datetime,
     anchor_dir: Path | None = None,
 ) -> BackupReport:  # fmt: skip
     """Copy the live days, their keys (elsewhere), the whole stores and the audit anchor:
@@ -71,20 +72,17 @@ def make_backup(
     (to / "passages").mkdir(parents=True, exist_ok=True)
     keys_to.mkdir(parents=True, exist_ok=True, mode=0o700)
     report = expire_backups(to, keys_to, now, store.custody.held_in)
-    for day in store.days():
-        if fully_expired(day, now):
-            continue
-        try:
-            file_key = store.keys.file_key(day)
-        except DayKeyError as exc:  # unreadable live: nothing to back up
-            log.error("backup: day %s skipped: %s", day, exc)
-            continue
-        target = to / "passages" / f"{day.isoformat()}.sqlite"
-        copy_day_file(store.path_of(day), target, file_key)
-        key = store.keys.folder / f"{day.isoformat()}.key"
-        shutil.copyfile(key, keys_to / key.name)
-        os.chmod(keys_to / key.name, 0o600)
-        report.days_copied.append(day)
+    if isinstance(store, DayPartitionedStore):
+        for day in store.days():
+            if not fully_expired(day, now) and _copy_day(store, day, to, keys_to):
+                report.days_copied.append(day)
+    else:  # PostgreSQL: the rows are the database's to back up; their keys are ours
+        log.info("backup: passages live in PostgreSQL: back them up with its own tools "
+                 "(docs/operations.md); copying their day keys only")  # fmt: skip
+        for day in store.keys.days():
+            if not fully_expired(day, now):
+                _copy_key(store, day, keys_to)
+                report.days_copied.append(day)
     for name in SMALL_STORES:
         source = data_dir / f"{name}.sqlite"
         if source.exists():
@@ -95,6 +93,23 @@ def make_backup(
         shutil.copyfile(anchor, to / "audit-anchor" / "anchor.log")
     log.info("backup: %d day(s) copied to %s", len(report.days_copied), to)
     return report
+
+
+def _copy_day(store: DayPartitionedStore, day: date, to: Path, keys_to: Path) -> bool:
+    try:
+        file_key = store.keys.file_key(day)
+    except DayKeyError as exc:  # unreadable live: nothing to back up
+        log.error("backup: day %s skipped: %s", day, exc)
+        return False
+    copy_day_file(store.path_of(day), to / "passages" / f"{day.isoformat()}.sqlite", file_key)
+    _copy_key(store, day, keys_to)
+    return True
+
+
+def _copy_key(store, day: date, keys_to: Path) -> None:
+    key = store.keys.folder / f"{day.isoformat()}.key"
+    shutil.copyfile(key, keys_to / key.name)
+    os.chmod(keys_to / key.name, 0o600)
 
 
 def expire_backups(

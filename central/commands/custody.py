@@ -17,8 +17,9 @@ from central.config import CentralConfig, ConfigError
 from central.health.records import HealthRecords
 from central.retention import run_retention
 from central.statistics import DailyStatistics
+from central.store import PassageStore, open_store
 from central.store.integrity import summarise
-from central.store.partitioned import DayPartitionedStore, SearchError
+from central.store.partitioned import SearchError
 from node import wallclock
 from node.keyfiles import load_signing_key
 
@@ -78,7 +79,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         report = expire_backups(args.to, args.keys_to, now)
         print(f"backup: {len(report.days_expired)} day(s) removed, {report.rows_deleted} rows")
         return 0
-    store = DayPartitionedStore(config.storage.data_dir, config.storage.keys_dir)
+    store = open_store(config)  # SQLite day files or PostgreSQL, as configured
     try:
         return _with_store(config, args, store, now)
     finally:
@@ -111,9 +112,7 @@ def _audit(config: CentralConfig, command: str, now: datetime, anchor_dir: Path 
     return 0 if not findings else 1
 
 
-def _store_verify(
-    config: CentralConfig, store: DayPartitionedStore, day: date, images: bool
-) -> int:
+def _store_verify(config: CentralConfig, store: PassageStore, day: date, images: bool) -> int:
     """Exit 0 when every stored passage of the day is what its camera signed, else 1."""
     registry = CameraRegistry(config.cameras_path)
     try:
@@ -129,7 +128,7 @@ def _store_verify(
     return 1 if mismatches else 0
 
 
-def _with_store(config, args, store: DayPartitionedStore, now: datetime) -> int:
+def _with_store(config, args, store: PassageStore, now: datetime) -> int:
     if args.command == "hold":
         entry = store.sequences.lookup(args.camera_id, args.seq)
         if entry is None:
