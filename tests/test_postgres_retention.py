@@ -165,3 +165,42 @@ def test_a_bucket_holds_many_vehicles_and_changes_with_the_day(tmp_path):
     next_day = [keys.plate_bucket(DAY + timedelta(days=1), p, BUCKET_BITS, create=True)
                 for p in plates[:100]]  # fmt: skip
     assert next_day != buckets[:100], "a new day key, new buckets: no link across days"
+
+
+def test_the_custody_commands_work_on_the_configured_postgresql(
+    tmp_path, postgres_conninfo, central_setup, capsys
+):
+    """hold, backup and retention-run act on PostgreSQL when the config says so (they once
+    built a SQLite store whatever the config said: retention-run destroyed nothing)."""
+    from central.__main__ import main as central_main
+    from central.config import load_config
+
+    path = central_setup.config_path
+    text = path.read_text().replace(
+        "[storage]\n", f'[storage]\nbackend = "postgresql"\npostgresql = "{postgres_conninfo}"\n'
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = PostgresPassageStore(postgres_conninfo, config.storage.data_dir,
+                                 config.storage.keys_dir)  # fmt: skip
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    old = datetime.now(UTC) - timedelta(days=30)
+    for seq, at in ((1, old), (2, recent)):
+        store.insert_batch([verified_passage(KEY, seq=seq, captured_at=at)], at)
+    store.close()
+    cli = ["--config", str(path)]
+    hold = ["hold", "--camera-id", CAM, "--seq", "2", "--request", "REQ-9", "--by", "officer-1"]
+    assert central_main(cli + hold) == 0
+    backup = ["--to", str(tmp_path / "bk"), "--keys-to", str(tmp_path / "bk-keys")]
+    assert central_main(cli + ["backup"] + backup) == 0
+    assert [p.name for p in (tmp_path / "bk-keys").iterdir()] == [f"{recent.date()}.key"]
+    assert not (tmp_path / "bk" / "passages").exists() or not any(
+        (tmp_path / "bk" / "passages").iterdir()
+    ), "the rows are the database's to back up"
+    assert central_main(cli + ["retention-run"]) == 0
+    store = PostgresPassageStore(postgres_conninfo, config.storage.data_dir,
+                                 config.storage.keys_dir)  # fmt: skip
+    try:
+        assert store.days() == [recent.date()] and store.seqs(CAM) == [2]
+    finally:
+        store.close()

@@ -130,11 +130,11 @@ def _store_verify(config: CentralConfig, store: PassageStore, day: date, images:
 
 def _with_store(config, args, store: PassageStore, now: datetime) -> int:
     if args.command == "hold":
-        entry = store.sequences.lookup(args.camera_id, args.seq)
-        if entry is None:
+        day = store.day_of(args.camera_id, args.seq)
+        if day is None:
             print(f"anpr-central: no passage {args.camera_id}/{args.seq} in the store")
             return 2
-        store.custody.hold(args.camera_id, args.seq, entry[0], args.request, args.by, now)
+        store.custody.hold(args.camera_id, args.seq, day, args.request, args.by, now)
         details = {"camera_id": args.camera_id, "seq": args.seq, "request": args.request}
         audit.record(config.audit_path, args.by, "hold_placed", details, now,
                      config.audit_anchor_dir)  # fmt: skip

@@ -349,6 +349,11 @@ class DayPartitionedStore:
                 found.update((k, v) for k, v in day_file.verdicts().items() if k in wanted)
         return found
 
+    def day_of(self, camera_id: str, seq: int) -> date | None:
+        """The UTC day a stored passage belongs to, expired or not (holds name it)."""
+        entry = self.sequences.lookup(camera_id, seq)
+        return None if entry is None else entry[0]
+
     def count(self, camera_id: str | None = None) -> int:
         """Rows physically present, expired or not (for operations and tests)."""
         return sum(day_file.count(camera_id) for day_file in self._files(self.days()))

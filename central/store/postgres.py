@@ -449,6 +449,10 @@ class PostgresPassageStore:
         )
         return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
+    def day_of(self, camera_id: str, seq: int) -> date | None:
+        """The UTC day a stored passage belongs to, expired or not (holds name it)."""
+        return self._days_of([(camera_id, seq)]).get((camera_id, seq))
+
     def count(self, camera_id: str | None = None) -> int:
         """Rows physically present, expired or not (for operations and tests)."""
         if camera_id is None:
