@@ -20,6 +20,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,12 +123,35 @@ class Finding:
 
 
 class AuditTrail:
+    """The trail in a SQLite file (one host). `PostgresAuditTrail` (central/audit_postgres.py)
+    keeps the same tables in a database several central nodes share; both run this class's
+    chain, checkpoint and verification code, and differ only in how they connect, query and
+    serialize a write (`_rows`, `_writing`). `open_audit_trail(config)` picks one."""
+
     def __init__(self, path: Path, anchor: AuditAnchor | None = None) -> None:
         self.db = open_database(path, MIGRATIONS)
         self.anchor = anchor or AuditAnchor(anchor_folder_of(path))
 
     def close(self) -> None:
         self.db.close()
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self.db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction at a time: the tail read inside it is the tail written on."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _head(self) -> tuple[int, str] | None:
+        rows = self._rows("SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def append(self, actor: str, action: str, details: dict, now: datetime) -> int:
         """Add one entry, chained to the last, and anchor its hash outside the file; returns
@@ -140,46 +165,40 @@ class AuditTrail:
             )
         text = json.dumps(details, sort_keys=True, ensure_ascii=True)
         at = format_timestamp(now)
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            row = self.db.execute(
-                "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        with self._writing():
+            head = self._head()
+            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
             digest = entry_hash(prev, seq, at, actor, action, text)
-            self.db.execute(
+            self._rows(
                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (seq, at, actor, action, text, prev, digest),
             )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         self.anchor.add(AnchorLine(0, "head", seq, digest, at))
         return seq
 
     def checkpoint(self, key: SigningKey, now: datetime) -> int | None:
         """Sign the chain's head, in the file and in the anchor; returns the sequence number
         signed (None: empty). A head signed already is not signed again."""
-        row = self.db.execute(
-            "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        seq, head = row
-        if self.db.execute("SELECT 1 FROM checkpoints WHERE seq = ?", (seq,)).fetchone():
-            return seq
         signed_at = format_timestamp(now)
-        signature = base64.b64encode(key.sign(_checkpoint_bytes(seq, head, signed_at))).decode()
-        self.db.execute(
-            "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?)",
-            (seq, head, signed_at, key.key_id, signature),
-        )
-        self.anchor.add(AnchorLine(0, "checkpoint", seq, head, signed_at, key.key_id, signature))
+        with self._writing():
+            head = self._head()
+            if head is None:
+                return None
+            seq, digest = head
+            if self._rows("SELECT 1 FROM checkpoints WHERE seq = ?", (seq,)):
+                return seq
+            signature = base64.b64encode(
+                key.sign(_checkpoint_bytes(seq, digest, signed_at))
+            ).decode()
+            self._rows(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+                (seq, digest, signed_at, key.key_id, signature),
+            )
+        self.anchor.add(AnchorLine(0, "checkpoint", seq, digest, signed_at, key.key_id, signature))
         return seq
 
     def entries(self, limit: int = 100) -> list[dict]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT seq, at, actor, action, details FROM entries ORDER BY seq DESC LIMIT ?",
             (limit,),
         )
@@ -190,7 +209,7 @@ class AuditTrail:
         self, actions: set[str] | None = None, since: str = "", until: str = "\uffff"
     ) -> list[dict]:
         """Entries in order with their details decoded, for reports and reviews."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT seq, at, actor, action, details FROM entries WHERE at >= ? AND at < ? "
             "ORDER BY seq",
             (since, until),
@@ -207,9 +226,9 @@ class AuditTrail:
         findings: list[Finding] = []
         hashes: dict[int, str] = {}
         expected_seq, prev = 1, GENESIS
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT seq, at, actor, action, details, prev_hash, entry_hash FROM entries "
-            "ORDER BY rowid"
+            "ORDER BY seq"
         )
         for seq, at, actor, action, details, prev_hash, digest in rows:
             if seq != expected_seq:
@@ -220,9 +239,9 @@ class AuditTrail:
                 findings.append(Finding(seq, "content altered after it was written"))
             hashes[seq] = digest
             expected_seq, prev = seq + 1, digest
-        checkpoints = self.db.execute(
+        checkpoints = self._rows(
             "SELECT seq, entry_hash, signed_at, key_id, signature FROM checkpoints ORDER BY seq"
-        ).fetchall()
+        )
         for seq, head, signed_at, key_id, signature in checkpoints:
             problem = _bad_checkpoint(key, seq, head, signed_at, key_id, signature)
             if problem:
@@ -237,6 +256,17 @@ class AuditTrail:
         """(entry, time) of the anchor's first line: an anchor started afresh shows here."""
         lines, _ = (anchor or self.anchor).read()
         return (lines[0].seq, lines[0].at) if lines else None
+
+
+def open_audit_trail(config) -> AuditTrail:
+    """The trail named by a CentralConfig (`storage.backend`), anchored in its
+    `audit_anchor_dir` (the audit keeper's folder in production)."""
+    anchor = AuditAnchor(config.audit_anchor_dir)
+    if config.storage.backend == "postgresql":
+        from central.audit_postgres import PostgresAuditTrail
+
+        return PostgresAuditTrail(config.storage.postgresql, anchor)
+    return AuditTrail(config.audit_path, anchor)
 
 
 def _bad_checkpoint(
@@ -310,6 +340,15 @@ def record(
     `anchor_dir` (the config's `audit_anchor_dir`: the audit keeper's folder in production)
     or, without one, beside the trail."""
     trail = AuditTrail(path, AuditAnchor(anchor_dir) if anchor_dir is not None else None)
+    try:
+        return trail.append(actor, action, details, now)
+    finally:
+        trail.close()
+
+
+def record_in(config, actor: str, action: str, details: dict, now: datetime) -> int:
+    """Append one entry to the trail a CentralConfig names (`open_audit_trail`)."""
+    trail = open_audit_trail(config)
     try:
         return trail.append(actor, action, details, now)
     finally:
