@@ -112,10 +112,7 @@ def read_unit(host: netns.Host, unit: str) -> dict[str, list[str]]:
     for folder in ("/lib/systemd/system", "/etc/systemd/system"):
         if host.path(f"{folder}/{template}").exists():
             files.append(host.path(f"{folder}/{template}"))
-    for folder in ("/etc/systemd/system",):
-        dropins = host.path(f"{folder}/{template}.d")
-        if dropins.is_dir():
-            files += sorted(dropins.glob("*.conf"))
+    files += sorted(host.path(f"/etc/systemd/system/{template}.d").glob("*.conf"))
     settings: dict[str, list[str]] = {}
     for path in files:
         text = path.read_text().replace("%i", instance)
@@ -465,3 +462,12 @@ def test_the_doctor_passes_on_the_running_central(site):
     report = json.loads(done.stdout)
     failed = [c for c in report["checks"] if c["status"] == "FAIL"]
     assert done.returncode in (0, 1) and not failed, json.dumps(failed, indent=1)
+
+
+def test_where_it_cannot_run_it_says_why(monkeypatch):
+    """The fixture skips with this reason: not root, or no `ip netns`."""
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert netns.available() == "network namespaces and overlay roots need root"
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netns.shutil, "which", lambda name: None)
+    assert netns.available() == "iproute2's `ip` is not installed"
