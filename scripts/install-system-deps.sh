@@ -23,6 +23,12 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 # tests/test_crl_renewal.py reads the certificate the broker serves with openssl s_client.
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# tests/test_install_network.py: hosts in network namespaces (ip), pages fetched with curl,
+# each host's venv made by Debian's own python3 (its venv module needs python3-venv).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need="$need iproute2"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+[ ! -x /usr/bin/python3 ] || /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ||
+    need="$need python3-venv"
 # anpr-provision broker-config builds the broker's refusal-reporting plugin from its C source
 # (provisioning/mosquitto/anpr_refusals.c) against the installed Mosquitto's headers.
 command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
