@@ -14,8 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from central.accounts.register import Register
 from central.accounts.users import Accounts
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import open_audit_trail
 from central.config import CentralConfig
 from central.hotlists.lists import Hotlists
 from central.requests.forms import ZONE, order_from_form
@@ -56,7 +55,7 @@ def seed(
         raise ValueError("demo accounts only on a demo or practice instance")
     accounts = Accounts(config.accounts_path)
     requests = Requests(config.requests_path)
-    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    trail = open_audit_trail(config)
     hotlists = Hotlists(config.hotlists_path)
     try:
         secrets = {

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from central.accounts.users import Identity
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import open_audit_trail
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.demo_accounts import is_demo
@@ -76,7 +75,7 @@ def seed_plan(
         raise ValueError("the demo plan only on a demo or practice instance")
     registry = CameraRegistry(config.cameras_path)
     plan = CameraPlan(config.plan_path, registry)
-    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    trail = open_audit_trail(config)
     try:
         plan.draft(year, ADMIN, now)
         for camera in cameras:

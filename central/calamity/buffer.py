@@ -101,11 +101,15 @@ class Query:
 
 class CalamityBuffer:
     def __init__(
-        self, path: Path, audit_path: Path | None = None, audit_anchor_dir: Path | None = None
-    ) -> None:
+        self, path: Path, audit_path: Path | None = None, audit_anchor_dir: Path | None = None,
+        audit_config=None,
+    ) -> None:  # fmt: skip
+        """Actions are logged to the SQLite trail at `audit_path`, or to the trail a
+        CentralConfig names (`audit_config`: either backend, `audit.open_audit_trail`)."""
         self.db = open_database(path, MIGRATIONS)
         self.audit_path = audit_path
         self.audit_anchor_dir = audit_anchor_dir
+        self.audit_config = audit_config
 
     def close(self) -> None:
         self.db.close()
@@ -300,9 +304,12 @@ class CalamityBuffer:
         return current
 
     def _need_audit(self) -> None:
-        if self.audit_path is None:
+        if self.audit_path is None and self.audit_config is None:
             raise CalamityError("calamity actions are logged: open the buffer with audit_path")
 
     def _audit(self, actor: str, action: str, details: dict, now: datetime) -> None:
+        if self.audit_config is not None:
+            audit.record_in(self.audit_config, actor, action, details, now)
+            return
         assert self.audit_path is not None  # checked by _need_audit before any change
         audit.record(self.audit_path, actor, action, details, now, self.audit_anchor_dir)

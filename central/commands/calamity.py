@@ -49,7 +49,7 @@ def _check_role(config: CentralConfig, username: str) -> None:
 
 def run(config: CentralConfig, args: argparse.Namespace) -> int:
     now = wallclock.now()
-    buffer = CalamityBuffer(config.calamity_path, config.audit_path, config.audit_anchor_dir)
+    buffer = CalamityBuffer(config.calamity_path, audit_config=config)
     try:
         if args.calamity_action == "status":
             _status(buffer)

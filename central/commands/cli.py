@@ -25,5 +25,4 @@ def parse_moment(text: str) -> datetime:
 def record_action(
     config: CentralConfig, action: str, details: dict, actor: str | None = None
 ) -> None:
-    audit.record(config.audit_path, actor or cli_actor(), action, details, wallclock.now(),
-                 config.audit_anchor_dir)  # fmt: skip
+    audit.record_in(config, actor or cli_actor(), action, details, wallclock.now())

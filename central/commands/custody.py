@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from central import audit
-from central.audit import AuditTrail, cli_actor
+from central.audit import cli_actor, open_audit_trail
 from central.audit_anchor import AuditAnchor
 from central.backup import expire_backups, make_backup
 from central.cameras import CameraRegistry
@@ -90,7 +90,7 @@ def _audit(config: CentralConfig, command: str, now: datetime, anchor_dir: Path 
     if config.secrets.audit_signing_key_file is None:
         raise ConfigError("secrets.audit_signing_key_file is not set: no key for checkpoints")
     key = load_signing_key(config.secrets.audit_signing_key_file)
-    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    trail = open_audit_trail(config)
     anchor = None if anchor_dir is None else AuditAnchor(anchor_dir)
     if anchor is not None and not anchor.exists():
         raise ConfigError(f"--anchor {anchor_dir}: no {anchor.path.name} in that folder")
@@ -136,14 +136,12 @@ def _with_store(config, args, store: PassageStore, now: datetime) -> int:
             return 2
         store.custody.hold(args.camera_id, args.seq, day, args.request, args.by, now)
         details = {"camera_id": args.camera_id, "seq": args.seq, "request": args.request}
-        audit.record(config.audit_path, args.by, "hold_placed", details, now,
-                     config.audit_anchor_dir)  # fmt: skip
+        audit.record_in(config, args.by, "hold_placed", details, now)
         print(f"held {args.camera_id}/{args.seq} for {args.request}")
     elif args.command == "release-holds":
         released = store.custody.release(args.request, now)
-        audit.record(config.audit_path, cli_actor(), "holds_released",
-                     {"request": args.request, "count": released}, now,
-                     config.audit_anchor_dir)  # fmt: skip
+        audit.record_in(config, cli_actor(), "holds_released",
+                        {"request": args.request, "count": released}, now)  # fmt: skip
         print(f"released {released} hold(s) of {args.request}")
     elif args.command == "backup":
         report = make_backup(store, config.storage.data_dir, args.to, args.keys_to, now,

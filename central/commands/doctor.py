@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.audit import AuditTrail
-from central.audit_anchor import KEEPER_MARK, KEEPER_SOCKET, AnchorError, AuditAnchor
+from central.audit import open_audit_trail
+from central.audit_anchor import KEEPER_MARK, KEEPER_SOCKET, AnchorError
 from central.config import CentralConfig, ConfigError, load_config, read_session_key
 from central.databases import MigrationError
 from central.health.certificates import certificate_states, tls_expiries, tls_files
@@ -487,25 +487,33 @@ def _audit_trail(config: CentralConfig) -> Check:
             "no secrets.audit_signing_key_file: nothing signs or verifies the trail",
             "anpr-provision central-keys; name audit-signing.key",
         )
-    if not config.audit_path.exists():
+    if config.storage.backend == "sqlite" and not config.audit_path.exists():
         return Check(
             "audit",
             "WARN",
             f"no audit trail yet at {config.audit_path}",
             "start the central (systemctl start anpr-central); it begins the trail",
         )
+    errors: tuple[type[BaseException], ...] = (
+        OSError, KeyFormatError, AnchorError, MigrationError, sqlite3.Error,
+    )  # fmt: skip
+    where = str(config.audit_path)
+    if config.storage.backend == "postgresql":
+        import psycopg
+
+        errors, where = (*errors, psycopg.Error), "the audit trail in storage.postgresql"
     try:
         key = load_signing_key(config.secrets.audit_signing_key_file)
-        trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+        trail = open_audit_trail(config)
         try:
             findings = trail.verify(key.verify_key)
         finally:
             trail.close()
-    except (OSError, KeyFormatError, AnchorError, MigrationError, sqlite3.Error) as exc:
+    except errors as exc:
         return Check(
             "audit",
             "FAIL",
-            f"cannot verify {config.audit_path}: {exc}",
+            f"cannot verify {where}: {exc}",
             "anpr-central audit-verify says more; fix the key or the anchor it names",
         )
     if findings:
@@ -517,9 +525,7 @@ def _audit_trail(config: CentralConfig) -> Check:
             "treat as an integrity incident: anpr-central audit-verify lists them "
             "all; compare with an off-host copy of anchor.log (docs/security.md)",
         )
-    return Check(
-        "audit", "OK", f"{config.audit_path} verifies against its chain, checkpoints and anchor"
-    )
+    return Check("audit", "OK", f"{where} verifies against its chain, checkpoints and anchor")
 
 
 def _audit_anchor(folder: Path) -> Check:

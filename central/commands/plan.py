@@ -12,8 +12,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import AuditTrail, open_audit_trail
 from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment
 from central.commands.identity import ConfirmationFailed, confirm_person
@@ -125,7 +124,7 @@ def _run_signature(
     config: CentralConfig, plan: CameraPlan, args: argparse.Namespace, now: datetime
 ) -> None:
     """Signing and revising a motivation: both in the audit trail."""
-    audit = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    audit = open_audit_trail(config)
     try:
         if args.command == "plan-revise":
             plan.revise(args.year, args.camera_id, args.motivation, args.by, audit, now)

@@ -7,8 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import open_audit_trail
 from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig
@@ -67,7 +66,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
 def _report(config: CentralConfig, year: int, output: Path | None, now: datetime) -> int:
     registry = CameraRegistry(config.cameras_path)
     plan = CameraPlan(config.plan_path, registry)
-    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    trail = open_audit_trail(config)
     try:
         kinds = {e.camera_id: e.kind for e in plan.entries(year)}
         text = yearly_report(trail, year, now, kinds).to_csv()

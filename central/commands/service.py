@@ -8,8 +8,7 @@ import threading
 from datetime import datetime, timedelta
 
 from central import audit
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import open_audit_trail
 from central.calamity.listener import PRUNE_INTERVAL_S, BufferListener, prune_run
 from central.cameras import CameraRegistry
 from central.config import CentralConfig, ConfigError
@@ -32,7 +31,7 @@ CHECKPOINT_EVERY = timedelta(hours=1)
 
 def _anchor_audit_trail(config: CentralConfig, now: datetime) -> None:
     """Sign the trail's head, so a rewritten tail cannot pass for the real one."""
-    trail = AuditTrail(config.audit_path, AuditAnchor(config.audit_anchor_dir))
+    trail = open_audit_trail(config)
     try:
         trail.checkpoint(load_signing_key(config.secrets.audit_signing_key_file), now)
     finally:
@@ -60,8 +59,7 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             # The yearly report counts deletions from the trail, which outlives the data.
             details = {"days": [d.isoformat() for d in report.days_destroyed],
                        "rows": report.rows_deleted}  # fmt: skip
-            audit.record(config.audit_path, "system", "retention_destroyed", details, now,
-                         config.audit_anchor_dir)  # fmt: skip
+            audit.record_in(config, "system", "retention_destroyed", details, now)
         try:
             record_retention(opened["ledger"], opened["store"], report.rows_deleted,
                              len(report.days_destroyed), now)  # fmt: skip

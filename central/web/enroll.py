@@ -40,12 +40,11 @@ def enroll_unit():
     except (CameraRegistryError, WireError) as exc:
         abort(400, description=str(exc))
     config = current_app.config["ANPR"]
-    audit.record(
-        config.audit_path,
+    audit.record_in(
+        config,
         f"unit:{body['camera_id']}",
         "unit_enrolled",
         {"camera_id": body["camera_id"], "key_id": key.key_id},
         wallclock.now(),
-        config.audit_anchor_dir,
     )
     return jsonify({"camera_id": body["camera_id"], "key_id": key.key_id}), 201

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import open_audit_trail
 from central.health.records import HealthRecords
 from central.requests.consultation import consult, count
 from central.requests.orders import RequestError
@@ -68,7 +67,7 @@ def _run(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str
         store = shelf.borrow()
         requests = Requests(cfg.requests_path)
         opened.append(requests)
-        trail = AuditTrail(cfg.audit_path, AuditAnchor(cfg.audit_anchor_dir))
+        trail = open_audit_trail(cfg)
         opened.append(trail)
         health = HealthRecords(cfg.health_path)
         opened.append(health)

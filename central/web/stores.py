@@ -13,8 +13,7 @@ from typing import TypeVar
 from flask import current_app, g
 
 from central.accounts.users import Accounts
-from central.audit import AuditTrail
-from central.audit_anchor import AuditAnchor
+from central.audit import AuditTrail, open_audit_trail
 from central.calamity.buffer import CalamityBuffer
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
@@ -97,9 +96,7 @@ def commissioning_reports() -> CommissioningReports:
 
 
 def calamity_buffer() -> CalamityBuffer:
-    return _handle(
-        "calamity", lambda c: CalamityBuffer(c.calamity_path, c.audit_path, c.audit_anchor_dir)
-    )
+    return _handle("calamity", lambda c: CalamityBuffer(c.calamity_path, audit_config=c))
 
 
 def requests_db() -> Requests:
@@ -107,7 +104,7 @@ def requests_db() -> Requests:
 
 
 def audit_trail() -> AuditTrail:
-    return _handle("audit", lambda c: AuditTrail(c.audit_path, AuditAnchor(c.audit_anchor_dir)))
+    return _handle("audit", open_audit_trail)
 
 
 def hotlists() -> Hotlists:
