@@ -40,7 +40,8 @@ import pytest
 from tests import netns
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+# The whole site is built in the first test's setup: a minute, more on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CENTRAL_NAME = "central.anpr.test"
 UNITS = {"unit-a": "a12-hm34-n-1", "unit-b": "a12-hm35-z-2"}
