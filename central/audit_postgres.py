@@ -81,19 +81,34 @@ def audit_conninfo(conninfo: str) -> str:
     return make_conninfo(conninfo, options=f"{options} -c search_path={SCHEMA_NAME}".strip())
 
 
+def _made(db: psycopg.Connection) -> bool:
+    """Whether the tables and all their triggers are there already."""
+    row = db.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid IN "
+        "(to_regclass('audit.entries'), to_regclass('audit.checkpoints')) AND NOT tgisinternal"
+    ).fetchone()
+    return row is not None and row[0] == 4
+
+
 def ensure_schema(db: psycopg.Connection) -> None:
-    """Make the schema, tables and triggers (every node at start; the lock keeps two from
-    racing)."""
+    """Make the schema, tables and triggers (at a node's start; the lock keeps two from
+    racing). Where they are made, nothing is run: the central's role need not own them
+    (docs/operations.md: an owner role makes them, the central's may only SELECT and
+    INSERT)."""
+    if _made(db):
+        return
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
-        db.execute(SCHEMA)
-        db.execute(TRIGGERS)
+        if not _made(db):
+            db.execute(SCHEMA)
+            db.execute(TRIGGERS)
 
 
 class PostgresAuditTrail(AuditTrail):
     def __init__(self, conninfo: str, anchor: AuditAnchor) -> None:
         self.anchor = anchor
-        self._pool = connection_pool(audit_conninfo(conninfo))
+        self.conninfo = audit_conninfo(conninfo)
+        self._pool = connection_pool(self.conninfo)
         self._connection: psycopg.Connection | None = self._pool.getconn()
         ensure_schema(self._connection)
 

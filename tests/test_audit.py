@@ -1,39 +1,107 @@
-"""The audit trail: append-only, chained, anchored; any tampering is found and located."""
+"""The audit trail: append-only, chained, anchored; any tampering is found and located.
+
+The tests about the trail itself run on both backends (`storage.backend`): the SQLite file
+and PostgreSQL (central/audit_postgres.py), verified by the same code. Those about the file
+(an older copy put back, the anchor beside it) are SQLite's own.
+"""
 
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from central.__main__ import main as central
-from central.audit import AuditTrail
+from central.audit import AuditTrail, open_audit_trail
+from central.audit_anchor import AuditAnchor
+from central.config import load_config
 from tests.conftest import write_central_config
 from wire import SigningKey
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 KEY = SigningKey.generate()
+BACKENDS = ["sqlite", "postgresql"]
 
 
-@pytest.fixture
-def trail(tmp_path):
-    trail = AuditTrail(tmp_path / "audit.sqlite")
+def fill(trail: AuditTrail) -> AuditTrail:
     for i in range(1, 7):
         trail.append(f"officer-{i}", "consultation", {"order": f"OvJ-{i}", "rows": i}, NOW)
     trail.checkpoint(KEY, NOW + timedelta(minutes=1))
+    return trail
+
+
+def open_trail(backend: str, tmp_path, request) -> AuditTrail:
+    if backend == "sqlite":
+        return AuditTrail(tmp_path / "audit.sqlite")
+    from central.audit_postgres import PostgresAuditTrail
+
+    conninfo = request.getfixturevalue("postgres_conninfo")
+    return PostgresAuditTrail(conninfo, AuditAnchor(tmp_path / "audit-anchor"))
+
+
+@pytest.fixture(params=BACKENDS)
+def trail(request, tmp_path):
+    trail = fill(open_trail(request.param, tmp_path, request))
     yield trail
     trail.close()
 
 
-def raw(trail) -> sqlite3.Connection:
-    """Someone with the file: the triggers are no obstacle to them."""
-    db = trail.db
-    for name in ("entries_no_update", "entries_no_delete", "checkpoints_no_update",
-                 "checkpoints_no_delete"):  # fmt: skip
-        db.execute(f"DROP TRIGGER IF EXISTS {name}")
-    return db
+@pytest.fixture
+def sqlite_trail(tmp_path):
+    """The trail in its SQLite file, for what is about the file itself."""
+    trail = fill(AuditTrail(tmp_path / "audit.sqlite"))
+    yield trail
+    trail.close()
 
 
-def rewrite_from(db: sqlite3.Connection, first: int) -> None:
+def refused(trail):
+    """What the database raises when a trigger refuses a change."""
+    if isinstance(trail.db, sqlite3.Connection):
+        return pytest.raises(sqlite3.IntegrityError, match="append-only")
+    import psycopg
+
+    return pytest.raises(psycopg.errors.RaiseException, match="append-only")
+
+
+_FORGERS: list = []  # their own connections to PostgreSQL, closed after each test
+
+
+@pytest.fixture(autouse=True)
+def _close_forgers():
+    yield
+    while _FORGERS:
+        _FORGERS.pop().close()
+
+
+class Forger:
+    """Someone with the database's owner or superuser account (or the file): the triggers
+    are no obstacle to them. SQL in SQLite's spelling (`?` parameters) on both backends."""
+
+    def __init__(self, trail) -> None:
+        if isinstance(trail.db, sqlite3.Connection):
+            self.db, self.postgres = trail.db, False
+            for name in ("entries_no_update", "entries_no_delete", "checkpoints_no_update",
+                         "checkpoints_no_delete"):  # fmt: skip
+                self.db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        else:
+            import psycopg
+
+            self.db, self.postgres = psycopg.connect(trail.conninfo, autocommit=True), True
+            _FORGERS.append(self.db)
+            for table in ("entries", "checkpoints"):
+                self.db.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+
+    def execute(self, sql: str, params: tuple = ()):
+        return self.db.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+
+
+def raw(trail) -> Forger:
+    return Forger(trail)
+
+
+def rewrite_from(db: Forger, first: int) -> None:
     """Rewrite every entry from `first` on with a consistent chain (a forger's work)."""
     from central.audit import entry_hash
 
@@ -52,10 +120,12 @@ def test_an_intact_trail_verifies(trail):
 
 
 def test_updates_and_deletes_are_refused_by_the_database(trail):
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with refused(trail):
         trail.db.execute("UPDATE entries SET actor = 'x' WHERE seq = 2")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with refused(trail):
         trail.db.execute("DELETE FROM entries WHERE seq = 2")
+    assert [e["actor"] for e in trail.entries()][-2] == "officer-2"
+    assert trail.verify(KEY.verify_key) == []
 
 
 def test_altered_entry_is_found_at_its_position(trail):
@@ -90,8 +160,22 @@ def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(trail):
     assert anchored == [4, 5, 6]
 
 
-def test_cli_records_changes_and_verifies(tmp_path, capsys):
+def central_config(backend: str, tmp_path, request):
+    """A central's config on `backend`: the CLI's commands open the trail it names."""
     setup = write_central_config(tmp_path, broker_port=1883)
+    if backend == "postgresql":
+        conninfo = request.getfixturevalue("postgres_conninfo")
+        text = setup.config_path.read_text().replace(
+            "[secrets]", f'backend = "postgresql"\npostgresql = "{conninfo}"\n\n[secrets]', 1
+        )
+        setup.config_path.write_text(text)
+    return setup, load_config(setup.config_path)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_records_changes_and_verifies(backend, tmp_path, capsys, request):
+    setup, loaded = central_config(backend, tmp_path, request)
+    assert loaded.storage.backend == backend
     config = ["--config", str(setup.config_path)]
     from provisioning.__main__ import main as provision
 
@@ -103,7 +187,7 @@ def test_cli_records_changes_and_verifies(tmp_path, capsys):
     assert central(config + ["audit-checkpoint"]) == 0
     assert central(config + ["audit-verify"]) == 0
     assert "audit trail intact" in capsys.readouterr().out
-    trail = AuditTrail(setup.config.audit_path)
+    trail = open_audit_trail(loaded)
     assert trail.entries()[0]["action"] == "camera_registered"
     raw(trail).execute("UPDATE entries SET actor = 'someone-else' WHERE seq = 1")
     trail.close()
@@ -117,9 +201,9 @@ def test_cli_records_changes_and_verifies(tmp_path, capsys):
 
 
 def test_checkpoints_refuse_updates_and_deletes(trail):
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with refused(trail):
         trail.db.execute("DELETE FROM checkpoints")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with refused(trail):
         trail.db.execute("UPDATE checkpoints SET entry_hash = 'x'")
 
 
@@ -145,7 +229,8 @@ def test_a_rewritten_tail_with_its_checkpoints_deleted_is_caught(trail):
     assert gone.seq == 6 and "deleted" in gone.problem
 
 
-def test_an_older_copy_put_back_is_caught(tmp_path, trail):
+def test_an_older_copy_put_back_is_caught(tmp_path, sqlite_trail):
+    trail = sqlite_trail
     older = sqlite3.connect(tmp_path / "older.sqlite")
     trail.db.backup(older)
     older.close()
@@ -171,8 +256,6 @@ def test_a_removed_anchor_is_reported_and_a_copy_held_elsewhere_still_finds_the_
 ):
     """Whoever can reach both the file and its anchor removes both: an auditor's copy of
     the anchor (another medium) still shows what is missing."""
-    from central.audit_anchor import AuditAnchor
-
     copy = tmp_path / "auditor"
     copy.mkdir()
     trail.append("officer-7", "consultation", {"order": "OvJ-7"}, NOW)
@@ -208,10 +291,11 @@ def test_plates_are_refused_outside_the_consultations_that_the_decree_logs(trail
     assert trail.append("o.north", "hold_placed", {"query": {"plate": ""}}, NOW)
 
 
-def test_cli_verifies_against_an_anchor_copy(tmp_path, capsys):
-    setup = write_central_config(tmp_path, broker_port=1883)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_verifies_against_an_anchor_copy(backend, tmp_path, capsys, request):
+    setup, loaded = central_config(backend, tmp_path, request)
     config = ["--config", str(setup.config_path)]
-    trail = AuditTrail(setup.config.audit_path)
+    trail = open_audit_trail(loaded)
     for i in range(3):
         trail.append("cli:root", "camera_registered", {"camera_id": f"cam-{i}"}, NOW)
     copy = tmp_path / "auditor-copy"
@@ -253,3 +337,111 @@ def test_commands_anchor_their_entries_in_the_configured_anchor_folder(tmp_path,
     capsys.readouterr()
     assert central(config + ["audit-verify"]) == 0
     assert "audit trail intact" in capsys.readouterr().out
+
+
+# --- several central nodes on one PostgreSQL trail (#21) -----------------------------------
+
+APPENDER = textwrap.dedent("""
+    import sys, time
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from central.audit_anchor import AuditAnchor
+    from central.audit_postgres import PostgresAuditTrail
+
+    conninfo, anchor, name, count, go = sys.argv[1:]
+    trail = PostgresAuditTrail(conninfo, AuditAnchor(Path(anchor)))
+    while not Path(go).exists():
+        time.sleep(0.005)
+    for i in range(int(count)):
+        trail.append(name, "camera_registered", {"camera_id": f"{name}-{i}"}, datetime.now(UTC))
+    trail.close()
+""")
+
+
+def test_two_processes_appending_at_once_make_one_unbroken_chain(postgres_conninfo, tmp_path):
+    """Two nodes append to one trail at the same moments: each write waits for the other's
+    commit and chains onto it, so the chain never forks and no entry is lost or doubled."""
+    from central.audit_postgres import PostgresAuditTrail
+
+    anchor, go, count = tmp_path / "audit-anchor", tmp_path / "go", 150
+    trail = PostgresAuditTrail(postgres_conninfo, AuditAnchor(anchor))  # makes the schema
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                APPENDER,
+                postgres_conninfo,
+                str(anchor),
+                name,
+                str(count),
+                str(go),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name in ("node-a", "node-b")
+    ]
+    go.touch()
+    for node in nodes:
+        _, errors = node.communicate(timeout=120)
+        assert node.returncode == 0, errors
+    try:
+        trail.checkpoint(KEY, NOW)
+        assert trail.verify(KEY.verify_key) == []
+        records = trail.records()
+    finally:
+        trail.close()
+    assert [r["seq"] for r in records] == list(range(1, 2 * count + 1))
+    written = sorted(r["details"]["camera_id"] for r in records)
+    assert written == sorted(f"{n}-{i}" for n in ("node-a", "node-b") for i in range(count))
+    actors = [r["actor"] for r in records]
+    switches = sum(a != b for a, b in zip(actors, actors[1:], strict=False))
+    assert switches > 1, "the two nodes' appends interleaved (else the test proves nothing)"
+
+
+@pytest.fixture
+def postgres_trail(postgres_conninfo, tmp_path):
+    from central.audit_postgres import PostgresAuditTrail
+
+    trail = fill(PostgresAuditTrail(postgres_conninfo, AuditAnchor(tmp_path / "audit-anchor")))
+    yield trail
+    trail.close()
+
+
+def test_postgres_refuses_truncating_the_trail(postgres_trail):
+    """TRUNCATE fires no row trigger: the trail's tables refuse it with a statement one."""
+    import psycopg
+
+    for table in ("entries", "checkpoints"):
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            postgres_trail.db.execute(f"TRUNCATE {table}")
+    assert len(postgres_trail.records()) == 6
+    assert postgres_trail.verify(KEY.verify_key) == []
+
+
+def test_postgres_appends_through_a_role_that_may_not_change_a_row(postgres_trail, tmp_path):
+    """The central's own role (not the tables' owner, no superuser) appends and verifies,
+    and its UPDATE and DELETE are refused whatever its grants."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from central.audit_postgres import PostgresAuditTrail
+
+    owner = postgres_trail.db
+    owner.execute("CREATE ROLE anpr_central_test LOGIN")
+    owner.execute("GRANT USAGE ON SCHEMA audit TO anpr_central_test")
+    owner.execute("GRANT ALL ON ALL TABLES IN SCHEMA audit TO anpr_central_test")
+    conninfo = make_conninfo(postgres_trail.conninfo, user="anpr_central_test")
+    node = PostgresAuditTrail(conninfo, postgres_trail.anchor)
+    try:
+        assert node.append("node-b", "camera_registered", {"camera_id": "cam-b"}, NOW) == 7
+        for change in ("UPDATE entries SET actor = 'x'", "DELETE FROM entries",
+                       "DELETE FROM checkpoints"):  # fmt: skip
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                node.db.execute(change)
+        assert node.verify(KEY.verify_key) == []
+    finally:
+        node.close()
+        owner.execute("DROP OWNED BY anpr_central_test")
+        owner.execute("DROP ROLE anpr_central_test")
