@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--token", required=True, help="one-time enrollment token")
     register.add_argument("--camera-id", required=True)
     register.add_argument("--credentials", type=Path, required=True, help="unit-init folder")
+    register.add_argument("--ca", type=Path,
+                          help="the project CA the central's certificate must chain to "
+                          "(default: ca.crt in --credentials)")  # fmt: skip
     selftest = commands.add_parser(
         "selftest", help="commissioning on the live view: focus, exposure, plates, rate, "
         "broker, clock; a signed report to the central"
@@ -129,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--broker-port", type=int, default=8883)
     agent.add_argument("--source", type=Path, default=Path("/var/lib/anpr-agent/replay"))
     agent.add_argument("--spool", type=Path, default=Path("/var/lib/anpr-agent/spool.sqlite"))
+    agent.add_argument("--central-seal-key", type=Path,
+                       help="the central's seal.pub, which every record is sealed to "
+                       "(default: central-seal.pub in --credentials)")  # fmt: skip
     agent.add_argument("--mask", action="append", default=[], help="'x,y x,y x,y'; repeat")
     agent.add_argument("--still", type=Path, help="a frame from the camera, to check masks")
     agent.add_argument("--preview", type=Path, help="PNG to write: the still with the masks")
@@ -204,12 +210,13 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif command == "broker-config":
         write_broker_config(args)
     elif command == "register":
-        key_id = register_unit(args.central, args.token, args.camera_id, args.credentials)
+        key_id = register_unit(args.central, args.token, args.camera_id, args.credentials, args.ca)
         print(f"registered {args.camera_id} at the central, key_id={key_id}")
     elif command == "agent-config":
         settings = UnitSettings(
             args.camera_id, args.lat, args.lon, args.direction, args.lane, args.credentials,
             args.broker_host, args.broker_port, args.source, args.spool,
+            args.central_seal_key or args.credentials / "central-seal.pub",
         )  # fmt: skip
         masks = [parse_polygon(text) for text in args.mask]
         write_agent_config(settings, masks, args.out, args.still, args.preview)

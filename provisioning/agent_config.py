@@ -40,6 +40,9 @@ class UnitSettings:
     broker_port: int
     source_path: Path
     spool_path: Path
+    # The central's seal.pub: without it the unit sends unsealed records, which a real
+    # central refuses (found by the network install test).
+    seal_key: Path
 
 
 # Private keys reach the agent as systemd credentials (systemd/anpr-agent@.service loads
@@ -64,6 +67,7 @@ lane = {settings.lane}
 [keys]
 signing_key = "{CREDENTIALS}/{settings.camera_id}.key"
 central_public_key = "{c / "central-ack.pub"}"
+central_seal_public_key = "{settings.seal_key}"
 
 [source]
 path = "{settings.source_path}"

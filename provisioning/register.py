@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,8 +13,19 @@ from provisioning.enroll import certificate_fingerprint
 from provisioning.keys import ProvisioningError
 
 
-def register_unit(central_url: str, token: str, camera_id: str, credentials: Path) -> str:
-    """POST the unit's public key and certificate fingerprint; returns the key id."""
+def register_unit(
+    central_url: str, token: str, camera_id: str, credentials: Path, ca: Path | None = None
+) -> str:
+    """POST the unit's public key and certificate fingerprint; returns the key id. The
+    central's certificate is checked against the project's CA (`ca`, by default the
+    credentials folder's ca.crt, which enrollment put there), not the system's store."""
+    context = None
+    if central_url.startswith("https:"):
+        ca = ca or credentials / "ca.crt"
+        if not ca.exists():
+            raise ProvisioningError(f"no CA certificate {ca}: copy the project's ca.crt "
+                                    "there (enrollment does), or name it with --ca")  # fmt: skip
+        context = ssl.create_default_context(cafile=str(ca))
     key = load_verify_key(credentials / f"{camera_id}.pub")
     body = json.dumps(
         {
@@ -30,7 +42,7 @@ def register_unit(central_url: str, token: str, camera_id: str, credentials: Pat
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with urllib.request.urlopen(request, timeout=15, context=context) as response:
             return json.load(response)["key_id"]
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)

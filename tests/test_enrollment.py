@@ -69,3 +69,12 @@ def test_malformed_enrollment_is_a_400(web_setup, app):
     client = app.test_client()
     response = client.post("/api/v1/enroll", json={"camera_id": CAMERA})
     assert response.status_code == 400 and "string fields" in response.get_json()["detail"]
+
+
+def test_register_over_https_needs_the_project_ca(unit, capsys):
+    """The central's certificate is checked against the project's CA in the credentials
+    folder, not the system's store; without one, a sentence says where to put it."""
+    args = ["register", "--central", "https://central.example", "--token", "t",
+            "--camera-id", CAMERA, "--credentials", str(unit)]  # fmt: skip
+    assert provision(args) == 2
+    assert "ca.crt" in capsys.readouterr().err

@@ -266,13 +266,14 @@ class Site:
             (f"{inbox}/tls.crt", f"{creds}/tls.crt"),
             ("/srv/anpr-ca/ca.crt", f"{creds}/ca.crt"),
             ("/etc/anpr/credentials/ack-signing.pub", f"{creds}/central-ack.pub"),
-            ("/etc/anpr/credentials/seal.pub", "/etc/anpr/central-seal.pub"),
+            ("/etc/anpr/credentials/seal.pub", f"{creds}/central-seal.pub"),
         ):
             unit.path(target).write_bytes(c.path(source).read_bytes())
-        # The one-time token goes over HTTPS through the proxy, the project's CA trusted.
+        # The one-time token goes over HTTPS through the proxy, checked against the project's
+        # CA in the credentials folder (not the system's store).
         unit.run("anpr-provision", "register", "--central", f"https://{CENTRAL_NAME}",
                  "--token", token.stdout.strip().splitlines()[-1], "--camera-id", camera,
-                 "--credentials", creds, env={"SSL_CERT_FILE": f"{creds}/ca.crt"})  # fmt: skip
+                 "--credentials", creds)  # fmt: skip
         designate = ("camera-designate", "--camera-id", camera,
                      "--from", "2020-01-01T00:00Z", "--plan-version", "network test")  # fmt: skip
         c.run(*as_central(*designate))
@@ -285,12 +286,11 @@ class Site:
         unit.run("anpr-provision", "agent-config", "--camera-id", camera, "--lat", "52.09",
                  "--lon", "5.12", "--direction", "N", "--broker-host", CENTRAL_NAME,
                  "--out", "/etc/anpr/agent.toml")  # fmt: skip
-        # Set by hand, as docs/operations.md's agent.toml shows: the central's sealing key,
-        # and ground-truth reads of the replayed scenes (the models ran in the installer).
+        # agent-config names the central's sealing key in the credentials folder; set by
+        # hand: ground-truth reads of the replayed scenes (the models ran in the installer).
         agent_toml = unit.path("/etc/anpr/agent.toml")
-        text = agent_toml.read_text().replace(
-            "[keys]\n", '[keys]\ncentral_seal_public_key = "/etc/anpr/central-seal.pub"\n'
-        )
+        text = agent_toml.read_text()
+        assert f'central_seal_public_key = "{creds}/central-seal.pub"' in text
         agent_toml.write_text(text + '\n[recognizer]\nkind = "annotations"\n')
         self.services[name] = start_service(unit, f"anpr-agent@{camera}.service")
 

@@ -28,7 +28,8 @@ def agent_toml(tmp_path):
 
 def test_masks_replace_those_in_the_file_and_keep_every_other_line(tmp_path):
     settings = UnitSettings("a12-hm34-n-1", 52.09, 5.12, "N", 1, tmp_path, "central.example",
-                            8883, tmp_path / "replay", tmp_path / "spool.sqlite")  # fmt: skip
+                            8883, tmp_path / "replay", tmp_path / "spool.sqlite",
+                            tmp_path / "central-seal.pub")  # fmt: skip
     text = render(settings, [((0, 0), (10, 0), (10, 10))]) + "\n[tracking]\nrepeat_gap_s = 2\n"
     new = with_masks(text, [((5, 5), (50, 5), (50, 40), (5, 40))])
     assert "[[5, 5], [50, 5], [50, 40], [5, 40]]" in new and "[10, 10]" not in new
