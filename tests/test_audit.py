@@ -197,6 +197,22 @@ def test_cli_records_changes_and_verifies(backend, tmp_path, capsys, request):
     assert "BROKEN at entry 1" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_doctor_verifies_the_trail_on_either_backend(backend, tmp_path, request):
+    from central.commands.doctor import _audit_trail
+
+    _, loaded = central_config(backend, tmp_path, request)
+    trail = open_audit_trail(loaded)
+    try:
+        trail.append("cli:root", "camera_registered", {"camera_id": "cam-a"}, NOW)
+        assert _audit_trail(loaded).status == "OK"
+        raw(trail).execute("UPDATE entries SET actor = 'someone-else' WHERE seq = 1")
+    finally:
+        trail.close()
+    check = _audit_trail(loaded)
+    assert check.status == "FAIL" and "first at entry 1" in check.detail
+
+
 # --- what the file cannot show about itself: its anchor (#20, finding 2) ---------------------
 
 
