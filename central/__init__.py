@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036  (the package says >=3.10: the unit side's floor)
+    raise SystemExit(
+        "anpr: the central needs Python 3.11 or newer; this is "
+        f"{sys.version_info[0]}.{sys.version_info[1]} (only the roadside unit runs on 3.10, "
+        "JetPack 6's; see docs/operations.md)"
+    )
+
 from flask import Flask
 
 from central.config import CentralConfig, read_session_key

@@ -32,12 +32,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from edge_agent.bundles import HISTORY, BundleRefused, read_bundle
 from wire import VerifyKey
 from wire.bundles import Manifest, release_number, wheel_prefix
+
+UTC = timezone.utc  # datetime.UTC is 3.11's; the unit runs on 3.10 (JetPack 6)
 
 log = logging.getLogger(__name__)
 ROOT = Path("/opt/anpr")

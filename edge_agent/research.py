@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timezone
 
 from edge_agent.purposes import TrafficResearchConfig
 from edge_agent.research_keys import DayKeyRing, utc_today
@@ -24,6 +24,8 @@ from edge_agent.research_queue import ResearchQueue
 from wire import SigningKey
 from wire.records import ResearchHealth
 from wire.research import MAX_BATCH, DayKey, ResearchBatch, Sighting, encode_batch, vehicle_hash
+
+UTC = timezone.utc  # datetime.UTC is 3.11's; the unit runs on 3.10 (JetPack 6)
 
 log = logging.getLogger(__name__)
 EXPIRY_CHECK_S = 10.0

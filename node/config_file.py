@@ -9,12 +9,17 @@ file's own folder, so a config can be moved together with the files it names.
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the unit on JetPack 6 runs Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
+
+UTC = timezone.utc  # datetime.UTC is 3.11's; the unit runs on 3.10 (JetPack 6)
 
 log = logging.getLogger(__name__)
 _FILE = os.environ.get("ANPR_SIMULATED_CLOCK")

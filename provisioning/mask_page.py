@@ -18,8 +18,8 @@ import hmac
 import json
 import re
 import secrets
+import sys
 import threading
-import tomllib
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +31,11 @@ from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.privacy import Polygon
 from provisioning.commissioning import FIRST_FRAME_S, frames_until, open_source
 from provisioning.keys import ProvisioningError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the unit on JetPack 6 runs Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 PAGE = Path(__file__).resolve().parent / "mask_page"
 MAX_MASKS = 32

@@ -19,14 +19,15 @@ from pathlib import Path
 from node.cli import installed_version
 from provisioning.selftest import Check, check_recognition, check_source, render
 
-REQUIREMENTS = ("picamera2", "gstreamer")
+REQUIREMENTS = ("picamera2", "gstreamer", "gpu")
 
 
 def check_python() -> Check:
-    ok = sys.version_info >= (3, 11)
+    """The unit side runs on 3.10 (JetPack 6's Python) and newer; the central needs 3.11."""
+    ok = sys.version_info >= (3, 10)
     machine = platform.machine()
     detail = f"Python {platform.python_version()} on {machine}, anpr {installed_version()}"
-    return Check("Python 3.11 or newer", ok, detail)
+    return Check("Python 3.10 or newer", ok, detail)
 
 
 def check_providers() -> Check:
@@ -39,6 +40,23 @@ def check_providers() -> Check:
     where = f"GPU first ({', '.join(gpu)})" if gpu else "CPU only"
     return Check("onnxruntime", True, f"{ort.__version__}: {where}; available "
                  f"{', '.join(ort.get_available_providers())}")  # fmt: skip
+
+
+def check_active_providers(reader, require_gpu: bool) -> Check:
+    """The providers the models' sessions really run on: onnxruntime falls back to the CPU,
+    with no error, when the CUDA or TensorRT libraries do not load."""
+    from recognition.onnx_runtime import CPU_PROVIDER
+
+    active = {
+        "detector": reader.detector.session.get_providers(),
+        "reader": reader.reader.session.get_providers(),
+    }
+    detail = "; ".join(f"{name} {', '.join(used)}" for name, used in active.items())
+    on_gpu = all(any(p != CPU_PROVIDER for p in used) for used in active.values())
+    if require_gpu and not on_gpu:
+        detail += (" (a Jetson install with onnxruntime-gpu expects TensorRT or CUDA: see "
+                   "docs/operations.md, \"A Jetson (JetPack 6)\")")  # fmt: skip
+    return Check("the models run on", on_gpu or not require_gpu, detail)
 
 
 def check_models() -> tuple[Check, object | None]:
@@ -86,6 +104,7 @@ def run(require: set[str], config_path: Path | None) -> list[Check]:
     models, reader = check_models()
     checks.append(models)
     if reader is not None:
+        checks.append(check_active_providers(reader, "gpu" in require))
         checks.append(check_recognition(reader))
     checks += [check_picamera2("picamera2" in require), check_opencv("gstreamer" in require)]
     if config_path is not None:
@@ -103,7 +122,8 @@ def run(require: set[str], config_path: Path | None) -> list[Check]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m provisioning.unit_check", description=__doc__)
     parser.add_argument("--require", action="append", default=[], choices=REQUIREMENTS,
-                        help="fail unless the venv sees this camera stack")  # fmt: skip
+                        help="fail unless the venv sees this camera stack (gpu: unless "
+                             "the models run on TensorRT or CUDA)")  # fmt: skip
     parser.add_argument("--config", type=Path, help="also check this agent TOML's source")
     args = parser.parse_args(argv)
     checks = run(set(args.require), args.config)

@@ -7,9 +7,14 @@ missing keys are refused with the file's name in the message.
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the unit on JetPack 6 runs Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 # The weights and their configs are data in the top-level `models/` folder (installed beside
 # this package); they are found by path, never imported.

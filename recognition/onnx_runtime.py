@@ -15,12 +15,20 @@ import onnxruntime as ort
 from recognition.model_config import MODELS_DIR, DetectorConfig, ModelConfigError, ReaderConfig
 
 log = logging.getLogger(__name__)
+# Best first: TensorRT (NVIDIA's onnxruntime-gpu on a Jetson), then CUDA, then the CPU, which
+# every build has and which runs whatever the GPU providers leave to it.
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def choose_providers(available: list[str]) -> list[str]:
+    """The providers to ask for, in order, of those an onnxruntime build reports."""
+    return [p for p in GPU_PROVIDERS if p in available] + [CPU_PROVIDER]
 
 
 def default_providers() -> list[str]:
-    available = ort.get_available_providers()
-    return [p for p in GPU_PROVIDERS if p in available] + ["CPUExecutionProvider"]
+    """TensorRT, CUDA and the CPU, as far as the installed onnxruntime offers them."""
+    return choose_providers(ort.get_available_providers())
 
 
 def open_session(

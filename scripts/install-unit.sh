@@ -1,27 +1,33 @@
 #!/bin/sh
 # The roadside unit's production install (issue #22), run as root from a checkout on the
 # unit: Raspberry Pi OS bookworm (arm64), Debian 12 and other Debian-based hosts, and a
-# Jetson on JetPack 6 (Ubuntu 22.04) once it has Python 3.11. docs/operations.md, "An agent
+# Jetson on JetPack 6 (Ubuntu 22.04, its own Python 3.10). docs/operations.md, "An agent
 # on a Raspberry Pi 5 or Jetson", lists the same steps; `--dry-run` prints them and changes
 # nothing. Idempotent: a second run changes nothing. It never enables or starts the agent:
 # the camera id, keys and certificates come later (enrolment, then `systemctl enable`).
 #
 #   sh scripts/install-unit.sh [--dry-run] [--python PYTHON] [--os-opencv]
 #                              [--platform auto|pi|jetson|debian] [--prefix /opt/anpr]
+#                              [--onnxruntime-gpu-index URL]
 set -eu
 
 usage() {
     cat <<'EOF'
 usage: install-unit.sh [--dry-run] [--python PYTHON] [--os-opencv] [--platform P] [--prefix DIR]
+                       [--onnxruntime-gpu-index URL]
 
   --dry-run      print the steps and what each would do; change nothing (any user)
-  --python P     the interpreter for the venv (3.11 or newer; default: python3, then
-                 python3.13, python3.12, python3.11 on PATH)
+  --python P     the interpreter for the venv (3.10 or newer; default: python3, then
+                 python3.13 ... python3.10 on PATH; a Jetson's python3 is JetPack's 3.10)
   --os-opencv    use the OS's OpenCV (python3-opencv, built with GStreamer: `gst:` sources)
                  through the venv's system site packages instead of PyPI's OpenCV
   --platform P   auto (default), pi, jetson or debian: what the host is taken for
   --prefix DIR   the venv (default /opt/anpr; the systemd unit runs
                  /opt/anpr/current/bin/anpr-agent, current -> . until a software update)
+  --onnxruntime-gpu-index URL
+                 Jetson: install onnxruntime-gpu (TensorRT, CUDA) from this package index,
+                 NVIDIA's for JetPack 6, instead of PyPI's onnxruntime (CPU only). Without
+                 it, an onnxruntime-gpu in the OS's python3 is used when there is one.
 EOF
 }
 
@@ -31,6 +37,7 @@ python=""
 os_opencv=no
 platform=auto
 prefix=/opt/anpr
+ort_index=""
 while [ $# -gt 0 ]; do
     case $1 in
         --dry-run) dry_run=yes ;;
@@ -38,12 +45,14 @@ while [ $# -gt 0 ]; do
         --os-opencv) os_opencv=yes ;;
         --platform) [ $# -ge 2 ] || { usage >&2; exit 2; }; platform=$2; shift ;;
         --prefix) [ $# -ge 2 ] || { usage >&2; exit 2; }; prefix=$2; shift ;;
+        --onnxruntime-gpu-index) [ $# -ge 2 ] || { usage >&2; exit 2; }; ort_index=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install-unit: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
     shift
 done
 case $platform in auto|pi|jetson|debian) ;; *) echo "install-unit: --platform auto|pi|jetson|debian" >&2; exit 2 ;; esac
+case $ort_index in ""|http://*|https://*|file://*) ;; *) echo "install-unit: --onnxruntime-gpu-index takes a URL (https://...)" >&2; exit 2 ;; esac
 
 etc=/etc/anpr
 credentials=$etc/credentials
@@ -101,48 +110,37 @@ if [ "$platform" = auto ]; then
     fi
 fi
 echo "  $os_name, $arch${model:+, $model}: installing as platform '$platform'"
+[ -z "$ort_index" ] || [ "$platform" = jetson ] ||
+    die "--onnxruntime-gpu-index is for a Jetson (NVIDIA's builds for JetPack); this host is taken for '$platform' (--platform jetson overrides)"
 case $arch in
     arm64|aarch64) ;;
     *) note "units run on arm64 (Pi 5, Jetson); $arch works for a USB/RTSP camera but is not what 'make test-arm64' tests" ;;
 esac
 
 # --------------------------------------------------------------------------------------
-step 2 "find Python 3.11 or newer (the project needs 3.11: tomllib, and onnxruntime's arm64 wheels start at 3.11)"
+step 2 "find Python 3.10 or newer (JetPack 6's python3 is 3.10; Debian 12 and Raspberry Pi OS bookworm have 3.11)"
 version_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
-new_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
-jetson_advice="  Install one, then rerun with --python:
-    add-apt-repository ppa:deadsnakes/ppa && apt-get install python3.11 python3.11-venv
-    sh scripts/install-unit.sh --python python3.11
-  or a uv-managed interpreter: uv python install 3.11, then --python \"\$(uv python find 3.11)\""
+new_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; }
 if [ -n "$python" ]; then
     command -v "$python" >/dev/null 2>&1 || die "--python $python: not found"
-    if ! new_enough "$python"; then
-        [ "$platform" != jetson ] || die "--python $python is Python $(version_of "$python"); the project needs 3.11 or newer.
-$jetson_advice"
-        die "--python $python is Python $(version_of "$python"): 3.11 or newer is needed"
-    fi
+    new_enough "$python" || die "--python $python is Python $(version_of "$python"): the unit needs 3.10 or newer"
 else
-    for candidate in python3 python3.13 python3.12 python3.11; do
+    for candidate in python3 python3.13 python3.12 python3.11 python3.10; do
         if command -v "$candidate" >/dev/null 2>&1 && new_enough "$candidate"; then
             python=$candidate
             break
         fi
     done
 fi
-if [ -z "$python" ] && [ "$platform" != jetson ] && ! command -v python3 >/dev/null 2>&1; then
-    # A minimal Debian 12 has no Python at all; its python3 is 3.11.
+if [ -z "$python" ] && ! command -v python3 >/dev/null 2>&1; then
+    # A minimal Debian 12 has no Python at all; its python3 is 3.11 (Ubuntu 22.04's 3.10).
     act apt-get update -q
     act env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv
     did
     if [ "$dry_run" = yes ]; then python=python3; elif new_enough python3; then python=python3; fi
 fi
 if [ -z "$python" ]; then
-    found=$(version_of python3 || echo none)
-    if [ "$platform" = jetson ]; then
-        die "python3 is $found (JetPack 6 ships Ubuntu 22.04's 3.10); the project needs 3.11 or newer.
-$jetson_advice"
-    fi
-    die "python3 is $found; the project needs Python 3.11 or newer (Debian 12 and Raspberry Pi OS bookworm ship 3.11)"
+    die "python3 is $(version_of python3 || echo none); the unit needs Python 3.10 or newer (JetPack 6 ships 3.10, Debian 12 and Raspberry Pi OS bookworm 3.11)"
 fi
 python=$(command -v "$python" || echo "$python")
 pyver=$(version_of "$python" || echo 3.11)
@@ -250,13 +248,26 @@ extras=""
 [ "$os_opencv" = yes ] || extras="camera"
 [ "$platform" != pi ] || extras="${extras:+$extras,}pi"
 extra=${extras:+[$extras]}
-step 7 "install the project into /opt/anpr with pip (this checkout, extras camera: PyPI's OpenCV unless --os-opencv, pi: simplejpeg for the OS's picamera2)"
+# Which onnxruntime the venv uses: PyPI's (CPU only) everywhere, except on a Jetson given
+# NVIDIA's index (onnxruntime-gpu from there), or whose OS python3 already has an onnxruntime
+# with the CUDA or TensorRT provider (NVIDIA's, installed system-wide): the venv sees that one
+# through its system site packages once PyPI's, which would shadow it, is removed from the venv.
+gpu_in_os() {
+    (cd / && python3 -c 'import sys, onnxruntime as o; p = o.get_available_providers(); sys.exit(not ({"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(p)))') >/dev/null 2>&1
+}
+ort=pypi
+if [ -n "$ort_index" ]; then
+    ort=index
+elif [ "$platform" = jetson ] && [ "$os_python" = yes ] && gpu_in_os; then
+    ort=os
+fi
+step 7 "install the project into /opt/anpr with pip (this checkout, extras camera: PyPI's OpenCV unless --os-opencv, pi: simplejpeg for the OS's picamera2; a Jetson's onnxruntime-gpu)"
 # A digest of what pip would install: the same checkout again changes nothing.
 digest=$(cd "$src" && find pyproject.toml README.md wire node recognition edge_agent central \
     provisioning models traffic_research -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
     ! -path 'models/train/*' 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
 stamp=$prefix/.anpr-installed
-wanted="$digest $extra $pyver"
+wanted="$digest $extra $pyver onnxruntime:$ort${ort_index:+ $ort_index}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -x "$prefix/bin/anpr-agent" ]; then
     echo "  present: $("$prefix/bin/anpr-agent" --version) from this checkout (source digest $digest)"
 else
@@ -264,12 +275,37 @@ else
     if [ "$dry_run" = yes ]; then
         echo "  would copy $src to a temporary folder (no .git, .venv, var/), then"
         echo "  would run: $prefix/bin/pip install --no-input <that copy>$extra"
+        case $ort in
+            index)
+                echo "  would run: $prefix/bin/pip uninstall -y onnxruntime"
+                echo "  would run: $prefix/bin/pip install --no-input --no-deps --force-reinstall --index-url $ort_index onnxruntime-gpu"
+                ;;
+            os) echo "  would run: $prefix/bin/pip uninstall -y onnxruntime   (the OS python3's onnxruntime-gpu is used)" ;;
+            *) [ "$platform" != jetson ] || note "PyPI's onnxruntime runs on the CPU only: --onnxruntime-gpu-index <NVIDIA's index> for TensorRT/CUDA" ;;
+        esac
     else
         build=$(mktemp -d)
         (cd "$src" && tar --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./build \
             --exclude='*.egg-info' --exclude=__pycache__ -cf - .) | tar -C "$build" -xf -
         act "$prefix/bin/pip" install --no-input --disable-pip-version-check "$build$extra"
         rm -rf "$build"
+        # PyPI's onnxruntime and onnxruntime-gpu install the same module, `onnxruntime`: the
+        # project's pin brings PyPI's; it goes, and the GPU build takes its place. pip check
+        # then names the pin as missing; the import is what counts (step 9).
+        if [ "$ort" != pypi ]; then
+            act "$prefix/bin/pip" uninstall -y -q onnxruntime
+        fi
+        if [ "$ort" = index ]; then
+            # Only from that index, and nothing else changes: its dependencies are PyPI
+            # onnxruntime's, already installed at the project's pins (numpy among them).
+            act "$prefix/bin/pip" install --no-input --disable-pip-version-check --no-deps \
+                --force-reinstall --index-url "$ort_index" onnxruntime-gpu ||
+                die "no onnxruntime-gpu for Python $pyver at $ort_index (NVIDIA builds JetPack 6's for its python3, 3.10)"
+        elif [ "$ort" = os ]; then
+            note "the OS python3's onnxruntime-gpu is used: $(cd / && python3 -c 'import onnxruntime as o; print(o.__version__, o.__file__)')"
+        elif [ "$platform" = jetson ]; then
+            note "PyPI's onnxruntime runs on the CPU only: rerun with --onnxruntime-gpu-index <NVIDIA's index> for TensorRT/CUDA (docs/operations.md, \"A Jetson (JetPack 6)\")"
+        fi
         echo "$wanted" > "$stamp"
     fi
     did
@@ -320,6 +356,7 @@ step 9 "check: anpr-agent --version, the offline checks (the models read the sam
 require=""
 [ "$want_picamera" = yes ] && require="$require --require picamera2"
 [ "$os_opencv" = yes ] && require="$require --require gstreamer"
+[ "$ort" = pypi ] || require="$require --require gpu"
 if [ "$dry_run" = yes ]; then
     echo "  would run: $prefix/bin/anpr-agent --version"
     echo "  would run: $prefix/bin/python -m provisioning.unit_check$require"

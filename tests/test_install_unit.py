@@ -39,7 +39,10 @@ def steps(output: str) -> list[tuple[int, str]]:
 
 
 def documented_steps() -> list[tuple[int, str]]:
-    return [(int(n), title) for n, title in re.findall(r"^(\d+)\. (.+)$", SECTION, re.M)]
+    """The install's numbered list: the section's text before its first subsection (the
+    commissioning steps that follow are numbered too)."""
+    install = SECTION[: SECTION.index("\n### ")]
+    return [(int(n), title) for n, title in re.findall(r"^(\d+)\. (.+)$", install, re.M)]
 
 
 @pytest.mark.parametrize("platform", ["debian", "pi", "jetson"])
@@ -80,16 +83,62 @@ def test_os_opencv_leaves_pypi_opencv_out_and_requires_gstreamer(tmp_path):
     assert "--require gstreamer" in done.stdout
 
 
-def test_a_jetson_with_python_3_10_is_told_how_to_get_3_11(tmp_path):
-    python310 = tmp_path / "python3.10"
-    python310.write_text('#!/bin/sh\ncase "$2" in *"<"*) exit 1;; *) echo 3.10;; esac\n')
-    python310.chmod(0o755)
-    done = dry_run("--platform", "jetson", "--python", str(python310))
+def fake_python(folder: Path, version: str) -> Path:
+    """An interpreter that only answers the installer's questions: its version, and whether
+    it is new enough (the `sys.version_info < (3, 10)` probe)."""
+    old = tuple(map(int, version.split("."))) < (3, 10)
+    python = folder / f"python{version}"
+    python.write_text(
+        f'#!/bin/sh\ncase "$2" in *"<"*) exit {int(old)};; *) echo {version};; esac\n'
+    )
+    python.chmod(0o755)
+    return python
+
+
+def test_a_jetson_installs_on_jetpacks_python_3_10(tmp_path):
+    """JetPack 6's python3 is 3.10: the unit runs on it (issue #22), in a venv that sees the
+    OS's packages, NVIDIA's onnxruntime-gpu among them."""
+    python310 = fake_python(tmp_path, "3.10")
+    done = dry_run("--platform", "jetson", "--python", str(python310), "--prefix",
+                   str(tmp_path / "v"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{python310} (Python 3.10)" in done.stdout
+    assert f"{python310} -m venv --system-site-packages" in done.stdout
+    assert "--onnxruntime-gpu-index" in done.stdout  # the note: PyPI's is CPU only
+    assert "--onnxruntime-gpu-index" in SECTION
+
+
+def test_a_jetson_can_take_onnxruntime_gpu_from_nvidias_index(tmp_path):
+    index = "https://nvidia.example/jp6/cu126"
+    done = dry_run("--platform", "jetson", "--onnxruntime-gpu-index", index, "--prefix",
+                   str(tmp_path / "v"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
+    uninstall = printed.index("pip uninstall -y onnxruntime")
+    install = printed.index(f"--no-deps --force-reinstall --index-url {index} onnxruntime-gpu")
+    assert printed.index("<that copy>[camera]") < uninstall < install
+    # the install's check then fails unless the models really run on TensorRT or CUDA
+    assert "-m provisioning.unit_check --require gpu" in printed
+    # elsewhere NVIDIA's Jetson builds do not fit, and the option takes a URL
+    pi = dry_run("--platform", "pi", "--onnxruntime-gpu-index", index)
+    assert pi.returncode == 1
+    assert "is for a Jetson" in pi.stderr
+    assert dry_run("--onnxruntime-gpu-index", "jp6").returncode == 2
+
+
+@pytest.mark.parametrize("platform", ["debian", "pi"])
+def test_elsewhere_pypis_onnxruntime_stays(platform, tmp_path):
+    done = dry_run("--platform", platform, "--prefix", str(tmp_path / "v"))
+    assert done.returncode == 0, done.stderr
+    assert "onnxruntime" not in done.stdout.split("[7]")[1].split("[8]")[0].split("\n", 1)[1]
+    assert "--require gpu" not in done.stdout
+
+
+def test_python_older_than_3_10_is_refused(tmp_path):
+    python39 = fake_python(tmp_path, "3.9")
+    done = dry_run("--platform", "jetson", "--python", str(python39))
     assert done.returncode == 1
-    assert "Python 3.10; the project needs 3.11 or newer" in done.stderr
-    for advice in ("ppa:deadsnakes/ppa", "python3.11-venv", "uv python install 3.11"):
-        assert advice in done.stderr
-        assert advice in SECTION, f"docs/operations.md does not give {advice!r}"
+    assert "is Python 3.9: the unit needs 3.10 or newer" in done.stderr
 
 
 def test_without_dry_run_it_needs_root():

@@ -7,10 +7,12 @@ field an agent got wrong.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timezone
 
 from wire.canonical import MAX_SAFE_INTEGER as MAX_SAFE_INTEGER
 from wire.errors import MalformedRecord
+
+UTC = timezone.utc  # datetime.UTC is 3.11's; the unit runs on 3.10 (JetPack 6)
 
 CAMERA_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
 KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -75,7 +77,8 @@ def int_list(record: dict, name: str, low: int, high: int, max_len: int) -> tupl
 def timestamp(record: dict, name: str) -> datetime:
     value = text(record, name, TIMESTAMP)
     try:
-        return datetime.fromisoformat(value).astimezone(UTC)
+        # 3.10's fromisoformat does not take the Z (3.11's does): the pattern ends in one.
+        return datetime.fromisoformat(value[:-1] + "+00:00").astimezone(UTC)
     except ValueError:
         raise MalformedRecord(f"field {name}={value!r} is not a real UTC time") from None
 

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timezone
 
 from wire import fields as f
 from wire.canonical import canonical_bytes, parse_json_object
@@ -28,6 +28,8 @@ from wire.errors import BadSignature, MalformedRecord, WireError
 from wire.fields import CAMERA_ID, DIRECTIONS
 from wire.sealing import SealingKey, seal
 from wire.signing import SigningKey, VerifyKey
+
+UTC = timezone.utc  # datetime.UTC is 3.11's; the unit runs on 3.10 (JetPack 6)
 
 BATCH_KIND = "anpr-research-batch"
 DAY_KEY_KIND = "anpr-research-day-key"
