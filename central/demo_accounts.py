@@ -46,11 +46,18 @@ def _local(moment: datetime) -> str:
 
 
 def seed(
-    config: CentralConfig, password: str, camera_id: str, plates: list[str], now: datetime
+    config: CentralConfig,
+    password: str,
+    camera_id: str,
+    plates: list[str],
+    now: datetime,
+    with_order: bool = True,
 ) -> dict[str, str]:
     """Create the demo accounts (all with `password`), a hotlist of `plates` approved by the
-    demo prosecutor and an order confirmed by them and accepted by the demo officer; returns
-    each account's TOTP secret."""
+    demo prosecutor and (`with_order`) an order confirmed by them and accepted by the demo
+    officer over the two hours before `now`; returns each account's TOTP secret. `make demo`
+    files its order later (`seed_order`), once passages exist: an order cannot reach into
+    the future, so one filed at start would find nothing."""
     if not is_demo(config):
         raise ValueError("demo accounts only on a demo or practice instance")
     accounts = Accounts(config.accounts_path)
@@ -78,25 +85,54 @@ def seed(
         trail.append("demo-prosecutor", "hotlist_approved", {
             "list_id": list_id, "valid_until": (now + valid).isoformat(),
             "entries_approved": entries}, now)  # fmt: skip
-        # The order: registered by the requester, confirmed by the prosecutor, accepted by the
-        # officer (the same workflow calls as the request pages and the prosecutor's desk).
-        workflow = Workflow(requests, register, trail)
-        form = MultiDict({
-            "reference": "DEMO-OM-0001", "prosecutor": "demo prosecutor",
-            "order_time": _local(now - timedelta(minutes=10)), "order_form": "written",
-            "legal_basis": "detention_crime", "investigation": "Demo",
-            "case_number": "DEMO-2026-001", "crime": "demo: ram raid",
-            "crime_type": "vehicle_crime", "description": plates[0],
-            "necessity": "demo: the route on the day", "plates": plates[0],
-            "cameras": camera_id, "window_start": _local(now - timedelta(hours=2)),
-            "window_end": _local(now - timedelta(minutes=1)), "photos_wanted": "1",
-        })  # fmt: skip
-        request_id = workflow.submit(order_from_form(form), "demo-requester", UNIT, now)
-        workflow.confirm_order(request_id, "demo-prosecutor", True, "", now)
-        workflow.accept(request_id, "demo-officer", True, now)
+        if with_order:
+            _order(requests, register, trail, camera_id, plates[0],
+                   now - timedelta(hours=2), now - timedelta(minutes=1), now)  # fmt: skip
     finally:
         hotlists.close()
         requests.close()
         accounts.close()
         trail.close()
     return secrets
+
+
+def seed_order(
+    config: CentralConfig,
+    camera_id: str,
+    plate: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> None:
+    """The demo order DEMO-OM-0001 for `plate` at `camera_id` over [start, end]."""
+    if not is_demo(config):
+        raise ValueError("demo data only on a demo or practice instance")
+    accounts = Accounts(config.accounts_path)
+    requests = Requests(config.requests_path)
+    trail = open_audit_trail(config)
+    try:
+        _order(requests, Register(accounts), trail, camera_id, plate, start, end, now)
+    finally:
+        requests.close()
+        accounts.close()
+        trail.close()
+
+
+def _order(requests, register, trail, camera_id: str, plate: str, start: datetime,
+           end: datetime, now: datetime) -> None:  # fmt: skip
+    """Registered by the requester, confirmed by the prosecutor, accepted by the officer
+    (the same workflow calls as the request pages and the prosecutor's desk)."""
+    workflow = Workflow(requests, register, trail)
+    form = MultiDict({
+        "reference": "DEMO-OM-0001", "prosecutor": "demo prosecutor",
+        "order_time": _local(now - timedelta(minutes=10)), "order_form": "written",
+        "legal_basis": "detention_crime", "investigation": "Demo",
+        "case_number": "DEMO-2026-001", "crime": "demo: ram raid",
+        "crime_type": "vehicle_crime", "description": plate,
+        "necessity": "demo: the route on the day", "plates": plate,
+        "cameras": camera_id, "window_start": _local(start), "window_end": _local(end),
+        "photos_wanted": "1",
+    })  # fmt: skip
+    request_id = workflow.submit(order_from_form(form), "demo-requester", UNIT, now)
+    workflow.confirm_order(request_id, "demo-prosecutor", True, "", now)
+    workflow.accept(request_id, "demo-officer", True, now)

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +29,7 @@ from central.accounts.totp_code import current  # noqa: E402
 from central.cameras import CameraRegistry  # noqa: E402
 from central.config import load_config  # noqa: E402
 from central.demo_plan import DEMO_CAMERAS, DemoCamera, seed_plan  # noqa: E402
+from central.store import open_store  # noqa: E402
 from node.keyfiles import load_verify_key  # noqa: E402
 from provisioning.broker_config import render_dev_config  # noqa: E402
 from provisioning.keys import make_camera_key, make_central_keys  # noqa: E402
@@ -55,7 +56,10 @@ def print_accounts(secrets: dict[str, str], web_port: int) -> None:
         "  hotlist 'Demo: stolen vehicles' holds one plate of each camera's clip: see /alerts "
         "as demo-operator"
     )
-    print("  order DEMO-OM-0001 is confirmed and accepted: search it at /requests as demo-officer")
+    print(
+        "  order DEMO-OM-0001 follows once its plate has passed (about a minute; announced "
+        "below): search it at /requests as demo-officer"
+    )
 
 
 def free_port(preferred: int) -> int:
@@ -147,6 +151,39 @@ def reset(root: Path, keep: Path) -> None:
     (root / "broker").mkdir(parents=True)
 
 
+class LateOrder:
+    """The demo order, filed once its plate has passed the camera in a whole minute gone:
+    an order covers only the past, and times in orders are whole minutes."""
+
+    def __init__(self, config, camera_id: str, plate: str, started: datetime) -> None:
+        self.config, self.camera_id, self.plate = config, camera_id, plate
+        self.started = started
+        self.filed = False
+        self._next_look = 0.0
+
+    def file_when_due(self) -> None:
+        if self.filed or time.monotonic() < self._next_look:
+            return
+        self._next_look = time.monotonic() + 2.0
+        now = datetime.now(UTC)
+        end = now.replace(second=0, microsecond=0)
+        store = open_store(self.config)
+        try:
+            passed = store.search_plate(self.plate, self.started - timedelta(minutes=5), end)
+        finally:
+            store.close()
+        if not any(p.camera_id == self.camera_id for p in passed):
+            return
+        demo_accounts.seed_order(self.config, self.camera_id, self.plate,
+                                 self.started - timedelta(minutes=5), end, now)  # fmt: skip
+        self.filed = True
+        print(
+            f"demo: order DEMO-OM-0001 confirmed and accepted ({self.plate} at "
+            f"{self.camera_id}): search it at /requests as demo-officer",
+            flush=True,
+        )
+
+
 def register(central_toml: Path, keys: dict[str, Path], now: datetime) -> None:
     """Register each camera's key; the published demo plan then lets each store."""
     config = load_config(central_toml)
@@ -193,8 +230,10 @@ def main() -> int:
     register(central_toml, keys, now)
     secrets = demo_accounts.seed(
         load_config(central_toml), DEMO_PASSWORD, DEMO_CAMERAS[0].camera_id,
-        hotlist_plates(specs), now,
+        hotlist_plates(specs), now, with_order=False,
     )  # fmt: skip
+    order = LateOrder(load_config(central_toml), DEMO_CAMERAS[0].camera_id,
+                      hotlist_plates(specs)[0], now)  # fmt: skip
 
     processes: dict[str, subprocess.Popen] = {}
     stopping = False
@@ -244,6 +283,7 @@ def main() -> int:
         )
         deadline = time.monotonic() + args.seconds if args.seconds else None
         while not stopping and (deadline is None or time.monotonic() < deadline):
+            order.file_when_due()
             for name, process in processes.items():
                 if process.poll() is not None:
                     print(f"demo: {name} exited with {process.returncode}; see {root}/{name}.log")

@@ -105,6 +105,7 @@ def test_each_demo_camera_delivers_one_passage_per_vehicle_and_the_hotlist_hits(
         start = urllib.request.urlopen(home, timeout=5).read().decode()
         assert any(plate in start for spec in specs for plate in spec.plates())
         the_demo_accounts_open_their_pages(banner, home, start)
+        the_demo_order_finds_its_plate(root)
     finally:
         process.terminate()
         process.communicate(timeout=30)
@@ -135,6 +136,28 @@ def test_clips_are_rendered_once_and_stale_ones_tidied(tmp_path, monkeypatch):
     assert demo_clips.ensure(root, wanted, said.append) == folders
     assert said == [f"traffic clips: 1 cached in {root}"]
     assert os.stat(frames[0]).st_mtime_ns == stamp
+
+
+def the_demo_order_finds_its_plate(root) -> None:
+    """The order is filed once its plate has passed (an order covers only the past): its
+    own scope finds the plate's passage at its camera, so the officer's search is not empty."""
+    from central.config import load_config
+    from central.requests.store import Requests
+    from central.store import open_store
+
+    config = load_config(root / "central.toml")
+    requests = Requests(config.requests_path)
+    try:
+        (order,) = [r.order for r in requests.all() if r.order.reference == "DEMO-OM-0001"]
+    finally:
+        requests.close()
+    (window,) = order.scope.windows
+    store = open_store(config)
+    try:
+        found = store.search_plate(order.scope.plates[0], window.start, window.end)
+    finally:
+        store.close()
+    assert [p.camera_id for p in found] == list(order.scope.cameras), found
 
 
 def the_demo_accounts_open_their_pages(banner: str, home: str, start: str) -> None:
