@@ -31,8 +31,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from pathlib import Path
 
 from edge_agent.bundles import HISTORY, BundleRefused, read_bundle
@@ -205,7 +207,8 @@ def install_slot(root: Path, manifest: Manifest, contents: dict[str, bytes]) -> 
     pip = [sys.executable, "-m", "pip", "--python", str(slot / "bin" / "python"), "install",
            "--no-index", "--find-links", str(slot / "wheels"), "--no-cache-dir", "--no-input",
            "--disable-pip-version-check", str(slot / own)]  # fmt: skip
-    for step in (venv + [str(slot)], pip):
+    # chain: the onnxruntime steps are worked out once the project's wheels are in the slot
+    for step in chain([venv + [str(slot)], pip], _keep_onnxruntime(current, slot, shared)):
         done = subprocess.run(step, capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             shutil.rmtree(slot)
@@ -221,6 +224,36 @@ def install_slot(root: Path, manifest: Manifest, contents: dict[str, bytes]) -> 
     })  # fmt: skip
     _sync_folder(slot.parent)
     return slot
+
+
+def _has(slot: Path, distribution: str) -> bool:
+    return any(slot.glob(f"lib/python3*/site-packages/{distribution}-*.dist-info"))
+
+
+def _keep_onnxruntime(current: Path | None, slot: Path, shared: bool) -> Iterator[list[str]]:
+    """The pip steps that give a new slot the onnxruntime build the running one uses (#22).
+
+    A Jetson runs NVIDIA's onnxruntime-gpu (TensorRT, CUDA), in its venv or the OS's Python;
+    the bundle's PyPI onnxruntime (the project's pin, CPU only) installs the same module and
+    would shadow it. A generator: it looks at the slot once the project's wheels are in."""
+    if current is None or not _has(slot, "onnxruntime") or _has(current, "onnxruntime"):
+        return  # the running release has PyPI's too, or the new one brings none
+    pip = [sys.executable, "-m", "pip", "--python", str(slot / "bin" / "python")]
+    quiet = ["--no-input", "--disable-pip-version-check"]
+    if _has(current, "onnxruntime_gpu"):
+        gpu = sorted((slot / "wheels").glob("onnxruntime_gpu-*.whl"))
+        if not gpu:
+            shutil.rmtree(slot)
+            raise BundleRefused(
+                "the running release uses onnxruntime-gpu (TensorRT, CUDA) and the bundle has "
+                "no onnxruntime_gpu wheel: add NVIDIA's, for the unit's Python, or the release "
+                "would run the models on the CPU"
+            )
+        yield [*pip, "uninstall", "-y", *quiet, "onnxruntime"]
+        yield [*pip, "install", "--no-index", "--no-deps", "--force-reinstall",
+               "--no-cache-dir", *quiet, str(gpu[-1])]  # fmt: skip
+    elif shared:  # the OS's onnxruntime-gpu, seen through the system site packages
+        yield [*pip, "uninstall", "-y", *quiet, "onnxruntime"]
 
 
 # --- the update, its confirmation and its rollback ----------------------------------------

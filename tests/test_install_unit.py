@@ -126,6 +126,24 @@ def test_a_jetson_can_take_onnxruntime_gpu_from_nvidias_index(tmp_path):
     assert dry_run("--onnxruntime-gpu-index", "jp6").returncode == 2
 
 
+def test_a_jetson_uses_the_oss_onnxruntime_gpu_when_python3_has_one(tmp_path):
+    """NVIDIA's onnxruntime-gpu installed into JetPack's python3: the venv drops PyPI's so
+    that it sees the OS's through its system site packages."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # JetPack's python3: 3.10, and its onnxruntime offers CUDA (every probe answers yes)
+    (bin_dir / "python3").write_text('#!/bin/sh\ncase "$2" in *"<"*) exit 0;; esac\necho 3.10\n')
+    (bin_dir / "python3").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    done = dry_run("--platform", "jetson", "--prefix", str(tmp_path / "v"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{bin_dir / 'python3'} (Python 3.10)" in done.stdout
+    uninstall = "pip uninstall -y onnxruntime   (the OS python3's onnxruntime-gpu is used)"
+    assert uninstall in done.stdout
+    assert "onnxruntime-gpu --index-url" not in done.stdout
+    assert "-m provisioning.unit_check --require gpu" in done.stdout
+
+
 @pytest.mark.parametrize("platform", ["debian", "pi"])
 def test_elsewhere_pypis_onnxruntime_stays(platform, tmp_path):
     done = dry_run("--platform", platform, "--prefix", str(tmp_path / "v"))
