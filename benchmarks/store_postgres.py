@@ -165,7 +165,6 @@ accept_unsealed = true
 def load_day(store: PostgresPassageStore, day: date, per_day: int, rng, commuters) -> None:
     """A day's searchable rows, sealed and tagged as ingest would, by COPY."""
     store.ensure_day(day)
-    cameras = set()
     with store.db.transaction(), store.db.cursor() as cursor:
         with cursor.copy(
             "COPY passages (day, camera_id, seq, captured_at, received_at, confidence_pm, "
@@ -174,13 +173,10 @@ def load_day(store: PostgresPassageStore, day: date, per_day: int, rng, commuter
             for camera, seq, captured, received, plate, country, *rest in day_rows(
                 day, per_day, rng, commuters
             ):
-                cameras.add(camera)
                 sealed = store.keys.encrypt(day, f"{plate}{_SEP}{country}".encode(),
                                             f"{camera}/{seq}/summary".encode())  # fmt: skip
                 tag = store.keys.plate_bucket(day, plate, BUCKET_BITS, create=True)
                 copy.write_row((day, camera, seq, captured, received, *rest, tag, sealed))
-        cursor.executemany("INSERT INTO passage_days VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                           [(day, camera) for camera in sorted(cameras)])  # fmt: skip
 
 
 def bench_search(cluster, root: Path, days: int, per_day: int) -> None:

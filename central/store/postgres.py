@@ -134,7 +134,7 @@ class PostgresPassageStore:
     # --- partitions --------------------------------------------------------------------
 
     def days(self) -> list[date]:
-        rows = self.db.execute("SELECT DISTINCT day FROM passage_days ORDER BY day")
+        rows = self.db.execute("SELECT day FROM passage_days ORDER BY day")
         return [row[0] for row in rows]
 
     def ensure_day(self, day: date) -> None:
@@ -165,7 +165,7 @@ class PostgresPassageStore:
         outcomes: list[Outcome] = []
         with self.db.transaction():
             known = self._stored_digests([(v.record.camera_id, v.record.seq) for v in verified])
-            rows, records, images, cameras = [], [], [], set()
+            rows, records, images = [], [], []
             for item in verified:
                 passage = item.record
                 key = (passage.camera_id, passage.seq)
@@ -176,19 +176,12 @@ class PostgresPassageStore:
                 known[key] = digest
                 outcomes.append(Outcome.STORED)
                 day = _day_of(passage.captured_at)
-                cameras.add((day, passage.camera_id))
                 rows.append(self._row(day, passage, received, digest))
                 records.append((day, *key, self._seal_record(day, item)))
                 images.append((day, *key, *self._seal_images(day, passage)))
             self._copy("passages", f"day, {_PLAIN}, record_sha256, plate_bucket, sealed", rows)
             self._copy("passage_records", "day, camera_id, seq, sealed", records)
             self._copy("passage_images", "day, camera_id, seq, crop, overview", images)
-            if cameras:
-                with self.db.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO passage_days VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                        sorted(cameras),
-                    )
         return outcomes
 
     def _row(self, day: date, passage: Passage, received: str, digest: str) -> tuple:
@@ -297,28 +290,30 @@ class PostgresPassageStore:
     ) -> list[StoredPassage]:
         glob = plate_glob(pattern)
         days, since, until = self._visible(start, end)
-        results: list[StoredPassage] = []
-        for day in days:
-            if "?" in glob or "*" in glob:
-                found = self._by_pattern(day, glob, since, until)
-            else:
-                found = self._by_bucket(day, glob, since, until)
-            results += [p for p in found if country is None or p.country == country]
-            if len(results) >= limit:
-                break
+        if "?" in glob or "*" in glob:
+            found = [p for day in days for p in self._by_pattern(day, glob, since, until)]
+        else:
+            found = self._by_bucket(days, glob, since, until)
+        results = [p for p in found if country is None or p.country == country]
         return sorted(results, key=lambda p: p.captured_at)[:limit]
 
-    def _by_bucket(self, day: date, plate: str, since: str, until: str) -> list[StoredPassage]:
-        """An exact plate: the rows of its bucket that day, opened and compared."""
-        try:
-            bucket = self.keys.plate_bucket(day, plate, BUCKET_BITS)
-        except DayKeyError:
+    def _by_bucket(
+        self, days: Sequence[date], plate: str, since: str, until: str
+    ) -> list[StoredPassage]:
+        """An exact plate: the rows of its bucket on each day (one statement, a branch per
+        day's partition: a round trip per day cost more than the rows), opened and compared."""
+        branches, params = [], []
+        for day in days:
+            try:
+                bucket = self.keys.plate_bucket(day, plate, BUCKET_BITS)
+            except DayKeyError:  # destroyed: the day's rows open no more
+                continue
+            branches.append(f"{self._SELECT} WHERE day = %s AND plate_bucket = %s "
+                            "AND captured_at >= %s AND captured_at < %s")  # fmt: skip
+            params += [day, bucket, since, until]
+        if not branches:
             return []
-        rows = self.db.execute(
-            f"{self._SELECT} WHERE day = %s AND plate_bucket = %s "
-            "AND captured_at >= %s AND captured_at < %s",
-            (day, bucket, since, until),
-        )
+        rows = self.db.execute(" UNION ALL ".join(branches), params)
         return [p for p in self._opened(rows) if p.plate == plate]
 
     def _by_pattern(self, day: date, glob: str, since: str, until: str) -> list[StoredPassage]:

@@ -71,11 +71,8 @@ CREATE TABLE IF NOT EXISTS passage_verdicts (
     verified_at  text   NOT NULL,
     note         text   NOT NULL DEFAULT ''
 ) PARTITION BY LIST (day);
-CREATE TABLE IF NOT EXISTS passage_days (
-    day        date NOT NULL,
-    camera_id  text NOT NULL,
-    PRIMARY KEY (day, camera_id)
-);
+-- The days that have partitions: a search lists them in one small read.
+CREATE TABLE IF NOT EXISTS passage_days (day date PRIMARY KEY);
 CREATE OR REPLACE FUNCTION anpr_reads_immutable() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION 'stored % are never changed: annotate a read with a verdict',
@@ -104,10 +101,13 @@ def partition_name(table: str, day: date) -> str:
 
 def create_partitions(day: date) -> str:
     """SQL making the day's partition of each table (nothing when it exists)."""
-    return "".join(
-        f"CREATE TABLE IF NOT EXISTS {partition_name(table, day)} PARTITION OF {table} "
-        f"FOR VALUES IN ('{day.isoformat()}');\n"
-        for table in DAY_TABLES
+    return (
+        "".join(
+            f"CREATE TABLE IF NOT EXISTS {partition_name(table, day)} PARTITION OF {table} "
+            f"FOR VALUES IN ('{day.isoformat()}');\n"
+            for table in DAY_TABLES
+        )
+        + f"INSERT INTO passage_days VALUES ('{day.isoformat()}') ON CONFLICT DO NOTHING;\n"
     )
 
 
