@@ -4,7 +4,9 @@ A venv of a real Python 3.10 gets the project as scripts/install-unit.sh install
 `[camera]`, from the configured package index), so 3.10's environment markers pick its own
 pins; then `anpr-agent --version`, the provider choice, a TOML config read through tomli, a
 real ONNX read of samples/replay/scene-000.jpg and the installer's offline checks
-(`python -m provisioning.unit_check`) all run under 3.10, and the central refuses it.
+(`python -m provisioning.unit_check`) all run under 3.10, and the central refuses it. Last,
+the real agent under 3.10 replays the sample scenes through a real Mosquitto to a central on
+the project's own Python, which verifies, stores and acknowledges them.
 
 Debian 12 has no Python 3.10: the test takes `python3.10` from the path or a pyenv version
 (docs/operations.md, "A Jetson (JetPack 6)", says how a maintainer gets one) and is skipped
@@ -23,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SAMPLES
+from central.store import open_store
+from tests.conftest import REPO, SAMPLES, write_agent_config
+from tests.test_end_to_end import expected_plates, ingest  # noqa: F401  (a fixture)
 
 # What pip copies to build the project (the packages pyproject.toml names, and its metadata).
 SOURCES = ("pyproject.toml", "README.md", "wire", "node", "recognition", "edge_agent",
@@ -171,3 +175,26 @@ def test_the_central_refuses_3_10_with_a_sentence(venv310, tmp_path):
         assert done.returncode == 1
         assert "needs Python 3.11 or newer; this is 3.10" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_an_agent_on_3_10_delivers_to_the_central(
+    venv310,
+    tmp_path,
+    mosquitto,
+    central_setup,
+    camera,
+    ingest,  # noqa: F811
+):
+    """The real agent under 3.10 (the shipped ONNX models, signing, sealing, the spool, MQTT)
+    replays the sample scenes to the central on the project's own Python, which verifies,
+    stores and acknowledges every passage."""
+    path = write_agent_config(tmp_path, camera, central_setup, mosquitto.port)
+    path.write_text(path.read_text().replace('kind = "annotations"', 'kind = "onnx"'))
+    agent = [str(venv310 / "bin" / "anpr-agent"), "run", "--config", str(path),
+             "--exit-when-drained"]  # fmt: skip
+    done = run(agent, tmp_path, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored = {p.plate for p in open_store(central_setup.config).recent(camera.camera_id, 100)}
+    truth = set(expected_plates())
+    assert len(stored & truth) >= len(truth) - 1, f"read {sorted(stored)}, truth {sorted(truth)}"
+    assert ingest.counters["stored"] == len(stored) > 0
