@@ -86,6 +86,10 @@ def create_app(config: CentralConfig) -> Flask:
         from central.web.practice_banner import mark_every_page
 
         app.after_request(mark_every_page)
+    elif config.web.demo:
+        from central.web.practice_banner import mark_every_demo_page
+
+        app.after_request(mark_every_demo_page)
 
     @app.get("/healthz")
     def healthz():

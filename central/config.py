@@ -144,6 +144,11 @@ class WebConfig(_Section):
         description="A training instance: generated passages only, marked as such on every "
         "page, never subscribed to real cameras",
     )
+    demo: bool = Field(
+        default=False,
+        description="The `make demo` instance: rendered traffic and demo accounts, marked "
+        "DEMO on every page",
+    )
     language: Literal["nl", "en"] = Field(
         default="nl",
         description="The pages' language unless a person chooses the other with the switch "

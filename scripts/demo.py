@@ -105,7 +105,7 @@ def write_central_config(root: Path, broker_port: int, web_port: int) -> Path:
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n\n'
         f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n'
         # The demo shows the latest passages; production consults them only by search.
-        "demo_views = true\n"
+        "demo_views = true\ndemo = true\n"
     )
     return central
 

@@ -178,6 +178,7 @@ def the_demo_accounts_open_their_pages(banner: str, home: str, start: str) -> No
             assert response.status == 200 and response.url.endswith(page), (role, response.url)
             body = response.read().decode()
         assert "demo-password" not in body  # a password is printed, never shown on a page
+        assert 'id="demo-banner"' in body, "every demo page says it is the demo"
         if role == "officer":
             assert "DEMO-OM-0001" in body
         if role == "operator":
@@ -207,6 +208,12 @@ def test_a_real_instance_names_no_demo_accounts(web_setup):
     start = real.get("/").get_data(as_text=True)
     assert "Camera plan administration" in start  # the real start page
     assert "demo-roles" not in start and "demo-operator" not in start
+    assert 'id="demo-banner"' not in start
+    demo_web = config.web.model_copy(update={"demo": True})
+    demo = create_app(config.model_copy(update={"web": demo_web})).test_client()
+    response = demo.get("/login")
+    assert 'id="demo-banner"' in response.get_data(as_text=True)
+    assert response.headers["X-ANPR-Demo"] == "1"
 
 
 def test_the_demo_plan_stores_from_its_ratification_and_only_on_a_demo_instance(web_setup):
