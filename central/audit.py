@@ -258,17 +258,6 @@ class AuditTrail:
         return (lines[0].seq, lines[0].at) if lines else None
 
 
-def open_audit_trail(config) -> AuditTrail:
-    """The trail named by a CentralConfig (`storage.backend`), anchored in its
-    `audit_anchor_dir` (the audit keeper's folder in production)."""
-    anchor = AuditAnchor(config.audit_anchor_dir)
-    if config.storage.backend == "postgresql":
-        from central.audit_postgres import PostgresAuditTrail
-
-        return PostgresAuditTrail(config.storage.postgresql, anchor)
-    return AuditTrail(config.audit_path, anchor)
-
-
 def _bad_checkpoint(
     key: VerifyKey, seq: int, head: str, signed_at: str, key_id: str, signature: str
 ) -> str:
@@ -340,15 +329,6 @@ def record(
     `anchor_dir` (the config's `audit_anchor_dir`: the audit keeper's folder in production)
     or, without one, beside the trail."""
     trail = AuditTrail(path, AuditAnchor(anchor_dir) if anchor_dir is not None else None)
-    try:
-        return trail.append(actor, action, details, now)
-    finally:
-        trail.close()
-
-
-def record_in(config, actor: str, action: str, details: dict, now: datetime) -> int:
-    """Append one entry to the trail a CentralConfig names (`open_audit_trail`)."""
-    trail = open_audit_trail(config)
     try:
         return trail.append(actor, action, details, now)
     finally:

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from central.accounts.register import Register
 from central.accounts.users import Accounts
-from central.audit import open_audit_trail
+from central.audit_trails import open_audit_trail
 from central.config import CentralConfig
 from central.hotlists.lists import Hotlists
 from central.requests.forms import ZONE, order_from_form

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from central.accounts.users import Identity
-from central.audit import open_audit_trail
+from central.audit_trails import open_audit_trail
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
 from central.demo_accounts import is_demo

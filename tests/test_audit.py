@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from central.__main__ import main as central
-from central.audit import AuditTrail, open_audit_trail
+from central.audit import AuditTrail
 from central.audit_anchor import AuditAnchor
+from central.audit_trails import open_audit_trail
 from central.config import load_config
 from tests.conftest import write_central_config
 from wire import SigningKey

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from central import audit
+from central import audit, audit_trails
 from central.databases import open_database
 from wire import Passage
 from wire.fields import format_timestamp
@@ -105,7 +105,7 @@ class CalamityBuffer:
         audit_config=None,
     ) -> None:  # fmt: skip
         """Actions are logged to the SQLite trail at `audit_path`, or to the trail a
-        CentralConfig names (`audit_config`: either backend, `audit.open_audit_trail`)."""
+        CentralConfig names (`audit_config`: either backend, `audit_trails.open_audit_trail`)."""
         self.db = open_database(path, MIGRATIONS)
         self.audit_path = audit_path
         self.audit_anchor_dir = audit_anchor_dir
@@ -309,7 +309,7 @@ class CalamityBuffer:
 
     def _audit(self, actor: str, action: str, details: dict, now: datetime) -> None:
         if self.audit_config is not None:
-            audit.record_in(self.audit_config, actor, action, details, now)
+            audit_trails.record_in(self.audit_config, actor, action, details, now)
             return
         assert self.audit_path is not None  # checked by _need_audit before any change
         audit.record(self.audit_path, actor, action, details, now, self.audit_anchor_dir)

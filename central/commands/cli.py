@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from central import audit
+from central import audit_trails
 from central.audit import cli_actor
 from central.cameras import CameraRegistryError
 from central.config import CentralConfig
@@ -25,4 +25,4 @@ def parse_moment(text: str) -> datetime:
 def record_action(
     config: CentralConfig, action: str, details: dict, actor: str | None = None
 ) -> None:
-    audit.record_in(config, actor or cli_actor(), action, details, wallclock.now())
+    audit_trails.record_in(config, actor or cli_actor(), action, details, wallclock.now())

@@ -8,9 +8,10 @@ from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 
-from central import audit
-from central.audit import cli_actor, open_audit_trail
+from central import audit_trails
+from central.audit import cli_actor
 from central.audit_anchor import AuditAnchor
+from central.audit_trails import open_audit_trail
 from central.backup import expire_backups, make_backup
 from central.cameras import CameraRegistry
 from central.config import CentralConfig, ConfigError
@@ -136,11 +137,11 @@ def _with_store(config, args, store: PassageStore, now: datetime) -> int:
             return 2
         store.custody.hold(args.camera_id, args.seq, day, args.request, args.by, now)
         details = {"camera_id": args.camera_id, "seq": args.seq, "request": args.request}
-        audit.record_in(config, args.by, "hold_placed", details, now)
+        audit_trails.record_in(config, args.by, "hold_placed", details, now)
         print(f"held {args.camera_id}/{args.seq} for {args.request}")
     elif args.command == "release-holds":
         released = store.custody.release(args.request, now)
-        audit.record_in(config, cli_actor(), "holds_released",
+        audit_trails.record_in(config, cli_actor(), "holds_released",
                         {"request": args.request, "count": released}, now)  # fmt: skip
         print(f"released {released} hold(s) of {args.request}")
     elif args.command == "backup":

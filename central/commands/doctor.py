@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.audit import open_audit_trail
 from central.audit_anchor import KEEPER_MARK, KEEPER_SOCKET, AnchorError
+from central.audit_trails import open_audit_trail
 from central.config import CentralConfig, ConfigError, load_config, read_session_key
 from central.databases import MigrationError
 from central.health.certificates import certificate_states, tls_expiries, tls_files

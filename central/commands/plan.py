@@ -12,7 +12,8 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from central.audit import AuditTrail, open_audit_trail
+from central.audit import AuditTrail
+from central.audit_trails import open_audit_trail
 from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment
 from central.commands.identity import ConfirmationFailed, confirm_person

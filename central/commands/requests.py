@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from central.audit import open_audit_trail
+from central.audit_trails import open_audit_trail
 from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment, record_action
 from central.config import CentralConfig

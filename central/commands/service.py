@@ -7,8 +7,8 @@ import signal
 import threading
 from datetime import datetime, timedelta
 
-from central import audit
-from central.audit import open_audit_trail
+from central import audit_trails
+from central.audit_trails import open_audit_trail
 from central.calamity.listener import PRUNE_INTERVAL_S, BufferListener, prune_run
 from central.cameras import CameraRegistry
 from central.config import CentralConfig, ConfigError
@@ -59,7 +59,7 @@ def retention_worker(config: CentralConfig) -> RetentionWorker:
             # The yearly report counts deletions from the trail, which outlives the data.
             details = {"days": [d.isoformat() for d in report.days_destroyed],
                        "rows": report.rows_deleted}  # fmt: skip
-            audit.record_in(config, "system", "retention_destroyed", details, now)
+            audit_trails.record_in(config, "system", "retention_destroyed", details, now)
         try:
             record_retention(opened["ledger"], opened["store"], report.rows_deleted,
                              len(report.days_destroyed), now)  # fmt: skip

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify
 
-from central import audit, enrollment
+from central import audit_trails, enrollment
 from central.cameras import CameraRegistryError
 from central.web.api import camera_id_arg, json_errors
 from central.web.bodies import json_object
@@ -40,7 +40,7 @@ def enroll_unit():
     except (CameraRegistryError, WireError) as exc:
         abort(400, description=str(exc))
     config = current_app.config["ANPR"]
-    audit.record_in(
+    audit_trails.record_in(
         config,
         f"unit:{body['camera_id']}",
         "unit_enrolled",

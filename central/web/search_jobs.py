@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from central.audit import open_audit_trail
+from central.audit_trails import open_audit_trail
 from central.health.records import HealthRecords
 from central.requests.consultation import consult, count
 from central.requests.orders import RequestError

@@ -13,7 +13,8 @@ from typing import TypeVar
 from flask import current_app, g
 
 from central.accounts.users import Accounts
-from central.audit import AuditTrail, open_audit_trail
+from central.audit import AuditTrail
+from central.audit_trails import open_audit_trail
 from central.calamity.buffer import CalamityBuffer
 from central.cameras import CameraRegistry
 from central.config import CentralConfig
