@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -210,21 +211,29 @@ class PostgresPassageStore:
                                                      "record"))  # fmt: skip
 
     def _copy(self, table: str, columns: str, rows: list[tuple]) -> None:
+        """COPY in binary: images go as bytes, not as hex text twice their size."""
         if not rows:
             return
         with (
             self.db.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
         ):
+            copy.set_types(_TYPES[table])
             for row in rows:
                 copy.write_row(row)
 
     def _stored_digests(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        return self._column_of(keys, "record_sha256")
+
+    def _column_of(
+        self, keys: Sequence[tuple[str, int]], column: str
+    ) -> dict[tuple[str, int], Any]:
+        """`column` of each stored passage of `keys`, on whatever day it is stored."""
         if not keys:
             return {}
         cameras, seqs = zip(*keys, strict=True)
         rows = self.db.execute(
-            "SELECT p.camera_id, p.seq, p.record_sha256 FROM passages p "
+            f"SELECT p.camera_id, p.seq, p.{column} FROM passages p "
             "JOIN unnest(%s::text[], %s::bigint[]) AS k(camera_id, seq) "
             "ON p.camera_id = k.camera_id AND p.seq = k.seq",
             (list(cameras), list(seqs)),
@@ -520,16 +529,7 @@ class PostgresPassageStore:
                 registry.close()
 
     def _days_of(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], date]:
-        if not keys:
-            return {}
-        cameras, seqs = zip(*keys, strict=True)
-        rows = self.db.execute(
-            "SELECT p.camera_id, p.seq, p.day FROM passages p "
-            "JOIN unnest(%s::text[], %s::bigint[]) AS k(camera_id, seq) "
-            "ON p.camera_id = k.camera_id AND p.seq = k.seq",
-            (list(cameras), list(seqs)),
-        )
-        return {(r[0], r[1]): r[2] for r in rows}
+        return self._column_of(keys, "day")
 
     # --- for retention and statistics ------------------------------------------------------
 
