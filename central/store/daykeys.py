@@ -83,9 +83,9 @@ class DayKeyring:
 
     def plate_bucket(self, day: date, plate: str, bits: int, create: bool = False) -> int:
         """The plate's bucket of the day: HMAC-SHA256 under a key derived from the day key,
-        cut to `bits` bits. Coarse on purpose: each bucket holds a few hundred vehicles a
-        day, so a search probes one bucket and opens its rows, while the bucket column
-        links no passage to one vehicle (not even before the key is destroyed)."""
+        cut to `bits` bits. Coarse on purpose: at national volume each bucket holds hundreds
+        of passages a day, so a search probes one bucket and opens its rows, while the
+        bucket column links no passage to one vehicle (not even before the key is destroyed)."""
         key = self._tag_keys.get(day)
         if key is None:
             key = self._tag_keys[day] = HKDF(

@@ -7,8 +7,8 @@ lane and confidence (with the plate gone these say only that *a* vehicle passed)
 with AES-256-GCM under the day key: the plate, its country and the record digest
 (`sealed`), the signed record with its signature, and the images. `plate_bucket` is a keyed
 hash of the plate under a key derived from the day key, cut to BUCKET_BITS bits: an exact
-plate search probes one bucket a day and opens its few hundred rows. A bucket holds hundreds
-of vehicles a day, so the column links no passage to one vehicle, across cameras or not,
+plate search probes one bucket a day and opens its rows. At national volume a bucket holds
+hundreds of passages a day, so the column links no passage to one vehicle, across cameras or not,
 with the key or after it is destroyed.
 """
 
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from datetime import date
 
-# 4,096 buckets a day: at 1 million passages a day ~250 rows each (a search opens 250 x 28),
-# at the Dutch network's 4.3 million ~1,000; docs/scaling.md.
-BUCKET_BITS = 12
+# 16,384 buckets a day: at 1 million passages a day ~60 rows each (a search opens 60 x 28),
+# at the Dutch network's 4.3 million ~260; fewer bits hide more vehicles in a bucket and
+# cost more rows a search (12 bits: p95 above 50 ms at 28 x 500,000); docs/scaling.md.
+BUCKET_BITS = 14
 
 # Made once per database (IF NOT EXISTS: every node runs it at start, under a lock).
 SCHEMA = """
