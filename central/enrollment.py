@@ -33,7 +33,9 @@ def issue_token(
 ) -> str:
     if not CAMERA_ID.fullmatch(camera_id):
         raise CameraRegistryError(f"camera id {camera_id!r} is not valid")
-    token = secrets.token_urlsafe(32)
+    # Hex, not URL-safe base64: a token starting with "-" was read by `register --token` as
+    # an option (1 token in 64; found by the full suite).
+    token = secrets.token_hex(32)
     registry.db.execute(
         "INSERT INTO enrollment_tokens (token_sha256, camera_id, created_by, created_at, "
         "expires_at) VALUES (?, ?, ?, ?, ?)",

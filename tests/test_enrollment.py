@@ -78,3 +78,21 @@ def test_register_over_https_needs_the_project_ca(unit, capsys):
             "--camera-id", CAMERA, "--credentials", str(unit)]  # fmt: skip
     assert provision(args) == 2
     assert "ca.crt" in capsys.readouterr().err
+
+
+def test_enrollment_tokens_never_look_like_an_option(web_setup):
+    """The technician passes the token as `--token TOKEN`: one starting with "-" would be
+    read as an option."""
+    from datetime import UTC, datetime, timedelta
+
+    from central.enrollment import issue_token
+
+    registry = CameraRegistry(web_setup.config.cameras_path)
+    try:
+        now = datetime.now(UTC)
+        tokens = [issue_token(registry, CAMERA, "admin", now, timedelta(hours=1))
+                  for _ in range(200)]  # fmt: skip
+    finally:
+        registry.close()
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == 200 and all(len(t) >= 43 for t in tokens)
