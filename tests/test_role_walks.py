@@ -75,10 +75,19 @@ def _fleet(config) -> None:
     plan.close()
     records = HealthRecords(config.health_path)
     records.count_passages([("cam-a", hour_key(NOW - timedelta(hours=2)), 40, 40 * 900)])
-    for camera_id, changes in (("cam-a", {}), ("cam-b", {"source_ok": False})):
-        beat = _hb(camera_id, NOW, **changes)
-        records.record_heartbeat(beat, canonical_bytes(beat.signed_fields()), NOW)
     records.health_change("cam-b", NOW - timedelta(hours=1), "DEGRADED", "camera source failing")
+    records.close()
+    _heartbeats(config)
+
+
+def _heartbeats(config) -> None:
+    """Both units' latest heartbeat, now: a unit is OFFLINE 120 s after its last one, and a
+    loaded machine can take that long to reach the health walks (NOW is the module's start)."""
+    records = HealthRecords(config.health_path)
+    now = datetime.now(UTC)
+    for camera_id, changes in (("cam-a", {}), ("cam-b", {"source_ok": False})):
+        beat = _hb(camera_id, now, **changes)
+        records.record_heartbeat(beat, canonical_bytes(beat.signed_fields()), now)
     records.close()
 
 
@@ -392,6 +401,7 @@ def test_officer_searches_verifies_approves_photos_and_the_requester_downloads(w
 
 
 def test_maintainer_finds_the_failing_camera_and_opens_its_history(world, walk):
+    _heartbeats(world.config)
     page = walk.page
     assert walk.start() == "/health"
     assert page.locator("#cameras tr[data-camera]").count() == 2
@@ -411,6 +421,7 @@ def test_maintainer_finds_the_failing_camera_and_opens_its_history(world, walk):
 
 
 def test_technician_checks_the_unit_just_installed_reports_in(world, walk):
+    _heartbeats(world.config)
     page = walk.page
     assert walk.start() == "/health"
     page.fill("#camera-filter input[name=q]", "cam-a")
