@@ -57,13 +57,24 @@ def plate_glob(pattern: str) -> str:
     return pattern
 
 
-def _day_of(moment: datetime) -> date:
+def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
 def _days_between(start: datetime, end: datetime) -> list[date]:
-    first, last = _day_of(start), _day_of(end - timedelta(milliseconds=1))
+    first, last = day_of(start), day_of(end - timedelta(milliseconds=1))
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def visible_window(
+    stored: Sequence[date], start: datetime, end: datetime, now: datetime
+) -> tuple[list[date], str, str]:
+    """(the stored days a search of [start, end) reads, its start and end in the stores'
+    text form): never before the 28-day cutoff, whichever backend holds the days."""
+    since = max(format_timestamp(start), cutoff_text(now))
+    present = set(stored)
+    days = [d for d in _days_between(start, end) if d in present and not fully_expired(d, now)]
+    return days, since, format_timestamp(end)
 
 
 class DayPartitionedStore:
@@ -154,7 +165,7 @@ class DayPartitionedStore:
         outcomes: list[Outcome | None] = [None] * len(verified)
         by_day: dict[date, list[int]] = defaultdict(list)
         for index, item in enumerate(verified):
-            by_day[_day_of(item.record.captured_at)].append(index)
+            by_day[day_of(item.record.captured_at)].append(index)
         received = format_timestamp(received_at)
         pending: dict[tuple[str, int], str] = {}
         indexed = []
@@ -237,12 +248,7 @@ class DayPartitionedStore:
     # --- reading (only what is younger than 28 days) --------------------------------------
 
     def _visible_days(self, start: datetime, end: datetime) -> tuple[list[date], str, str]:
-        now = self.clock()
-        since = max(format_timestamp(start), cutoff_text(now))
-        until = format_timestamp(end)
-        existing = set(self.days())
-        days = [d for d in _days_between(start, end) if d in existing and not fully_expired(d, now)]
-        return days, since, until
+        return visible_window(self.days(), start, end, self.clock())
 
     def recent(self, camera_id: str | None = None, limit: int = 50) -> list[StoredPassage]:
         self._close_expired()  # even when every day is past and no file is opened below

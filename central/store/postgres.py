@@ -16,7 +16,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from central.cameras import CameraRegistry
-from central.expiry import cutoff_text, fully_expired
+from central.expiry import cutoff_text
 from central.store.custody import Custody
 from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.integrity import (
@@ -33,7 +33,13 @@ from central.store.integrity import (
     remembered,
     served_problems,
 )
-from central.store.partitioned import MAX_RESULTS, SearchError, plate_glob
+from central.store.partitioned import (
+    MAX_RESULTS,
+    SearchError,
+    day_of,
+    plate_glob,
+    visible_window,
+)
 from central.store.postgres_schema import (
     BUCKET_BITS,
     IMMUTABLE,
@@ -78,15 +84,6 @@ def close_pools() -> None:
         for pool in _POOLS.values():
             pool.close()
         _POOLS.clear()
-
-
-def _day_of(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
-
-
-def _days_between(start: datetime, end: datetime) -> list[date]:
-    first, last = _day_of(start), _day_of(end - timedelta(milliseconds=1))
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _context(camera_id: str, seq: int, what: str) -> bytes:
@@ -154,7 +151,7 @@ class PostgresPassageStore:
     ) -> list[Outcome]:
         """Store a batch in one transaction; a batch that races another node's insert of
         the same record is run again and then finds it (a duplicate, never two rows)."""
-        for day in {_day_of(item.record.captured_at) for item in verified}:
+        for day in {day_of(item.record.captured_at) for item in verified}:
             self.ensure_day(day)
         try:
             return self._insert(verified, received_at)
@@ -176,7 +173,7 @@ class PostgresPassageStore:
                     continue
                 known[key] = digest
                 outcomes.append(Outcome.STORED)
-                day = _day_of(passage.captured_at)
+                day = day_of(passage.captured_at)
                 rows.append(self._row(day, passage, received, digest))
                 records.append((day, *key, self._seal_record(day, item)))
                 images.append((day, *key, *self._seal_images(day, passage)))
@@ -243,11 +240,7 @@ class PostgresPassageStore:
     # --- reading (only what is younger than 28 days) --------------------------------------
 
     def _visible(self, start: datetime, end: datetime) -> tuple[list[date], str, str]:
-        now = self.clock()
-        since = max(format_timestamp(start), cutoff_text(now))
-        existing = set(self.days())
-        days = [d for d in _days_between(start, end) if d in existing and not fully_expired(d, now)]
-        return days, since, format_timestamp(end)
+        return visible_window(self.days(), start, end, self.clock())
 
     def _opened(self, rows) -> list[StoredPassage]:
         """Rows of (day, plain columns..., sealed) as passages; rows whose seal does not
