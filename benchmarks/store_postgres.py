@@ -15,7 +15,6 @@ import shutil
 import statistics as stats
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 from datetime import UTC, date, datetime, timedelta
@@ -23,8 +22,17 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks.passages import LETTERS, Fleet
-from benchmarks.store import BATCH, BUSY_CAMERAS, REPO, day_rows, line, register
+from benchmarks.passages import Fleet
+from benchmarks.store import (
+    BATCH,
+    REPO,
+    commuter_plates,
+    day_rows,
+    ingest_meanwhile,
+    line,
+    register,
+    window_searches,
+)
 from central.cameras import CameraRegistry
 from central.ingest.admission import admit_passage
 from central.store.postgres import PostgresPassageStore, close_pools
@@ -185,8 +193,7 @@ def bench_search(cluster, root: Path, days: int, per_day: int) -> None:
     today = datetime.now(UTC).date()
     first = today - timedelta(days=days - 1)
     rng = random.Random(11)
-    commuters = ["".join(rng.choice(LETTERS) for _ in range(2)) + f"{rng.randrange(1000):03d}Z"
-                 for _ in range(20000)]  # fmt: skip
+    commuters = commuter_plates(rng)
     store = PostgresPassageStore(conninfo, root / "pg-search", root / "pg-search-keys")
     began = time.perf_counter()
     for offset in range(days):
@@ -214,16 +221,7 @@ def bench_search(cluster, root: Path, days: int, per_day: int) -> None:
     wild = store.search_plate("BD??1*", day_start, end, limit=100_000)
     line("wildcard search BD??1* over one day (every plate opened)",
          f"{(time.perf_counter() - began) * 1000:.0f} ms, {len(wild):,} hits")  # fmt: skip
-    windows, counts = [], []
-    for offset in range(min(days - 1, 10)):
-        w_start = datetime.combine(first + timedelta(days=offset), datetime.min.time(),
-                                   tzinfo=UTC) + timedelta(hours=12, minutes=45)  # fmt: skip
-        began = time.perf_counter()
-        counts.append(len(store.search_window(BUSY_CAMERAS, w_start,
-                                              w_start + timedelta(minutes=30))))  # fmt: skip
-        windows.append((time.perf_counter() - began) * 1000)
-    line("30-minute window at one location (8 cameras), median",
-         f"{stats.median(windows):.0f} ms, {stats.median(counts):,.0f} passages")  # fmt: skip
+    window_searches(store, first, days)
     store.close()
 
 
@@ -239,30 +237,17 @@ def bench_expiry(cluster, root: Path, per_day: int) -> None:
 
     items = [decode_passage(p).verify(fleet.keys[c].verify_key)
              for c, p in fleet.payloads(6000, now)]  # fmt: skip
-    longest, batches, stop = [0.0], [0], threading.Event()
 
-    def ingest() -> None:
-        writer = PostgresPassageStore(conninfo, root / "pg-expiry", root / "pg-expiry-keys")
-        index = 0
-        while not stop.is_set() and index < len(items):
-            began = time.perf_counter()
-            writer.insert_batch(items[index : index + BATCH], now)
-            longest[0] = max(longest[0], time.perf_counter() - began)
-            batches[0] += 1
-            index += BATCH
-        writer.close()
+    def destroy() -> float:
+        began = time.perf_counter()
+        store.destroy_day(old_day, now)
+        return time.perf_counter() - began
 
-    thread = threading.Thread(target=ingest)
-    thread.start()
-    while batches[0] < 2:
-        time.sleep(0.01)
-    began = time.perf_counter()
-    store.destroy_day(old_day, now)
-    destroy = time.perf_counter() - began
-    during = batches[0]
-    stop.set()
-    thread.join()
+    def writer() -> PostgresPassageStore:
+        return PostgresPassageStore(conninfo, root / "pg-expiry", root / "pg-expiry-keys")
+
+    destroy, longest, during = ingest_meanwhile(writer, items, now, destroy)
     line("destroy one whole day (key, then DROP of its partitions)", f"{destroy * 1000:.0f} ms")
     line(f"longest ingest batch of {BATCH} meanwhile ({during} batches ran)",
-         f"{longest[0] * 1000:.0f} ms")  # fmt: skip
+         f"{longest * 1000:.0f} ms")  # fmt: skip
     store.close()
