@@ -14,8 +14,7 @@ import json
 import logging
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import (
@@ -40,6 +39,7 @@ from central.requests.store import Request, Requests
 from central.requests.verification import give_verdict, row_states
 from central.store import open_store
 from central.web.access import current_session, requires
+from central.web.background_work import BackgroundWork
 from central.web.labels import VERDICT_LABELS, translated
 from central.web.requests import detail_page, visible_request
 from central.web.stores import audit_trail, passage_store, requests_db
@@ -398,23 +398,11 @@ BUILD_KEPT_S = 15 * 60  # a finished build nobody fetched is dropped after this
 
 
 @dataclass
-class _Build:
+class _Build(BackgroundWork):
     request_id: int
     issue: Issue
     file: tempfile.SpooledTemporaryFile
-    started: float = field(default_factory=time.monotonic)
-    done: int = 0
-    total: int | None = None
     supplied: Supplied | None = None
-    error: str | None = None
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-    def as_json(self) -> dict:
-        return {"done": self.done, "total": self.total, "ready": self.finished.is_set(),
-                "error": self.error}  # fmt: skip
 
 
 _BUILDS: dict[str, _Build] = {}
@@ -468,7 +456,7 @@ def download(token: str):
         elif build is None:
             key = _package_key()
             for old, stale in list(_BUILDS.items()):
-                if stale.finished.is_set() and time.monotonic() - stale.started > BUILD_KEPT_S:
+                if stale.stale(BUILD_KEPT_S):
                     _BUILDS.pop(old).file.close()
             build = _BUILDS[name] = _Build(
                 found.id, issue, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)

@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from central.audit_trails import open_audit_trail
@@ -27,6 +26,7 @@ from central.requests.consultation import consult, count
 from central.requests.orders import RequestError
 from central.requests.searches import Query
 from central.requests.store import Requests
+from central.web.background_work import BackgroundWork
 from central.web.kept_stores import StoreShelf
 
 LOG = logging.getLogger(__name__)
@@ -35,25 +35,13 @@ KEPT_S = 15 * 60  # a finished job's answer is shown again (a reload) for this l
 
 
 @dataclass
-class SearchJob:
+class SearchJob(BackgroundWork):
     request_id: int
     officer: str
     open_rows: bool  # a search that opens its rows, or only a count
     shown: dict  # what the answer page needs beside the outcome (the form as sent, notes)
-    started: float = field(default_factory=time.monotonic)
-    done: int = 0
-    total: int | None = None
     counted: tuple[int | None, list[dict]] | None = None  # a count's (number, camera gaps)
     audit_seq: int | None = None  # a search's consultation, where its results are kept
-    error: str | None = None
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-    def as_json(self) -> dict:
-        return {"done": self.done, "total": self.total, "ready": self.finished.is_set(),
-                "error": self.error}  # fmt: skip
 
 
 _JOBS: dict[str, SearchJob] = {}
@@ -100,7 +88,7 @@ def start(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[st
     token = secrets.token_urlsafe(16)
     with _LOCK:
         for old, stale in list(_JOBS.items()):
-            if stale.finished.is_set() and time.monotonic() - stale.started > KEPT_S:
+            if stale.stale(KEPT_S):
                 del _JOBS[old]
         _JOBS[token] = job
     threading.Thread(target=_run, args=(cfg, job, query, now, cameras, shelf), daemon=True,
