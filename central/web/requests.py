@@ -274,8 +274,9 @@ def search_job_progress(request_id: int, token: str):
 
 @bp.get("/searches/progress.js")
 def search_progress_script():
-    """The progress page's script, served from the package (the CSP runs no inline code)."""
-    response = Response((STATIC / "search_progress.js").read_bytes(), mimetype="text/javascript")
+    """The progress page's script (the package build's too), served from the package (the
+    CSP runs no inline code)."""
+    response = Response((STATIC / "progress.js").read_bytes(), mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     return response
 

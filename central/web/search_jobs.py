@@ -6,7 +6,7 @@ own, with its own connections and a passage store borrowed from the web's shelf 
 files open, central/web/kept_stores.py), telling how many of its parts are done (days of
 the window; see `central.requests.searches.Progress`). One that ends within `INLINE_S` is
 answered at once, as before; a longer one sends the officer to a page that shows its
-progress (polled by static/search_progress.js, or a refresh without scripts) and then its
+progress (polled by static/progress.js, or a refresh without scripts) and then its
 answer. Jobs live in this process, like package builds: a web run with several worker
 processes needs sticky sessions for these pages.
 """
