@@ -114,3 +114,19 @@ def test_the_backend_survives_parsing(central_setup, postgres_conninfo, tmp_path
     assert config.storage.backend == "postgresql"
     assert config.storage.postgresql == postgres_conninfo
     assert config.ingest.shared_group == "ingest"
+
+
+def test_a_password_in_the_connection_string_is_refused(central_setup, tmp_path):
+    """The config is readable by the service's group and lands in support bundles: the
+    password belongs in a .pgpass file only the service account reads."""
+    text = central_setup.config_path.read_text().replace(
+        "[storage]\n",
+        '[storage]\nbackend = "postgresql"\npostgresql = "host=db user=anpr password=s3cret"\n',
+    )
+    with pytest.raises(ConfigError, match="pgpass"):
+        parse_config(tomllib.loads(text), base=tmp_path)
+    missing = central_setup.config_path.read_text().replace(
+        "[storage]\n", '[storage]\nbackend = "postgresql"\n'
+    )
+    with pytest.raises(ConfigError, match="needs storage.postgresql"):
+        parse_config(tomllib.loads(missing), base=tmp_path)
