@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from central.databases import PostgresSchema, StoreLocation
 from central.health.rules import Limits
 from node.config_file import ConfigError, path_resolver, read_toml, validate
 from node.config_file import Section as _Section
@@ -280,16 +281,16 @@ class CentralConfig(_Section):
         return self
 
     @property
-    def hotlists_path(self) -> Path:
-        return self.storage.data_dir / "hotlists.sqlite"
+    def hotlists_path(self) -> StoreLocation:
+        return self._store("hotlists")
 
     @property
-    def calamity_path(self) -> Path:
-        return self.storage.data_dir / "calamity.sqlite"
+    def calamity_path(self) -> StoreLocation:
+        return self._store("calamity")
 
     @property
-    def accounts_path(self) -> Path:
-        return self.storage.data_dir / "accounts.sqlite"
+    def accounts_path(self) -> StoreLocation:
+        return self._store("accounts")
 
     @property
     def audit_path(self) -> Path:
@@ -300,38 +301,50 @@ class CentralConfig(_Section):
         return self.storage.audit_anchor_dir or self.storage.data_dir / "audit-anchor"
 
     @property
-    def requests_path(self) -> Path:
-        return self.storage.data_dir / "requests.sqlite"
+    def requests_path(self) -> StoreLocation:
+        return self._store("requests")
 
     @property
-    def bundles_path(self) -> Path:
-        return self.storage.data_dir / "bundles.sqlite"
+    def bundles_path(self) -> StoreLocation:
+        return self._store("bundles")
 
     @property
-    def health_path(self) -> Path:
-        return self.storage.data_dir / "health.sqlite"
+    def health_path(self) -> StoreLocation:
+        return self._store("health")
 
     @property
-    def plan_path(self) -> Path:
-        return self.storage.data_dir / "plan.sqlite"
+    def plan_path(self) -> StoreLocation:
+        return self._store("plan")
 
     @property
-    def statistics_path(self) -> Path:
-        return self.storage.data_dir / "statistics.sqlite"
+    def statistics_path(self) -> StoreLocation:
+        return self._store("statistics")
 
     @property
-    def cameras_path(self) -> Path:
-        return self.storage.data_dir / "cameras.sqlite"
+    def cameras_path(self) -> StoreLocation:
+        return self._store("cameras")
 
     @property
-    def rejections_path(self) -> Path:
-        return self.storage.data_dir / "rejections.sqlite"
+    def rejections_path(self) -> StoreLocation:
+        return self._store("rejections")
 
     @property
-    def metrics_path(self) -> Path:
+    def metrics_path(self) -> StoreLocation:
         """Running totals behind /metrics (central/tally.py), written by ingest and
         retention, read by the web."""
-        return self.storage.data_dir / "metrics.sqlite"
+        return self._store("metrics")
+
+    @property
+    def custody_path(self) -> StoreLocation:
+        """Holds and custody of passages (central/store/custody.py)."""
+        return self._store("custody")
+
+    def _store(self, name: str) -> StoreLocation:
+        """A small store's place: its SQLite file in data_dir, or with storage.backend =
+        "postgresql" its schema in the shared database, so every central node sees one."""
+        if self.storage.backend == "postgresql":
+            return PostgresSchema(self.storage.postgresql, name)
+        return self.storage.data_dir / f"{name}.sqlite"
 
 
 def load_config(path: Path) -> CentralConfig:

@@ -6,21 +6,67 @@ Never edit a migration that has shipped: add a new one.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-# What either driver raises: plain stores use sqlite3, day files SQLCipher's build of it.
-DatabaseError = (sqlite3.Error, sqlcipher.Error)
+# What any driver raises: plain stores use sqlite3, day files SQLCipher's build of it, and
+# with storage.backend = "postgresql" the stores run on psycopg (an optional extra).
+DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, sqlcipher.Error)
+IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - the postgresql extra is not installed
+    pass
+else:
+    DatabaseError += (psycopg.Error,)
+    IntegrityError += (psycopg.IntegrityError,)
+
+
+@dataclass(frozen=True)
+class Dialects:
+    """A migration whose SQL differs between the backends beyond what
+    `postgres_stores.translate_ddl` rewrites (a trigger's body): both spellings."""
+
+    sqlite: str
+    postgresql: str
+
+
+@dataclass(frozen=True)
+class PostgresSchema:
+    """Where a store lives on PostgreSQL: the database (a libpq string without a password)
+    and the store's own schema, named for its SQLite file (accounts.sqlite: `accounts`)."""
+
+    conninfo: str
+    schema: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema):
+            raise ValueError(f"schema name {self.schema!r}: lower-case letters, digits, _")
+
+    @property
+    def name(self) -> str:
+        return self.schema
+
+    def __str__(self) -> str:
+        return f"PostgreSQL schema {self.schema!r}"
+
+
+# Where a store lives: its SQLite file on one host, or its schema on PostgreSQL.
+StoreLocation = Path | PostgresSchema
 
 
 class MigrationError(Exception):
     """The database is newer than this code or a migration failed."""
 
 
-def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str]]) -> list[str]:
+def apply_migrations(
+    db: sqlite3.Connection, migrations: Sequence[tuple[str, str | Dialects]]
+) -> list[str]:
     """Apply the missing named migrations; return the names applied now."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -43,7 +89,8 @@ def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str
             if name in done:
                 continue
             try:
-                for statement in _statements(sql):
+                text = sql.sqlite if isinstance(sql, Dialects) else sql
+                for statement in statements(text):
                     db.execute(statement)
             except DatabaseError as exc:
                 raise MigrationError(f"migration {name} failed: {exc}") from exc
@@ -58,7 +105,7 @@ def apply_migrations(db: sqlite3.Connection, migrations: Sequence[tuple[str, str
     return applied
 
 
-def _statements(sql: str) -> list[str]:
+def statements(sql: str) -> list[str]:
     """Split a script into statements; a trigger's `BEGIN ...; END` stays whole."""
     statements, buffer = [], ""
     for part in sql.split(";"):
@@ -139,9 +186,22 @@ def _connect_encrypted(path, key: bytes):
     return db
 
 
-def open_database(path: Path, migrations: Sequence[tuple[str, str]], key: bytes | None = None):
+def open_database(path, migrations: Sequence[tuple[str, str | Dialects]], key: bytes | None = None):
     """Open a store file (creating its folder) with its migrations applied; `key` opens (or
-    creates) it encrypted."""
+    creates) it encrypted. A `postgres_stores.PostgresSchema` in place of the path opens the
+    store's schema on PostgreSQL instead (storage.backend = "postgresql")."""
+    if not isinstance(path, (str, Path)):
+        from central.postgres_stores import PostgresConnection, apply_postgres_migrations
+
+        if key is not None:
+            raise ValueError(f"{path}: an encrypted SQLite store has no PostgreSQL form")
+        db = PostgresConnection(path)
+        try:
+            apply_postgres_migrations(db, migrations)
+        except BaseException:
+            db.close()
+            raise
+        return db
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = connect(path, key)
     apply_migrations(db, migrations)

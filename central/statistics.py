@@ -114,7 +114,12 @@ class DailyStatistics:
             return
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany(
-            "INSERT OR REPLACE INTO daily_camera VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO daily_camera VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (day, camera_id) DO UPDATE SET passages = excluded.passages, "
+            "distinct_plates = excluded.distinct_plates, countries = excluded.countries, "
+            "mean_confidence_pm = excluded.mean_confidence_pm, "
+            "layout_match_pm = excluded.layout_match_pm, hours_down = excluded.hours_down, "
+            "written_at = excluded.written_at, source_received_at = excluded.source_received_at",
             [
                 (
                     f.day,

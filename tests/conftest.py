@@ -390,3 +390,23 @@ def postgres_conninfo(postgres_cluster, request) -> Iterator[str]:
     close_pools()
     with psycopg.connect(admin, autocommit=True) as db:
         db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """Run a test once on each backend of the central's stores (#21)."""
+    return request.param
+
+
+@pytest.fixture
+def store_location(backend, tmp_path, request):
+    """`store_location("accounts")`: where a small store lives in this test: its SQLite
+    file, or its schema in a fresh PostgreSQL database (tests/postgres.py)."""
+    from central.databases import PostgresSchema
+
+    def at(name: str):
+        if backend == "sqlite":
+            return tmp_path / f"{name}.sqlite"
+        return PostgresSchema(request.getfixturevalue("postgres_conninfo"), name)
+
+    return at

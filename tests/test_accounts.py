@@ -21,8 +21,8 @@ def test_totp_matches_the_rfc_6238_vector():
 
 
 @pytest.fixture
-def accounts(tmp_path):
-    accounts = Accounts(tmp_path / "accounts.sqlite")
+def accounts(store_location):
+    accounts = Accounts(store_location("accounts"))
     secret = accounts.add("j.jansen", "J. Jansen", "unit-1", ["officer"], "a long passphrase!", NOW)
     yield accounts, secret
     accounts.close()

@@ -256,7 +256,8 @@ class Accounts:
         self.db.execute(
             "INSERT INTO address_attempts (address, failures, window_start) VALUES (?, 0, ?) "
             "ON CONFLICT (address) DO UPDATE SET failures = 0, window_start = excluded.window_start"
-            " WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until <= ?)",
+            " WHERE address_attempts.window_start < ?"
+            " AND (address_attempts.blocked_until IS NULL OR address_attempts.blocked_until <= ?)",
             (address, stamp, window_open, stamp),
         )
         row = self.db.execute(

@@ -24,6 +24,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from central.cameras import CameraRegistry
+from central.databases import PostgresSchema
 from central.expiry import cutoff_text
 from central.store.custody import Custody
 from central.store.daykeys import DayKeyError, DayKeyring
@@ -102,7 +103,8 @@ class PostgresPassageStore:
         self.cameras_path = cameras_path
         self.keys = DayKeyring(keys_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.custody = Custody(data_dir / "custody.sqlite")
+        # Holds are shared by every node: in the database beside the passages.
+        self.custody = Custody(PostgresSchema(conninfo, "custody"))
         self.clock = clock
         self._pool = connection_pool(conninfo)
         self._connection: psycopg.Connection | None = self._pool.getconn()
