@@ -68,8 +68,7 @@ def _connect(where: PostgresSchema) -> psycopg.Connection:
     db = psycopg.connect(where.conninfo, autocommit=True)
     db.adapters.register_loader("numeric", _NumericLoader)
     db.adapters.register_dumper(bool, _BoolAsIntDumper)
-    db.execute(f"CREATE SCHEMA IF NOT EXISTS {where.schema}")
-    db.execute(f"SET search_path TO {where.schema}")
+    db.execute(f"SET search_path TO {where.schema}")  # made, if new, by the migrations
     return db
 
 
@@ -211,16 +210,18 @@ def apply_postgres_migrations(db: PostgresConnection, migrations) -> list[str]:
     nodes starting at once migrate once; a database newer than this code is refused."""
     from central.databases import Dialects, MigrationError, statements
 
-    db.execute(
-        'CREATE TABLE IF NOT EXISTS _migrations (name TEXT COLLATE "C" PRIMARY KEY, '
-        "applied_at TEXT NOT NULL)"
-    )
     known = {name for name, _ in migrations}
-    if known <= {row[0] for row in db.execute("SELECT name FROM _migrations")}:
-        return []
+    if known <= _applied(db):
+        return []  # the usual case, read without taking the store's lock
     applied = []
     db.execute("BEGIN IMMEDIATE")
     try:
+        # Under the lock: two nodes opening a new store at once make it once.
+        db.execute(f"CREATE SCHEMA IF NOT EXISTS {db.where.schema}")
+        db.execute(
+            'CREATE TABLE IF NOT EXISTS _migrations (name TEXT COLLATE "C" PRIMARY KEY, '
+            "applied_at TEXT NOT NULL)"
+        )
         done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
         if unknown := done - known:
             raise MigrationError(
@@ -246,3 +247,8 @@ def apply_postgres_migrations(db: PostgresConnection, migrations) -> list[str]:
         db.execute("ROLLBACK")
         raise
     return applied
+
+
+def _applied(db: PostgresConnection) -> set[str]:
+    exists = db.execute("SELECT to_regclass('_migrations') IS NOT NULL").fetchone()[0]
+    return {row[0] for row in db.execute("SELECT name FROM _migrations")} if exists else set()
