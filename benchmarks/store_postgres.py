@@ -35,7 +35,8 @@ from benchmarks.store import (
 )
 from central.cameras import CameraRegistry
 from central.ingest.admission import admit_passage
-from central.store.postgres import PostgresPassageStore, close_pools
+from central.postgres_pools import close_pools
+from central.store.postgres import PostgresPassageStore
 from central.store.postgres_schema import BUCKET_BITS
 from tests.postgres import start_cluster
 

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from central.audit import AuditTrail
 from central.audit_anchor import AuditAnchor
-from central.store.postgres import connection_pool
+from central.postgres_pools import connection_pool
 
 log = logging.getLogger(__name__)
 SCHEMA_NAME = "audit"

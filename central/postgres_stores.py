@@ -41,6 +41,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import IntDumper
 
 from central.databases import PostgresSchema
+from central.postgres_pools import connection_pool
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +65,43 @@ class _BoolAsIntDumper(IntDumper):
         return b"1" if obj else b"0"
 
 
-def _connect(where: PostgresSchema) -> psycopg.Connection:
-    db = psycopg.connect(where.conninfo, autocommit=True)
-    db.adapters.register_loader("numeric", _NumericLoader)
-    db.adapters.register_dumper(bool, _BoolAsIntDumper)
-    db.execute(f"SET search_path TO {where.schema}")  # made, if new, by the migrations
-    return db
+def _cursor(db: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor reading and writing as SQLite would (the connection is the pool's, shared
+    with the passage store: the adapters are the cursor's own)."""
+    cursor = db.cursor()
+    cursor.adapters.register_loader("numeric", _NumericLoader)
+    cursor.adapters.register_dumper(bool, _BoolAsIntDumper)
+    return cursor
 
 
 class PostgresConnection:
     """A store's connection to its schema, answering the sqlite3 calls the stores make.
 
-    Thread-safe as a shared sqlite3 connection is (one statement at a time). A connection
-    broken outside a transaction (the primary restarted, a failover) is replaced on the
-    next statement; inside one the statement raises and the caller's transaction is lost,
-    as it would be with the server gone."""
+    Borrowed from the process's pool (central/postgres_pools.py) for the store's lifetime
+    and given back at `close`. Thread-safe as a shared sqlite3 connection is (one statement
+    at a time). A connection broken outside a transaction (the primary restarted, a
+    failover) is replaced on the next statement; inside one the statement raises and the
+    caller's transaction is lost, as it would be with the server gone."""
 
     def __init__(self, where: PostgresSchema) -> None:
         self.where = where
         self._lock = threading.RLock()
-        self._db = _connect(where)
+        self._pool = connection_pool(where.conninfo)
+        self._db: psycopg.Connection | None = self._borrow()
+
+    def _borrow(self) -> psycopg.Connection:
+        db = self._pool.getconn()
+        db.execute(f"SET search_path TO {self.where.schema}")  # made, if new, by migrations
+        return db
 
     @property
     def db(self) -> psycopg.Connection:
+        if self._db is None:
+            raise psycopg.InterfaceError(f"{self.where}: the store was closed")
         if self._db.broken or self._db.closed:
-            if self._db.info.transaction_status == TransactionStatus.IDLE or self._db.closed:
-                log.warning("%s: database connection lost; reconnecting", self.where)
-                self._db = _connect(self.where)
+            log.warning("%s: database connection lost; reconnecting", self.where)
+            self._pool.putconn(self._db)
+            self._db = self._borrow()
         return self._db
 
     @property
@@ -100,9 +111,9 @@ class PostgresConnection:
     def execute(self, sql: str, params: Sequence | dict = ()) -> psycopg.Cursor:
         statement = translate(sql)
         with self._lock:
+            cursor = _cursor(self.db)
             if statement.kind == "pragma":
-                return self.db.cursor()
-            cursor = self.db.cursor()
+                return cursor
             cursor.execute(statement.sql, _params(params))
             if statement.kind == "begin_immediate":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (store_lock(self.where),))
@@ -111,13 +122,15 @@ class PostgresConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence | dict]) -> psycopg.Cursor:
         statement = translate(sql)
         with self._lock:
-            cursor = self.db.cursor()
+            cursor = _cursor(self.db)
             cursor.executemany(statement.sql, [_params(row) for row in rows])
             return cursor
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._pool.putconn(self._db)
+                self._db = None
 
 
 def store_lock(where: PostgresSchema) -> int:
@@ -211,8 +224,10 @@ def apply_postgres_migrations(db: PostgresConnection, migrations) -> list[str]:
     from central.databases import Dialects, MigrationError, statements
 
     known = {name for name, _ in migrations}
-    if known <= _applied(db):
-        return []  # the usual case, read without taking the store's lock
+    checked = (db.where, frozenset(known))
+    if checked in _UP_TO_DATE or known <= _applied(db):
+        _UP_TO_DATE.add(checked)
+        return []  # the usual case: read once per process, without the store's lock
     applied = []
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -246,7 +261,12 @@ def apply_postgres_migrations(db: PostgresConnection, migrations) -> list[str]:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    _UP_TO_DATE.add(checked)
     return applied
+
+
+# Stores this process found migrated (a web request opens several: one check per process).
+_UP_TO_DATE: set[tuple[PostgresSchema, frozenset[str]]] = set()
 
 
 def _applied(db: PostgresConnection) -> set[str]:

@@ -369,7 +369,7 @@ def postgres_cluster():
     except PostgresUnavailable as exc:
         pytest.fail(str(exc))
     yield cluster
-    from central.store.postgres import close_pools
+    from central.postgres_pools import close_pools
 
     close_pools()
     cluster.stop()
@@ -380,7 +380,7 @@ def postgres_conninfo(postgres_cluster, request) -> Iterator[str]:
     """A fresh, empty database of the session's cluster for one test."""
     import psycopg
 
-    from central.store.postgres import close_pools
+    from central.postgres_pools import close_pools
 
     name = f"t{abs(hash(request.node.nodeid)) % 10**12}_{int(time.monotonic() * 1000) % 10**6}"
     admin = postgres_cluster.conninfo

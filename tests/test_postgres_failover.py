@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from central.postgres_pools import close_pools
 from central.store import Outcome
-from central.store.postgres import PostgresPassageStore, close_pools
+from central.store.postgres import PostgresPassageStore
 from tests.conftest import verified_passage
 from tests.postgres import start_cluster
 from wire import SigningKey

@@ -75,7 +75,7 @@ def cluster_bytes(cluster) -> bytes:
 def own_cluster():
     """A cluster of its own: the session's also holds other tests' stores (the audit trail
     records the plates officers searched for, by design), which the scan would read."""
-    from central.store.postgres import close_pools
+    from central.postgres_pools import close_pools
     from tests.postgres import start_cluster
 
     cluster = start_cluster()

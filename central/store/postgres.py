@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -21,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from central.cameras import CameraRegistry
 from central.databases import PostgresSchema
 from central.expiry import cutoff_text
+from central.postgres_pools import connection_pool
 from central.store.custody import Custody
 from central.store.daykeys import DayKeyError, DayKeyring
 from central.store.integrity import (
@@ -63,30 +62,6 @@ _TYPES = {  # the COPY column types, in the order of each table's column list be
     "passage_records": ["date", "text", "int8", "bytea"],
     "passage_images": ["date", "text", "int8", "bytea", "bytea"],
 }  # fmt: skip
-_POOLS: dict[str, ConnectionPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def connection_pool(conninfo: str, max_size: int = 20) -> ConnectionPool:
-    """One pool per database per process, shared by every store the process opens."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(conninfo)
-        if pool is None:
-            pool = _POOLS[conninfo] = ConnectionPool(
-                conninfo, min_size=1, max_size=max_size, open=True,
-                kwargs={"autocommit": True}, name="anpr-passages",
-                check=ConnectionPool.check_connection,  # none from a dead primary
-            )  # fmt: skip
-        return pool
-
-
-def close_pools() -> None:
-    with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.close()
-        _POOLS.clear()
-
-
 def _context(camera_id: str, seq: int, what: str) -> bytes:
     return f"{camera_id}/{seq}/{what}".encode()
 
