@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from central.databases import open_database
+from central.databases import Dialects, StoreLocation, open_database
 from wire import SigningKey
 from wire.bundles import BundleFile, Manifest, Software, sign_manifest
 from wire.fields import format_timestamp
@@ -46,13 +46,31 @@ MIGRATIONS = [
     ),
     (
         "0002_confirmed_people",
-        """
+        Dialects(
+            sqlite="""
         ALTER TABLE bundles ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
         CREATE TRIGGER bundles_no_update BEFORE UPDATE ON bundles
             BEGIN SELECT RAISE(ABORT, 'the bundle history is append-only'); END;
         CREATE TRIGGER bundles_no_delete BEFORE DELETE ON bundles
             BEGIN SELECT RAISE(ABORT, 'the bundle history is append-only'); END
         """,
+            # The same in plpgsql (#21), an integrity violation as SQLite's RAISE(ABORT) is;
+            # TRUNCATE, which skips row triggers, is refused too.
+            postgresql="""
+        ALTER TABLE bundles ADD COLUMN confirmed BIGINT NOT NULL DEFAULT 0;
+        CREATE FUNCTION bundles_append_only() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION 'the bundle history is append-only'
+                USING ERRCODE = 'restrict_violation';
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER bundles_no_update BEFORE UPDATE ON bundles
+            FOR EACH ROW EXECUTE FUNCTION bundles_append_only();
+        CREATE TRIGGER bundles_no_delete BEFORE DELETE ON bundles
+            FOR EACH ROW EXECUTE FUNCTION bundles_append_only();
+        CREATE TRIGGER bundles_no_truncate BEFORE TRUNCATE ON bundles
+            FOR EACH STATEMENT EXECUTE FUNCTION bundles_append_only();
+        """,
+        ),
     ),
 ]
 
@@ -101,7 +119,7 @@ def make_bundle(
 
 
 class BundleHistory:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from central.periods import FOREVER
 from wire import VerifyKey
 from wire.fields import CAMERA_ID, format_timestamp
@@ -77,7 +76,7 @@ class Camera:
 
 
 class CameraRegistry:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         from central.purposes import MIGRATIONS as PURPOSE_MIGRATIONS
         from central.purposes import CameraPurposes
 
@@ -228,21 +227,25 @@ class CameraRegistry:
     ) -> None:
         """The camera plan's effective periods for this camera, replacing earlier ones."""
         self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute(
-            "DELETE FROM designations WHERE camera_id = ? AND source = 'plan'", (camera_id,)
-        )
-        for start, end in periods:
+        try:
             self.db.execute(
-                "INSERT INTO designations (camera_id, valid_from, valid_until, plan_version, "
-                "recorded_at, source) VALUES (?, ?, ?, 'camera plan', ?, 'plan')",
-                (
-                    camera_id,
-                    format_timestamp(start),
-                    None if end >= FOREVER else format_timestamp(end),
-                    format_timestamp(now),
-                ),
+                "DELETE FROM designations WHERE camera_id = ? AND source = 'plan'", (camera_id,)
             )
-        self.db.execute("COMMIT")
+            for start, end in periods:
+                self.db.execute(
+                    "INSERT INTO designations (camera_id, valid_from, valid_until, plan_version, "
+                    "recorded_at, source) VALUES (?, ?, ?, 'camera plan', ?, 'plan')",
+                    (
+                        camera_id,
+                        format_timestamp(start),
+                        None if end >= FOREVER else format_timestamp(end),
+                        format_timestamp(now),
+                    ),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def designations(self, camera_id: str) -> list[dict]:
         rows = self.db.execute(

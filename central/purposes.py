@@ -12,7 +12,6 @@ carries the same purposes and emits for each only what that purpose may receive.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,7 +61,8 @@ class Purpose:
 
 
 class CameraPurposes:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db) -> None:
+        """`db`: the camera registry's connection (its file, or its PostgreSQL schema)."""
         self.db = db
 
     def record(

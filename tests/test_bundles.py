@@ -1,7 +1,6 @@
 """Change control: only signed, approved bundles meant for this unit are installed."""
 
 import json
-import sqlite3
 import zipfile
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ from central import create_app
 from central.__main__ import main as central
 from central.audit import AuditTrail
 from central.bundles import BundleHistory, SourceFile, make_bundle
+from central.databases import IntegrityError
 from edge_agent.__main__ import main as agent
 from edge_agent.bundles import BundleRefused, history, install_bundle
 from node.keyfiles import load_signing_key, load_verify_key
@@ -111,7 +111,7 @@ path = "spool.sqlite"
     assert made[2]["bundle_id"] == entry["bundle_id"] and len(made[2]["manifest_sha256"]) == 64
     central_history = BundleHistory(setup.config.bundles_path)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(IntegrityError, match="append-only"):
             central_history.db.execute("UPDATE bundles SET approved_by = 'someone-else'")
     finally:
         central_history.close()
@@ -202,3 +202,33 @@ def test_bundle_paths_cannot_escape(tmp_path, release, payload, path):
     with pytest.raises(MalformedRecord):
         make_bundle([SourceFile(payload / "agent.toml", path)], CAMERA, "v1", "a", "b",
                     load_signing_key(release / "release.key"), NOW, tmp_path / "x.zip")  # fmt: skip
+
+
+def test_the_history_is_append_only_on_each_backend(
+    store_location, tmp_path, release, payload, backend
+):
+    """The bundle history (#21): what the unit's history shows, and no change afterwards."""
+    key = load_signing_key(release / "release.key")
+    files = [SourceFile(payload / "agent.toml", "agent.toml")]
+    made = []
+    for camera, version, hour in ((CAMERA, "v1", 9), ("*", "v2", 10), ("other-cam-02", "v3", 11)):
+        out = tmp_path / f"{version}.zip"
+        approved = NOW.replace(hour=hour)
+        made.append(make_bundle(files, camera, version, "dev-jan", "cab-marie", key, approved, out))
+    bundles = BundleHistory(store_location("bundles"))
+    try:
+        for manifest, confirmed in zip(made, (False, True, True), strict=True):
+            bundles.record(manifest, b"manifest bytes", confirmed)
+        shown = [(b["version"], b["camera_id"], b["confirmed"]) for b in bundles.for_camera(CAMERA)]
+        assert shown == [("v2", "*", True), ("v1", CAMERA, False)]
+        with pytest.raises(IntegrityError):
+            bundles.record(made[0], b"manifest bytes", True)  # a bundle is recorded once
+        refused = ["UPDATE bundles SET approved_by = 'someone-else'", "DELETE FROM bundles"]
+        if backend == "postgresql":  # TRUNCATE skips row triggers; SQLite has no TRUNCATE
+            refused.append("TRUNCATE bundles")
+        for statement in refused:
+            with pytest.raises(IntegrityError, match="append-only"):
+                bundles.db.execute(statement)
+        assert len(bundles.for_camera(CAMERA)) == 2
+    finally:
+        bundles.close()

@@ -1,4 +1,6 @@
-"""Camera keys: a rotation keeps spooled records verifiable until the old key is retired."""
+"""Camera keys: a rotation keeps spooled records verifiable until the old key is retired;
+the camera plan's designations say when a camera may fill the 28-day store. On each backend
+of the central's stores (#21)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +9,7 @@ import pytest
 from central.cameras import CameraRegistry, CameraRegistryError
 from central.ingest.admission import admit_passage
 from central.ingest.refusal import Refusal
+from central.periods import FOREVER
 from tests.conftest import make_passage
 from wire import SigningKey, encode_passage
 
@@ -15,8 +18,8 @@ SKEW = timedelta(minutes=5)
 
 
 @pytest.fixture
-def registry(tmp_path):
-    registry = CameraRegistry(tmp_path / "cameras.sqlite")
+def registry(store_location):
+    registry = CameraRegistry(store_location("cameras"))
     yield registry
     registry.close()
 
@@ -56,3 +59,24 @@ def test_rotation_mistakes_are_refused_with_advice(registry):
 def test_camera_id_rules(registry):
     with pytest.raises(CameraRegistryError, match="lower-case"):
         registry.add("Cam 1", SigningKey.generate().verify_key, NOW)
+
+
+def test_designations_say_when_a_camera_may_store(registry):
+    key = SigningKey.generate()
+    registry.add("test-cam-01", key.verify_key, NOW, note="A12 km 34")
+    assert [c.camera_id for c in registry.all()] == ["test-cam-01"]
+    assert registry.signing_key("test-cam-01", key.key_id).b64 == key.verify_key.b64
+    registry.designate("test-cam-01", NOW, NOW + timedelta(days=2), "plan 2026 v1", NOW)
+    assert registry.designated("test-cam-01", NOW + timedelta(days=1))
+    assert not registry.designated("test-cam-01", NOW + timedelta(days=2))
+    registry.replace_plan_designations("test-cam-01", [(NOW + timedelta(days=5), FOREVER)], NOW)
+    registry.replace_plan_designations("test-cam-01", [(NOW + timedelta(days=9), FOREVER)], NOW)
+    assert [(d["source"], d["valid_until"]) for d in registry.designations("test-cam-01")] == [
+        ("manual", "2026-11-24T12:00:05.000Z"), ("plan", None),
+    ]  # fmt: skip
+    assert not registry.designated("test-cam-01", NOW + timedelta(days=6))
+    assert registry.designated("test-cam-01", NOW + timedelta(days=400))
+    with pytest.raises(CameraRegistryError, match="end after it starts"):
+        registry.designate("test-cam-01", NOW, NOW, "plan 2026 v1", NOW)
+    with pytest.raises(CameraRegistryError, match="not registered"):
+        registry.designate("no-such-cam", NOW, None, "plan 2026 v1", NOW)

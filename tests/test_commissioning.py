@@ -395,3 +395,42 @@ def test_damaged_reports_are_refused_never_crash():
         except WireError:
             pass
         assert isinstance(admit_report(bytes(damaged), "test-cam-01", None), Refusal)
+
+
+def test_reports_are_kept_as_signed_on_each_backend(store_location):
+    """The plan's store keeps each report once, as signed, and checks it again on reading;
+    on each backend of the central's stores (#21)."""
+    from datetime import UTC, datetime, timedelta
+
+    from central.cameras import CameraRegistry
+    from central.plan.commissioning import CommissioningReports
+    from wire import SigningKey
+    from wire.commissioning import Judgement, decode_commissioning, encode_commissioning
+
+    key = SigningKey.generate()
+    first = _report(key)
+    fail = Judgement("focus", "fail", "3 (Laplacian variance)")
+    second = _report(key, report_id=first.report_id + 1, judgements=(fail,),
+                     made_at=first.made_at + timedelta(hours=1))  # fmt: skip
+    received = datetime(2026, 12, 6, 8, tzinfo=UTC)
+    registry = CameraRegistry(store_location("cameras"))
+    reports = CommissioningReports(store_location("plan"))
+    try:
+        registry.add("test-cam-01", key.verify_key, received)
+        verified = [
+            decode_commissioning(encode_commissioning(r, key)).verify(key.verify_key)
+            for r in (first, second)
+        ]
+        assert reports.keep(verified[0], received) is True
+        assert reports.keep(verified[0], received) is False, "a resent report is kept once"
+        assert reports.keep(verified[1], received) is True
+        kept = reports.history("test-cam-01", registry)
+        assert [(k.verdict, k.signature_holds) for k in kept] == [("fail", True), ("warn", True)]
+        assert kept[1].report == first and kept[0].received_at == "2026-12-06T08:00:00.000Z"
+        assert reports.latest("test-cam-01").signature_holds is None, "no key to check it with"
+        assert reports.snapshot("test-cam-01") == second.snapshot_jpeg
+        assert reports.verdicts() == {"test-cam-01": "fail"}
+        assert reports.history("other-cam-02") == [] and reports.snapshot("other-cam-02") is None
+    finally:
+        reports.close()
+        registry.close()

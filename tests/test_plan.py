@@ -1,8 +1,7 @@
 """The camera plan: versions, signatures, ratification, status, mobile deployments, and the
-storage periods they give each camera."""
+storage periods they give each camera; on each backend of the central's stores (#21)."""
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from central.accounts.users import Identity
 from central.audit import AuditTrail
 from central.cameras import CameraRegistry
+from central.databases import IntegrityError
 from central.periods import active_periods, merge, storage_periods
 from central.plan.registry import CameraPlan, Entry, PlanError, motivation_digest
 from wire import SigningKey
@@ -35,11 +35,11 @@ def entry(camera_id: str, kind: str = "fixed", **changes) -> Entry:
 
 
 @pytest.fixture
-def plan(tmp_path):
-    cameras = CameraRegistry(tmp_path / "cameras.sqlite")
+def plan(store_location):
+    cameras = CameraRegistry(store_location("cameras"))
     for camera_id in ("a12-fixed-1", "mobile-07", "traffic-prov-3"):
         cameras.add(camera_id, SigningKey.generate().verify_key, T)
-    plan = CameraPlan(tmp_path / "plan.sqlite", cameras)
+    plan = CameraPlan(store_location("plan"), cameras)
     yield plan
     plan.close()
     cameras.close()
@@ -214,15 +214,16 @@ def test_revising_a_signed_motivation_voids_its_signature(plan, audit):
     plan.ratify(2027, "hoofdofficier", T)
 
 
-def test_a_signed_motivation_cannot_be_edited_behind_the_plans_back(plan, audit):
+def test_a_signed_motivation_cannot_be_edited_behind_the_plans_back(plan, audit, backend):
     drafted(plan, "a12-fixed-1", "mobile-07")
     sign(plan, audit, "a12-fixed-1")
     sign(plan, audit, "mobile-07")
-    with pytest.raises(sqlite3.IntegrityError, match="a signed motivation cannot change"):
+    with pytest.raises(IntegrityError, match="a signed motivation cannot change"):
         plan.db.execute("UPDATE entries SET motivation = 'Another text, never signed by anyone.'"
                         " WHERE camera_id = 'a12-fixed-1'")  # fmt: skip
     # With the trigger dropped, the digest still tells: ratification refuses the entry.
-    plan.db.execute("DROP TRIGGER entries_signed_motivation_stays")
+    on = " ON entries" if backend == "postgresql" else ""
+    plan.db.execute(f"DROP TRIGGER entries_signed_motivation_stays{on}")
     plan.db.execute("UPDATE entries SET motivation = 'Another text, never signed by anyone.' "
                     "WHERE camera_id = 'a12-fixed-1'")  # fmt: skip
     assert not plan.entry(2027, "a12-fixed-1").signed
@@ -230,14 +231,18 @@ def test_a_signed_motivation_cannot_be_edited_behind_the_plans_back(plan, audit)
         plan.ratify(2027, "hoofdofficier", T)
 
 
-def test_a_ratified_plans_entries_cannot_change(plan, audit):
+def test_a_ratified_plans_entries_cannot_change(plan, audit, backend):
     drafted(plan, "a12-fixed-1")
     sign(plan, audit, "a12-fixed-1")
     plan.ratify(2027, "hoofdofficier", T)
-    with pytest.raises(sqlite3.IntegrityError, match="ratified plan cannot change"):
+    with pytest.raises(IntegrityError, match="ratified plan cannot change"):
         plan.db.execute("UPDATE entries SET signer_name = 'Someone Else'")
-    with pytest.raises(sqlite3.IntegrityError, match="ratified plan cannot change"):
+    with pytest.raises(IntegrityError, match="ratified plan cannot change"):
         plan.db.execute("DELETE FROM entries")
+    if backend == "postgresql":  # TRUNCATE skips row triggers; SQLite has no TRUNCATE
+        with pytest.raises(IntegrityError, match="ratified plan cannot change"):
+            plan.db.execute("TRUNCATE entries")
+    assert [e.camera_id for e in plan.entries(2027)] == ["a12-fixed-1"]
     with pytest.raises(PlanError, match="ratified, not draft"):
         plan.revise(2027, "a12-fixed-1", "A new text after ratification, too late now.",
                     "p.admin", audit, T)  # fmt: skip

@@ -237,3 +237,52 @@ def test_a_cli_signature_needs_the_prosecutors_own_password_and_code(tmp_path, c
         trail.close()
     assert signed["actor"] == "a.jansen"
     assert json.loads(signed["details"])["camera_id"] == "a2-vianen-s-1"
+
+
+def test_publication_reads_the_same_from_each_backend(store_location, tmp_path):
+    """The published plan as CSV, JSON and map, built straight on the plan's store: the same
+    from a SQLite file and from PostgreSQL (#21)."""
+    from central.cameras import CameraRegistry
+    from central.plan.publication import plan_csv, plan_map_svg, public_plan, published_versions
+    from central.plan.registry import CameraPlan, motivation_digest
+    from tests.test_plan import PROSECUTOR, entry
+    from wire import SigningKey
+
+    now = datetime(YEAR, 1, 10, 9, tzinfo=UTC)
+    cameras = CameraRegistry(store_location("cameras"))
+    plan = CameraPlan(store_location("plan"), cameras)
+    trail = AuditTrail(tmp_path / "audit.sqlite")
+    try:
+        for camera_id in [*CAMERAS, "speed-cam-99"]:
+            cameras.add(camera_id, SigningKey.generate().verify_key, now)
+        plan.draft(YEAR, "plan-admin", now)
+        plan.add_location("oudenrijn", "Knooppunt Oudenrijn", "A12", 52.07, 5.06, "plan-admin",
+                          now)  # fmt: skip
+        plan.add_section("oudenrijn-e", "oudenrijn", "eastbound exit 17", "E", "plan-admin", now)
+        for camera_id, (kind, criterion, lat, lon, road, direction) in CAMERAS.items():
+            plan.add_entry(entry(camera_id, year=YEAR, kind=kind, criterion=criterion,
+                                 lat_e7=round(lat * 1e7), lon_e7=round(lon * 1e7), road=road,
+                                 direction=direction), "plan-admin", now)  # fmt: skip
+            motivation = plan.entry(YEAR, camera_id).motivation
+            plan.sign(YEAR, camera_id, PROSECUTOR, motivation_digest(motivation), trail, now)
+        plan.record_acceptance("a12-oudenrijn-e-1", 200, 194, "technician-4", now)
+        assert published_versions(plan) == []
+        plan.ratify(YEAR, "hoofdofficier", now)
+        plan.publish(YEAR, "plan-admin", now)
+
+        rows = list(csv.DictReader(io.StringIO(plan_csv(plan, YEAR))))
+        assert sorted(r["camera_id"] for r in rows) == sorted(CAMERAS)
+        assert {r["signed_by"] for r in rows} == {"mr. P. Visser"}
+        body = public_plan(plan, YEAR)
+        assert body["version"]["state"] == "published" and body["mobile_count"] == 1
+        assert body["locations"][0]["sections"][0]["name"] == "eastbound exit 17"
+        assert body["hotlist_only"] == ["speed-cam-99"]
+        assert "p.visser" not in json.dumps(body), "the name, never the account"
+        assert [v["year"] for v in published_versions(plan)] == [YEAR]
+        svg = plan_map_svg(plan, YEAR, {"a12-oudenrijn-e-1": "OK"})
+        assert svg.count('class="camera"') == 3 and "mobile-07" not in svg
+        assert cameras.designated("a12-oudenrijn-e-1", datetime(YEAR, 6, 1, tzinfo=UTC))
+    finally:
+        trail.close()
+        plan.close()
+        cameras.close()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from central.__main__ import main
 from central.audit import AuditTrail
 from central.cameras import CameraRegistry
+from central.purposes import PurposeError
 from tests.conftest import write_central_config
 from wire import SigningKey
 
@@ -42,3 +45,26 @@ def test_purposes_are_recorded_with_owner_basis_and_validity(tmp_path, capsys):
     recorded = trail.records({"camera_purpose_recorded"})
     assert [e["details"]["purpose"] for e in recorded] == ["traffic_research", "hotlist"]
     trail.close()
+
+
+def test_the_registry_keeps_each_purpose_apart(store_location):
+    """The registry's purposes, on each backend of the central's stores (#21)."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    registry = CameraRegistry(store_location("cameras"))
+    try:
+        registry.add("prov-cam-1", SigningKey.generate().verify_key, now)
+        purposes = registry.purposes
+        purposes.record("prov-cam-1", "hotlist", "Politie Midden-Nederland", "art. 126jj Sv",
+                        now, datetime(2026, 2, 1, tzinfo=UTC), "t.technician", now)  # fmt: skip
+        purposes.record("prov-cam-1", "traffic_research", "Provincie Utrecht", "Wegenwet art. 2",
+                        now, None, "t.technician", now)  # fmt: skip
+        assert [p.purpose for p in purposes.of("prov-cam-1")] == ["hotlist", "traffic_research"]
+        assert purposes.of("prov-cam-1")[0].valid_until == "2026-02-01T00:00:00.000Z"
+        assert purposes.serving("prov-cam-1", datetime(2026, 3, 1, tzinfo=UTC)) == {
+            "traffic_research"}  # fmt: skip
+        with pytest.raises(PurposeError, match="not registered"):
+            purposes.record("nobody-cam", "hotlist", "o", "b", now, None, "x", now)
+        with pytest.raises(PurposeError, match="one of"):
+            purposes.record("prov-cam-1", "marketing", "o", "b", now, None, "x", now)
+    finally:
+        registry.close()

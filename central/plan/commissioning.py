@@ -3,7 +3,7 @@
 A unit's on-site self-test sends a report signed with the unit's key (`wire/commissioning.py`)
 on `anpr/v1/<camera_id>/commissioning`. Ingest admits it (`central/ingest/commissioning.py`:
 decoded, checked against the camera's registered keys) and keeps it here as signed
-(canonical bytes, signature, aim snapshot) in plan.sqlite beside the camera's entry, so the
+(canonical bytes, signature, aim snapshot) in the plan's store beside the camera's entry, so the
 maintainer's pages can show it and check its signature again at any time.
 """
 
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from central.cameras import Camera, CameraRegistry
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from central.plan.schema import MIGRATIONS
 from wire import Verified, WireError
 from wire.canonical import parse_json_object
@@ -36,7 +35,7 @@ class KeptReport:
 
 
 class CommissioningReports:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
@@ -45,16 +44,15 @@ class CommissioningReports:
     def keep(self, verified: Verified[CommissioningReport], received_at: datetime) -> bool:
         """Keep a verified report; False when this very report was kept before (resent)."""
         report = verified.record
-        with self.db:
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO commissioning_reports (camera_id, key_id, report_id, "
-                "made_at, received_at, verdict, canonical, signature, snapshot) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (report.camera_id, report.key_id, report.report_id,
-                 format_timestamp(report.made_at), format_timestamp(received_at),
-                 report.verdict, verified.canonical, verified.signature,
-                 report.snapshot_jpeg),
-            )  # fmt: skip
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO commissioning_reports (camera_id, key_id, report_id, "
+            "made_at, received_at, verdict, canonical, signature, snapshot) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (report.camera_id, report.key_id, report.report_id,
+             format_timestamp(report.made_at), format_timestamp(received_at),
+             report.verdict, verified.canonical, verified.signature,
+             report.snapshot_jpeg),
+        )  # fmt: skip
         return cursor.rowcount == 1
 
     def _rows(self, where: str, args: tuple, limit: int):

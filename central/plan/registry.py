@@ -18,12 +18,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from central.accounts.users import Identity
 from central.audit import AuditTrail
 from central.cameras import CameraRegistry
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from central.periods import storage_periods, year_bounds
 from central.plan.schema import MIGRATIONS
 from node import wallclock
@@ -88,7 +87,7 @@ def _parse(text: str) -> datetime:
 
 
 class CameraPlan:
-    def __init__(self, path: Path, cameras: CameraRegistry) -> None:
+    def __init__(self, path: StoreLocation, cameras: CameraRegistry) -> None:
         self.db = open_database(path, MIGRATIONS)
         self.cameras = cameras
 

@@ -1,4 +1,6 @@
-"""Tables of the camera plan (plan.sqlite)."""
+"""Tables of the camera plan (plan.sqlite; schema `plan` on PostgreSQL)."""
+
+from central.databases import Dialects
 
 MIGRATIONS = [
     (
@@ -85,7 +87,8 @@ MIGRATIONS = [
         # Signatures by accounts (#20): the signer's account and full name, the digest of the
         # motivation signed, and who added the entry (who may therefore not sign it).
         "0002_account_signatures",
-        """
+        Dialects(
+            sqlite="""
         ALTER TABLE entries ADD COLUMN added_by TEXT NOT NULL DEFAULT '';
         ALTER TABLE entries ADD COLUMN signer_name TEXT;
         ALTER TABLE entries ADD COLUMN motivation_sha256 TEXT;
@@ -99,6 +102,47 @@ MIGRATIONS = [
             WHEN (SELECT state FROM versions WHERE year = OLD.year) != 'draft'
             BEGIN SELECT RAISE(ABORT, 'entries of a ratified plan cannot change'); END
         """,
+            # The same rules in plpgsql (#21). A trigger's WHEN cannot hold a subquery there,
+            # so the version's state is read in the function. The errors are integrity
+            # violations, as SQLite's RAISE(ABORT) is. TRUNCATE skips row triggers: it is
+            # refused as DELETE is while a ratified plan's entries are in the table.
+            postgresql="""
+        ALTER TABLE entries ADD COLUMN added_by TEXT COLLATE "C" NOT NULL DEFAULT '';
+        ALTER TABLE entries ADD COLUMN signer_name TEXT COLLATE "C";
+        ALTER TABLE entries ADD COLUMN motivation_sha256 TEXT COLLATE "C";
+        CREATE FUNCTION entries_signed_motivation_stays() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION 'a signed motivation cannot change; revise it'
+                USING ERRCODE = 'restrict_violation';
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER entries_signed_motivation_stays BEFORE UPDATE OF motivation ON entries
+            FOR EACH ROW WHEN (OLD.signed_by IS NOT NULL AND NEW.signed_by IS NOT NULL)
+            EXECUTE FUNCTION entries_signed_motivation_stays();
+        CREATE FUNCTION entries_fixed_after_draft() RETURNS trigger AS $$
+        BEGIN
+            IF (SELECT state FROM versions WHERE year = OLD.year) != 'draft' THEN
+                RAISE EXCEPTION 'entries of a ratified plan cannot change'
+                    USING ERRCODE = 'restrict_violation';
+            END IF;
+            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER entries_fixed_after_draft BEFORE UPDATE ON entries
+            FOR EACH ROW EXECUTE FUNCTION entries_fixed_after_draft();
+        CREATE TRIGGER entries_kept_after_draft BEFORE DELETE ON entries
+            FOR EACH ROW EXECUTE FUNCTION entries_fixed_after_draft();
+        CREATE FUNCTION entries_not_truncated() RETURNS trigger AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM entries JOIN versions USING (year)
+                       WHERE versions.state != 'draft') THEN
+                RAISE EXCEPTION 'entries of a ratified plan cannot change'
+                    USING ERRCODE = 'restrict_violation';
+            END IF;
+            RETURN NULL;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER entries_not_truncated BEFORE TRUNCATE ON entries
+            FOR EACH STATEMENT EXECUTE FUNCTION entries_not_truncated();
+        """,
+        ),
     ),
     (
         # Commissioning reports (#22): signed by the unit on site, verified at receipt and
