@@ -71,10 +71,15 @@ def enroll(
     key = VerifyKey.from_b64(public_key_b64)
     registry.db.execute("BEGIN IMMEDIATE")
     try:
-        registry.db.execute(
-            "UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ?",
+        # Used once, whichever node or process is first: the check above was outside
+        # the write lock, so the mark says whether this call is the one.
+        marked = registry.db.execute(
+            "UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ? AND used_at IS NULL",
             (format_timestamp(now), row[0]),
-        )
+        ).rowcount
+        if marked != 1:
+            log.warning("enrollment: token for %s used twice at once", camera_id)
+            raise EnrollmentRefused("this enrollment token has already been used")
         if registry.get(camera_id) is None:
             registry.insert_camera(camera_id, key, now, "enrolled with a one-time token")
         else:

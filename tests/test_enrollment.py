@@ -96,3 +96,37 @@ def test_enrollment_tokens_never_look_like_an_option(web_setup):
         registry.close()
     assert not [t for t in tokens if t.startswith("-")]
     assert len(set(tokens)) == 200 and all(len(t) >= 43 for t in tokens)
+
+
+class _UsedMeanwhile:
+    """The registry's connection, with another node enrolling the same token between this
+    call's check and its write lock: the race two central nodes can run."""
+
+    def __init__(self, db, other) -> None:
+        self.db, self.other = db, other
+
+    def execute(self, sql, params=()):
+        if sql == "BEGIN IMMEDIATE":
+            self.other()
+        return self.db.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+def test_a_token_enrolled_on_two_nodes_at_once_registers_one_key(store_location, unit):
+    registry = CameraRegistry(store_location("cameras"))
+    other_node = CameraRegistry(store_location("cameras"))
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    public = load_verify_key(unit / f"{CAMERA}.pub").b64
+    fp = certificate_fingerprint(unit / "tls.crt")
+    token = issue_token(registry, CAMERA, "admin", now, timedelta(hours=1))
+    registry.db = _UsedMeanwhile(
+        registry.db, lambda: enroll(other_node, token, CAMERA, public, fp, now)
+    )
+    with pytest.raises(EnrollmentRefused, match="already been used"):
+        enroll(registry, token, CAMERA, public, fp, now)
+    assert len(other_node.get(CAMERA).keys) == 1
+    registry.db = registry.db.db
+    for store in (registry, other_node):
+        store.close()

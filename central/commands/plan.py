@@ -8,7 +8,6 @@ and its digest is what the signature covers.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from central.cameras import CameraRegistry
 from central.commands.cli import parse_moment
 from central.commands.identity import ConfirmationFailed, confirm_person
 from central.config import CentralConfig
+from central.databases import IntegrityError
 from central.plan.publication import plan_csv
 from central.plan.registry import SIGNER_ROLE, CameraPlan, Entry, PlanError, motivation_digest
 from node import wallclock
@@ -111,7 +111,7 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
             _run_signature(config, plan, args, wallclock.now())
         else:
             _run(plan, args, wallclock.now())
-    except sqlite3.IntegrityError as exc:
+    except IntegrityError as exc:
         raise PlanError(
             f"{args.command}: already recorded, or names something unknown ({exc})"
         ) from None
