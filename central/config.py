@@ -339,6 +339,12 @@ class CentralConfig(_Section):
         """Holds and custody of passages (central/store/custody.py)."""
         return self._store("custody")
 
+    @property
+    def work_path(self) -> StoreLocation:
+        """Work the web's pages started (package builds, long searches), seen by every web
+        node (central/web/work_board.py)."""
+        return self._store("work")
+
     def _store(self, name: str) -> StoreLocation:
         """A small store's place: its SQLite file in data_dir, or with storage.backend =
         "postgresql" its schema in the shared database, so every central node sees one."""

@@ -51,6 +51,7 @@ from central.web.stores import (
     passage_store,
     requests_db,
     store_shelf,
+    work_board,
 )
 from node import wallclock
 
@@ -253,7 +254,7 @@ def search_job(request_id: int, token: str):
     """A long count or search: its progress while it runs (the page asks again), then its
     answer. Only for the officer who started it."""
     found = visible_request(request_id)
-    job = search_jobs.job_of(token, request_id, current_session().username)
+    job = search_jobs.job_of(work_board(), token, request_id, current_session().username)
     if job is None:
         abort(404, description="no such search running: count again")
     if job.finished.is_set():
@@ -266,7 +267,7 @@ def search_job(request_id: int, token: str):
 @requires("officer")
 def search_job_progress(request_id: int, token: str):
     visible_request(request_id)
-    job = search_jobs.job_of(token, request_id, current_session().username)
+    job = search_jobs.job_of(work_board(), token, request_id, current_session().username)
     if job is None:
         abort(404, description="no such search running")
     return jsonify(job.as_json())

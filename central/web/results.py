@@ -26,13 +26,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
 )  # fmt: skip
 from flask_babel import gettext
 
 from central.requests.downloads import Issue
 from central.requests.orders import RequestError
-from central.requests.package import PackageError, Supplied, build_package, require_issuable
+from central.requests.package import PackageError, build_package, require_issuable
 from central.requests.photos import PhotoError, parse_boxes, render
 from central.requests.results import ResultSet
 from central.requests.store import Request, Requests
@@ -42,7 +41,8 @@ from central.web.access import current_session, requires
 from central.web.background_work import BackgroundWork
 from central.web.labels import VERDICT_LABELS, translated
 from central.web.requests import detail_page, visible_request
-from central.web.stores import audit_trail, passage_store, requests_db
+from central.web.stores import audit_trail, passage_store, requests_db, work_board
+from central.web.work_board import BoardProgress, WorkBoard, WorkState
 from node import wallclock
 from node.keyfiles import load_signing_key
 from wire import SigningKey
@@ -390,40 +390,46 @@ def issue_package(request_id: int):
     return redirect(f"/packages/{token}")
 
 
-# A package is built in a thread of its own, one per download link, while the requester's
-# page shows how many rows are in (polled by static/progress.js, or a refresh without
-# scripts); the same link then hands the finished file over, once. Builds live in this
-# process: a web run with several worker processes needs sticky sessions for this page.
-BUILD_KEPT_S = 15 * 60  # a finished build nobody fetched is dropped after this
+# A package is built in a thread of its own, on the node first asked for the link, while
+# the requester's page shows how many rows are in (polled by static/progress.js, or a
+# refresh without scripts). The finished file goes on the work board (work_board.py),
+# sealed under the link's token, with its digest and counts: the same link then hands it
+# over once, from whichever web node the browser reaches.
 
 
 @dataclass
 class _Build(BackgroundWork):
     request_id: int
     issue: Issue
-    file: tempfile.SpooledTemporaryFile
-    supplied: Supplied | None = None
 
 
-_BUILDS: dict[str, _Build] = {}
-_BUILDS_LOCK = threading.Lock()
-
-
-def _build(cfg, found: Request, key: SigningKey, build: _Build) -> None:
+def _build(cfg, found: Request, key: SigningKey, build: _Build, token: str) -> None:
     """The thread's work: its own connections (SQLite's are bound to their thread)."""
-    requests, store = Requests(cfg.requests_path), open_store(cfg)
+    requests, store, board = Requests(cfg.requests_path), open_store(cfg), WorkBoard(cfg.work_path)
+    error = None
     try:
-        build.supplied = build_package(found, requests, store, key, build.issue, build.file,
-                                       progress=build.progress)  # fmt: skip
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as file:
+            progress = BoardProgress(board, token, build.progress)
+            supplied = build_package(found, requests, store, key, build.issue, file, progress)
+            digest, size = _digest(file)
+            answer = {"sha256": digest, "bytes": size, "rows": supplied.rows,
+                      "withheld": supplied.withheld,
+                      "integrity_withheld": supplied.integrity_withheld}  # fmt: skip
+            board.finish(token, wallclock.now(), answer=answer, body=file)
     except (RequestError, PackageError) as exc:
-        build.error = str(exc)
+        error = str(exc)
     except Exception as exc:  # noqa: BLE001 - the page must end, and the log say why
         LOG.exception("package build for request %s failed", found.id)
-        build.error = f"the package could not be built: {type(exc).__name__}"
+        error = f"the package could not be built: {type(exc).__name__}"
     finally:
-        store.close()
-        requests.close()
-        build.finished.set()
+        try:
+            if error is not None:
+                board.finish(token, wallclock.now(), error=error)
+        finally:
+            for part in (board, store, requests):
+                part.close()
+            build.error = error
+            build.finished.set()
 
 
 def _redeemed(token: str) -> tuple[Request, Issue]:
@@ -437,10 +443,23 @@ def _redeemed(token: str) -> tuple[Request, Issue]:
     return found, issue
 
 
-def _build_for(token: str) -> tuple[str, _Build | None]:
-    name = hashlib.sha256(token.encode()).hexdigest()
-    with _BUILDS_LOCK:
-        return name, _BUILDS.get(name)
+def _package_state(token: str, found: Request, issue: Issue) -> WorkState:
+    """The link's build as the board tells it; started here when nobody has started it."""
+    state = work_board().state(token)
+    if state is None:
+        key = _package_key()
+        who = current_session().username
+        if work_board().post(token, "package", who, found.id, wallclock.now()):
+            build = _Build(found.id, issue)
+            worker = threading.Thread(
+                target=_build, args=(current_app.config["ANPR"], found, key, build, token),
+                name=f"package-{found.id}-{issue.number}", daemon=True,
+            )  # fmt: skip
+            worker.start()
+        state = work_board().state(token)
+    if state is None or state.kind != "package":
+        abort(409, description="this package was just handed over: open the link again")
+    return state
 
 
 @bp.get("/packages/<token>")
@@ -448,28 +467,11 @@ def _build_for(token: str) -> tuple[str, _Build | None]:
 def download(token: str):
     """First call: start the build and show its progress; once built: the file, once."""
     found, issue = _redeemed(token)
-    name = hashlib.sha256(token.encode()).hexdigest()
-    with _BUILDS_LOCK:
-        build = _BUILDS.get(name)
-        if build is not None and build.finished.is_set():
-            del _BUILDS[name]  # handed over by this call only
-        elif build is None:
-            key = _package_key()
-            for old, stale in list(_BUILDS.items()):
-                if stale.stale(BUILD_KEPT_S):
-                    _BUILDS.pop(old).file.close()
-            build = _BUILDS[name] = _Build(
-                found.id, issue, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-            )
-            worker = threading.Thread(
-                target=_build, args=(current_app.config["ANPR"], found, key, build),
-                name=f"package-{found.id}-{issue.number}", daemon=True,
-            )  # fmt: skip
-            worker.start()
-    if not build.finished.is_set():
+    state = _package_state(token, found, issue)
+    if not state.ready:
         return render_template("package_progress.html", session=current_session(), r=found,
-                               issue=issue, build=build, token=token, error=None)  # fmt: skip
-    return _hand_over(found, issue, build)
+                               issue=issue, build=state, token=token, error=None)  # fmt: skip
+    return _hand_over(found, issue, token, state)
 
 
 @bp.get("/packages/<token>/progress")
@@ -477,11 +479,11 @@ def download(token: str):
 def package_progress(token: str):
     """How far the package is: rows done of rows in all, and whether it is ready."""
     _redeemed(token)
-    _name, build = _build_for(token)
-    if build is None:
+    state = work_board().state(token)
+    if state is None or state.kind != "package":
         return jsonify({"done": 0, "total": None, "ready": False, "error": None,
                         "started": False})  # fmt: skip
-    return jsonify({**build.as_json(), "started": True})
+    return jsonify({**state.as_json(), "started": True})
 
 
 @bp.get("/packages/progress.js")
@@ -501,25 +503,39 @@ def photos_script():
     return response
 
 
-def _hand_over(found: Request, issue: Issue, build: _Build):
-    if build.error is not None or build.supplied is None:
-        build.file.close()
-        abort(403, description=build.error or "the package could not be built")
-    who, now = current_session().username, wallclock.now()
-    package, supplied = build.file, build.supplied
-    digest, size = _digest(package)
+def _hand_over(found: Request, issue: Issue, token: str, state: WorkState):
+    if state.error is not None or state.answer is None:
+        work_board().forget(token)
+        abort(403, description=state.error or "the package could not be built")
+    if not work_board().take(token):
+        abort(409, description="this package is being handed over on another request")
+    who, now, built = current_session().username, wallclock.now(), state.answer
     audit_trail().append(who, "package_downloaded", {
         "request_id": found.id, "order_reference": found.order.reference, "unit": found.unit,
-        "issue": issue.number, "sha256": digest,
-        "supplied": {"bytes": size, "rows": supplied.rows, "withheld": supplied.withheld,
-                     "integrity_withheld": supplied.integrity_withheld},
+        "issue": issue.number, "sha256": built["sha256"],
+        "supplied": {"bytes": built["bytes"], "rows": built["rows"],
+                     "withheld": built["withheld"],
+                     "integrity_withheld": built["integrity_withheld"]},
         "supply_time": now.isoformat(),
     }, now)  # fmt: skip
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in found.order.reference)
-    response = send_file(package, mimetype="application/zip", as_attachment=True,
-                         download_name=f"{name}-issue-{issue.number}.zip")  # fmt: skip
+    response = Response(_pieces(current_app.config["ANPR"], token), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{name}-issue-{issue.number}.zip"'
+    )
+    response.headers["Content-Length"] = str(built["bytes"])
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _pieces(cfg, token: str):
+    """The file from the board, with a connection of its own (the request's stores close
+    when the view returns; the response streams after)."""
+    board = WorkBoard(cfg.work_path)
+    try:
+        yield from board.pieces(token)
+    finally:
+        board.close()
 
 
 def _digest(package) -> tuple[str, int]:

@@ -7,8 +7,8 @@ files open, central/web/kept_stores.py), telling how many of its parts are done 
 the window; see `central.requests.searches.Progress`). One that ends within `INLINE_S` is
 answered at once, as before; a longer one sends the officer to a page that shows its
 progress (polled by static/progress.js, or a refresh without scripts) and then its
-answer. Jobs live in this process, like package builds: a web run with several worker
-processes needs sticky sessions for these pages.
+answer. The job runs on the node that was asked; its progress and answer go on the work
+board (central/web/work_board.py), so any web node behind the same address shows them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from werkzeug.datastructures import MultiDict
+
 from central.audit_trails import open_audit_trail
 from central.health.records import HealthRecords
 from central.requests.consultation import consult, count
@@ -28,10 +30,11 @@ from central.requests.searches import Query
 from central.requests.store import Requests
 from central.web.background_work import BackgroundWork
 from central.web.kept_stores import StoreShelf
+from central.web.work_board import BoardProgress, WorkBoard
+from node import wallclock
 
 LOG = logging.getLogger(__name__)
 INLINE_S = 2.0  # a count or search done within this is answered on the same request
-KEPT_S = 15 * 60  # a finished job's answer is shown again (a reload) for this long
 
 
 @dataclass
@@ -43,14 +46,21 @@ class SearchJob(BackgroundWork):
     counted: tuple[int | None, list[dict]] | None = None  # a count's (number, camera gaps)
     audit_seq: int | None = None  # a search's consultation, where its results are kept
 
+    def answer(self) -> dict:
+        """What the board keeps of the finished job (sealed): all its answer page needs."""
+        shown = self.shown
+        return {
+            "audit_seq": self.audit_seq,
+            "counted": None if self.counted is None else list(self.counted),
+            "form": list(shown["form"].items(multi=True)), "sent": shown["sent"],
+            "notes": shown["notes"],
+        }  # fmt: skip
 
-_JOBS: dict[str, SearchJob] = {}
-_LOCK = threading.Lock()
 
-
-def _run(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str],
-         shelf: StoreShelf) -> None:  # fmt: skip
+def _run(cfg, job: SearchJob, token: str, query: Query, now: datetime,
+         cameras: Sequence[str], shelf: StoreShelf) -> None:  # fmt: skip
     opened, store, failed = [], None, True
+    board = WorkBoard(cfg.work_path)
     try:
         store = shelf.borrow()
         requests = Requests(cfg.requests_path)
@@ -60,7 +70,7 @@ def _run(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str
         health = HealthRecords(cfg.health_path)
         opened.append(health)
         context = {"store": store, "trail": trail, "all_cameras": cameras, "health": health,
-                   "now": now, "progress": job.progress}  # fmt: skip
+                   "now": now, "progress": BoardProgress(board, token, job.progress)}  # fmt: skip
         if job.open_rows:
             result = consult(requests, job.request_id, job.officer, query, **context)
             job.audit_seq = result.audit_seq
@@ -79,27 +89,46 @@ def _run(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str
             store.close()
         elif store is not None:
             shelf.give_back(store)
-        job.finished.set()
+        try:
+            board.finish(token, wallclock.now(), answer=job.answer(), error=job.error)
+        except Exception:  # noqa: BLE001 - this node still answers; others say "count again"
+            LOG.exception("search on request %s: its answer could not be put up", job.request_id)
+        finally:
+            board.close()
+            job.finished.set()
 
 
 def start(cfg, job: SearchJob, query: Query, now: datetime, cameras: Sequence[str],
           shelf: StoreShelf) -> str:  # fmt: skip
     """Start the job; returns its token (the key of its progress page)."""
     token = secrets.token_urlsafe(16)
-    with _LOCK:
-        for old, stale in list(_JOBS.items()):
-            if stale.stale(KEPT_S):
-                del _JOBS[old]
-        _JOBS[token] = job
-    threading.Thread(target=_run, args=(cfg, job, query, now, cameras, shelf), daemon=True,
-                     name=f"search-{job.request_id}").start()  # fmt: skip
+    board = WorkBoard(cfg.work_path)
+    try:
+        board.post(token, "search" if job.open_rows else "count", job.officer, job.request_id,
+                   now)  # fmt: skip
+    finally:
+        board.close()
+    threading.Thread(target=_run, args=(cfg, job, token, query, now, cameras, shelf),
+                     daemon=True, name=f"search-{job.request_id}").start()  # fmt: skip
     return token
 
 
-def job_of(token: str, request_id: int, officer: str) -> SearchJob | None:
-    """The job, only for the officer who started it on this request."""
-    with _LOCK:
-        job = _JOBS.get(token)
-    if job is None or job.request_id != request_id or job.officer != officer:
+def job_of(board: WorkBoard, token: str, request_id: int, officer: str) -> SearchJob | None:
+    """The job as the board tells it (whichever node runs it), only for the officer who
+    started it on this request."""
+    state = board.state(token)
+    if state is None or state.kind not in ("search", "count"):
         return None
+    if state.request_id != request_id or state.owner != officer:
+        return None
+    job = SearchJob(request_id, officer, state.kind == "search", shown={}, done=state.done,
+                    total=state.total, error=state.error)  # fmt: skip
+    if state.ready:
+        answer = state.answer or {}
+        job.shown = {"form": MultiDict(answer.get("form", [])), "notes": answer.get("notes", []),
+                     "sent": [tuple(pair) for pair in answer.get("sent", [])]}  # fmt: skip
+        job.audit_seq = answer.get("audit_seq")
+        counted = answer.get("counted")
+        job.counted = None if counted is None else (counted[0], counted[1])
+        job.finished.set()
     return job

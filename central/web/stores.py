@@ -26,6 +26,7 @@ from central.plan.registry import CameraPlan
 from central.requests.store import Requests
 from central.store import PassageStore, open_store
 from central.web.kept_stores import KEPT_DAY_FILES, StoreShelf
+from central.web.work_board import WorkBoard
 
 T = TypeVar("T")
 _OPEN = "_open_stores"
@@ -102,6 +103,10 @@ def calamity_buffer() -> CalamityBuffer:
 
 def requests_db() -> Requests:
     return _handle("requests", lambda c: Requests(c.requests_path))
+
+
+def work_board() -> WorkBoard:
+    return _handle("work", lambda c: WorkBoard(c.work_path))
 
 
 def audit_trail() -> AuditTrail:
