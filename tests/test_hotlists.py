@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from central import create_app
+from central.hotlists.alerts import AlertFilter, HotlistError
 from central.hotlists.listener import HotlistListener
 from central.hotlists.lists import Hotlists
 from central.hotlists.matching import PatternError, match, validate_pattern
 from central.ingest.service import IngestWorker
 from central.store import open_store
 from node.keyfiles import load_signing_key
-from tests.conftest import logged_in, make_passage, register_camera, wait_until
+from tests.conftest import JPEG, logged_in, make_passage, register_camera, wait_until
 from tests.test_ingest import Peer, recent_time
 from wire import SigningKey, encode_passage
 from wire.topics import passage_topic
@@ -47,8 +48,9 @@ def test_patterns_must_be_specific(pattern):
 
 
 @pytest.fixture
-def lists(tmp_path):
-    store = Hotlists(tmp_path / "hotlists.sqlite")
+def lists(store_location):
+    """A list with one entry, not yet approved, on each backend (#21)."""
+    store = Hotlists(store_location("hotlists"))
     list_id = store.create_list("Stolen vehicles", "desk-12", "art. 311 Sr, report 2026-1",
                                 "stolen_vehicle", 1, LATER, NOW)  # fmt: skip
     store.add_entry(list_id, "GBL12X", "NL", "stolen 2026-11-20", "do not stop alone", LATER,
@@ -193,7 +195,7 @@ def test_csv_import_reports_every_bad_row_and_imports_nothing_until_fixed(lists)
     assert bad_header.errors[0][0] == 1
 
 
-def test_unacknowledged_alerts_are_escalated_by_their_priority(lists, tmp_path, caplog):
+def test_unacknowledged_alerts_are_escalated_by_their_priority(lists, store_location, caplog):
     from central.hotlists.listener import escalation_run
 
     store, list_id = lists
@@ -202,7 +204,7 @@ def test_unacknowledged_alerts_are_escalated_by_their_priority(lists, tmp_path, 
     store.raise_alert(hit, make_passage(SigningKey.generate(), plate="GBL12X"), NOW)
     assert store.escalate(NOW + timedelta(seconds=50)) == [], "priority 1: one minute"
     published = []
-    run = escalation_run(tmp_path / "hotlists.sqlite", lambda topic, data: published.append(topic))
+    run = escalation_run(store_location("hotlists"), lambda topic, data: published.append(topic))
     (alert_id,) = run(NOW + timedelta(seconds=61))
     assert published == ["anpr/v1/alerts/escalated"]
     assert "ESCALATION" in caplog.text
@@ -210,16 +212,18 @@ def test_unacknowledged_alerts_are_escalated_by_their_priority(lists, tmp_path, 
     assert store.alerts()[0]["escalated_at"] is not None
 
 
-def test_wildcard_entries_follow_changes_and_expiry(lists):
+def test_wildcard_entries_follow_changes_and_expiry(lists, store_location):
     store, list_id = lists
+    ingest = Hotlists(store_location("hotlists"))  # matching with its own handle (and cache)
     store.approve(list_id, "OvJ", NOW)
-    assert store.hits("XT456B", "", NOW) == []
+    assert ingest.hits("XT456B", "", NOW) == []
     entry = store.add_entry(list_id, "XT4*", "", "gang", "report", NOW + timedelta(hours=1),
                             "d", NOW)  # fmt: skip
-    assert store.hits("XT456B", "", NOW) == [], "added after the list's approval: it waits"
+    assert ingest.hits("XT456B", "", NOW) == [], "added after the list's approval: it waits"
     store.approve_entry(entry, "p.prosecutor", NOW)
-    assert len(store.hits("XT456B", "", NOW)) == 1, "approved, it counts at once"
-    assert store.hits("XT456B", "", NOW + timedelta(hours=2)) == [], "and stops at its expiry"
+    assert len(ingest.hits("XT456B", "", NOW)) == 1, "approved, it counts at once"
+    assert ingest.hits("XT456B", "", NOW + timedelta(hours=2)) == [], "and stops at its expiry"
+    ingest.close()
 
 
 def test_approval_lapses_until_the_prosecutor_approves_again(lists):
@@ -232,8 +236,8 @@ def test_approval_lapses_until_the_prosecutor_approves_again(lists):
     assert store.hits("GBL12X", "NL", NOW + timedelta(days=9))
 
 
-def test_scope_by_time_window_and_cameras(tmp_path):
-    store = Hotlists(tmp_path / "scoped.sqlite")
+def test_scope_by_time_window_and_cameras(store_location):
+    store = Hotlists(store_location("hotlists"))
     weekend = NOW + timedelta(days=2)
     list_id = store.create_list("Event weekend", "desk-9", "order 2026-90", "investigation", 2,
                                 weekend + timedelta(days=2), NOW, starts_at=weekend,
@@ -244,4 +248,117 @@ def test_scope_by_time_window_and_cameras(tmp_path):
     assert store.hits("GBL12X", "", during, "a12-cam-1")
     assert store.hits("GBL12X", "", during, "a2-cam-9") == [], "another camera"
     assert store.hits("GBL12X", "", NOW + timedelta(hours=1), "a12-cam-1") == [], "before"
+    store.close()
+
+
+def test_every_node_sees_each_change_to_an_alert(lists, store_location):
+    """Two web nodes on one database (#21): the alert desk's stream on each polls
+    state_version, so a change made through either node's handle moves the other's: a new
+    alert, another pass of it, its assignment, escalation and handling."""
+    store, list_id = lists
+    other = Hotlists(store_location("hotlists"))  # the second node's own handle
+    try:
+        store.approve(list_id, "OvJ", NOW)
+        key = SigningKey.generate()
+        (hit,) = other.hits("GBL12X", "NL", NOW)
+
+        def seen_on_both(by: Hotlists, change):
+            watcher = other if by is store else store
+            before = watcher.state_version()
+            result = change(by)
+            assert watcher.state_version() != before, "the other node missed the change"
+            assert watcher.state_version() == by.state_version()
+            return result
+
+        def passed(seq: int):
+            return lambda s: s.raise_alert(hit, make_passage(key, seq=seq, plate="GBL12X"), NOW)
+
+        alert_id = seen_on_both(store, passed(1))
+        assert [a["alert_id"] for a in other.alerts()] == [alert_id]
+        assert seen_on_both(other, passed(2)) == alert_id, "another pass of the same alert"
+        assert store.alerts()[0]["pass_count"] == 2
+        version = other.state_version()
+        assert store.raise_alert(hit, make_passage(key, seq=2, plate="GBL12X"), NOW) is None
+        assert other.state_version() == version, "a pass delivered twice changes nothing"
+        seen_on_both(store, lambda s: s.assign(alert_id, "c.operator", "c.chief", NOW))
+        assert seen_on_both(other, lambda s: s.escalate(NOW + timedelta(minutes=2))) == [alert_id]
+        since = store.change_cursor()
+        seen_on_both(store, lambda s: s.handle(alert_id, "acknowledged", "c.operator", "", NOW))
+        (changed,) = other.alerts(which=AlertFilter(changed_since=since))
+        assert (changed["alert_id"], changed["state"]) == (alert_id, "acknowledged")
+        assert changed["assigned_to"] == "c.operator" and changed["escalated_at"] is not None
+    finally:
+        other.close()
+
+
+def test_each_person_sees_the_alerts_they_may_see_with_their_passes(store_location):
+    """The desk's queries on each backend: who sees which alert, a page of them and their
+    count, the filters, each alert's passes and images, and the volume chart's numbers."""
+    store = Hotlists(store_location("hotlists"))
+    stolen = store.create_list("Stolen", "desk-12", "report 1", "stolen_vehicle", 2, LATER, NOW)
+    heron = store.create_list("Op. Heron", "i.owner", "order 44", "investigation", 3, LATER, NOW)
+    for list_id in (stolen, heron):
+        store.add_entry(list_id, "GBL12X", "", "wanted", "observe", LATER, "d", NOW)
+        store.approve(list_id, "OvJ", NOW)
+    key = SigningKey.generate()
+    first = make_passage(key, seq=1, plate="GBL12X", captured_at=NOW, crop_jpeg=JPEG + b"one")
+    later = make_passage(key, seq=2, plate="GBL12X", captured_at=NOW + timedelta(minutes=3),
+                         crop_jpeg=JPEG + b"two")  # fmt: skip
+    hits = store.hits("GBL12X", "NL", NOW)
+    control, own = (store.raise_alert(hit, first, NOW) for hit in hits)
+    store.raise_alert(hits[0], later, NOW + timedelta(minutes=3))
+    try:
+        assert [a["alert_id"] for a in store.alerts()] == [control, own], "by priority"
+        assert [a["alert_id"] for a in store.alerts(viewer="c.operator")] == [control]
+        assert [a["alert_id"] for a in store.alerts(viewer="i.owner", control_room=False)] == [own]
+        assert store.alerts(viewer="r.other", control_room=False) == []
+        assert store.count_alerts(viewer="c.operator") == 1 and store.count_alerts() == 2
+        assert store.may_see(own, "i.owner", False) and not store.may_see(own, "c.operator")
+        (shown,) = store.alerts(viewer="c.operator")
+        assert (shown["pass_count"], shown["priority_word"], shown["list"]) == (2, "high", "Stolen")
+        assert shown["last_seen"] > shown["first_seen"]
+        assert [p["seq"] for p in store.passes([control])[control]] == [1, 2]
+        assert store.pass_image(control, None, "crop") == JPEG + b"two", "the latest pass's"
+        first_pass = store.passes([control])[control][0]["pass_id"]
+        assert store.pass_image(control, first_pass, "crop") == JPEG + b"one"
+        assert store.volume_per_day(NOW.date().isoformat()) == {
+            (NOW.date().isoformat(), 2): 1, (NOW.date().isoformat(), 3): 1
+        }  # fmt: skip
+        store.handle(control, "closed", "c.operator", "stopped, not the car", NOW)
+        assert [a["alert_id"] for a in store.alerts(which=AlertFilter(open_only=True))] == [own]
+        assert store.count_alerts(which=AlertFilter(state="closed")) == 1
+        with pytest.raises(HotlistError, match="closed"):
+            store.assign(control, "c.second", "c.chief", NOW)
+        after = store.raise_alert(hits[0], make_passage(key, seq=3, plate="GBL12X"), NOW)
+        assert after not in (control, own), "a pass after closing raises a new alert"
+    finally:
+        store.close()
+
+
+def test_the_prosecutor_decides_lists_and_entries_added_later(store_location):
+    store = Hotlists(store_location("hotlists"))
+    soon = store.create_list("Soon due", "desk-1", "report 1", "stolen_vehicle", 1, LATER, NOW)
+    new = store.create_list("New", "desk-2", "report 2", "stolen_vehicle", 1, LATER, NOW)
+    store.add_entry(soon, "GBL12X", "", "r", "i", LATER, "d", NOW)
+    store.approve(soon, "OvJ", NOW, timedelta(days=5))
+    due = store.due_for_approval(NOW)
+    assert [d["list_id"] for d in due] == [new, soon], "never approved first, then by date"
+    assert due[1]["entries"] == 1
+    late = store.add_entry(soon, "XT456B", "", "r", "i", LATER, "d", NOW)
+    refused = store.add_entry(soon, "KL123M", "", "r", "i", LATER, "d", NOW)
+    waiting = store.waiting_entries(NOW)
+    assert [(w["entry_id"], w["list_name"]) for w in waiting] == [
+        (late, "Soon due"), (refused, "Soon due")
+    ]  # fmt: skip
+    assert store.hits("XT456B", "", NOW) == [], "waits for its own approval"
+    assert store.approve_entry(late, "OvJ", NOW) == soon
+    assert store.refuse_entry(refused, "OvJ", "no grounds given", NOW) == soon
+    assert store.waiting_entries(NOW) == []
+    with pytest.raises(HotlistError, match="decided already"):
+        store.approve_entry(refused, "OvJ", NOW)
+    assert store.hits("XT456B", "", NOW) and store.hits("KL123M", "", NOW) == []
+    store.refuse_list(soon, "OvJ", "the report was withdrawn", NOW + timedelta(hours=1))
+    assert store.hits("GBL12X", "", NOW + timedelta(hours=2)) == [], "refused: stops matching"
+    with pytest.raises(HotlistError, match="refused"):
+        store.approve(soon, "OvJ", NOW)
     store.close()

@@ -28,7 +28,17 @@ NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 @pytest.fixture
 def store(tmp_path):
-    store = Hotlists(tmp_path / "hotlists.sqlite")
+    """The lists below in a SQLite file: for the tests of the units' side."""
+    yield from _filled(Hotlists(tmp_path / "hotlists.sqlite"))
+
+
+@pytest.fixture
+def store_on_both(store_location):
+    """The same lists on each backend (#21): for the tests of what the central exports."""
+    yield from _filled(Hotlists(store_location("hotlists")))
+
+
+def _filled(store: Hotlists):
     until = NOW + timedelta(days=2)
     stolen = store.create_list("Stolen", "desk-12", "report 1", "stolen_vehicle", 1, until, NOW)
     heron = store.create_list("Op. Heron", "i.owner", "order 44", "investigation", 3, until, NOW)
@@ -43,7 +53,8 @@ def store(tmp_path):
     store.close()
 
 
-def test_a_unit_matches_its_own_hashed_list_and_nothing_else(store):
+def test_a_unit_matches_its_own_hashed_list_and_nothing_else(store_on_both):
+    store = store_on_both
     central = SigningKey.generate()
     data, count = export_for_unit(store, "a12-cam-1", MASTER, central, NOW)
     assert count == 3, "exact entries in scope; no wildcard, no investigation list"
@@ -165,12 +176,15 @@ def test_the_central_pushes_the_list_over_mqtt_and_the_unit_keeps_the_latest(
     assert b"GBL12X" not in list_file.read_bytes()
 
 
-def test_the_service_pushes_a_units_list_only_when_its_entries_change(store, tmp_path):
+def test_the_service_pushes_a_units_list_only_when_its_entries_change(
+    store_on_both, store_location
+):
     from central.hotlists.unit_export import UnitPusher
 
+    store = store_on_both
     central = SigningKey.generate()
     sent: list[tuple[str, bytes]] = []
-    pusher = UnitPusher(tmp_path / "hotlists.sqlite", ("a12-cam-1", "a2-cam-9"), MASTER,
+    pusher = UnitPusher(store_location("hotlists"), ("a12-cam-1", "a2-cam-9"), MASTER,
                         central, lambda topic, data: sent.append((topic, data)))  # fmt: skip
     assert pusher.run_once(NOW) == ["a12-cam-1", "a2-cam-9"]
     assert pusher.run_once(NOW + timedelta(minutes=1)) == [], "nothing changed: nothing sent"

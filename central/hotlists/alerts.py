@@ -148,15 +148,15 @@ class AlertDesk:
 
     def _new_alert(self, hit, passage, now: datetime) -> int:
         """The alert row names its first pass; the images live with the passes."""
-        cursor = self.db.execute(
+        ((alert_id,),) = self.db.execute(
             "INSERT INTO alerts (raised_at, list_id, entry_id, priority, tolerant, "
             "camera_id, seq, captured_at, plate, country, crop, overview) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, x'', x'')",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING alert_id",
             (format_timestamp(now), hit.list_id, hit.entry_id, hit.priority, int(hit.tolerant),
              passage.camera_id, passage.seq, format_timestamp(passage.captured_at), passage.plate,
-             passage.country),
-        )  # fmt: skip
-        return cursor.lastrowid
+             passage.country, b"", b""),
+        ).fetchall()  # fmt: skip
+        return alert_id
 
     def _insert_pass(self, alert_id: int, hit, passage, now: datetime) -> None:
         self.db.execute(
@@ -263,7 +263,9 @@ class AlertDesk:
 
     def escalate(self, now: datetime) -> list[int]:
         """Mark (once) the control room's new alerts that waited longer than their priority
-        allows (an investigation's hits are its owner's business, not the control room's)."""
+        allows (an investigation's hits are its owner's business, not the control room's).
+        Once, too, with every node running this on one database: the update claims the alert
+        only while it is still new and not escalated."""
         escalated = []
         rows = self.db.execute(
             "SELECT a.alert_id, a.priority, a.raised_at FROM alerts a JOIN lists l USING "
@@ -274,11 +276,15 @@ class AlertDesk:
             limit = ACKNOWLEDGE_WITHIN.get(priority)
             if limit is not None and raised_at < format_timestamp(now - limit):
                 with self._transaction():
-                    self.db.execute(
-                        "UPDATE alerts SET escalated_at = ? WHERE alert_id = ?",
+                    claimed = self.db.execute(
+                        "UPDATE alerts SET escalated_at = ? WHERE alert_id = ? "
+                        "AND state = 'new' AND escalated_at IS NULL",
                         (format_timestamp(now), alert_id),
-                    )
-                    self._touch(alert_id)
+                    ).rowcount
+                    if claimed:
+                        self._touch(alert_id)
+                if not claimed:
+                    continue  # acknowledged or escalated meanwhile (by another node)
                 self._log("system", f"alert {alert_id} escalated (priority {priority})", now)
                 escalated.append(alert_id)
         return escalated

@@ -116,7 +116,9 @@ class HotlistApprovals:
             "(SELECT count(*) FROM entries e WHERE e.list_id = lists.list_id "
             " AND e.refused_by IS NULL AND e.expires_at > ?) "
             "FROM lists WHERE expires_at > ? AND refused_by IS NULL "
-            "AND (approved_until IS NULL OR approved_until < ?) ORDER BY approved_until",
+            "AND (approved_until IS NULL OR approved_until < ?) "
+            # Never approved first (a NULL sorts first in SQLite, last in PostgreSQL).
+            "ORDER BY coalesce(approved_until, ''), list_id",
             (format_timestamp(now), format_timestamp(now), format_timestamp(now + within)),
         )
         keys = ("list_id", "name", "owner", "approved_until", "category", "legal_basis",

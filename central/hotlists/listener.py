@@ -12,8 +12,8 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
+from central.databases import StoreLocation
 from central.hotlists.alerts import Recorded
 from central.hotlists.lists import Hit, Hotlists
 from central.tally import Tally
@@ -35,7 +35,7 @@ def topic_for(hit) -> str | None:
 class HotlistListener:
     def __init__(
         self,
-        path: Path,
+        path: StoreLocation,
         clock: Callable[[], datetime] = lambda: wallclock.now(),
         publish: Callable[[str, bytes], None] | None = None,
         tally: Tally | None = None,
@@ -124,7 +124,7 @@ def alert_document(alert_id: int, hit: Hit, passage: Passage, passes: int | None
     return document
 
 
-def escalation_run(path: Path, publish: Callable[[str, bytes], None] | None = None):
+def escalation_run(path: StoreLocation, publish: Callable[[str, bytes], None] | None = None):
     """A periodic job: escalate alerts nobody acknowledged in time; log and announce them."""
     opened: dict = {}
 

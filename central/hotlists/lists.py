@@ -14,9 +14,8 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from central.hotlists.alerts import AlertDesk, HotlistError
 from central.hotlists.approvals import REAPPROVE_AFTER, HotlistApprovals
 from central.hotlists.matching import (
@@ -33,6 +32,14 @@ CATEGORIES = ("stolen_vehicle", "missing_person", "fugitive", "investigation", "
 __all__ = ["CATEGORIES", "REAPPROVE_AFTER", "Hit", "HotlistError", "Hotlists", "ImportReport"]
 # Matching and the units' lists take only what a prosecutor approved: the list, and the entry.
 LIVE = "l.approved_by IS NOT NULL AND e.approved_by IS NOT NULL"
+# Until when an entry matches: the earliest of its own expiry, its list's and the end of the
+# list's approval, and NULL (never) where the list has no approval end. SQLite's min(a, b, c)
+# spelled as both backends read it alike (PostgreSQL's least() would skip the NULL).
+LIVE_UNTIL = (
+    "CASE WHEN e.expires_at <= l.expires_at AND e.expires_at <= l.approved_until "
+    "THEN e.expires_at WHEN l.expires_at <= l.approved_until THEN l.expires_at "
+    "ELSE l.approved_until END"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class ImportReport:
 
 
 class Hotlists(AlertDesk, HotlistApprovals):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
         self._wildcards: tuple[str, list] | None = None  # (version, rows): few, kept in memory
 
@@ -89,14 +96,14 @@ class Hotlists(AlertDesk, HotlistApprovals):
             raise HotlistError("a hotlist needs its legal basis or order reference")
         if not 1 <= priority <= 5:
             raise HotlistError("priority runs from 1 (act now) to 5")
-        cursor = self.db.execute(
+        ((list_id,),) = self.db.execute(
             "INSERT INTO lists (name, owner, legal_basis, category, priority, expires_at, "
-            "starts_at, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "starts_at, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING list_id",
             (name, owner, legal_basis, category, priority, format_timestamp(expires_at),
              format_timestamp(starts_at) if starts_at else None, ",".join(cameras)),
-        )  # fmt: skip
-        self._log(owner, f"created list {cursor.lastrowid} {name!r} ({category})", now)
-        return cursor.lastrowid
+        ).fetchall()  # fmt: skip
+        self._log(owner, f"created list {list_id} {name!r} ({category})", now)
+        return list_id
 
     def add_entry(
         self, list_id: int, pattern: str, country: str, reason: str, instructions: str,
@@ -105,14 +112,14 @@ class Hotlists(AlertDesk, HotlistApprovals):
         """An entry; it waits for a prosecutor's approval (with its list, or on its own once
         the list is approved: `approve_entry`)."""
         pattern = validate_pattern(pattern)
-        cursor = self.db.execute(
+        ((entry_id,),) = self.db.execute(
             "INSERT INTO entries (list_id, pattern, country, reason, instructions, expires_at, "
-            "wildcard) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "wildcard) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING entry_id",
             (list_id, pattern, country, reason, instructions, format_timestamp(expires_at),
              int(is_wildcard(pattern))),
-        )  # fmt: skip
-        self._log(by, f"added entry {cursor.lastrowid} to list {list_id}", now)
-        return cursor.lastrowid
+        ).fetchall()  # fmt: skip
+        self._log(by, f"added entry {entry_id} to list {list_id}", now)
+        return entry_id
 
     def import_csv(
         self, list_id: int, text: str, by: str, now: datetime, skip_invalid: bool = False
@@ -164,7 +171,7 @@ class Hotlists(AlertDesk, HotlistApprovals):
         variants = sorted(near_variants(plate))
         select = (
             "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
-            "l.priority, min(e.expires_at, l.expires_at, l.approved_until), "
+            f"l.priority, {LIVE_UNTIL}, "
             "coalesce(l.starts_at, ''), l.cameras, l.category, l.owner "
             "FROM entries e JOIN lists l USING (list_id) "
             f"WHERE {LIVE} AND "
@@ -173,7 +180,9 @@ class Hotlists(AlertDesk, HotlistApprovals):
             select + f"e.pattern IN ({', '.join('?' * len(variants))})", variants
         ).fetchall()
         rows += self._wildcard_rows(select)
-        rows = [r for r in rows if r[7] > moment and r[8] <= moment and _in_scope(r[9], camera_id)]
+        rows = [r for r in rows
+                if r[7] is not None and r[7] > moment and r[8] <= moment
+                and _in_scope(r[9], camera_id)]  # fmt: skip
         found = []
         for entry_id, list_id, pattern, entry_country, reason, instructions, prio, *rest in rows:
             if entry_country and country and entry_country != country:

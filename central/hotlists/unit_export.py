@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from central.hotlists.lists import LIVE, Hotlists
+from central.databases import StoreLocation
+from central.hotlists.lists import LIVE, LIVE_UNTIL, Hotlists
 from wire import SigningKey
 from wire.fields import format_timestamp
 from wire.unit_hotlist import (
@@ -54,11 +55,10 @@ def unit_hotlist(
     """The list for `camera_id` as of `now`; `digest` may be a cache over `plate_digest`."""
     moment = format_timestamp(now)
     rows = store.db.execute(
-        "SELECT e.entry_id, e.pattern, e.country, l.priority, "
-        "min(e.expires_at, l.expires_at, l.approved_until), l.cameras "
+        f"SELECT e.entry_id, e.pattern, e.country, l.priority, {LIVE_UNTIL}, l.cameras "
         "FROM entries e JOIN lists l USING (list_id) "
         f"WHERE {LIVE} AND e.wildcard = 0 AND l.category != 'investigation' "
-        "AND min(e.expires_at, l.expires_at, l.approved_until) > ? "
+        f"AND {LIVE_UNTIL} > ? "
         "AND coalesce(l.starts_at, '') <= ? ORDER BY e.entry_id",
         (moment, moment),
     ).fetchall()
@@ -134,7 +134,7 @@ class UnitPusher:
     about to go down without anyone running `hotlist-unit-push`."""
 
     def __init__(
-        self, hotlists_path: Path, cameras: tuple[str, ...], master: bytes,
+        self, hotlists_path: StoreLocation, cameras: tuple[str, ...], master: bytes,
         signing_key: SigningKey, publish,
     ) -> None:  # fmt: skip
         self.hotlists_path, self.cameras, self.master = hotlists_path, cameras, master
