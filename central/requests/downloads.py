@@ -47,14 +47,22 @@ class Downloads:
 
     def issue(self, request_id: int, username: str, now: datetime) -> tuple[str, Issue]:
         token = secrets.token_urlsafe(32)
-        (number,) = self.db.execute(
-            "SELECT count(*) + 1 FROM package_issues WHERE request_id = ?", (request_id,)
-        ).fetchone()
-        self.db.execute(
-            "INSERT INTO package_issues VALUES (?, ?, ?, ?, ?, ?)",
-            (hashlib.sha256(token.encode()).hexdigest(), request_id, number, username,
-             format_timestamp(now), format_timestamp(now + LINK_VALID)),
-        )  # fmt: skip
+        # The next number is read and taken under the write lock: two nodes (or workers)
+        # issuing at once must not both hand out issue 3.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            (number,) = self.db.execute(
+                "SELECT count(*) + 1 FROM package_issues WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO package_issues VALUES (?, ?, ?, ?, ?, ?)",
+                (hashlib.sha256(token.encode()).hexdigest(), request_id, number, username,
+                 format_timestamp(now), format_timestamp(now + LINK_VALID)),
+            )  # fmt: skip
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         return token, Issue(number, username, now)
 
     def redeem(self, token: str, username: str, now: datetime) -> tuple[int, Issue]:

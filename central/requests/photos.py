@@ -182,7 +182,10 @@ class Photos:
         by: str, now: datetime,
     ) -> None:  # fmt: skip
         self.db.execute(
-            "INSERT OR REPLACE INTO photos VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO photos VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (request_id, camera_id, seq) DO UPDATE SET boxes = excluded.boxes, "
+            "approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
+            "jpeg = excluded.jpeg",
             (request_id, camera_id, seq, json.dumps([b.as_list() for b in boxes]), by,
              format_timestamp(now), jpeg),
         )  # fmt: skip

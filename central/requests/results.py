@@ -120,10 +120,13 @@ class ResultSets:
         return [self.get(seq) for (seq,) in seqs.fetchall()]
 
     def rows(self, audit_seq: int, offset: int = 0, limit: int = -1) -> list[StoredPassage]:
+        """Rows from `offset` on, at most `limit` of them (all when negative)."""
+        # No `LIMIT -1` for "all": PostgreSQL refuses a negative limit.
+        bounded = limit >= 0
         found = self.db.execute(
             f"SELECT {SUMMARY_COLUMNS} FROM result_rows WHERE audit_seq = ? AND idx >= ? "
-            "ORDER BY idx LIMIT ?",
-            (audit_seq, offset, limit),
+            f"ORDER BY idx{' LIMIT ?' if bounded else ''}",
+            (audit_seq, offset, limit) if bounded else (audit_seq, offset),
         )
         return [StoredPassage(*row) for row in found]
 
