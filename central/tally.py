@@ -16,9 +16,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from wire.fields import format_timestamp
 
 MIGRATIONS = [
@@ -134,7 +133,7 @@ class Ledger:
     """metrics.sqlite: running totals and latest gauges, written by the working threads and
     read by /metrics. Each thread opens its own."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
         # Figures, not evidence: a power cut may lose the last second of counts, never
         # the store's data, so commits here need not wait for the disk.
@@ -153,7 +152,7 @@ class Ledger:
         try:
             self.db.executemany(
                 "INSERT INTO counters (name, label, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (name, label) DO UPDATE SET value = value + excluded.value",
+                "ON CONFLICT (name, label) DO UPDATE SET value = counters.value + excluded.value",
                 [(name, label, value) for (name, label), value in counts.items()],
             )
             if gauges:

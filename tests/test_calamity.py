@@ -37,8 +37,8 @@ def plates_in(buffer: CalamityBuffer) -> set[str]:
 
 
 @pytest.fixture
-def buffer(tmp_path):
-    store = CalamityBuffer(tmp_path / "calamity.sqlite", tmp_path / "audit.sqlite")
+def buffer(store_location, tmp_path):
+    store = CalamityBuffer(store_location("calamity"), tmp_path / "audit.sqlite")
     yield store
     store.close()
 
@@ -54,7 +54,9 @@ def test_the_buffer_rolls_over_three_hours_without_a_calamity(buffer):
         buffer.search("c.coordinator", Query(plate="NEW001"), t0)
 
 
-def test_a_declaration_needs_a_reason_and_a_chief_prosecutor_and_only_one_at_a_time(buffer):
+def test_a_declaration_needs_a_reason_and_a_chief_prosecutor_and_only_one_at_a_time(
+    buffer, store_location
+):
     t0 = datetime(2026, 11, 22, 12, tzinfo=UTC)
     with pytest.raises(CalamityError, match="reason"):
         buffer.declare("c.coordinator", " ", "mr. Visser", t0)
@@ -64,9 +66,75 @@ def test_a_declaration_needs_a_reason_and_a_chief_prosecutor_and_only_one_at_a_t
     with pytest.raises(CalamityError, match="end it before declaring another"):
         buffer.declare("c.coordinator", "second", "mr. Visser", t0)
     with pytest.raises(CalamityError, match="logged"):
-        CalamityBuffer(buffer.db.execute("PRAGMA database_list").fetchone()[2]).end(
-            "c.coordinator", "over", t0
-        )
+        unlogged = CalamityBuffer(store_location("calamity"))
+        try:
+            unlogged.end("c.coordinator", "over", t0)
+        finally:
+            unlogged.close()
+
+
+def test_the_frozen_window_is_kept_consulted_with_a_log_and_destroyed_at_the_end(buffer, tmp_path):
+    """The slow broker test below, at the store: a batch counts what it kept, the
+    declaration freezes exactly 3 hours, the end destroys every kept passage."""
+    key, t0 = SigningKey.generate(), datetime(2026, 11, 22, 12, tzinfo=UTC)
+    before = t0 - timedelta(minutes=30)
+    batch = [make_passage(key, 1, plate="GONE01", captured_at=t0 - H3 - MS),
+             make_passage(key, 2, plate="EDGE01", captured_at=t0 - H3),
+             make_passage(key, 3, plate="KEEP03", captured_at=t0 - timedelta(hours=1)),
+             make_passage(key, 4, plate="OLD004", captured_at=before - H3 - MS)]  # fmt: skip
+    assert buffer.add_many(batch, before) == 3, "the one before the rolling window left out"
+    assert buffer.add_many(batch[:2], before) == 0, "a passage is buffered once"
+    assert buffer.buffered() == (3, "2026-11-22T08:59:59.999Z")
+
+    calamity_id = buffer.declare("c.coordinator", "hostage taking", "mr. Visser", t0)
+    assert buffer.active()["calamity_id"] == calamity_id == buffer.history()[0]["calamity_id"]
+    assert plates_in(buffer) == {"EDGE01", "KEEP03"}, "the 3 hours, exactly"
+    later = t0 + timedelta(hours=5)
+    late = [make_passage(key, 5, plate="NEW005", captured_at=later - MS),
+            make_passage(key, 6, plate="LATE06", captured_at=t0 - H3 - MS)]  # fmt: skip
+    assert buffer.add_many(late, later) == 1
+    assert buffer.prune(later) == 0, "nothing rolls out during a calamity"
+
+    found = buffer.search("c.coordinator", Query(plate="KEE*"), later)
+    assert [p["plate"] for p in found] == ["KEEP03"]
+    assert [p["plate"] for p in buffer.search("c.coordinator", Query(plate="ED?E01"), later)] == [
+        "EDGE01"
+    ]
+    assert buffer.search("c.coordinator", Query(plate="kee*"), later) == found, "plates upper"
+    for other in ("K%*", "K_EP0?", "\\KEE*"):
+        assert buffer.search("c.coordinator", Query(plate=other), later) == [], "* and ? only"
+    assert buffer.search("c.coordinator", Query(since=t0), later)[0]["plate"] == "NEW005"
+    assert buffer.image("c.coordinator", found[0]["id"], "crop", later).startswith(b"\xff\xd8")
+
+    end = t0 + timedelta(hours=6)
+    assert buffer.end("c.coordinator", "suspects arrested", end) == 3
+    assert buffer.history()[0]["destroyed"] == 3 and buffer.active() is None
+    after = [make_passage(key, 7, plate="BEFORE", captured_at=end - MS),
+             make_passage(key, 8, plate="AFTER1", captured_at=end)]  # fmt: skip
+    assert buffer.add_many(after, end) == 1
+    assert plates_in(buffer) == {"AFTER1"}, "rolling again, from the end on"
+    assert buffer.prune(end + H3 + MS) == 1 and buffer.buffered() == (0, None)
+    trail = AuditTrail(tmp_path / "audit.sqlite")
+    actions = [e["action"] for e in reversed(trail.entries())]
+    trail.close()
+    assert actions == ["calamity_declared"] + ["calamity_consulted"] * 7 + [
+        "calamity_image_viewed", "calamity_ended"]  # fmt: skip
+
+
+def test_the_listener_buffers_admitted_batches_and_counts_a_failure(store_location):
+    from tests.conftest import verified_passage
+
+    key, now = SigningKey.generate(), datetime(2026, 11, 22, 12, tzinfo=UTC)
+    listener = BufferListener(store_location("calamity"), Clock(now))
+    listener([verified_passage(key, seq=1), verified_passage(key, seq=2)])
+    assert (listener.buffered, listener.failures) == (2, 0)
+    other = CalamityBuffer(store_location("calamity"))
+    assert other.prune(now + H3 + timedelta(seconds=1)) == 2
+    other.db.execute("DROP TABLE passages")
+    other.close()
+    listener([verified_passage(key, seq=3)])
+    assert (listener.buffered, listener.failures) == (2, 1), "logged, ingest goes on"
+    listener.close()
 
 
 def deliver(peer: Peer, ack_key, key: SigningKey, camera_id: str, seq: int, plate: str,

@@ -77,8 +77,8 @@ def test_low_read_confidence_and_thin_traffic_are_degraded():
     assert quiet_road.state is State.OK, "too little history to call it thin"
 
 
-def test_hourly_traffic_figures_compare_with_the_same_hour_of_earlier_weeks(tmp_path):
-    records = HealthRecords(tmp_path / "health.sqlite")
+def test_hourly_traffic_figures_compare_with_the_same_hour_of_earlier_weeks(store_location):
+    records = HealthRecords(store_location("health"))
     last_hour = "2026-11-22T11"
     weeks = ["2026-11-15T11", "2026-11-08T11", "2026-11-01T11", "2026-10-25T11"]
     records.count_passages(
@@ -110,10 +110,49 @@ def registry(tmp_path):
 
 
 @pytest.fixture
-def records(tmp_path):
-    records = HealthRecords(tmp_path / "health.sqlite")
+def records(store_location):
+    records = HealthRecords(store_location("health"))
     yield records
     records.close()
+
+
+def test_the_history_is_read_back_by_hour_day_and_change(records):
+    from wire.canonical import canonical_bytes
+
+    day = NOW.date()
+    for at in (
+        NOW - timedelta(hours=13),
+        NOW,
+        NOW + timedelta(minutes=5),
+        NOW + timedelta(hours=12),
+    ):
+        hb = _hb("cam", at)
+        records.record_heartbeat(hb, canonical_bytes(hb.signed_fields()), at)
+    older = _hb("cam", NOW - timedelta(hours=1))
+    records.record_heartbeat(older, canonical_bytes(older.signed_fields()), NOW)
+    assert records.heartbeat_hours(day) == {"cam": 1}, "only the hours of that UTC day"
+    assert records.heartbeat_hours(day - timedelta(days=1)) == {"cam": 1}
+    assert records.last_heartbeat("cam")["sent_at"] == "2026-11-23T00:00:00.000Z", "newest wins"
+    assert records.heartbeat_hours_between("cam", NOW - timedelta(hours=13), NOW) == {
+        "2026-11-21T23"
+    }
+
+    records.count_passages([
+        ("cam", "2026-11-21T23", 4, 3600), ("cam", "2026-11-22T00", 2, 1800),
+        ("cam", "2026-11-22T11", 1, 900), ("cam2", "2026-11-22T11", 3, 2700),
+    ])  # fmt: skip
+    assert records.passages_by_hour("cam", NOW - timedelta(hours=12), NOW) == {
+        "2026-11-22T00": (2, 1800), "2026-11-22T11": (1, 900)}  # fmt: skip
+    assert records.passages_by_camera_day(day - timedelta(days=1), day + timedelta(days=1)) == {
+        ("cam", "2026-11-21"): (4, 3600), ("cam", "2026-11-22"): (3, 2700),
+        ("cam2", "2026-11-22"): (3, 2700)}  # fmt: skip
+
+    for minutes, state in ((0, "OK"), (10, "DEGRADED"), (20, "OFFLINE")):
+        records.health_change("cam", NOW + timedelta(minutes=minutes), state, "why")
+    during = records.states_during("cam", NOW + timedelta(minutes=5), NOW + timedelta(minutes=20))
+    assert [c["state"] for c in during] == ["OK", "DEGRADED"]
+    assert [c["state"] for c in records.changes_until(NOW + timedelta(minutes=11))] == [
+        "OK", "DEGRADED"]  # fmt: skip
 
 
 def test_changes_are_recorded_with_reasons_and_worst_comes_first(registry, records):

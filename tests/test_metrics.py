@@ -67,6 +67,33 @@ def start_worker(config) -> IngestWorker:
     return worker
 
 
+def test_the_ledger_adds_counts_keeps_the_latest_gauge_and_rebuilds_histograms(store_location):
+    from central.tally import Ledger, Tally
+
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    ledger, other = Ledger(store_location("metrics")), Ledger(store_location("metrics"))
+    tally = Tally()
+    tally.add("received", 3)
+    tally.add("refused", label="bad_signature")
+    tally.observe("store_seconds", 0.003)
+    tally.observe("store_seconds", 99.0)
+    tally.set("queue_depth", 7)
+    tally.flush(ledger, now)
+    tally.add("received", 2)
+    tally.set("queue_depth", 1)
+    tally.flush(other, now)  # another thread's (or node's) handle adds to the same totals
+    tally.flush(ledger, now)  # nothing new: nothing written
+    counts = other.counters()
+    assert counts[("received", "")] == 5 and counts[("refused", "bad_signature")] == 1
+    assert ledger.gauges() == {("queue_depth", ""): 1.0}, "the latest gauge wins"
+    histogram = ledger.histogram("store_seconds", counts)
+    assert dict(histogram.buckets)["0.001"] == 0 and dict(histogram.buckets)["0.005"] == 1
+    assert dict(histogram.buckets)["+Inf"] == histogram.count == 2
+    assert histogram.total == pytest.approx(99.003)
+    ledger.close()
+    other.close()
+
+
 @pytest.mark.slow
 def test_stored_duplicate_and_refused_records_are_counted_by_reason(
     mosquitto, central_setup, camera

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from central import audit, audit_trails
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from wire import Passage
 from wire.fields import format_timestamp
 
@@ -67,10 +67,13 @@ MIGRATIONS = [
         """,
     ),
 ]
-# The earliest capture time kept, given the rolling cutoff as parameter :rolling.
+# The earliest capture time kept, given the rolling cutoff as parameter :rolling: the
+# later of the rolling cutoff and the last end (a CASE, as SQLite's scalar max() is
+# PostgreSQL's greatest()).
+_LAST_END = "coalesce((SELECT max(ended_at) FROM calamities), '')"
 _KEEPS_FROM = (
     "coalesce((SELECT keeps_from FROM calamities WHERE ended_at IS NULL), "
-    "max(:rolling, coalesce((SELECT max(ended_at) FROM calamities), '')))"
+    f"CASE WHEN :rolling >= {_LAST_END} THEN :rolling ELSE {_LAST_END} END)"
 )
 _PUBLIC = ("calamity_id", "declared_at", "declared_by", "reason", "chief_prosecutor",
            "keeps_from", "ended_at", "ended_by", "end_reason", "destroyed")  # fmt: skip
@@ -101,8 +104,8 @@ class Query:
 
 class CalamityBuffer:
     def __init__(
-        self, path: Path, audit_path: Path | None = None, audit_anchor_dir: Path | None = None,
-        audit_config=None,
+        self, path: StoreLocation, audit_path: Path | None = None,
+        audit_anchor_dir: Path | None = None, audit_config=None,
     ) -> None:  # fmt: skip
         """Actions are logged to the SQLite trail at `audit_path`, or to the trail a
         CentralConfig names (`audit_config`: either backend, `audit_trails.open_audit_trail`)."""
@@ -130,15 +133,14 @@ class CalamityBuffer:
         ]  # fmt: skip
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            before = self.db.total_changes
-            self.db.executemany(
+            # rowcount: the rows inserted by all of them, on either driver.
+            added = self.db.executemany(
                 "INSERT OR IGNORE INTO passages (camera_id, seq, captured_at, plate, country, "
                 "lat_e7, lon_e7, direction, crop, overview) "
                 "SELECT :camera, :seq, :captured, :plate, :country, :lat, :lon, :direction, "
                 f":crop, :overview WHERE :captured >= {_KEEPS_FROM}",
                 rows,
-            )
-            added = self.db.total_changes - before
+            ).rowcount
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -198,9 +200,9 @@ class CalamityBuffer:
                 )
             calamity_id = self.db.execute(
                 "INSERT INTO calamities (declared_at, declared_by, reason, chief_prosecutor, "
-                "keeps_from) VALUES (?, ?, ?, ?, ?)",
+                "keeps_from) VALUES (?, ?, ?, ?, ?) RETURNING calamity_id",
                 (format_timestamp(now), by, reason, chief_prosecutor, keeps_from),
-            ).lastrowid
+            ).fetchone()[0]
             self.db.execute("DELETE FROM passages WHERE captured_at < ?", (keeps_from,))
             frozen = self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
             self.db.execute("COMMIT")
@@ -258,9 +260,16 @@ class CalamityBuffer:
                "direction FROM passages WHERE 1 = 1")  # fmt: skip
         params: list = []
         if query.plate:
-            pattern = query.plate.upper().replace("*", "%").replace("?", "_")
-            sql += " AND plate LIKE ?" if pattern != query.plate.upper() else " AND plate = ?"
-            params.append(pattern)
+            plate = query.plate.upper()  # plates are read in capitals: [A-Z0-9]
+            if "*" in plate or "?" in plate:
+                # * and ? are the only wildcards; anything else is itself, with the same
+                # escape character on both backends (PostgreSQL's default is \, SQLite's none).
+                literal = plate.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                sql += " AND plate LIKE ? ESCAPE '\\'"
+                params.append(literal.replace("*", "%").replace("?", "_"))
+            else:
+                sql += " AND plate = ?"
+                params.append(plate)
         if query.camera_id:
             sql += " AND camera_id = ?"
             params.append(query.camera_id)

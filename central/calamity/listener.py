@@ -9,12 +9,11 @@ stop ingest: the 28-day store and the hotlist alerts matter more than the buffer
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from central.calamity.buffer import CalamityBuffer
+from central.databases import DatabaseError, StoreLocation
 from node import wallclock
 from wire import Passage, Verified
 
@@ -23,7 +22,9 @@ PRUNE_INTERVAL_S = 60.0  # the buffer holds at most a minute more than its windo
 
 
 class BufferListener:
-    def __init__(self, path: Path, clock: Callable[[], datetime] = lambda: wallclock.now()) -> None:
+    def __init__(
+        self, path: StoreLocation, clock: Callable[[], datetime] = lambda: wallclock.now()
+    ) -> None:
         self.path = path
         self.clock = clock
         self._buffer: CalamityBuffer | None = None
@@ -35,7 +36,7 @@ class BufferListener:
             self._buffer = CalamityBuffer(self.path)  # opened in the thread that calls it
         try:
             self.buffered += self._buffer.add_many([v.record for v in batch], self.clock())
-        except sqlite3.Error:
+        except DatabaseError:
             self.failures += len(batch)
             log.exception("calamity buffer: a batch of %d passages not buffered", len(batch))
 
@@ -44,7 +45,7 @@ class BufferListener:
             self._buffer.close()
 
 
-def prune_run(path: Path) -> Callable[[datetime], int]:
+def prune_run(path: StoreLocation) -> Callable[[datetime], int]:
     """A periodic job (own thread, own handle): roll out passages past the window."""
     opened: dict[str, CalamityBuffer] = {}
 

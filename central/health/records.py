@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from wire import Heartbeat
 from wire.fields import format_timestamp
 
@@ -66,7 +65,7 @@ class Traffic:
 
 
 class HealthRecords:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
@@ -101,9 +100,12 @@ class HealthRecords:
 
     def heartbeat_hours(self, day: date) -> dict[str, int]:
         """Per camera, how many hours of this UTC day brought at least one heartbeat."""
+        # A range of hour keys, not LIKE: the same bytes compared on both backends (LIKE
+        # ignores case in SQLite and not in PostgreSQL).
         rows = self.db.execute(
-            "SELECT camera_id, count(*) FROM heartbeat_hours WHERE hour LIKE ? GROUP BY camera_id",
-            (f"{day.isoformat()}T%",),
+            "SELECT camera_id, count(*) FROM heartbeat_hours WHERE hour >= ? AND hour < ? "
+            "GROUP BY camera_id",
+            (day.isoformat(), (day + timedelta(days=1)).isoformat()),
         )
         return dict(rows.fetchall())
 
@@ -119,8 +121,8 @@ class HealthRecords:
         try:
             self.db.executemany(
                 "INSERT INTO passage_hours VALUES (?, ?, ?, ?) ON CONFLICT (camera_id, hour) "
-                "DO UPDATE SET passages = passages + excluded.passages, "
-                "confidence_sum = confidence_sum + excluded.confidence_sum",
+                "DO UPDATE SET passages = passage_hours.passages + excluded.passages, "
+                "confidence_sum = passage_hours.confidence_sum + excluded.confidence_sum",
                 rows,
             )
             self.db.execute("COMMIT")

@@ -7,9 +7,8 @@ camera's records were refused, why, and how often, long after the fact.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from wire.fields import format_timestamp
 
 MIGRATIONS = [
@@ -35,7 +34,7 @@ INTEGRITY_REASONS = {"seq_conflict", "bad_signature", "image_digest_mismatch"}
 
 
 class RejectionLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:

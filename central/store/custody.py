@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 from wire.fields import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ class HoldError(Exception):
 
 
 class Custody:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:

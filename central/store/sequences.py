@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 
-from central.databases import open_database
+from central.databases import StoreLocation, open_database
 
 MIGRATIONS = [
     (
@@ -30,7 +29,7 @@ MIGRATIONS = [
 
 
 class SequenceIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
 
     def close(self) -> None:
@@ -48,7 +47,11 @@ class SequenceIndex:
         if not rows:
             return
         self.db.execute("BEGIN IMMEDIATE")
-        self.db.executemany("INSERT OR REPLACE INTO sequences VALUES (?, ?, ?, ?)", rows)
+        self.db.executemany(
+            "INSERT INTO sequences VALUES (?, ?, ?, ?) ON CONFLICT (camera_id, seq) "
+            "DO UPDATE SET day = excluded.day, record_sha256 = excluded.record_sha256",
+            rows,
+        )
         self.db.execute("COMMIT")
 
     def forget_day(self, day: date) -> int:
