@@ -331,8 +331,9 @@ class CentralConfig(_Section):
     @property
     def metrics_path(self) -> StoreLocation:
         """Running totals behind /metrics (central/tally.py), written by ingest and
-        retention, read by the web."""
-        return self._store("metrics")
+        retention, read by the web: of this host's processes, whatever the backend (a
+        Prometheus target per host, summed in the query, as its counters are meant)."""
+        return self.storage.data_dir / "metrics.sqlite"
 
     @property
     def custody_path(self) -> StoreLocation:

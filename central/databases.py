@@ -6,13 +6,19 @@ Never edit a migration that has shipped: add a new one.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlcipher3 import dbapi2 as sqlcipher
+
+from central.migrations import Dialects, MigrationError, statements
+from central.store_locations import PostgresSchema, StoreLocation
+
+__all__ = [
+    "DatabaseError", "Dialects", "IntegrityError", "MigrationError", "PostgresSchema",
+    "StoreLocation", "apply_migrations", "connect", "open_database", "scrub_wal", "statements",
+]  # fmt: skip
 
 # What any driver raises: plain stores use sqlite3, day files SQLCipher's build of it, and
 # with storage.backend = "postgresql" the stores run on psycopg (an optional extra).
@@ -25,43 +31,6 @@ except ImportError:  # pragma: no cover - the postgresql extra is not installed
 else:
     DatabaseError += (psycopg.Error,)
     IntegrityError += (psycopg.IntegrityError,)
-
-
-@dataclass(frozen=True)
-class Dialects:
-    """A migration whose SQL differs between the backends beyond what
-    `postgres_stores.translate_ddl` rewrites (a trigger's body): both spellings."""
-
-    sqlite: str
-    postgresql: str
-
-
-@dataclass(frozen=True)
-class PostgresSchema:
-    """Where a store lives on PostgreSQL: the database (a libpq string without a password)
-    and the store's own schema, named for its SQLite file (accounts.sqlite: `accounts`)."""
-
-    conninfo: str
-    schema: str
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema):
-            raise ValueError(f"schema name {self.schema!r}: lower-case letters, digits, _")
-
-    @property
-    def name(self) -> str:
-        return self.schema
-
-    def __str__(self) -> str:
-        return f"PostgreSQL schema {self.schema!r}"
-
-
-# Where a store lives: its SQLite file on one host, or its schema on PostgreSQL.
-StoreLocation = Path | PostgresSchema
-
-
-class MigrationError(Exception):
-    """The database is newer than this code or a migration failed."""
 
 
 def apply_migrations(
@@ -103,20 +72,6 @@ def apply_migrations(
         db.execute("ROLLBACK")
         raise
     return applied
-
-
-def statements(sql: str) -> list[str]:
-    """Split a script into statements; a trigger's `BEGIN ...; END` stays whole."""
-    statements, buffer = [], ""
-    for part in sql.split(";"):
-        buffer += part + ";"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \n;"):
-                statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip(" \n;"):
-        statements.append(buffer.strip())
-    return statements
 
 
 # How long a checkpoint waits for readers before it reports itself incomplete.

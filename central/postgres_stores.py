@@ -13,7 +13,10 @@ translated in one place, where a test covers each:
   transaction-scoped advisory lock on the store, so read-then-write steps (a request's next
   number, a hotlist's version) stay serial across nodes as they are across processes;
 - `PRAGMA` statements (a file's journal, checkpoints of its write-ahead log) have no
-  counterpart and do nothing: PostgreSQL keeps its own WAL, and VACUUM frees dead rows;
+  counterpart and do nothing: PostgreSQL keeps its own WAL; a bare `VACUUM` (SQLite: the
+  file) vacuums the store's own tables, not the whole shared database. Unlike SQLite with
+  secure_delete, PostgreSQL's VACUUM frees dead rows without zeroing them (see
+  docs/operations.md, "Running on PostgreSQL", for what that leaves and for how long);
 - in a migration's DDL: `INTEGER PRIMARY KEY` becomes an identity column, `INTEGER` 64-bit,
   `BLOB` bytea, `REAL` double precision, `TEXT` collates byte by byte ("C") as SQLite
   compares (timestamps in ISO text sort the same on every node, whatever the locale), and
@@ -40,8 +43,9 @@ from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import IntDumper
 
-from central.databases import PostgresSchema
+from central.migrations import Dialects, MigrationError, statements
 from central.postgres_pools import connection_pool
+from central.store_locations import PostgresSchema
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +118,21 @@ class PostgresConnection:
             cursor = _cursor(self.db)
             if statement.kind == "pragma":
                 return cursor
+            if statement.kind == "vacuum":
+                self._vacuum(cursor)
+                return cursor
             cursor.execute(statement.sql, _params(params))
             if statement.kind == "begin_immediate":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (store_lock(self.where),))
             return cursor
+
+    def _vacuum(self, cursor: psycopg.Cursor) -> None:
+        """The store's own tables, not the whole shared database (the passages too)."""
+        tables = cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.where.schema,)
+        ).fetchall()
+        for (table,) in tables:
+            cursor.execute(f'VACUUM {self.where.schema}."{table}"')
 
     def executemany(self, sql: str, rows: Iterable[Sequence | dict]) -> psycopg.Cursor:
         statement = translate(sql)
@@ -145,7 +160,7 @@ def _params(params: Sequence | dict) -> Sequence | dict:
 @dataclass(frozen=True)
 class Statement:
     sql: str
-    kind: str  # "plain", "pragma" or "begin_immediate"
+    kind: str  # "plain", "pragma", "vacuum" or "begin_immediate"
 
 
 # Single-quoted literals and double-quoted identifiers pass through untouched.
@@ -161,6 +176,8 @@ def translate(sql: str) -> Statement:
     head = sql.lstrip().upper()
     if head.startswith("PRAGMA"):
         return Statement(sql, "pragma")
+    if re.fullmatch(r"VACUUM\s*;?\s*", head):
+        return Statement(sql, "vacuum")
     if re.fullmatch(r"BEGIN\s+IMMEDIATE\s*;?\s*", head):
         return Statement("BEGIN", "begin_immediate")
     text = _placeholders(sql)
@@ -221,8 +238,6 @@ def translate_ddl(sql: str) -> str:
 def apply_postgres_migrations(db: PostgresConnection, migrations) -> list[str]:
     """Apply the missing named migrations in one transaction under the store's lock: two
     nodes starting at once migrate once; a database newer than this code is refused."""
-    from central.databases import Dialects, MigrationError, statements
-
     known = {name for name, _ in migrations}
     checked = (db.where, frozenset(known))
     if checked in _UP_TO_DATE or known <= _applied(db):

@@ -12,6 +12,7 @@ import pytest
 
 from central.databases import Dialects, MigrationError, PostgresSchema, open_database
 from central.postgres_stores import UntranslatableMigration, translate, translate_ddl
+from tests.conftest import wait_until
 
 MIGRATIONS = [
     (
@@ -47,6 +48,7 @@ def test_begin_immediate_and_pragmas_are_recognised():
     assert translate("BEGIN IMMEDIATE").kind == "begin_immediate"
     assert translate("BEGIN IMMEDIATE").sql == "BEGIN"
     assert translate("PRAGMA wal_checkpoint(TRUNCATE)").kind == "pragma"
+    assert translate("VACUUM").kind == "vacuum"
 
 
 def test_ddl_types_are_spelled_for_postgresql_and_a_trigger_is_refused():
@@ -165,3 +167,24 @@ def test_a_connection_lost_between_statements_is_replaced(where, postgres_cluste
     assert db.execute("SELECT count(*) FROM counters").fetchone() == (0,)  # on a new one
     assert db.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
     db.close()
+
+
+def test_vacuum_cleans_the_stores_own_tables_only(where, postgres_conninfo):
+    db = open_database(where, MIGRATIONS)
+    other = open_database(PostgresSchema(postgres_conninfo, "other"), MIGRATIONS)
+    for store in (db, other):
+        store.execute("INSERT INTO notes (body) VALUES ('x')")
+        store.execute("DELETE FROM notes")
+    db.execute("VACUUM")
+
+    def vacuumed() -> dict:  # statistics reach the view a moment after
+        rows = db.execute(
+            "SELECT schemaname, count(last_vacuum) FROM pg_stat_user_tables "
+            "WHERE relname = 'notes' GROUP BY schemaname"
+        ).fetchall()
+        return dict(rows)
+
+    wait_until(lambda: vacuumed()["bridge"] == 1, timeout=10, what="the vacuum counted")
+    assert vacuumed() == {"bridge": 1, "other": 0}
+    db.close()
+    other.close()

@@ -6,9 +6,11 @@ import shutil
 import signal
 import threading
 import tomllib
+from datetime import UTC, datetime
 
 import pytest
 
+from central.cameras import CameraRegistry
 from central.config import parse_config
 from central.store import open_store
 from central.tally import Ledger
@@ -16,7 +18,8 @@ from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from edge_agent.spool import Spool
 from node.config_file import ConfigError
-from tests.conftest import wait_until, write_agent_config
+from node.keyfiles import load_verify_key
+from tests.conftest import PLAN_START, wait_until, write_agent_config
 from tests.test_central_restart import replay_folder, start_central
 
 pytestmark = pytest.mark.slow
@@ -37,6 +40,17 @@ def worker_config(setup, conninfo: str, name: str, tmp_path):
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return path, parse_config(tomllib.loads(text), base=tmp_path)
+
+
+def share_camera(config, camera) -> None:
+    """The camera in the registry every worker reads (the database's)."""
+    registry = CameraRegistry(config.cameras_path)
+    try:
+        now = datetime.now(UTC)
+        registry.add(camera.camera_id, load_verify_key(camera.public_path), now)
+        registry.designate(camera.camera_id, PLAN_START, None, "test-plan-2026", now)
+    finally:
+        registry.close()
 
 
 def received(config) -> float:
@@ -62,6 +76,7 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
     total = len(list(folder.glob("*.jpg")))
     first_path, first = worker_config(central_setup, postgres_conninfo, "first", tmp_path)
     second_path, second = worker_config(central_setup, postgres_conninfo, "second", tmp_path)
+    share_camera(first, camera)
     agent_config = load_config(
         write_agent_config(tmp_path, camera, central_setup, mosquitto.port, folder, fps=15)
     )
