@@ -13,10 +13,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from central.databases import ScrubIncomplete
-from central.expiry import complete, fully_expired, partly_expired
+from central.expiry import complete, cutoff, fully_expired, partly_expired
 from central.statistics import summarise
 from node import wallclock
 
@@ -28,6 +28,8 @@ class RetentionReport:
     days_destroyed: list[date] = field(default_factory=list)
     rows_deleted: int = 0
     days_held: list[date] = field(default_factory=list)
+    # Keys of expired days this host held without storing the day (several nodes).
+    keys_destroyed: list[date] = field(default_factory=list)
     statistics_written: list[date] = field(default_factory=list)
     # Days whose deleted rows may still sit in the write-ahead log (a reader held it); the
     # next pass scrubs them again.
@@ -53,6 +55,7 @@ def run_retention(store, statistics, registry, health, now: datetime) -> Retenti
         except ScrubIncomplete as exc:
             report.scrub_incomplete.append(day)
             log.error("retention: %s", exc)
+    _expire_keys(store, now, report)
     if report.rows_deleted or report.days_destroyed:
         log.info(
             "retention: destroyed days=%s rows=%d held_days=%s",
@@ -77,6 +80,19 @@ def _expire_day(store, day: date, now: datetime, report: RetentionReport) -> Non
             report.days_destroyed.append(day)
     elif partly_expired(day, now):
         report.rows_deleted += store.purge_expired(day, now)
+
+
+def _expire_keys(store, now: datetime, report: RetentionReport) -> None:
+    """This host's own keys of expired days go too, stored here or not (another node
+    dropped the day, or this host only read it), and the hosts' key chain steps past the
+    last expired day: nothing left on this host opens an expired day. Held days keep
+    their keys."""
+    last_expired = cutoff(now).date() - timedelta(days=1)
+    store.keys.pass_chain_through(last_expired, keep=lambda day: bool(store.custody.held_in(day)))
+    for day in store.keys.days():
+        if fully_expired(day, now) and not store.custody.held_in(day):
+            if store.keys.destroy(day) and day not in report.days_destroyed:
+                report.keys_destroyed.append(day)
 
 
 def _statistics_stale(store, statistics, day: date, now: datetime) -> bool:

@@ -20,6 +20,7 @@ from central.retention import run_retention
 from central.statistics import DailyStatistics
 from central.store import PassageStore, open_store
 from central.store.integrity import summarise
+from central.store.key_chain import CHAIN_FILE, KeyChain, KeyChainError
 from central.store.partitioned import SearchError
 from node import wallclock
 from node.keyfiles import load_signing_key
@@ -59,6 +60,13 @@ def add_parsers(commands) -> None:
     check.add_argument(
         "--images", action="store_true", help="also decrypt every image and check its digest"
     )
+    chain = commands.add_parser(
+        "day-key-chain", help="begin the day-key chain that several central hosts share"
+    )
+    chain.add_argument(
+        "--start", type=date.fromisoformat, required=True,
+        help="YYYY-MM-DD: the first day whose key comes from the chain (today or later)",
+    )  # fmt: skip
     stats = commands.add_parser("statistics", help="print a day's plate-free figures as JSON")
     stats.add_argument("--day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
 
@@ -76,6 +84,8 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         finally:
             statistics.close()
         return 0
+    if args.command == "day-key-chain":
+        return _begin_chain(config, args.start, now)
     if args.command == "backup-expire":
         report = expire_backups(args.to, args.keys_to, now)
         print(f"backup: {len(report.days_expired)} day(s) removed, {report.rows_deleted} rows")
@@ -85,6 +95,23 @@ def run(config: CentralConfig, args: argparse.Namespace) -> int:
         return _with_store(config, args, store, now)
     finally:
         store.close()
+
+
+def _begin_chain(config: CentralConfig, start: date, now: datetime) -> int:
+    keys_dir = config.storage.keys_dir
+    if start < now.date():
+        raise ConfigError(f"--start {start}: the chain starts today or later, not in the past")
+    try:
+        KeyChain.begin(keys_dir, start)
+    except KeyChainError as exc:
+        print(f"anpr-central: {exc}")
+        return 2
+    print(
+        f"day-key chain begun at {start} in {keys_dir / CHAIN_FILE}.\n"
+        f"Copy that file (mode 0600, over a secure channel) into storage.keys_dir of every "
+        f"other central host before {start}; keep it off backups (docs/operations.md)."
+    )
+    return 0
 
 
 def _audit(config: CentralConfig, command: str, now: datetime, anchor_dir: Path | None) -> int:

@@ -7,6 +7,10 @@ too); the key itself seals each image with AES-256-GCM bound to its passage. Exp
 destroys the key first: from then on every copy of that day, wherever it survives (a backup,
 a freed page, a worn-out SSD block, a copy taken before expiry), is unreadable ciphertext.
 
+Where several central hosts share the passages (PostgreSQL, #21), their day keys come from
+one key chain they all hold (`key_chain.py`): each host makes a day's key alike, and none
+can make an expired day's key again.
+
 This module owns the at-rest keys; nothing else calls AES-GCM or derives a file key.
 """
 
@@ -18,6 +22,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +30,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from central.store.key_chain import KeyChain
 
 log = logging.getLogger(__name__)
 KEY_BYTES = 32
@@ -63,9 +70,7 @@ class DayKeyring:
                 return loaded
             path = self._path(day)
             if not path.exists():
-                if not create:
-                    raise DayKeyError(f"no data key for {day}: destroyed at expiry, or never made")
-                self._write_new_key(path)
+                self._make(day, create)
             key = path.read_bytes()
             if len(key) != KEY_BYTES:
                 raise DayKeyError(f"data key file {path} is damaged ({len(key)} bytes)")
@@ -94,14 +99,37 @@ class DayKeyring:
         digest = hmac.new(key, plate.encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:4], "big") >> (32 - bits)
 
-    def _write_new_key(self, path: Path) -> None:
-        """Write a new key beside its place and link it in: two processes making the same
-        day's key (ingest workers sharing the folder) agree on the first one linked, and
-        neither ever reads a half-written file."""
+    def _make(self, day: date, create: bool) -> None:
+        """A missing day key: from the hosts' shared chain where there is one and it has
+        not passed the day (then reading makes it too: every host derives it alike), else
+        a random key of this host's own when `create`."""
+        chain = KeyChain.open(self.folder)
+        if chain is not None and chain.make(day, self._write_key):
+            return
+        if not create:
+            raise DayKeyError(f"no data key for {day}: destroyed at expiry, or never made")
+        if chain is not None:
+            log.warning("day key of %s: before the key chain's start, a key of this host only",
+                        day)  # fmt: skip
+        self._write_key(day, AESGCM.generate_key(bit_length=256))
+
+    def pass_chain_through(self, day: date, keep: Callable[[date], bool]) -> None:
+        """Step the hosts' key chain past `day` (expired), so nothing left on this host
+        derives its key or an earlier one; days `keep` names (held for open requests) get
+        their keys made here first. No chain: nothing to do."""
+        chain = KeyChain.open(self.folder)
+        if chain is not None:
+            chain.make(day, lambda at, key: self._write_key(at, key) if keep(at) else None)
+
+    def _write_key(self, day: date, key: bytes) -> None:
+        """Write a key beside its place and link it in: two processes making the same day's
+        key (ingest workers sharing the folder) agree on the first one linked, and neither
+        ever reads a half-written file."""
+        path = self._path(day)
         staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, AESGCM.generate_key(bit_length=256))
+            os.write(fd, key)
             os.fsync(fd)
         finally:
             os.close(fd)
