@@ -115,6 +115,8 @@ def _node(port: int, access_log: Path, env: dict, log) -> subprocess.Popen:
         "4",
         "--workers",
         "1",
+        "--graceful-timeout",  # an open alert stream would hold a stop for its max_s
+        "2",
         "--access-logfile",
         str(access_log),
         "central.wsgi:app",
