@@ -62,6 +62,8 @@ _TYPES = {  # the COPY column types, in the order of each table's column list be
     "passage_records": ["date", "text", "int8", "bytea"],
     "passage_images": ["date", "text", "int8", "bytea", "bytea"],
 }  # fmt: skip
+
+
 def _context(camera_id: str, seq: int, what: str) -> bytes:
     return f"{camera_id}/{seq}/{what}".encode()
 
@@ -557,11 +559,19 @@ class PostgresPassageStore:
 
 
 def ensure_schema(db: psycopg.Connection) -> None:
-    """Make the tables (every node at start; the lock keeps two from racing)."""
+    """Make the tables (the lock keeps two nodes from racing); once per database per
+    process: a web request opening the store must not queue behind ingest for the lock."""
+    database = (db.info.host, db.info.port, db.info.dbname)
+    if database in _SCHEMA_MADE:
+        return
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
         db.execute(SCHEMA)
         db.execute(IMMUTABLE)
+    _SCHEMA_MADE.add(database)
+
+
+_SCHEMA_MADE: set[tuple] = set()
 
 
 def _glob_matcher(glob: str) -> Callable[[str], bool]:
