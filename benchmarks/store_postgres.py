@@ -135,9 +135,10 @@ accept_unsealed = true
             path = base / f"worker-{number}.toml"
             path.write_text(text)
             config = parse_config(tomllib.loads(text), base)
-            registry = CameraRegistry(config.cameras_path)
-            register(registry, fleet, now)
-            registry.close()
+            if number == 0:  # the registry is the database's, shared by the workers
+                registry = CameraRegistry(config.cameras_path)
+                register(registry, fleet, now)
+                registry.close()
             log = (base / f"worker-{number}.log").open("ab")
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "central", "--config", str(path), "ingest"],

@@ -180,6 +180,39 @@ class CameraRegistry:
             return None
         return Camera(row[0], self._active_keys(row[0]), row[1], row[2])
 
+    def get_many(self, camera_ids: list[str]) -> dict[str, Camera]:
+        """The registered cameras among these ids, in two queries (ingest's batch view)."""
+        ids = sorted(set(camera_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        keys: dict[str, list[VerifyKey]] = {}
+        for camera_id, public_key in self.db.execute(
+            f"SELECT camera_id, public_key FROM camera_keys WHERE camera_id IN ({marks}) "
+            "AND retired_at IS NULL ORDER BY camera_id, added_at",
+            ids,
+        ):
+            keys.setdefault(camera_id, []).append(VerifyKey.from_b64(public_key))
+        rows = self.db.execute(
+            f"SELECT camera_id, registered_at, note FROM cameras WHERE camera_id IN ({marks})",
+            ids,
+        )
+        return {row[0]: Camera(row[0], tuple(keys.get(row[0], ())), row[1], row[2])
+                for row in rows}  # fmt: skip
+
+    def periods_many(self, camera_ids: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+        """Each camera's plan periods (valid_from, valid_until or None), in one query."""
+        ids = sorted(set(camera_ids))
+        found: dict[str, list[tuple[str, str | None]]] = {camera_id: [] for camera_id in ids}
+        if ids:
+            for camera_id, start, until in self.db.execute(
+                "SELECT camera_id, valid_from, valid_until FROM designations "
+                f"WHERE camera_id IN ({', '.join('?' * len(ids))})",
+                ids,
+            ):
+                found[camera_id].append((start, until))
+        return found
+
     def _active_keys(self, camera_id: str) -> tuple[VerifyKey, ...]:
         rows = self.db.execute(
             "SELECT public_key FROM camera_keys WHERE camera_id = ? AND retired_at IS NULL "

@@ -80,3 +80,25 @@ def test_designations_say_when_a_camera_may_store(registry):
         registry.designate("test-cam-01", NOW, NOW, "plan 2026 v1", NOW)
     with pytest.raises(CameraRegistryError, match="not registered"):
         registry.designate("no-such-cam", NOW, None, "plan 2026 v1", NOW)
+
+
+def test_a_batch_reads_its_cameras_at_once_and_sees_what_each_read_would(registry):
+    """Ingest's batch view (two and one queries for the batch's cameras) answers as the
+    per-camera reads do: active keys only, plan periods, unknown cameras absent."""
+    from central.ingest.stages import BatchCameras
+
+    old, new = SigningKey.generate(), SigningKey.generate()
+    registry.add("test-cam-01", old.verify_key, NOW)
+    registry.add_key("test-cam-01", new.verify_key, NOW)
+    registry.retire_key("test-cam-01", old.key_id, NOW)
+    registry.add("test-cam-02", old.verify_key, NOW)
+    registry.designate("test-cam-01", NOW - timedelta(days=2), NOW - timedelta(days=1), "v1", NOW)
+    registry.designate("test-cam-01", NOW, None, "v2", NOW)
+    ids = ["test-cam-01", "test-cam-02", "unknown-cam-9"]
+    batch = BatchCameras(registry, ids)
+    for camera_id in ids:
+        assert batch.get(camera_id) == registry.get(camera_id)
+        for at in (NOW - timedelta(days=3), NOW - timedelta(hours=36), NOW - timedelta(hours=1),
+                   NOW + timedelta(days=400)):  # fmt: skip
+            assert batch.designated(camera_id, at) == registry.designated(camera_id, at)
+    assert batch.get("test-cam-01").keys == (new.verify_key,)

@@ -140,7 +140,7 @@ def run(config: CentralConfig, with_web: bool) -> int:
         )
         hotlists.notifiers.append(webhook)
         webhook.start()
-    worker.passage_listeners.append(hotlists)
+    worker.batch_listeners.append(hotlists.batch)  # the live entries read once a batch
     calamity_buffer = BufferListener(config.calamity_path)
     worker.batch_listeners.append(calamity_buffer)
     worker.start()

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from central.databases import StoreLocation
 from central.hotlists.alerts import Recorded
-from central.hotlists.lists import Hit, Hotlists
+from central.hotlists.lists import Hit, Hotlists, LiveEntries
 from central.tally import Tally
 from node import wallclock
 from wire import Passage, Verified
@@ -53,13 +53,20 @@ class HotlistListener:
         self.notifiers: list[Callable[[int, Hit, Passage], None]] = []
 
     def __call__(self, verified: Verified[Passage]) -> None:
+        self.batch([verified])
+
+    def batch(self, admitted: list[Verified[Passage]]) -> None:
+        """Match a batch's passages (ingest attaches this as a batch listener): the live
+        entries are read once for the batch, then every passage matched in memory."""
         if self._store is None:
             self._store = Hotlists(self.path)  # opened in the thread that calls it
-        passage = verified.record
+        entries = self._store.live_entries()
+        for verified in admitted:
+            self._match(entries, verified.record)
+
+    def _match(self, entries: LiveEntries, passage: Passage) -> None:
         now = self.clock()
-        hits = self._store.hits(
-            passage.plate, passage.country, passage.captured_at, passage.camera_id
-        )
+        hits = entries.hits(passage.plate, passage.country, passage.captured_at, passage.camera_id)
         for hit in hits:
             recorded = self._store.record_pass(hit, passage, now)
             if recorded is None:

@@ -59,6 +59,36 @@ class Hit:
         return self.category == "investigation"
 
 
+@dataclass(frozen=True)
+class LiveEntries:
+    """The approved entries of approved lists at one version of the store: exact patterns
+    found through their text (the plate's near spellings), wildcards tried one by one
+    (they are few)."""
+
+    version: str
+    exact: dict[str, list[tuple]]
+    wildcards: list[tuple]
+
+    def hits(
+        self, plate: str, country: str, at: datetime, camera_id: str | None = None
+    ) -> list[Hit]:
+        moment = format_timestamp(at)
+        rows = [row for variant in sorted(near_variants(plate))
+                for row in self.exact.get(variant, ())] + self.wildcards  # fmt: skip
+        rows = [r for r in rows
+                if r[7] is not None and r[7] > moment and r[8] <= moment
+                and _in_scope(r[9], camera_id)]  # fmt: skip
+        found = []
+        for entry_id, list_id, pattern, entry_country, reason, instructions, prio, *rest in rows:
+            if entry_country and country and entry_country != country:
+                continue
+            result = match(plate, pattern)
+            if result is not None:
+                found.append(Hit(list_id, entry_id, prio, result.tolerant, reason, instructions,
+                                 category=rest[3], owner=rest[4]))  # fmt: skip
+        return sorted(found, key=lambda h: (h.priority, h.tolerant))
+
+
 def _in_scope(cameras: str, camera_id: str | None) -> bool:
     return not cameras or camera_id is None or camera_id in cameras.split(",")
 
@@ -72,7 +102,7 @@ class ImportReport:
 class Hotlists(AlertDesk, HotlistApprovals):
     def __init__(self, path: StoreLocation) -> None:
         self.db = open_database(path, MIGRATIONS)
-        self._wildcards: tuple[str, list] | None = None  # (version, rows): few, kept in memory
+        self._live: LiveEntries | None = None  # what matches, as of its version
 
     def close(self) -> None:
         self.db.close()
@@ -162,46 +192,28 @@ class Hotlists(AlertDesk, HotlistApprovals):
         self, plate: str, country: str, at: datetime, camera_id: str | None = None
     ) -> list[Hit]:
         """Approved entries of approved, unexpired lists that this read matches, most urgent
-        first.
+        first (`live_entries().hits`; a batch takes `live_entries()` once)."""
+        return self.live_entries().hits(plate, country, at, camera_id)
 
-        Exact entries are found through the pattern index (the plate and its near
-        spellings); only wildcard entries, which are few, are tried one by one.
-        """
-        moment = format_timestamp(at)
-        variants = sorted(near_variants(plate))
-        select = (
-            "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
-            f"l.priority, {LIVE_UNTIL}, "
-            "coalesce(l.starts_at, ''), l.cameras, l.category, l.owner "
-            "FROM entries e JOIN lists l USING (list_id) "
-            f"WHERE {LIVE} AND "
-        )
-        rows = self.db.execute(
-            select + f"e.pattern IN ({', '.join('?' * len(variants))})", variants
-        ).fetchall()
-        rows += self._wildcard_rows(select)
-        rows = [r for r in rows
-                if r[7] is not None and r[7] > moment and r[8] <= moment
-                and _in_scope(r[9], camera_id)]  # fmt: skip
-        found = []
-        for entry_id, list_id, pattern, entry_country, reason, instructions, prio, *rest in rows:
-            if entry_country and country and entry_country != country:
-                continue
-            result = match(plate, pattern)
-            if result is not None:
-                hit = Hit(list_id, entry_id, prio, result.tolerant, reason, instructions,
-                          category=rest[3], owner=rest[4])  # fmt: skip
-                found.append(hit)
-        return sorted(found, key=lambda h: (h.priority, h.tolerant))
-
-    def _wildcard_rows(self, select: str) -> list:
-        """Approved wildcard entries of approved lists; reread only when lists or entries
-        changed, approvals included, which the change log records (they are few, and tried on
-        every passage)."""
+    def live_entries(self) -> LiveEntries:
+        """Approved entries of approved lists, reread only when lists or entries changed,
+        approvals included, which the change log records: one query to learn that nothing
+        changed, then matching in memory (a read per passage is a round trip on
+        PostgreSQL). Expiry is judged at each match, against the passage's time."""
         version = self.db.execute(
             "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries) || '.' || "
             "(SELECT coalesce(max(id), 0) FROM changes)"
         ).fetchone()[0]
-        if self._wildcards is None or self._wildcards[0] != version:
-            self._wildcards = (version, self.db.execute(select + "e.wildcard = 1").fetchall())
-        return self._wildcards[1]
+        if self._live is None or self._live.version != version:
+            rows = self.db.execute(
+                "SELECT e.entry_id, e.list_id, e.pattern, e.country, e.reason, e.instructions, "
+                f"l.priority, {LIVE_UNTIL}, coalesce(l.starts_at, ''), l.cameras, l.category, "
+                f"l.owner, e.wildcard FROM entries e JOIN lists l USING (list_id) WHERE {LIVE}"
+            ).fetchall()
+            exact: dict[str, list[tuple]] = {}
+            for row in rows:
+                if not row[12]:
+                    exact.setdefault(row[2], []).append(row[:12])
+            wildcards = [row[:12] for row in rows if row[12]]
+            self._live = LiveEntries(version, exact, wildcards)
+        return self._live

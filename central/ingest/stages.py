@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from central.accounts.users import Accounts
-from central.cameras import CameraRegistry
+from central.cameras import Camera, CameraRegistry
 from central.config import CentralConfig
 from central.expiry import cutoff
 from central.health.records import HealthRecords, hour_key
@@ -31,6 +31,7 @@ from central.tally import Ledger, Tally
 from node.keyfiles import load_sealing_key
 from wire import Passage, Rejection, Verified
 from wire.errors import WireError
+from wire.fields import format_timestamp
 from wire.topics import REFUSED_PUBLISH, camera_of, kind_of, passage_topic
 
 log = logging.getLogger("central.ingest.service")
@@ -77,6 +78,47 @@ def record_refusal(
     rejections.record(now, topic, refused.camera_id, refused.seq, refused.reason, refused.detail)
 
 
+class BatchCameras:
+    """The camera registry as one batch sees it: the batch's cameras, their active keys
+    and plan periods read in three queries for the whole batch, not per passage (on
+    PostgreSQL a read is a round trip: per passage they cost more than the signature
+    checks). A key added or retired, or a plan change, counts from the next batch, tens of
+    milliseconds later."""
+
+    def __init__(self, registry: CameraRegistry, camera_ids: list[str] = ()) -> None:
+        self.registry = registry
+        self._cameras: dict[str, Camera | None] = {}
+        self._periods: dict[str, list[tuple[str, str | None]]] = {}
+        if camera_ids:
+            found = registry.get_many(camera_ids)
+            self._cameras = {camera_id: found.get(camera_id) for camera_id in camera_ids}
+            self._periods = registry.periods_many(camera_ids)
+
+    def get(self, camera_id: str) -> Camera | None:
+        if camera_id not in self._cameras:
+            self._cameras[camera_id] = self.registry.get(camera_id)
+        return self._cameras[camera_id]
+
+    def designated(self, camera_id: str, at: datetime) -> bool:
+        """As `CameraRegistry.designated`, from the periods read once."""
+        periods = self._periods.get(camera_id)
+        if periods is None:
+            periods = self._periods[camera_id] = self.registry.periods_many([camera_id])[camera_id]
+        moment = format_timestamp(at)
+        return any(start <= moment and (until is None or until > moment)
+                   for start, until in periods)  # fmt: skip
+
+
+def _cameras_of(messages: list[Incoming]) -> list[str]:
+    found = set()
+    for item in messages:
+        try:
+            found.add(camera_of(item.topic))
+        except WireError:
+            continue  # refused when its turn comes
+    return sorted(found)
+
+
 class Admission:
     def __init__(
         self,
@@ -90,6 +132,7 @@ class Admission:
         self.listeners = listeners
         self.batch_listeners = batch_listeners if batch_listeners is not None else []
         self.registry = CameraRegistry(config.cameras_path)
+        self.cameras = BatchCameras(self.registry)
         self.health = HealthRecords(config.health_path)
         seal_file = config.secrets.seal_key_file
         self.seal_key = load_sealing_key(seal_file) if seal_file else None
@@ -125,6 +168,7 @@ class Admission:
 
     def admit(self, messages: list[Incoming], now: datetime) -> AdmittedBatch:
         batch = AdmittedBatch(messages, [], AckPlan(), now)
+        self.cameras = BatchCameras(self.registry, _cameras_of(messages))
         verified_in_pool = self._verify_in_pool(messages)
         for item in messages:
             try:
@@ -162,14 +206,14 @@ class Admission:
                 batch.plan.selftests[topic_camera].append(verified.record.seq)
                 self.counters.add("selftests")
         elif kind == "commissioning":  # kept with the plan entry, answered like a self-test
-            report = admit_report(item.payload, topic_camera, self.registry.get(topic_camera))
+            report = admit_report(item.payload, topic_camera, self.cameras.get(topic_camera))
             if isinstance(report, Refusal):
                 return report
             self._commissioning().keep(report, batch.at)
             batch.plan.selftests[topic_camera].append(report.record.report_id)
             self.counters.add("commissioning_reports")
         elif kind == "heartbeat":
-            heartbeat = admit_heartbeat(item.payload, topic_camera, self.registry)
+            heartbeat = admit_heartbeat(item.payload, topic_camera, self.cameras)
             if isinstance(heartbeat, Refusal):
                 return heartbeat
             self.health.record_heartbeat(heartbeat.record, heartbeat.canonical, batch.at)
@@ -198,7 +242,7 @@ class Admission:
                 except WireError:
                     continue
                 chosen.append(id(item))
-                jobs.append((item.payload, camera_id, self.registry.get(camera_id)))
+                jobs.append((item.payload, camera_id, self.cameras.get(camera_id)))
         return dict(zip(chosen, self.pool.verify(jobs), strict=True)) if jobs else {}
 
     def _passage(
@@ -206,7 +250,7 @@ class Admission:
     ) -> Verified[Passage] | Refusal:
         result = from_pool.get(id(item))
         if result is None:
-            camera = self.registry.get(camera_id)
+            camera = self.cameras.get(camera_id)
             result = open_and_verify(
                 item.payload, camera_id, camera, self.seal_key, self.accept_unsealed
             )
@@ -227,7 +271,7 @@ class Admission:
             listener(verified)
         if passage.captured_at < cutoff(batch.at):
             self.counters.add("expired_on_arrival")
-        elif not self.registry.designated(passage.camera_id, passage.captured_at):
+        elif not self.cameras.designated(passage.camera_id, passage.captured_at):
             self.counters.add("not_in_plan_discarded")
         else:
             batch.to_store.append(verified)
@@ -236,7 +280,7 @@ class Admission:
 
     def _refuse(self, topic: str, refused: Refusal, batch: AdmittedBatch) -> None:
         record_refusal(self.rejections, self.counters, topic, refused, batch.at)
-        known = refused.camera_id and self.registry.get(refused.camera_id) is not None
+        known = refused.camera_id and self.cameras.get(refused.camera_id) is not None
         if known and refused.seq is not None:
             batch.plan.refused[refused.camera_id].append(Rejection(refused.seq, refused.reason))
 
