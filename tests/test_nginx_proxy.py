@@ -77,9 +77,10 @@ def site_values(folder: Path, https_port: int, http_port: int, upstream: str) ->
     }
 
 
-def main_config(folder: Path, site: Path) -> str:
+def main_config(folder: Path, site: Path, http_extra: str = "") -> str:
     """A minimal nginx.conf around the site, everything inside `folder`; one process as the
-    test's own user (Debian's nginx.conf adds workers under www-data in production)."""
+    test's own user (Debian's nginx.conf adds workers under www-data in production).
+    `http_extra`: more of the http block (an upstream of several nodes)."""
     temp = "\n".join(
         f"    {kind}_temp_path {folder / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")  # fmt: skip
@@ -92,6 +93,7 @@ events {{ worker_connections 64; }}
 http {{
 {temp}
     access_log {folder / "access.log"};
+{http_extra}
     include {site};
 }}
 """

@@ -50,6 +50,7 @@ from tests.test_nginx_proxy import (
     NAME,
     SITE,
     issue_site_certificate,
+    main_config,
     nginx_binary,
     render,
     site_values,
@@ -82,25 +83,9 @@ class Front:
         return {n for n, log in enumerate(self.logs) if f" {path} " in log.read_text()}
 
 
-def _main_config(folder: Path, site: Path, nodes: tuple[int, int]) -> str:
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")  # fmt: skip
-    )
+def _upstream(nodes: tuple[int, int]) -> str:
     servers = "\n".join(f"        server 127.0.0.1:{port};" for port in nodes)
-    return f"""master_process off;
-daemon off;
-pid {folder / "nginx.pid"};
-error_log {folder / "error.log"} info;
-events {{ worker_connections 64; }}
-http {{
-{temp}
-    upstream anpr_web {{
-{servers}
-    }}
-    include {site};
-}}
-"""
+    return f"    upstream anpr_web {{\n{servers}\n    }}"
 
 
 def _node(port: int, access_log: Path, env: dict, log) -> subprocess.Popen:
@@ -140,7 +125,7 @@ def front(tmp_path: Path, postgres_conninfo: str) -> Iterator[Front]:
         render(SITE.read_text(), site_values(edge, https_port, free_port(), "anpr_web"))
     )
     conf = edge / "nginx.conf"
-    conf.write_text(_main_config(edge, site, nodes))
+    conf.write_text(main_config(edge, site, _upstream(nodes)))
     log = (tmp_path / "nodes.log").open("ab")
     env = dict(os.environ, PYTHONPATH=str(REPO), ANPR_CENTRAL_CONFIG=str(setup.config_path))
     processes = [_node(port, tmp_path / f"node-{port}.log", env, log) for port in nodes]
