@@ -217,6 +217,22 @@ def test_passes_expire_one_by_one_and_the_alert_with_the_last(tmp_path):
     store.close()
 
 
+def test_an_open_desk_reloads_when_its_alerts_expired(web_setup, client):
+    """Expired alerts are gone, not changed: the changes a desk asks for say so, and the
+    page reloads (static/alerts.js) instead of showing them on."""
+    logged_in(client, web_setup.config, roles=("operator",), username="c.operator")
+    store = Hotlists(web_setup.config.hotlists_path)
+    now = datetime.now(UTC) - timedelta(days=40)
+    listed(store, now)
+    passes_by(store, "GBL12X", now, ("cam-a", 1, 0))
+    cursor = store.change_cursor()
+    assert client.get(f"/alerts/changes?since={cursor}").get_json()["complete"]
+    store.expire_alerts(datetime.now(UTC), timedelta(days=28))
+    store.close()
+    answer = client.get(f"/alerts/changes?since={cursor}").get_json()
+    assert answer["complete"] is False and answer["total"] == 0
+
+
 def test_upgrading_keeps_every_existing_alert_as_its_first_pass(tmp_path):
     path = tmp_path / "hotlists.sqlite"
     old = [m for m in MIGRATIONS if m[0] < "0007"]

@@ -140,9 +140,13 @@ def test_alerts_expire_with_their_images(lists):
     passage = make_passage(SigningKey.generate(), plate="GBL12X", captured_at=NOW)
     (hit,) = store.hits("GBL12X", "NL", NOW)
     store.raise_alert(hit, passage, NOW)
+    page_cursor = store.change_cursor()  # an open desk's, from before the expiry
     assert store.expire_alerts(NOW + timedelta(days=27), timedelta(days=28)) == 0
+    assert not store.expired_since(page_cursor)
     assert store.expire_alerts(NOW + timedelta(days=29), timedelta(days=28)) == 1
     assert store.alerts() == []
+    assert store.expired_since(page_cursor), "the open desk must reload to drop it"
+    assert not store.expired_since(store.change_cursor())
 
 
 @pytest.mark.slow

@@ -302,9 +302,16 @@ class AlertDesk:
                 "alert_passes p WHERE p.alert_id = alerts.alert_id)",
                 (cutoff,),
             ).rowcount
+            if removed or passes:  # open pages showing them reload (`expired_since`)
+                self.db.execute("UPDATE alert_clock SET value = value + 1, expired_at = value + 1")
         if removed or passes:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
+
+    def expired_since(self, cursor: int) -> bool:
+        """Whether alerts or passes expired after the change `cursor` (a page's): they are
+        gone, not changed, so the page must reload to drop them."""
+        return self.db.execute("SELECT expired_at FROM alert_clock").fetchone()[0] > cursor
 
     def handle(self, alert_id: int, state: str, by: str, outcome: str, now: datetime) -> None:
         if state not in ("acknowledged", "closed"):

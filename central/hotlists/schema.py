@@ -192,4 +192,12 @@ MIGRATIONS = [
         """,
         ),
     ),
+    (
+        # The clock's value at the last expiry: a live desk that saw the clock before it
+        # reloads, so expired alerts and passes leave open pages too.
+        "0008_alert_expiry_mark",
+        """
+        ALTER TABLE alert_clock ADD COLUMN expired_at INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]

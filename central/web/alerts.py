@@ -152,10 +152,12 @@ def alert_changes():
         }
         for a in changed
     ]
-    # More than a page changed at once: the page reloads rather than miss any.
+    # More than a page changed at once, or alerts expired (gone, not changed): the page
+    # reloads rather than miss any or keep showing them.
+    complete = len(changed) < MAX_PER_PAGE and not desk.expired_since(since)
     return jsonify({
-        "cursor": cursor if len(changed) < MAX_PER_PAGE else since,
-        "complete": len(changed) < MAX_PER_PAGE,
+        "cursor": cursor if complete else since,
+        "complete": complete,
         "total": desk.count_alerts(which=OPEN, **_viewer()),
         "alerts": rows,
     })  # fmt: skip
