@@ -75,6 +75,18 @@ def hour_label(hour: datetime) -> str:
     return hour.astimezone(ZONE).strftime("%d-%m %H:00")
 
 
+@pytest.fixture(autouse=True)
+def _times_now():
+    """The times this file's tests build on, taken as each test starts, not at import:
+    under `make test` (pytest-xdist) a file may run many minutes after it was imported,
+    and "a fresh heartbeat" and "this hour" must be fresh then (found by a CI run)."""
+    global NOW, THIS_HOUR, BUSY, QUIET
+    NOW = datetime.now(UTC)
+    THIS_HOUR = NOW.replace(minute=0, second=0, microsecond=0)
+    BUSY = THIS_HOUR - timedelta(hours=30)
+    QUIET = THIS_HOUR - timedelta(hours=54)
+
+
 @pytest.fixture
 def fleet(web_setup):
     """Four cameras: cam-a busy and reading well with a fresh heartbeat (OK), cam-b thin
