@@ -34,7 +34,7 @@ from node.keyfiles import load_signing_key
 from provisioning.ca import Authority
 from provisioning.keys import make_central_keys
 from provisioning.renewal import renew_crl
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, write_central_config
 from tests.test_tls_network import Network
 
 pytestmark = pytest.mark.slow
@@ -324,3 +324,43 @@ def test_without_units_the_credentials_cannot_be_found(install, capsys):
     code, out = install.doctor(capsys)
     assert code == 2
     assert "CREDENTIALS_DIRECTORY=/etc/anpr/credentials" in line_of(out, "FAIL", "config")
+
+
+def _on_postgresql(tmp_path, conninfo: str):
+    """A central config on the PostgreSQL backend (the doctor's database checks)."""
+    setup = write_central_config(tmp_path, broker_port=1883)
+    text = setup.config_path.read_text().replace(
+        "[storage]\n", f'[storage]\nbackend = "postgresql"\npostgresql = "{conninfo}"\n'
+    )
+    setup.config_path.write_text(text)
+    return load_config(setup.config_path)
+
+
+def test_the_database_and_the_key_chain_are_checked_on_postgresql(tmp_path, postgres_conninfo):
+    from central.commands.doctor import check_database
+    from central.store.key_chain import CHAIN_FILE, KeyChain
+
+    config = _on_postgresql(tmp_path, postgres_conninfo)
+    found = {c.name: c for c in check_database(config)}
+    assert found["database"].status == "OK" and "writable primary" in found["database"].detail
+    assert found["replica"].status == "WARN" and "synchronous" in found["replica"].fix
+    assert found["key chain"].status == "WARN" and "day-key-chain" in found["key chain"].fix
+    KeyChain.begin(config.storage.keys_dir, dt.datetime.now(dt.UTC).date())
+    assert {c.name: c.status for c in check_database(config)}["key chain"] == "OK"
+    (config.storage.keys_dir / CHAIN_FILE).chmod(0o644)
+    assert {c.name: c.status for c in check_database(config)}["key chain"] == "FAIL"
+
+
+def test_an_unreachable_database_fails_with_what_to_check(tmp_path):
+    from central.commands.doctor import check_database
+
+    config = _on_postgresql(tmp_path, f"host=127.0.0.1 port={free_port()} dbname=anpr user=x")
+    (check,) = check_database(config)
+    assert (check.name, check.status) == ("database", "FAIL")
+    assert "cannot reach storage.postgresql" in check.detail and "pg_hba.conf" in check.fix
+
+
+def test_nothing_is_checked_of_a_database_on_sqlite(install):
+    from central.commands.doctor import check_database
+
+    assert check_database(load_config(install.config_path)) == []

@@ -36,6 +36,7 @@ from central.audit_trails import open_audit_trail
 from central.config import CentralConfig, ConfigError, load_config, read_session_key
 from central.databases import MigrationError
 from central.health.certificates import certificate_states, tls_expiries, tls_files
+from central.store.key_chain import KeyChain, KeyChainError
 from node.keyfiles import load_signing_key
 from wire.errors import KeyFormatError
 
@@ -123,6 +124,7 @@ def examine(config_path: Path, options: Options, now: datetime) -> list[Check]:
             checks += check_certificates(config, now)
             checks += check_crl(config, now)
             checks.append(check_broker(config))
+            checks += check_database(config)
             checks += check_audit(config)
             checks += check_web(config, options.nginx_site)
             checks += check_disk(config, options.min_free_percent)
@@ -470,6 +472,82 @@ def check_broker(config: CentralConfig) -> Check:
         client.loop_stop()
     how = "TLS with the ingest's certificate" if config.mqtt.tls else "plaintext on loopback"
     return Check("broker", "OK", f"{where} accepts the ingest ({how})")
+
+
+# --- the shared database (storage.backend = "postgresql") ------------------------------------
+
+MIN_SERVER = 150000  # PostgreSQL 15 (Debian 12's): what the stores are tested on
+
+
+def check_database(config: CentralConfig) -> list[Check]:
+    """With the PostgreSQL backend: the database answers as a writable primary of a
+    supported version, with a synchronous replica, and the day keys come from a chain every
+    host shares. Nothing to check for SQLite."""
+    if config.storage.backend != "postgresql":
+        return []
+    import psycopg
+
+    fix_reach = ("check the host, pg_hba.conf and ~anpr-central/.pgpass; "
+                 "psql with storage.postgresql says more")  # fmt: skip
+    try:
+        with psycopg.connect(config.storage.postgresql, connect_timeout=5) as db:
+            version = db.info.server_version
+            standby = db.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+            sync = db.execute(
+                "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')"
+            ).fetchone()[0]
+    except psycopg.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [Check("database", "FAIL", f"cannot reach storage.postgresql: {detail}", fix_reach)]
+    checks = [_database_server(version, standby), _replica(sync), _key_chain(config)]
+    return [check for check in checks if check is not None]
+
+
+def _database_server(version: int, standby: bool) -> Check:
+    shown = f"{version // 10000}.{version % 10000}"
+    if version < MIN_SERVER:
+        return Check("database", "FAIL", f"PostgreSQL {shown}: 15 or newer is needed",
+                     "upgrade the server (Debian 12: apt install postgresql, 15)")  # fmt: skip
+    if standby:
+        return Check(
+            "database", "FAIL", f"PostgreSQL {shown} answers as a standby: nothing can be stored",
+            "list the primary first and add target_session_attrs=read-write to "
+            "storage.postgresql; after a failover, promote the replica",
+        )  # fmt: skip
+    return Check("database", "OK", f"PostgreSQL {shown}, a writable primary")
+
+
+def _replica(sync: int) -> Check:
+    if sync:
+        return Check("replica", "OK", f"{sync} synchronous replica(s) confirm every commit")
+    return Check(
+        "replica", "WARN",
+        "no synchronous replica: a lost primary loses passages already acknowledged",
+        "docs/operations.md, Running on PostgreSQL, step 5 (synchronous_standby_names)",
+    )  # fmt: skip
+
+
+def _key_chain(config: CentralConfig) -> Check:
+    keys_dir = config.storage.keys_dir
+    chain = KeyChain.open(keys_dir)
+    if chain is None:
+        return Check(
+            "key chain", "WARN",
+            f"no day-key chain in {keys_dir}: right for one central host; with several, each "
+            "makes other day keys and none opens another's passages",
+            "anpr-central day-key-chain --start <a day ahead>, then copy chain.key to every "
+            "host (docs/operations.md, Running on PostgreSQL, step 4)",
+        )  # fmt: skip
+    mode = chain.path.stat().st_mode & 0o777
+    if mode & 0o077:
+        return Check("key chain", "FAIL", f"{chain.path} is mode {mode:o}: others can read it",
+                     f"chmod 600 {chain.path}")  # fmt: skip
+    try:
+        first = chain.next_day()
+    except KeyChainError as exc:
+        return Check("key chain", "FAIL", str(exc),
+                     "copy chain.key again from a running host of this install")  # fmt: skip
+    return Check("key chain", "OK", f"{chain.path}: day keys from {first} on come from it")
 
 
 # --- audit trail and its anchor -------------------------------------------------------------
