@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from central.migrations import Dialects, MigrationError, statements
+from central.migrations import Dialects, MigrationError, apply_missing, statements
 from central.store_locations import PostgresSchema, StoreLocation
 
 __all__ = [
@@ -41,37 +41,19 @@ def apply_migrations(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
     known = {name for name, _ in migrations}
-    applied = []
     if known <= {row[0] for row in db.execute("SELECT name FROM _migrations")}:
-        return applied  # the usual case, read without taking the write lock
-    # Read what is done inside the write lock: another process (ingest and a web worker
-    # opening the same new day file) may be migrating the same file at the same moment.
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-        if unknown := done - known:
-            raise MigrationError(
-                f"database has migrations this code does not know: {sorted(unknown)}; "
-                "run a newer release"
-            )
-        for name, sql in migrations:
-            if name in done:
-                continue
-            try:
-                text = sql.sqlite if isinstance(sql, Dialects) else sql
-                for statement in statements(text):
-                    db.execute(statement)
-            except DatabaseError as exc:
-                raise MigrationError(f"migration {name} failed: {exc}") from exc
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)
-            )
-            applied.append(name)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return applied
+        return []  # the usual case, read without taking the write lock
+
+    def run(name: str, sql: str | Dialects) -> None:
+        try:
+            for statement in statements(sql.sqlite if isinstance(sql, Dialects) else sql):
+                db.execute(statement)
+        except DatabaseError as exc:
+            raise MigrationError(f"migration {name} failed: {exc}") from exc
+
+    # Another process (ingest and a web worker opening the same new day file) may be
+    # migrating the same file at the same moment: apply_missing reads inside the lock.
+    return apply_missing(db, migrations, run, "database")
 
 
 # How long a checkpoint waits for readers before it reports itself incomplete.

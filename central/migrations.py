@@ -5,7 +5,9 @@ Apart from `databases` so that the PostgreSQL bridge uses them without importing
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,43 @@ def statements(sql: str) -> list[str]:
     if buffer.strip(" \n;"):
         statements.append(buffer.strip())
     return statements
+
+
+Migration = tuple[str, "str | Dialects"]
+
+
+def apply_missing(
+    db, migrations: Sequence[Migration], run: Callable[[str, str | Dialects], None],
+    where: str, prepare: Callable[[], None] = lambda: None,
+) -> list[str]:  # fmt: skip
+    """Apply the migrations `db` lacks, in order, each recorded in `_migrations` in the same
+    write transaction (`BEGIN IMMEDIATE`: SQLite's write lock, the bridge's store lock on
+    PostgreSQL), so two processes or nodes opening a new store at once migrate it once.
+    What is done is read inside the lock; a store with migrations this code does not know
+    is refused. `run(name, sql)` runs one migration as its backend spells it (raising
+    MigrationError); `prepare` makes what must exist first, under the lock."""
+    known = {name for name, _ in migrations}
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        prepare()
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        if unknown := done - known:
+            raise MigrationError(
+                f"{where}: has migrations this code does not know: {sorted(unknown)}; "
+                "run a newer release"
+            )
+        applied = []
+        for name, sql in migrations:
+            if name in done:
+                continue
+            run(name, sql)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            applied.append(name)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return applied

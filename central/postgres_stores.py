@@ -35,7 +35,6 @@ import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 
 import psycopg
@@ -43,7 +42,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import IntDumper
 
-from central.migrations import Dialects, MigrationError, statements
+from central.migrations import Dialects, MigrationError, apply_missing, statements
 from central.postgres_pools import connection_pool
 from central.store_locations import PostgresSchema
 
@@ -236,46 +235,30 @@ def translate_ddl(sql: str) -> str:
 
 
 def apply_postgres_migrations(db: PostgresConnection, migrations) -> list[str]:
-    """Apply the missing named migrations in one transaction under the store's lock: two
-    nodes starting at once migrate once; a database newer than this code is refused."""
+    """Apply the missing named migrations (`migrations.apply_missing`, under the store's
+    lock: two nodes starting at once migrate once); checked once per process."""
     known = {name for name, _ in migrations}
     checked = (db.where, frozenset(known))
     if checked in _UP_TO_DATE or known <= _applied(db):
         _UP_TO_DATE.add(checked)
         return []  # the usual case: read once per process, without the store's lock
-    applied = []
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        # Under the lock: two nodes opening a new store at once make it once.
+
+    def prepare() -> None:  # under the lock: two nodes opening a new store make it once
         db.execute(f"CREATE SCHEMA IF NOT EXISTS {db.where.schema}")
         db.execute(
             'CREATE TABLE IF NOT EXISTS _migrations (name TEXT COLLATE "C" PRIMARY KEY, '
             "applied_at TEXT NOT NULL)"
         )
-        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-        if unknown := done - known:
-            raise MigrationError(
-                f"{db.where}: has migrations this code does not know: {sorted(unknown)}; "
-                "run a newer release"
-            )
-        for name, sql in migrations:
-            if name in done:
-                continue
-            text = sql.postgresql if isinstance(sql, Dialects) else translate_ddl(sql)
-            try:
-                for statement in statements(text) if not isinstance(sql, Dialects) else [text]:
-                    db.db.execute(statement)
-            except psycopg.Error as exc:
-                raise MigrationError(f"{db.where}: migration {name} failed: {exc}") from exc
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat(timespec="seconds")),
-            )
-            applied.append(name)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+
+    def run(name: str, sql) -> None:
+        spelled = [sql.postgresql] if isinstance(sql, Dialects) else statements(translate_ddl(sql))
+        try:
+            for statement in spelled:
+                db.db.execute(statement)
+        except psycopg.Error as exc:
+            raise MigrationError(f"{db.where}: migration {name} failed: {exc}") from exc
+
+    applied = apply_missing(db, migrations, run, str(db.where), prepare)
     _UP_TO_DATE.add(checked)
     return applied
 

@@ -188,3 +188,25 @@ def test_vacuum_cleans_the_stores_own_tables_only(where, postgres_conninfo):
     assert vacuumed() == {"bridge": 1, "other": 0}
     db.close()
     other.close()
+
+
+def test_each_backend_migrates_once_records_it_and_refuses_a_newer_store(store_location):
+    """The one migration runner (`migrations.apply_missing`) on either backend."""
+    where = store_location("runner")
+    db = open_database(where, MIGRATIONS)
+    db.close()
+    db = open_database(where, MIGRATIONS + [("0002_more", "CREATE TABLE more (a TEXT)")])
+    names = [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert names == ["0001_counters", "0002_more"]
+    assert db.execute("SELECT count(*) FROM more").fetchone() == (0,)
+    db.close()
+    with pytest.raises(MigrationError, match="does not know.*0002_more"):
+        open_database(where, MIGRATIONS + [("0002_other", "CREATE TABLE other (a TEXT)")])
+    more = [("0002_more", "CREATE TABLE more (a TEXT)")]
+    with pytest.raises(MigrationError, match="0003_broken failed"):
+        open_database(
+            where, MIGRATIONS + more + [("0003_broken", "CREATE TABLE counters (a TEXT)")]
+        )
+    db = open_database(where, MIGRATIONS + more)
+    assert db.execute("SELECT count(*) FROM _migrations").fetchone() == (2,), "nothing half done"
+    db.close()
