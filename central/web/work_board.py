@@ -159,11 +159,15 @@ class WorkBoard:
             self.db.execute("ROLLBACK")
             raise
 
-    def state(self, token: str) -> WorkState | None:
+    def state(self, token: str, now: datetime | None = None) -> WorkState | None:
+        """The work as any node sees it; None when there is none, it was handed over, or it
+        went untouched for `KEPT` (finished and never fetched, or its node stopped while
+        working on it: asking again starts it anew)."""
+        untouched_since = format_timestamp((now or wallclock.now()) - KEPT)
         row = self.db.execute(
             "SELECT kind, owner, request_id, done, total, error, ready, answer FROM work "
-            "WHERE token_sha256 = ? AND taken = 0",
-            (token_hash(token),),
+            "WHERE token_sha256 = ? AND taken = 0 AND updated_at >= ?",
+            (token_hash(token), untouched_since),
         ).fetchone()
         if row is None:
             return None
