@@ -24,7 +24,7 @@ translated in one place, where a test covers each:
   spellings (`databases.Dialects`).
 
 Why not an ORM or SQLAlchemy Core: the stores are small, their SQL is the point of each and
-reads plainly; one bridge of a hundred lines is less to learn than a layer over all of them.
+reads plainly; one bridge of two hundred lines is less to learn than a layer over all of them.
 """
 
 from __future__ import annotations
