@@ -8,7 +8,8 @@ import pytest
 
 from tests.soak import Soak, SoakFailure
 
-pytestmark = pytest.mark.slow
+# A month of timers through real processes: 60-90 s here, more beside another test worker.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def start_date() -> datetime:
