@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import weakref
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ class PostgresConnection:
 
     def _borrow(self) -> psycopg.Connection:
         db = self._pool.getconn()
+        # Given back at `close`, or when the store is dropped unclosed (a thread that ended,
+        # an error path): a pool of 40 must not run dry by leaks.
+        self._give_back = weakref.finalize(self, _give_back, self._pool, db)
         db.execute(f"SET search_path TO {self.where.schema}")  # made, if new, by migrations
         return db
 
@@ -103,7 +107,7 @@ class PostgresConnection:
             raise psycopg.InterfaceError(f"{self.where}: the store was closed")
         if self._db.broken or self._db.closed:
             log.warning("%s: database connection lost; reconnecting", self.where)
-            self._pool.putconn(self._db)
+            self._give_back()
             self._db = self._borrow()
         return self._db
 
@@ -143,8 +147,15 @@ class PostgresConnection:
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
-                self._pool.putconn(self._db)
+                self._give_back()
                 self._db = None
+
+
+def _give_back(pool, db: psycopg.Connection) -> None:
+    try:
+        pool.putconn(db)
+    except Exception:  # noqa: BLE001 - the pool closed first (the process is ending)
+        log.debug("a store's connection found its pool closed")
 
 
 def store_lock(where: PostgresSchema) -> int:

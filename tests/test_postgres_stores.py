@@ -210,3 +210,18 @@ def test_each_backend_migrates_once_records_it_and_refuses_a_newer_store(store_l
     db = open_database(where, MIGRATIONS + more)
     assert db.execute("SELECT count(*) FROM _migrations").fetchone() == (2,), "nothing half done"
     db.close()
+
+
+def test_a_store_dropped_unclosed_gives_its_connection_back(where):
+    import gc
+
+    from central.postgres_pools import connection_pool
+
+    open_database(where, MIGRATIONS).close()
+    pool = connection_pool(where.conninfo)
+    idle = pool.get_stats()["pool_available"]
+    stores = [open_database(where, MIGRATIONS) for _ in range(3)]
+    assert pool.get_stats()["pool_available"] <= max(idle - 1, 0)
+    del stores
+    gc.collect()
+    assert pool.get_stats()["pool_available"] >= 3, "the dropped stores' connections came back"
