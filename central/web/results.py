@@ -14,7 +14,6 @@ import json
 import logging
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import (
@@ -38,7 +37,6 @@ from central.requests.store import Request, Requests
 from central.requests.verification import give_verdict, row_states
 from central.store import open_store
 from central.web.access import current_session, requires
-from central.web.background_work import BackgroundWork
 from central.web.labels import VERDICT_LABELS, translated
 from central.web.requests import detail_page, visible_request
 from central.web.stores import audit_trail, passage_store, requests_db, work_board
@@ -397,20 +395,16 @@ def issue_package(request_id: int):
 # over once, from whichever web node the browser reaches.
 
 
-@dataclass
-class _Build(BackgroundWork):
-    request_id: int
-    issue: Issue
-
-
-def _build(cfg, found: Request, key: SigningKey, build: _Build, token: str) -> None:
-    """The thread's work: its own connections (SQLite's are bound to their thread)."""
+def _build(cfg, found: Request, key: SigningKey, issue: Issue, token: str) -> None:
+    """The thread's work: its own connections (SQLite's are bound to their thread). How it
+    goes and how it ends are told to the board only: every node, this one too, reads them
+    there."""
     requests, store, board = Requests(cfg.requests_path), open_store(cfg), WorkBoard(cfg.work_path)
     error = None
     try:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as file:
-            progress = BoardProgress(board, token, build.progress)
-            supplied = build_package(found, requests, store, key, build.issue, file, progress)
+            progress = BoardProgress(board, token)
+            supplied = build_package(found, requests, store, key, issue, file, progress)
             digest, size = _digest(file)
             answer = {"sha256": digest, "bytes": size, "rows": supplied.rows,
                       "withheld": supplied.withheld,
@@ -428,8 +422,6 @@ def _build(cfg, found: Request, key: SigningKey, build: _Build, token: str) -> N
         finally:
             for part in (board, store, requests):
                 part.close()
-            build.error = error
-            build.finished.set()
 
 
 def _redeemed(token: str) -> tuple[Request, Issue]:
@@ -450,9 +442,8 @@ def _package_state(token: str, found: Request, issue: Issue) -> WorkState:
         key = _package_key()
         who = current_session().username
         if work_board().post(token, "package", who, found.id, wallclock.now()):
-            build = _Build(found.id, issue)
             worker = threading.Thread(
-                target=_build, args=(current_app.config["ANPR"], found, key, build, token),
+                target=_build, args=(current_app.config["ANPR"], found, key, issue, token),
                 name=f"package-{found.id}-{issue.number}", daemon=True,
             )  # fmt: skip
             worker.start()

@@ -17,7 +17,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from werkzeug.datastructures import MultiDict
@@ -28,7 +28,6 @@ from central.requests.consultation import consult, count
 from central.requests.orders import RequestError
 from central.requests.searches import Query
 from central.requests.store import Requests
-from central.web.background_work import BackgroundWork
 from central.web.kept_stores import StoreShelf
 from central.web.work_board import BoardProgress, WorkBoard
 from node import wallclock
@@ -38,13 +37,27 @@ INLINE_S = 2.0  # a count or search done within this is answered on the same req
 
 
 @dataclass
-class SearchJob(BackgroundWork):
+class SearchJob:
+    """A count or search: on the node running it, filled by its thread (and read at once
+    when it ends within INLINE_S); elsewhere, as the board tells it (`job_of`)."""
+
     request_id: int
     officer: str
     open_rows: bool  # a search that opens its rows, or only a count
     shown: dict  # what the answer page needs beside the outcome (the form as sent, notes)
     counted: tuple[int | None, list[dict]] | None = None  # a count's (number, camera gaps)
     audit_seq: int | None = None  # a search's consultation, where its results are kept
+    done: int = 0
+    total: int | None = None
+    error: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def as_json(self) -> dict:
+        return {"done": self.done, "total": self.total, "ready": self.finished.is_set(),
+                "error": self.error}  # fmt: skip
 
     def answer(self) -> dict:
         """What the board keeps of the finished job (sealed): all its answer page needs."""
