@@ -172,16 +172,11 @@ class CameraRegistry:
         return camera
 
     def get(self, camera_id: str) -> Camera | None:
-        row = self.db.execute(
-            "SELECT camera_id, registered_at, note FROM cameras WHERE camera_id = ?",
-            (camera_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return Camera(row[0], self._active_keys(row[0]), row[1], row[2])
+        return self.get_many([camera_id]).get(camera_id)
 
     def get_many(self, camera_ids: list[str]) -> dict[str, Camera]:
-        """The registered cameras among these ids, in two queries (ingest's batch view)."""
+        """The registered cameras among these ids with their active keys, oldest first, in
+        two queries (ingest reads a whole batch's cameras so)."""
         ids = sorted(set(camera_ids))
         if not ids:
             return {}
@@ -212,14 +207,6 @@ class CameraRegistry:
             ):
                 found[camera_id].append((start, until))
         return found
-
-    def _active_keys(self, camera_id: str) -> tuple[VerifyKey, ...]:
-        rows = self.db.execute(
-            "SELECT public_key FROM camera_keys WHERE camera_id = ? AND retired_at IS NULL "
-            "ORDER BY added_at",
-            (camera_id,),
-        )
-        return tuple(VerifyKey.from_b64(row[0]) for row in rows)
 
     def all(self) -> list[Camera]:
         rows = self.db.execute("SELECT camera_id FROM cameras ORDER BY camera_id").fetchall()
