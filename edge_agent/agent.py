@@ -61,6 +61,8 @@ class AgentStats:
     reads_fitting_layout: int = 0
     sightings: int = 0
     frames_still: int = 0  # skipped by the motion gate: nothing moved
+    repeats_merged: int = 0  # tracks of a plate already passed within the repeat gap
+    tracks_cut_only: int = 0  # tracks whose plate was only seen cut by the frame's edge
 
 
 def make_recognizer(config: AgentConfig) -> FrameReader:
@@ -290,6 +292,8 @@ class Agent:
 
     def _record(self, vehicles: list[Vehicle]) -> None:
         """Per vehicle: one passage (police purposes) and one research sighting (research)."""
+        self.stats.repeats_merged = self.tracker.merged_repeats
+        self.stats.tracks_cut_only = self.tracker.cut_dropped
         for vehicle in vehicles:
             if self.research is not None and self.research.sight(
                 vehicle.plate, vehicle.best.frame.captured_at

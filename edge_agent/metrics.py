@@ -38,6 +38,14 @@ PIPELINE_COUNTERS = {
         "Reads fitting no plate layout, discarded.",
     ),
     "passages": ("anpr_agent_passages", "Passages signed and spooled (one per vehicle)."),
+    "repeats_merged": (
+        "anpr_agent_repeats_merged",
+        "Tracks of a plate that passed within the repeat gap, merged into its passage.",
+    ),
+    "tracks_cut_only": (
+        "anpr_agent_tracks_cut_only",
+        "Tracks not sent: their plate was only ever seen cut by the frame's edge.",
+    ),
     "records_expired": ("anpr_agent_records_expired", "Spooled records removed unsent by age."),
     "sightings": ("anpr_agent_research_sightings", "Pseudonymous traffic research sightings."),
 }

@@ -5,10 +5,21 @@ same plate. When a track has not been seen for `track_timeout_s`, it ends: the p
 the most confidence-weighted votes wins, and the sharpest observation of that plate gives
 the crop and the overview. The same plate ending again within `repeat_gap_s` of its last
 passage is the same vehicle (stopped in traffic, briefly hidden) and is merged, counted.
+
+"Near" is measured against where the track's plate should be now, not where it last was:
+a vehicle at motorway speed moves its plate more than a plate height between two frames,
+so its boxes never overlap, and matching on overlap alone split one vehicle into a
+passage per frame (54 false passages for 24 vehicles on the rendered traffic clip). Each
+track keeps its plate's velocity; a read joins the track whose predicted position it lies
+nearest, if it is within a fraction of the plate's width of it. Blurred frames misread
+more than two characters, so a read that sits right where the plate was predicted may
+differ more from the track's text (up to half its characters) and still join it; a read
+that only overlaps loosely must spell nearly the same plate.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,24 +69,54 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+Box = tuple[int, int, int, int]  # x, y, width, height
+CUT_VOTE = 0.01  # a cut read's vote, against a whole read's: decides only among cut reads
+EDGE_PX = 2  # a box this close to the frame's border is a plate cut by it
+
+
+def evidence(confidence: float) -> float:
+    """A read's vote: -log(1 - confidence), so one sure read (0.999) outweighs several
+    unsure ones (0.5 each counts 0.69, 0.999 counts 6.9). Under motion blur the reader
+    repeats the same look-alike misread at middling confidence frame after frame, and a
+    plain sum of confidences let those outvote the one sharp frame (rendered traffic
+    clips: 20 of 24 vehicles right with this vote, 17 with the sum)."""
+    return -math.log(1.0 - min(confidence, 0.999))
+
+
+def cut_by_edge(box: Box, frame: Frame) -> bool:
+    """Whether the plate reaches the frame's border, so part of it may lie outside."""
+    height, width = frame.image.shape[:2]
+    x, y, w, h = box
+    return x <= EDGE_PX or y <= EDGE_PX or x + w >= width - EDGE_PX or y + h >= height - EDGE_PX
+
+
+def centre(box: Box) -> tuple[float, float]:
+    x, y, w, h = box
+    return x + w / 2, y + h / 2
+
+
 @dataclass
 class Track:
     track_id: int
-    last_box: tuple[int, int, int, int]
+    last_box: Box
     first_seen: datetime
     last_seen: datetime
+    velocity: tuple[float, float] | None = None  # the plate's centre, pixels per second
+    whole: int = 0  # reads of the plate whole, not cut by the frame's edge
     votes: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     best: dict[tuple[str, str], Observation] = field(default_factory=dict)
     char_sums: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     seen: int = 0
 
-    def add(self, observation: Observation) -> None:
+    def add(self, observation: Observation, cut: bool = False) -> None:
+        """Count the read as a vote for its text. A read of a plate cut by the frame's edge
+        follows the track but hardly votes: its text lacks the characters beyond the edge."""
         read = observation.read
         key = (read.plate, read.country)
-        self.votes[key] += read.confidence
+        self.votes[key] += evidence(read.confidence) * (CUT_VOTE if cut else 1.0)
         self.seen += 1
-        self.last_box = read.box
-        self.last_seen = observation.frame.captured_at
+        self.whole += not cut
+        self._follow(read.box, observation.frame.captured_at)
         sums = self.char_sums.setdefault(key, [0.0] * len(read.plate) + [0])
         for index, value in enumerate(read.char_confidences):
             sums[index] += value
@@ -84,8 +125,44 @@ class Track:
         if held is None or read.confidence > held.read.confidence:
             self.best[key] = observation
 
+    def _follow(self, box: Box, at: datetime) -> None:
+        """Move the track to `box`, updating the velocity from the last position (smoothed:
+        one jittery box should not throw the prediction)."""
+        elapsed = (at - self.last_seen).total_seconds()
+        if elapsed > 0:
+            (x0, y0), (x1, y1) = centre(self.last_box), centre(box)
+            measured = ((x1 - x0) / elapsed, (y1 - y0) / elapsed)
+            if self.velocity is None:
+                self.velocity = measured
+            else:
+                self.velocity = tuple(  # type: ignore[assignment]
+                    (old + new) / 2 for old, new in zip(self.velocity, measured, strict=True)
+                )
+        self.last_box = box
+        self.last_seen = at
+
+    def predicted_box(self, at: datetime) -> Box:
+        """Where the plate should be at `at`, moving as it has been (standing still when the
+        track has one position so far)."""
+        if self.velocity is None:
+            return self.last_box
+        elapsed = (at - self.last_seen).total_seconds()
+        x, y, w, h = self.last_box
+        return (
+            round(x + self.velocity[0] * elapsed),
+            round(y + self.velocity[1] * elapsed),
+            w,
+            h,
+        )
+
     def leading_plate(self) -> str:
         return max(self.votes, key=self.votes.get)[0]
+
+    def text_distance(self, plate: str, candidates: int = 3) -> int:
+        """Edits from `plate` to the nearest of the track's most-voted texts: a track of a
+        blurred plate holds several misreads, and a new read may resemble any of them."""
+        ranked = sorted(self.votes, key=self.votes.get, reverse=True)[:candidates]
+        return min(edit_distance(plate, text) for text, _ in ranked)
 
     def finish(self) -> Vehicle:
         (plate, country), weight = max(self.votes.items(), key=lambda item: item[1])
@@ -115,14 +192,19 @@ class Tracker:
         repeat_gap_s: float = 60.0,
         min_iou: float = 0.05,
         max_edit: int = 2,
+        near: float = 0.6,
+        close: float = 0.3,
     ) -> None:
         self.track_timeout = timedelta(seconds=track_timeout_s)
         self.repeat_gap = timedelta(seconds=repeat_gap_s)
         self.min_iou = min_iou
         self.max_edit = max_edit
+        self.near = near  # plate widths from the prediction: a read of nearly the same text
+        self.close = close  # plate widths: a read differing in up to half its characters
         self.active: list[Track] = []
         self.recent: dict[str, datetime] = {}  # plate -> last_seen of its last passage
         self.merged_repeats = 0
+        self.cut_dropped = 0  # tracks not emitted: their plate was only seen cut by the edge
         self._ids = count(1)
 
     def update(self, frame: Frame, reads: list[Read]) -> list[Vehicle]:
@@ -133,7 +215,7 @@ class Tracker:
             if track is None:
                 track = Track(next(self._ids), read.box, frame.captured_at, frame.captured_at)
                 self.active.append(track)
-            track.add(Observation(read, frame))
+            track.add(Observation(read, frame), cut=cut_by_edge(read.box, frame))
         return finished
 
     def flush(self) -> list[Vehicle]:
@@ -142,15 +224,37 @@ class Tracker:
         return self._emit(tracks)
 
     def _match(self, read: Read, now: datetime) -> Track | None:
-        best, best_score = None, 0.0
+        """The live track this read continues, or None: the nearest to its predicted position
+        among those close enough in place and text."""
+        best, best_distance = None, float("inf")
         for track in self.active:
             if now - track.last_seen > self.track_timeout:
                 continue
-            same_text = edit_distance(read.plate, track.leading_plate()) <= self.max_edit
-            overlap = iou(read.box, track.last_box)
-            if same_text and overlap >= self.min_iou and overlap + 1e-9 > best_score:
-                best, best_score = track, overlap
+            distance = self._distance(read, track, now)
+            if distance is None or distance >= best_distance:
+                continue
+            best, best_distance = track, distance
         return best
+
+    def _distance(self, read: Read, track: Track, now: datetime) -> float | None:
+        """How far the read lies from where the track's plate should be, in plate widths;
+        None when it cannot be the same plate."""
+        predicted = track.predicted_box(now)
+        (px, py), (rx, ry) = centre(predicted), centre(read.box)
+        width = max(predicted[2], read.box[2], 1)
+        distance = ((px - rx) ** 2 + (py - ry) ** 2) ** 0.5 / width
+        # A track seen once has no velocity yet: its plate may have moved up to about a
+        # plate width since, so the first step is judged more loosely.
+        slack = 1.0 if track.velocity is not None else 2.0
+        edits = track.text_distance(read.plate)
+        if edits <= self.max_edit and (
+            distance <= self.near * slack or iou(read.box, predicted) >= self.min_iou
+        ):
+            return distance
+        longest = max(len(read.plate), len(track.leading_plate()))
+        if distance <= self.close * slack and edits <= longest // 2:
+            return distance
+        return None
 
     def _expire(self, now: datetime) -> list[Vehicle]:
         done = [t for t in self.active if now - t.last_seen > self.track_timeout]
@@ -160,6 +264,11 @@ class Tracker:
     def _emit(self, tracks: list[Track]) -> list[Vehicle]:
         vehicles = []
         for track in sorted(tracks, key=lambda t: t.first_seen):
+            if not track.whole:
+                # Only ever seen cut by the frame's edge (a vehicle leaving the view whose
+                # track began there): any text it has is missing characters.
+                self.cut_dropped += 1
+                continue
             vehicle = track.finish()
             previous = self.recent.get(vehicle.plate)
             self.recent[vehicle.plate] = vehicle.last_seen

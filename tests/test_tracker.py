@@ -17,15 +17,15 @@ from tests.conftest import SAMPLES, free_port, wait_until, write_agent_config
 from wire import decode_passage
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-IMAGE = np.zeros((10, 10, 3), dtype=np.uint8)
+IMAGE = np.zeros((720, 1280, 3), dtype=np.uint8)  # a 720p frame: boxes well inside it
 
 
 def frame(i: int, fps: float = 25.0) -> Frame:
     return Frame(IMAGE, T0 + timedelta(seconds=i / fps))
 
 
-def read(plate: str, x: int, confidence: float = 0.9) -> Read:
-    return Read(plate, confidence, (confidence,) * len(plate), (x, 400, 120, 26), "NL")
+def read(plate: str, x: int, confidence: float = 0.9, y: int = 400, width: int = 120) -> Read:
+    return Read(plate, confidence, (confidence,) * len(plate), (x, y, width, 26), "NL")
 
 
 def run(tracker: Tracker, frames: list[list[Read]], start: int = 0) -> list:
@@ -54,6 +54,17 @@ def test_one_vehicle_over_many_frames_is_one_passage_with_the_voted_plate():
     assert 0.8 < vehicle.confidence < 0.95, "the misread lowers the confidence a little"
 
 
+def test_one_sure_read_outweighs_a_repeated_unsure_misread():
+    """Blur makes the reader repeat one look-alike misread at middling confidence; the one
+    sharp frame's sure read must still win the vote."""
+    tracker = Tracker()
+    misreads = [[read("G8L12X", 100 + 8 * i, 0.55)] for i in range(5)]
+    frames = [[read("GBL12X", 100, 0.999)], *misreads]
+    run(tracker, frames)
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 6
+
+
 def test_two_vehicles_side_by_side_are_two_passages():
     tracker = Tracker()
     frames = [[read("GBL12X", 100 + 5 * i), read("ZZ999Z", 900 - 5 * i)] for i in range(6)]
@@ -65,6 +76,55 @@ def test_a_different_plate_at_the_same_spot_is_another_vehicle():
     tracker = Tracker()
     run(tracker, [[read("GBL12X", 100)], [read("XT456B", 100)]])
     assert len(tracker.flush()) == 2
+
+
+def test_a_fast_vehicle_whose_boxes_never_overlap_is_one_passage():
+    """At motorway speed the plate moves more than its height between frames (here 36 px
+    down a frame, 26 px high): its boxes never overlap, yet it is one vehicle."""
+    tracker = Tracker()
+    run(tracker, [[read("GBL12X", 500, y=150 + 36 * i)] for i in range(14)])
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 14
+
+
+def test_blurred_misreads_where_the_plate_should_be_stay_with_its_vehicle():
+    """Motion blur misreads three characters; the reads lie where the plate was predicted,
+    so they join its track instead of becoming passages of their own."""
+    tracker = Tracker()
+    frames = [[read("GBL12X", 500, 0.95, y=150 + 36 * i)] for i in range(10)]
+    frames[4] = [read("G8L72K", 500, 0.5, y=150 + 36 * 4)]
+    frames[7] = [read("C8L1ZK", 500, 0.4, y=150 + 36 * 7)]
+    run(tracker, frames)
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 10
+
+
+def test_two_fast_vehicles_passing_each_other_stay_two_passages():
+    tracker = Tracker()
+    frames = [
+        [read("GBL12X", 300, y=100 + 40 * i), read("ZZ999Z", 700, y=600 - 40 * i)]
+        for i in range(12)
+    ]
+    run(tracker, frames)
+    assert sorted(v.plate for v in tracker.flush()) == ["GBL12X", "ZZ999Z"]
+
+
+def test_a_plate_cut_by_the_frame_edge_follows_its_track_but_does_not_outvote_it():
+    """Leaving the view, the plate is cut by the bottom edge and read short with
+    confidence; those reads must not become the vehicle's plate or a passage of their own."""
+    tracker = Tracker()
+    frames = [[read("GBL12X", 500, 0.7, y=520 + 40 * i)] for i in range(4)]
+    frames += [[read("GBL12", 500, 0.99, y=694)] for _ in range(5)]  # 694 + 26 = 720: cut
+    run(tracker, frames)
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 9
+
+
+def test_a_plate_only_ever_seen_cut_by_the_edge_is_not_a_passage_and_is_counted():
+    tracker = Tracker()
+    run(tracker, [[read("BL12X", 0, 0.99, y=300 + 10 * i)] for i in range(5)])  # x = 0
+    assert tracker.flush() == []
+    assert tracker.cut_dropped == 1
 
 
 def test_vehicle_is_emitted_once_it_has_left_the_view():
