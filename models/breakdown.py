@@ -80,6 +80,11 @@ SOURCES: dict[str, Source] = {
     "witek2310": Source("witek2310/SW_projekt", "phone", ("PL",)),
     "kevinkenti": Source("KevinKentieHBO/kentekenscanner_stage", "web", ("NL",)),
     "szepzsofia": Source("szepzsofia/GepiLatas_RendszamFelismero", "phone", ("DE", "SK")),
+    # fresh held-out set 6 (evaluation only)
+    "lorenzosup": Source("LorenzoSuppa00/TrainingLocaleVSCTargheAuto", "web", ("TR",)),
+    "todobasic": Source("todobasic/Automatic-Number-Plate-Recognition", "phone", ("HR",)),
+    "xaaris": Source("Xaaris/LicensePlateDetection", "road", ("DE",)),
+    "unbekannt2": Source("Unbekannt28/german-license-plate-ai", "web", ("DE", "FR")),
     # rendered Dutch road scenes (synthetic-heldout, samples/replay)
     "scene": Source("models/train/synthetic_scenes.py", "synthetic", ("NL",)),
 }
@@ -94,6 +99,8 @@ EXTRA_LAYOUTS = {
     "GE": re.compile(r"[A-Z]{2}[0-9]{3}[A-Z]{2}"),
     # Spain beyond the national 9999LLL: provincial (GC8389CK), moped (C0366BVY), historic
     "ES": re.compile(r"[A-Z]{1,2}[0-9]{4}[A-Z]{1,2}|[CH][0-9]{4}[A-Z]{3}"),
+    # Germany's red plates: district, then 06 (dealers) or 07 (classic cars) and a serial (HH061365)
+    "DE": re.compile(r"[A-Z]{1,3}0[67][0-9]{2,4}"),
 }
 
 

@@ -20,6 +20,9 @@
 - `real-heldout-5/` (`--fresh`): Dutch dealer photos, Spanish (Gran Canaria, Barcelona), Polish,
   British and a few German, Slovak and Dutch cars from repositories without a licence (evaluation
   only, never trained on or committed): `heldout5_labels.tsv`.
+- `real-heldout-6/` (`--fresh`): Turkish web photos and motorway dash-cam frames, Croatian parked
+  cars, German cars from a street-side video and German press photos, from repositories without a
+  licence (evaluation only, never trained on or committed): `heldout6_labels.tsv`.
 
 `openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
 """
@@ -39,9 +42,10 @@ LABELS = Path(__file__).with_name("heldout_labels.tsv")
 # The fresh sets `--fresh` writes: number -> the sources their label file may name.
 FRESH_SETS = {
     2: sources.HELDOUT2_SOURCES,
-    3: sources.HELDOUT3_SOURCES,  # sets 3-5: evaluation only (no licence)
+    3: sources.HELDOUT3_SOURCES,  # sets 3-6: evaluation only (no licence)
     4: sources.HELDOUT4_SOURCES,
     5: sources.HELDOUT5_SOURCES,
+    6: sources.HELDOUT6_SOURCES,
 }
 SYNTHETIC_SEED = 999_003
 
@@ -125,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
-    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -5")
+    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -6")
     args = parser.parse_args()
     if args.fresh:
         for number in FRESH_SETS:

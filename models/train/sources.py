@@ -147,6 +147,33 @@ HELDOUT5_SOURCES = {
     for s in (NL_RFJHENDRIKS, ES_CARLOSQCHAO, ES_GAUSACHS, PL_WITEK, NL_KENTIE, HU_SZEPZSOFIA)
 }
 
+# Real held-out set 6 (`heldout6_labels.tsv`): Turkish web photos and motorway dash-cam frames
+# (a Roboflow export whose README declares no licence), Croatian parked cars (Osijek), German cars
+# from a street-side video (Hamburg) and German press photos of used cars, from repositories that
+# have no licence file (all rights reserved): evaluation only, never trained or tuned on, never
+# committed; the photos stay in the data folder.
+TR_LORENZOSUPPA = Source(
+    "LorenzoSuppa00/TrainingLocaleVSCTargheAuto",
+    "8d9fa92b79489464b3658abc6127b445e5ac353f",
+    "none: evaluation only",
+)
+HR_TODOBASIC = Source(
+    "todobasic/Automatic-Number-Plate-Recognition",
+    "29282228dfaf493c927746f0fc8cd796a742aa22",
+    "none: evaluation only",
+)
+DE_XAARIS = Source(
+    "Xaaris/LicensePlateDetection",
+    "99623d1e12e84916cba4bc023b6e5f654a8a96b6",
+    "none: evaluation only",
+)
+DE_UNBEKANNT = Source(
+    "Unbekannt28/german-license-plate-ai",
+    "257b9e3012519e84d7127780ba26e33b866ba75f",
+    "none: evaluation only",
+)
+HELDOUT6_SOURCES = {s.repo: s for s in (TR_LORENZOSUPPA, HR_TODOBASIC, DE_XAARIS, DE_UNBEKANNT)}
+
 
 class SourceUnavailableError(RuntimeError):
     """A data source is missing and could not be cloned."""
