@@ -86,3 +86,34 @@ def test_heldout5_labels_parse_and_share_no_plate_or_source_with_other_sets():
     assert not set(sources.HELDOUT5_SOURCES) & earlier
     photos = heldout.read_labels(TRAIN / "heldout5_labels.tsv")
     assert sum(len(p) for p in photos.values()) == len(held5)
+
+
+def test_heldout6_labels_parse_and_share_no_plate_or_source_with_other_sets():
+    held6 = _rows(TRAIN / "heldout6_labels.tsv")
+    assert len({(row[0], row[1]) for row in held6}) >= 200
+    _check_rows(held6, sources.HELDOUT6_SOURCES)
+    plates6 = [row[6] for row in held6]
+    assert max(plates6.count(p) for p in plates6) <= 2
+    others = {
+        row[6]
+        for name in ("heldout2", "heldout3", "heldout4", "heldout5")
+        for row in _rows(TRAIN / f"{name}_labels.tsv")
+    }
+    others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
+    assert not set(plates6) & others
+    earlier = set().union(*(getattr(sources, f"HELDOUT{n}_SOURCES") for n in (2, 3, 4, 5)))
+    assert not set(sources.HELDOUT6_SOURCES) & earlier
+    photos = heldout.read_labels(TRAIN / "heldout6_labels.tsv")
+    assert sum(len(p) for p in photos.values()) == len(held6)
+
+
+def test_a_sets_committed_groups_file_goes_with_its_photos(tmp_path):
+    """Set 6's Turkish source mixes web, road and night photos; the scene of each is in a
+    committed groups file that `--fresh` writes beside the photos as `groups.tsv`."""
+    groups = TRAIN / "heldout6_groups.tsv"
+    lines = [ln.split("\t") for ln in groups.read_text().splitlines() if ln and ln[0] != "#"]
+    assert {scene for _, _, scene in lines} == {"road", "night"}
+    heldout.write_groups(6, tmp_path)
+    assert (tmp_path / "groups.tsv").read_text() == groups.read_text()
+    heldout.write_groups(5, tmp_path / "five")
+    assert not (tmp_path / "five" / "groups.tsv").exists(), "a set without one gets none"

@@ -122,7 +122,19 @@ def _write_labelled(folder: Path, labels: Path, repos: dict[str, sources.Source]
 def write_fresh(number: int, folder: Path) -> int:
     """Write `real-heldout-N`: every photo of `heldoutN_labels.tsv`."""
     labels = Path(__file__).with_name(f"heldout{number}_labels.tsv")
-    return _write_labelled(folder, labels, FRESH_SETS[number])
+    written = _write_labelled(folder, labels, FRESH_SETS[number])
+    write_groups(number, folder)
+    return written
+
+
+def write_groups(number: int, folder: Path) -> None:
+    """Copy `heldoutN_groups.tsv`, where the set has one, to `folder/groups.tsv`: photos whose
+    scene differs from their source's kind (a road or night frame in a source of web
+    photos), which `models/breakdown.py` cannot tell from the file name."""
+    groups = Path(__file__).with_name(f"heldout{number}_groups.tsv")
+    if groups.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(groups, folder / "groups.tsv")
 
 
 def main() -> None:
