@@ -168,6 +168,8 @@ def count_operations(model: onnx.ModelProto, shape: Sequence[int] | None = None)
     except onnx.shape_inference.InferenceError as error:
         raise OperationCountError(f"shape inference failed: {error}") from None
     shapes = _tensor_shapes(inferred)
+    if any(shape is None for shape in shapes.values()):
+        shapes.update(_runtime_shapes(work, input_shape, shapes))
     sizes = _parameter_sizes(inferred)
     result = ModelCount(input_shape=input_shape)
     counted: set[str] = set()
@@ -208,6 +210,35 @@ def _tensor_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...] | None]:
                 if attribute.name == "value":
                     shapes[node.output[0]] = tuple(attribute.t.dims)
     return shapes
+
+
+def _runtime_shapes(
+    model: onnx.ModelProto, input_shape: Sequence[int], shapes: dict[str, tuple[int, ...] | None]
+) -> dict[str, tuple[int, ...]]:
+    """The shapes inference left unknown, read off one run of the network on zeros.
+
+    Inference cannot follow every graph: reader 3.0's fold concatenates slices whose sizes
+    come from arithmetic on shapes. Running the graph once gives every tensor's true shape
+    at this input; onnxruntime is the product's runtime, so it is always installed."""
+    import onnxruntime
+
+    unknown = [name for name, shape in shapes.items() if shape is None]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known_outputs = {output.name for output in probe.graph.output}
+    probe.graph.output.extend(
+        onnx.ValueInfoProto(name=n) for n in unknown if n not in known_outputs
+    )
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feed = {session.get_inputs()[0].name: np.zeros(input_shape, dtype=np.float32)}
+    names = [output.name for output in session.get_outputs()]
+    values = session.run(names, feed)
+    return {name: tuple(value.shape) for name, value in zip(names, values, strict=True)}
 
 
 def _parameter_sizes(model: onnx.ModelProto) -> dict[str, int]:

@@ -102,6 +102,33 @@ def test_batched_matmul_counts_every_batch():
     assert count_operations(model).macs == 2 * 4 * 6 * 5 == 240
 
 
+def test_shapes_inference_cannot_follow_are_read_off_one_run():
+    """Reader 3.0's fold slices the feature map at half its computed height: shape
+    inference leaves what follows unknown, so one run on zeros supplies the shapes."""
+    constants = {"two": 2, "half": 2, "zero": [0], "start": [0], "axis": [2]}
+    initializers = [weight("w", 2, 4, 3, 3)] + [
+        numpy_helper.from_array(np.array(v, dtype=np.int64), n) for n, v in constants.items()
+    ]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "two"], ["height"], axis=0),
+        helper.make_node("Div", ["height", "half"], ["middle"]),
+        helper.make_node("Unsqueeze", ["middle", "zero"], ["end"]),
+        helper.make_node("Slice", ["x", "start", "end", "axis"], ["top"]),
+        helper.make_node("Conv", ["top", "w"], ["y"], pads=[1] * 4),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fold",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    assert count_operations(model).macs == 2 * 4 * 9 * (4 * 8), "the top half's 4 x 8 outputs"
+
+
 def test_elementwise_and_pooling_are_other_operations_not_macs():
     pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], pads=[1] * 4)
     count = count_operations(one_node_model(pool, (1, 2, 4, 4), []))
