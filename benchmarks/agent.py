@@ -1,7 +1,7 @@
 """`make bench-agent`: the motion gate, the agent in real time, a spool emptied after an outage.
 
     python -m benchmarks.agent [--seconds 10] [--spool-records 100000] [--onnx]
-                               [--motion-vehicles 24] [--only-motion]
+                               [--motion-vehicles 24] [--only-motion] [--heights 720,1080]
 
 0. Motion gate: rendered live traffic (`models/train/traffic_clip.py`: a fixed road camera,
    vehicles with motion blur, sensor noise, JPEG) read by the shipped models with and
@@ -9,8 +9,9 @@
    vehicle without a whole plate, plate), ms per vehicle, reads voted per passage and
    vehicles read exactly after the tracker's vote.
 
-1. Real time: a rendered 1280x720 clip with moving vehicles is delivered *live* at 25 fps
-   (frames the pipeline cannot take are dropped and counted) through the real agent
+1. Real time: a rendered 1280x720 clip (and the same at 1920x1080) with moving vehicles is
+   delivered *live* at 25 fps (frames the pipeline cannot take are dropped and counted)
+   through the real agent
    pipeline (mask, recognise, track, sign, seal, spool). Prints frames dropped, passages
    against vehicles, and the process's peak RSS. `--onnx` uses the shipped ONNX models;
    the default reads the clip's annotations, measuring the pipeline around recognition.
@@ -48,18 +49,26 @@ class LiveReplay(FolderSource):
     live = True
 
 
-def render_clip(folder: Path, seconds: float, fps: int = 25) -> int:
-    """Vehicles crossing the view, each for 0.6 s, with empty road between; returns count."""
+def render_clip(folder: Path, seconds: float, fps: int = 25, height: int = 720) -> int:
+    """Vehicles crossing the view, each for 0.6 s, with empty road between; returns count.
+    The 1280x720 sample scenes are scaled to `height` (1080: a 1080p camera's frames)."""
     folder.mkdir(parents=True)
     scenes = sorted(SAMPLES.glob("*.jpg"))
-    road = np.full((720, 1280, 3), 90, dtype=np.uint8)
+    scale = height / 720
+    road = np.full((height, round(1280 * scale), 3), 90, dtype=np.uint8)
     frames, vehicles, index = int(seconds * fps), 0, 0
     while index < frames:
         scene = scenes[vehicles % len(scenes)]
         image = load_bgr(scene)
-        ((_, (x, y, w, h), plate),) = parse_annotations(scene.with_suffix(".txt"))
+        if scale != 1:
+            size = (road.shape[1], road.shape[0])
+            image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+        ((_, box, plate),) = parse_annotations(scene.with_suffix(".txt"))
+        x, y, w, h = (round(v * scale) for v in box)
+        step = round(10 * scale)
         for i in range(15):
-            _write(folder, index, np.roll(image, 10 * i, axis=1), [(x + 10 * i, y, w, h, plate)])
+            moved = np.roll(image, step * i, axis=1)
+            _write(folder, index, moved, [(x + step * i, y, w, h, plate)])
             index += 1
         for _ in range(10):
             _write(folder, index, road, [])
@@ -86,12 +95,12 @@ def setup(root: Path, folder: Path, port: int, repeat_gap: float = 0.5):
     return central, camera, load_config(path)
 
 
-def bench_realtime(root: Path, seconds: float, onnx: bool) -> None:
+def bench_realtime(root: Path, seconds: float, onnx: bool, height: int = 720) -> None:
     from tests.conftest import free_port
 
-    folder = root / "clip"
-    vehicles = render_clip(folder, seconds)
-    _, _, config = setup(root / "rt", folder, free_port())
+    folder = root / f"clip-{height}"
+    vehicles = render_clip(folder, seconds, height=height)
+    _, _, config = setup(root / f"rt-{height}", folder, free_port())
     recognizer = None
     if onnx:
         from recognition.recognizer import Recognizer
@@ -111,7 +120,8 @@ def bench_realtime(root: Path, seconds: float, onnx: bool) -> None:
     stop.set()
     runner.join(timeout=30)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nReal time: {total} frames 1280x720 live at 25 fps, "
+    width = round(1280 * height / 720)
+    print(f"\nReal time: {total} frames {width}x{height} live at 25 fps, "
           f"{'ONNX models' if onnx else 'annotation reads'}")  # fmt: skip
     print(
         f"  frames processed / dropped        {agent.stats.frames} / {agent.stats.frames_dropped}"
@@ -294,6 +304,11 @@ def main() -> None:
         help="vehicles in the rendered traffic clip of the motion-gate figures (0: skip them)",
     )
     parser.add_argument("--only-motion", action="store_true", help="only the motion gate")
+    parser.add_argument(
+        "--heights",
+        default="720,1080",
+        help="frame heights of the real-time runs, comma-separated (1080: 1920x1080)",
+    )
     args = parser.parse_args()
     if args.motion_vehicles:
         bench_motion(args.motion_vehicles)
@@ -301,7 +316,8 @@ def main() -> None:
         return
     root = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     try:
-        bench_realtime(root, args.seconds, args.onnx)
+        for height in (int(h) for h in args.heights.split(",")):
+            bench_realtime(root, args.seconds, args.onnx, height)
         if args.spool_records:
             bench_spool(root, args.spool_records)
     finally:
