@@ -21,8 +21,8 @@ free, so the count needs the agent's canvas):
 - **Parameters**: the elements of the initializers (and `Constant` tensors) an operator reads,
   counted once per tensor.
 
-`onnx` is in the `train` extra, not the unit's runtime: this module is for the model cards
-and benchmarks and is never imported by the agent or the recognizer.
+`onnx` is in the `train` and `dev` extras, not the unit's runtime: this module is for the
+model cards, benchmarks and tests and is never imported by the agent or the recognizer.
 
     python -m models.operation_counts models/plate_detector.onnx [--shape 1x3x384x640]
     python -m models.operation_counts models/*.onnx --time 300   # and ms per run here
