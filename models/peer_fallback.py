@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from models import evaluate
+from recognition.model_config import ReaderConfig, load_reader_config
 from recognition.plate_formats import countries_matching
+from recognition.reader import crop_region
 from recognition.recognizer import Read, Recognizer
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
@@ -40,16 +42,19 @@ def policy(threshold: float, must_fit_layout: bool = False) -> Choice:
     return choose
 
 
-def padded_crop(bgr: np.ndarray, read: Read, pad_x: float = 0.06, pad_y: float = 0.15):
+def padded_crop(bgr: np.ndarray, read: Read, config: ReaderConfig) -> np.ndarray:
+    """The region our reader reads for this box (its own padding), as the peer's input."""
     x, y, w, h = read.box
-    px, py = int(pad_x * w), int(pad_y * h)
-    crop = bgr[max(0, y - py) : y + h + py, max(0, x - px) : x + w + px]
-    return np.ascontiguousarray(crop)
+    size = (bgr.shape[1], bgr.shape[0])
+    left, top, right, bottom = crop_region((x, y, x + w, y + h), config.crop_pad_x,
+                                           config.crop_pad_y, size)  # fmt: skip
+    return np.ascontiguousarray(bgr[top:bottom, left:right])
 
 
 def collect(folder: Path, recognizer: Recognizer, peer) -> tuple[list, list, float]:
     """Per photo: the detector's boxes and [(our read, the peer's text)]; the peer's seconds."""
     samples = evaluate.load_folder(folder)
+    config = load_reader_config()
     rows, peer_seconds = [], 0.0
     for sample in samples:
         bgr = evaluate.load_bgr(sample.image)
@@ -57,7 +62,7 @@ def collect(folder: Path, recognizer: Recognizer, peer) -> tuple[list, list, flo
         boxes = [(d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in detections]
         pairs = []
         for read in reads:
-            crop = padded_crop(bgr, read)
+            crop = padded_crop(bgr, read, config)
             began = time.perf_counter()
             text = peer.read_line(crop)[0] if crop.size else ""
             peer_seconds += time.perf_counter() - began
