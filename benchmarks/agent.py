@@ -49,13 +49,18 @@ class LiveReplay(FolderSource):
     live = True
 
 
+def frame_width(height: int) -> int:
+    """The 16:9 width of a clip `height` frames tall (the sample scenes are 1280x720)."""
+    return round(1280 * height / 720)
+
+
 def render_clip(folder: Path, seconds: float, fps: int = 25, height: int = 720) -> int:
     """Vehicles crossing the view, each for 0.6 s, with empty road between; returns count.
     The 1280x720 sample scenes are scaled to `height` (1080: a 1080p camera's frames)."""
     folder.mkdir(parents=True)
     scenes = sorted(SAMPLES.glob("*.jpg"))
     scale = height / 720
-    road = np.full((height, round(1280 * scale), 3), 90, dtype=np.uint8)
+    road = np.full((height, frame_width(height), 3), 90, dtype=np.uint8)
     frames, vehicles, index = int(seconds * fps), 0, 0
     while index < frames:
         scene = scenes[vehicles % len(scenes)]
@@ -120,8 +125,7 @@ def bench_realtime(root: Path, seconds: float, onnx: bool, height: int = 720) ->
     stop.set()
     runner.join(timeout=30)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    width = round(1280 * height / 720)
-    print(f"\nReal time: {total} frames {width}x{height} live at 25 fps, "
+    print(f"\nReal time: {total} frames {frame_width(height)}x{height} live at 25 fps, "
           f"{'ONNX models' if onnx else 'annotation reads'}")  # fmt: skip
     print(
         f"  frames processed / dropped        {agent.stats.frames} / {agent.stats.frames_dropped}"
