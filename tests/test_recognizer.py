@@ -136,6 +136,45 @@ def test_a_close_up_too_large_for_the_detector_is_found_zoomed_out(recognizer, p
     assert [r.plate for r in recognizer.read_image(image)] == [plate]
 
 
+def test_the_close_up_search_runs_on_a_canvas_a_third_the_size_and_finds_the_same(
+    recognizer, monkeypatch
+):
+    """The zoomed-out frame fills a quarter of the full canvas; the grey rest cost two
+    thirds of the close-up's time on every plate-less frame with motion (issue 19)."""
+    import random
+
+    from models.train.synthetic_scenes import render_scene
+    from recognition import detector as detector_module
+    from recognition.detector import overlap
+
+    detector = recognizer.detector
+    fed = []
+    run = detector.session.run
+
+    def recording_run(names, feeds):
+        fed.append(next(iter(feeds.values())).shape)
+        return run(names, feeds)
+
+    monkeypatch.setattr(detector.session, "run", recording_run)
+    frames = [close_up("39-09-TD", 560), close_up("P-821-KS", 600)]
+    for seed in (3, 4, 5):
+        scene, (x, y, w, h), _ = render_scene(random.Random(seed))
+        big = scene.crop((x - 2 * w, y - 3 * h, x + 3 * w, y + 2 * h)).resize((1280, 720))
+        frames.append(np.ascontiguousarray(np.asarray(big)[:, :, ::-1]))
+    zoomed = [detector.detect(Image.fromarray(f), bgr=True, zoom=0.5) for f in frames]
+    assert fed[0][2:] == (224, 288)  # 640x480 drawn at 256x192, 32 px of grey beyond
+    assert fed[2][2:] == (224, 352)  # 1280x720 drawn at 320x180
+    assert all(h * w * 3 <= 384 * 640 for *_, h, w in fed)
+    monkeypatch.setattr(detector_module, "zoomed_canvas", lambda w, h, image, zoom: (w, h))
+    full = [detector.detect(Image.fromarray(f), bgr=True, zoom=0.5) for f in frames]
+    assert fed[-1][2:] == (384, 640)
+    assert sum(map(len, zoomed)) >= len(frames)  # every frame holds a plate to find
+    for small, whole in zip(zoomed, full, strict=True):
+        assert len(small) == len(whole)
+        for a, b in zip(small, whole, strict=True):
+            assert overlap(a.box, b.box) > 0.95
+
+
 class FixedBoxDetector:
     """The shipped detector's config, but one fixed box (a detector box cut short)."""
 
