@@ -7,6 +7,9 @@
   held-out videos (1280x720, boxes from the repository, text read by eye:
   `heldout_labels.tsv`). Both MIT; written to the data folder, never committed.
 - `synthetic-heldout/`: rendered Dutch road scenes from a seed training never uses.
+- `synthetic-night/` (`--night N`, 200 by default): the same scenes rendered as a roadside
+  infrared camera sees them at night (#19), from their own seed, with a `groups.tsv` that marks
+  every image's scene `night`. `--only night` (or `--only synthetic`) writes just that set.
 
 - `real-heldout-2/` (`--fresh`): real photos from sources no model has seen (UA, PL, NL,
   BG, FR, LT, GE plates), boxes and text checked by eye: `heldout2_labels.tsv`.
@@ -48,6 +51,12 @@ FRESH_SETS = {
     6: sources.HELDOUT6_SOURCES,
 }
 SYNTHETIC_SEED = 999_003
+# The rendered night set's seed. Training seeds are small integers (train_ocr --data-seed 1 and
+# +1000, train_detector --seed 1, synthetic_scenes --seed 3, traffic_clip 19), spread by
+# ocr_data (seed * 100_003 + i, seed * 7919 + n) and detector_data (seed * 104_729 + n); the
+# held-out seeds are 999_001 to 999_003. 70_019_004 is above anything a training seed below 600
+# spreads to, and far from the other held-out seeds.
+NIGHT_SEED = 70_019_004
 
 
 def _write(folder: Path, name: str, source: Path, plates: list[tuple[tuple, str]]) -> None:
@@ -137,12 +146,33 @@ def write_groups(number: int, folder: Path) -> None:
         shutil.copyfile(groups, folder / "groups.tsv")
 
 
+def write_night(folder: Path, count: int = 200, seed: int = NIGHT_SEED) -> list[Path]:
+    """`synthetic-night`: `count` rendered IR night scenes and a `groups.tsv` (NL, night)."""
+    written = write_samples(folder, count, seed, night=True)
+    lines = ["# image\tcountry\tscene: rendered infrared night scenes (heldout.write_night)\n"]
+    lines += [f"{path.name}\tNL\tnight\n" for path in written]
+    (folder / "groups.tsv").write_text("".join(lines), encoding="utf-8")
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
+    parser.add_argument("--night", type=int, default=200, help="rendered night scenes")
     parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -6")
+    parser.add_argument(
+        "--only", choices=("night", "synthetic"), help="write only this rendered set"
+    )
     args = parser.parse_args()
+    if args.only == "night":
+        write_night(args.out / "synthetic-night", args.night)
+        print("synthetic night scenes:", args.night)
+        return
+    if args.only == "synthetic":
+        write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)
+        print("synthetic held-out scenes:", args.synthetic)
+        return
     if args.fresh:
         for number in FRESH_SETS:
             written = write_fresh(number, args.out / f"real-heldout-{number}")
@@ -151,6 +181,8 @@ def main() -> None:
     print("real held-out photos:", write_real(args.out / "real-heldout"))
     write_samples(args.out / "synthetic-heldout", args.synthetic, SYNTHETIC_SEED)
     print("synthetic held-out scenes:", args.synthetic)
+    write_night(args.out / "synthetic-night", args.night)
+    print("synthetic night scenes:", args.night)
 
 
 if __name__ == "__main__":

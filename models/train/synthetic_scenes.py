@@ -5,6 +5,12 @@ band) and writes `<name>.jpg` plus `<name>.txt` in the evaluation annotation for
 (`name.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`). The repository's replay samples are made
 with this; the recognition models' training data generator grows from it.
 
+`night=True` renders the same scene as a roadside infrared camera sees it at night (#19):
+monochrome, the retroreflective plate bright against a nearly black car and road
+(`photo.night_pair`), then headlight glare, blooming, motion blur and rain
+(`photo.night_scene`), the helpers of the 3.0 training generator. The day path draws
+exactly what it drew before, so a seed gives the same day scenes as ever.
+
     python -m models.train.synthetic_scenes --out samples/replay --count 8 --seed 3
 """
 
@@ -15,6 +21,8 @@ import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from models.train import photo
 
 # Letters issued on current Dutch plates: no vowels, no C, Q, M, W (M only on some).
 DUTCH_LETTERS = "BDFGHJKLNPRSTVXZ"
@@ -57,7 +65,10 @@ def render_plate(printed: str, width: int) -> Image.Image:
     return plate
 
 
-def render_scene(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, int], str]:
+def render_scene(
+    rng: random.Random, night: bool = False
+) -> tuple[Image.Image, tuple[int, int, int, int], str]:
+    """A scene, the plate's box (x, y, w, h) and its text; `night`: an IR night frame."""
     scene = Image.new("RGB", FRAME)
     draw = ImageDraw.Draw(scene)
     horizon = rng.randint(180, 300)
@@ -87,17 +98,22 @@ def render_scene(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, 
     plate = render_plate(printed, plate_w)
     px = car_x + (car_w - plate.width) // 2 + rng.randint(-20, 20)
     py = car_y + int(car_h * 0.62)
+    if night:  # after every draw the day scene makes, so a day scene's draws are unchanged
+        plate, scene = photo.night_pair(plate, scene, rng)
     scene.paste(plate, (px, py))
     scene = scene.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    if night:
+        box = (px, py, px + plate.width, py + plate.height)
+        scene = photo.night_scene(scene, box, rng)
     return scene, (px, py, plate.width, plate.height), plate_text
 
 
-def write_samples(out: Path, count: int, seed: int) -> list[Path]:
+def write_samples(out: Path, count: int, seed: int, night: bool = False) -> list[Path]:
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for index in range(count):
-        scene, (x, y, w, h), plate = render_scene(rng)
+        scene, (x, y, w, h), plate = render_scene(rng, night=night)
         name = f"scene-{index:03d}.jpg"
         scene.save(out / name, quality=85)
         (out / f"scene-{index:03d}.txt").write_text(f"{name}\t{x}\t{y}\t{w}\t{h}\t{plate}\n")
@@ -110,8 +126,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--night", action="store_true", help="infrared night scenes")
     args = parser.parse_args()
-    for path in write_samples(args.out, args.count, args.seed):
+    for path in write_samples(args.out, args.count, args.seed, night=args.night):
         print(path)
 
 
