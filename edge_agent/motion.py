@@ -7,12 +7,14 @@ reduced to a small grey thumbnail (about 160 columns, a few strided samples aver
 cell: numpy only, well under a millisecond at 1280x720) and compared with the thumbnail of
 the last frame the recognizer searched. The difference is taken relative to the frame's
 median difference, so a global brightness change (auto exposure, a cloud) moves the median
-with it, and a cell counts as changed only above `threshold` grey levels, well above sensor
-and JPEG noise. Then:
+with it, and a cell counts as changed only above `threshold` grey levels and five times the
+frame's own noise (the median deviation of its cells), well above sensor and JPEG noise by
+day and by night, when an infrared camera's gain doubles the noise. Then:
 
 - enough changed cells (`min_cells`): the frame is searched as always, retries included
   (the close-up retry only when the moved cells span a quarter of the frame's width: a
-  close-up plate is a third of the frame wide, and the vehicle carrying it wider still);
+  close-up plate is a third of the frame wide, and the vehicle carrying it wider still;
+  and only in the part of the frame that moved, so it costs a fraction of a detector run);
 - nothing changed beyond noise: no detector run at all;
 - whatever the gate says, a frame is searched at least every `full_frame_s` (detector and
   reads, no retries): a vehicle that stopped in view, or one creeping in so slowly that
@@ -36,6 +38,9 @@ import numpy as np
 from edge_agent.capture import Frame
 from recognition.recognizer import FrameReader, Read, Recognizer
 
+# The median absolute deviation of normal noise, times this, is its standard deviation.
+MAD_TO_SIGMA = 1.4826
+
 
 class Decision(enum.Enum):
     SEARCH = "search"  # something moved (or the first frame): the full search
@@ -45,10 +50,13 @@ class Decision(enum.Enum):
 
 @dataclass(frozen=True)
 class Verdict:
-    """The gate's decision and how wide the moved cells spread (share of the frame width)."""
+    """The gate's decision, how wide the moved cells spread (share of the frame width) and
+    the frame's part that holds them, grown by `MotionSettings.region_margin` (pixels
+    x0, y0, x1, y1; None when nothing moved)."""
 
     decision: Decision
     extent: float
+    region: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,12 +64,20 @@ class MotionSettings:
     """What counts as motion; defaults suit 720p and 1080p road cameras at 10-30 fps."""
 
     threshold: float = 12.0  # grey levels a cell must change by, above the frame's median
+    # ... and at least this many times the frame's noise (the spread of most cells'
+    # differences): an infrared camera at night, at full gain, has twice the day's noise,
+    # which alone would wake the gate on an empty road several times a second.
+    noise_factor: float = 5.0
     min_cells: int = 6  # changed cells that make a frame "moved" (of about 160 x 90)
     full_frame_s: float = 1.0  # a frame is searched at least this often, moved or not
     # The close-up retry finds plates wider than about a third of the frame (200 px at the
     # detector's 640 px input), which only a vehicle at least that wide carries: it runs when
     # the moved cells span at least this share of the frame's width.
     close_up_extent: float = 0.25
+    # The close-up search looks only at the part of the frame that moved, grown on every
+    # side by this share of the frame's width: a plate's flat middle may not change from one
+    # frame to the next, its edges and its vehicle do.
+    region_margin: float = 0.1
     columns: int = 160  # thumbnail width in cells
 
 
@@ -95,9 +111,11 @@ class MotionGate:
         reference = self._reference
         if reference is None or reference.shape != small.shape:
             return np.ones(small.shape, dtype=bool)
-        difference = np.abs(small - reference)
-        difference -= float(np.median(difference))
-        return difference > self.settings.threshold
+        difference = small - reference
+        difference -= float(np.median(difference))  # a global brightness change
+        difference = np.abs(difference)
+        noise = MAD_TO_SIGMA * float(np.median(difference))
+        return difference > max(self.settings.threshold, self.settings.noise_factor * noise)
 
     def decide(self, image: np.ndarray, captured_at: datetime) -> Verdict:
         """SEARCH, REFRESH or SKIP for this frame; a searched frame becomes the reference."""
@@ -116,7 +134,21 @@ class MotionGate:
         if not moved:
             return Verdict(Decision.REFRESH, 0.0)
         columns = np.flatnonzero(changed.any(axis=0))
-        return Verdict(Decision.SEARCH, (columns[-1] - columns[0] + 1) / changed.shape[1])
+        extent = (columns[-1] - columns[0] + 1) / changed.shape[1]
+        return Verdict(Decision.SEARCH, extent, self._region(changed, columns, image.shape))
+
+    def _region(self, changed: np.ndarray, columns: np.ndarray, shape) -> tuple[int, ...]:
+        """The moved cells' bounding box in frame pixels, grown by the margin."""
+        height, width = shape[:2]
+        step = max(1, width // self.settings.columns)
+        rows = np.flatnonzero(changed.any(axis=1))
+        margin = round(self.settings.region_margin * width)
+        return (
+            max(0, int(columns[0]) * step - margin),
+            max(0, int(rows[0]) * step - margin),
+            min(width, (int(columns[-1]) + 1) * step + margin),
+            min(height, (int(rows[-1]) + 1) * step + margin),
+        )
 
 
 class MotionGatedReader:
@@ -144,4 +176,6 @@ class MotionGatedReader:
             return self.reader.read_frame(frame)  # ground truth: no searches to skip
         searched = verdict.decision is Decision.SEARCH
         close_up = searched and verdict.extent >= self.gate.settings.close_up_extent
-        return self.reader.read_frame(frame, close_up=close_up, tiles=searched)
+        return self.reader.read_frame(
+            frame, close_up=close_up, tiles=searched, moved=verdict.region
+        )

@@ -26,22 +26,22 @@ class Detection:
 
 
 def letterbox(
-    rgb: Image.Image,
-    width: int,
-    height: int,
-    zoom: float = 1.0,
-    canvas_size: tuple[int, int] | None = None,
+    rgb: Image.Image, width: int, height: int, zoom: float = 1.0
 ) -> tuple[Image.Image, float]:
     """Scale to fit (keeping aspect), pad right and bottom with grey; returns the scale.
 
     `zoom` < 1 draws the image smaller than the input (a zoomed-out second look for plates
-    too large for the detector at full size); `canvas_size`, when given, is the canvas it is
-    drawn on instead of `width` x `height` (see `zoomed_canvas`)."""
+    too large for the detector at full size)."""
     scale = min(width / rgb.width, height / rgb.height) * zoom
+    return draw(rgb, scale, (width, height)), scale
+
+
+def draw(rgb: Image.Image, scale: float, canvas_size: tuple[int, int]) -> Image.Image:
+    """The image scaled by `scale` at the top left of a grey canvas of `canvas_size`."""
     size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-    canvas = Image.new("RGB", canvas_size or (width, height), (114, 114, 114))
+    canvas = Image.new("RGB", canvas_size, (114, 114, 114))
     canvas.paste(rgb.resize(size, Image.BILINEAR), (0, 0))
-    return canvas, scale
+    return canvas
 
 
 def canvas_size(
@@ -55,23 +55,22 @@ def canvas_size(
     return long, short
 
 
-# A zoomed-out frame fills only part of the input canvas; a model with free height and width
-# is given a canvas just large enough to hold it, with this much grey beyond its right and
-# bottom edges (as at full size, where the pad is grey too) and sides that are multiples of
-# ALIGN (the network halves its input four times over and merges the scales again).
+# A zoomed-out frame, or a part of one, fills only part of the input canvas; a model with free
+# height and width is given a canvas just large enough to hold it, with this much grey beyond
+# its right and bottom edges (as at full size, where the pad is grey too) and sides that are
+# multiples of ALIGN (the network halves its input four times over and merges the scales).
 ZOOM_MARGIN = 32
 ALIGN = 32
 
 
-def zoomed_canvas(width: int, height: int, image: Image.Image, zoom: float) -> tuple[int, int]:
-    """The smaller canvas a frame drawn at `zoom` needs: at 0.5 about a third of the pixels
-    of the full canvas, so the close-up retry costs a third of a detector run, not a whole."""
-    scale = min(width / image.width, height / image.height) * zoom
+def fitted_canvas(drawn: tuple[float, float], full: tuple[int, int]) -> tuple[int, int]:
+    """The smallest canvas, no larger than `full`, for a picture drawn `drawn` pixels large:
+    a 1280x720 frame at zoom 0.5 on a third of the pixels of the full 640x384 canvas."""
 
-    def side(drawn: float, full: int) -> int:
-        return min(full, math.ceil((drawn + ZOOM_MARGIN) / ALIGN) * ALIGN)
+    def side(length: float, limit: int) -> int:
+        return min(limit, math.ceil((length + ZOOM_MARGIN) / ALIGN) * ALIGN)
 
-    return side(image.width * scale, width), side(image.height * scale, height)
+    return side(drawn[0], full[0]), side(drawn[1], full[1])
 
 
 def box_intersection(a, b) -> float:
@@ -112,18 +111,31 @@ class PlateDetector:
         threshold: float | None = None,
         bgr: bool = False,
         zoom: float = 1.0,
+        region: tuple[int, int, int, int] | None = None,
     ) -> list[Detection]:
         """Plate boxes in `image`'s pixels, best first.
 
         `bgr=True` says the image's channels are B, G, R (a camera frame wrapped without a
         copy): they are swapped after the downscale, where it costs a tenth as much.
+        `region` (x0, y0, x1, y1) searches only that part of the image, drawn at the scale
+        the whole image would be drawn at, so plates have the sizes they would have there:
+        the close-up search looks only where something moved.
         """
         config = self.config
         width, height = self.canvas_size(image.width, image.height)
-        drawn_on = None
-        if zoom < 1 and self.turns_canvas:
-            drawn_on = zoomed_canvas(width, height, image, zoom)
-        canvas, scale = letterbox(image, width, height, zoom, drawn_on)
+        scale = min(width / image.width, height / image.height) * zoom
+        left, top = 0, 0
+        source = image
+        if region is not None:
+            left, top = max(0, region[0]), max(0, region[1])
+            right, bottom = min(image.width, region[2]), min(image.height, region[3])
+            if right - left < 8 or bottom - top < 8:
+                return []
+            source = image.crop((left, top, right, bottom))
+        drawn_on = (width, height)
+        if (zoom < 1 or region is not None) and self.turns_canvas:
+            drawn_on = fitted_canvas((source.width * scale, source.height * scale), drawn_on)
+        canvas = draw(source, scale, drawn_on)
         planes = np.asarray(canvas).transpose(2, 0, 1)  # uint8 work is 4x cheaper than float
         if bgr:
             planes = planes[::-1]
@@ -139,8 +151,8 @@ class PlateDetector:
         for iy, ix in order:
             w = math.exp(float(log_w[iy, ix])) * config.box_scale / scale
             h = math.exp(float(log_h[iy, ix])) * config.box_scale / scale
-            cx = (int(ix) + float(dx[iy, ix])) * config.stride / scale
-            cy = (int(iy) + float(dy[iy, ix])) * config.stride / scale
+            cx = (int(ix) + float(dx[iy, ix])) * config.stride / scale + left
+            cy = (int(iy) + float(dy[iy, ix])) * config.stride / scale + top
             box = (
                 max(0.0, cx - w / 2),
                 max(0.0, cy - h / 2),

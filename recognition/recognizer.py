@@ -141,13 +141,19 @@ class Recognizer:
         return self.analyse(bgr)[1]
 
     def analyse(
-        self, bgr: np.ndarray, close_up: bool = True, tiles: bool = True
+        self,
+        bgr: np.ndarray,
+        close_up: bool = True,
+        tiles: bool = True,
+        moved: tuple[int, int, int, int] | None = None,
     ) -> tuple[list[Detection], list[Read]]:
         """The detector's boxes and the reads made from them (evaluations need both).
 
         `close_up` / `tiles` False skip that search of a frame without a read, whatever the
         settings say: the agent's motion gate skips both on a periodic frame in which nothing
-        moved, and the close-up when nothing large enough to carry a close-up plate moved."""
+        moved, and the close-up when nothing large enough to carry a close-up plate moved.
+        `moved` (x0, y0, x1, y1), the part of the frame that moved, is all the close-up
+        search looks at: a close-up plate is on a vehicle, which moved."""
         if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3:
             raise ImageError("expected a numpy uint8 array of shape H x W x 3 (BGR)")
         if bgr.shape[2] != 3 or bgr.shape[0] < 8 or bgr.shape[1] < 8:
@@ -155,7 +161,7 @@ class Recognizer:
         image = Image.fromarray(np.ascontiguousarray(bgr))  # channels stay B, G, R
         detections = self.detector.detect(image, bgr=True)
         reads = self._read_boxes(image, detections)
-        for search in self._retries(image, close_up, tiles):
+        for search in self._retries(image, close_up, tiles, moved):
             if reads:
                 break
             kept = [d.box for d in detections]
@@ -165,12 +171,13 @@ class Recognizer:
                 reads = self._read_boxes(image, extra)
         return detections, sorted(reads, key=lambda r: -r.confidence)
 
-    def _retries(self, image: Image.Image, close_up: bool = True, tiles: bool = True):
-        """Searches for a frame without a read, cheapest first: the frame drawn smaller
-        (close-ups), then overlapping tiles at more detail (small plates in large frames)."""
+    def _retries(self, image: Image.Image, close_up: bool, tiles: bool, moved=None):
+        """Searches for a frame without a read, cheapest first: the frame (or its part that
+        moved) drawn smaller (close-ups), then overlapping tiles at more detail (small plates
+        in large frames)."""
         zoom, detail = self.settings.close_up_zoom, self.settings.tile_detail
         if close_up and 0 < zoom < 1:
-            yield lambda: self.detector.detect(image, bgr=True, zoom=zoom)
+            yield lambda: self.detector.detect(image, bgr=True, zoom=zoom, region=moved)
         if tiles and detail > 1:
             yield lambda: self.detector.detect_tiles(image, bgr=True, detail=detail)
 
@@ -212,9 +219,15 @@ class Recognizer:
             ):
                 reads[index] = candidate
 
-    def read_frame(self, frame: Frame, close_up: bool = True, tiles: bool = True) -> list[Read]:
+    def read_frame(
+        self,
+        frame: Frame,
+        close_up: bool = True,
+        tiles: bool = True,
+        moved: tuple[int, int, int, int] | None = None,
+    ) -> list[Read]:
         """Reads in a captured frame, best first (`analyse` says what the flags skip)."""
-        return self.analyse(frame.image, close_up, tiles)[1]
+        return self.analyse(frame.image, close_up, tiles, moved)[1]
 
     def _to_read(self, box, text: PlateText) -> Read | None:
         settings = self.settings

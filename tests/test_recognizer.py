@@ -165,7 +165,7 @@ def test_the_close_up_search_runs_on_a_canvas_a_third_the_size_and_finds_the_sam
     assert fed[0][2:] == (224, 288)  # 640x480 drawn at 256x192, 32 px of grey beyond
     assert fed[2][2:] == (224, 352)  # 1280x720 drawn at 320x180
     assert all(h * w * 3 <= 384 * 640 for *_, h, w in fed)
-    monkeypatch.setattr(detector_module, "zoomed_canvas", lambda w, h, image, zoom: (w, h))
+    monkeypatch.setattr(detector_module, "fitted_canvas", lambda drawn, full: full)
     full = [detector.detect(Image.fromarray(f), bgr=True, zoom=0.5) for f in frames]
     assert fed[-1][2:] == (384, 640)
     assert sum(map(len, zoomed)) >= len(frames)  # every frame holds a plate to find
@@ -181,7 +181,7 @@ class FixedBoxDetector:
     def __init__(self, config, box) -> None:
         self.config, self.box = config, box
 
-    def detect(self, image, threshold=None, bgr=False, zoom=1.0):
+    def detect(self, image, threshold=None, bgr=False, zoom=1.0, region=None):
         from recognition.detector import Detection
 
         return [Detection(self.box, 0.9)] if zoom == 1.0 else []
