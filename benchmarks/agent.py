@@ -2,12 +2,14 @@
 
     python -m benchmarks.agent [--seconds 10] [--spool-records 100000] [--onnx]
                                [--motion-vehicles 24] [--only-motion] [--heights 720,1080]
+                               [--light day,night]
 
 0. Motion gate: rendered live traffic (`models/train/traffic_clip.py`: a fixed road camera,
    vehicles with motion blur, sensor noise, JPEG) read by the shipped models with and
    without the gate (`edge_agent/motion.py`). Prints ms per frame by kind (empty road,
    vehicle without a whole plate, plate), ms per vehicle, reads voted per passage and
-   vehicles read exactly after the tracker's vote.
+   vehicles read exactly after the tracker's vote; by day, then the same traffic as an
+   infrared camera sees it at night (`--light`).
 
 1. Real time: a rendered 1280x720 clip (and the same at 1920x1080) with moving vehicles is
    delivered *live* at 25 fps (frames the pipeline cannot take are dropped and counted)
@@ -135,7 +137,7 @@ def bench_realtime(root: Path, seconds: float, onnx: bool, height: int = 720) ->
     print(f"  peak RSS of the process           {rss:.0f} MB")
 
 
-def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
+def bench_motion(vehicles: int, night: bool = False) -> dict[str, dict[str, float]]:
     """The motion gate on rendered live traffic (`models/train/traffic_clip.py`): the shipped
     models read every frame with and without the gate, and with the gate and no close-up
     retry (a roadside camera whose plates never fill the frame), on the same frames one after
@@ -150,7 +152,7 @@ def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
     from models.train.traffic_clip import FPS, frames
     from recognition.recognizer import Recognizer, RecognizerSettings
 
-    fleet, shots = frames(vehicles=vehicles)
+    fleet, shots = frames(vehicles=vehicles, night=night)
     systems = {
         "without gate": Recognizer.default(),
         "with gate": MotionGatedReader(Recognizer.default()),
@@ -214,7 +216,8 @@ def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
     counts = {k: kinds.count(k) for k in ("road", "vehicle", "plate")}
     in_view = np.mean([len(v.frames_in_view) for v in fleet])
     print(
-        f"\nMotion gate: {frames_total} rendered 1280x720 frames ({frames_total / FPS:.0f} s at "
+        f"\nMotion gate, {'night (infrared)' if night else 'day'}: {frames_total} rendered "
+        f"1280x720 frames ({frames_total / FPS:.0f} s at "
         f"{FPS} fps; {counts['road']} empty road, {counts['vehicle']} with a vehicle but no "
         f"whole plate, {counts['plate']} with a plate), {len(fleet)} vehicles, each with its "
         f"plate wholly in view for {in_view:.1f} frames on average; shipped ONNX models, one "
@@ -236,6 +239,10 @@ def bench_motion(vehicles: int) -> dict[str, dict[str, float]]:
                 cells.append(f"{value:20.2f}")
         print("  " + figure.ljust(46) + "".join(cells))
     print(f"  (vehicles: {len(fleet)})")
+    plates = {v.plate for v in fleet}
+    for name in names:
+        stray = sorted(p.plate for p in passages[name] if p.plate not in plates)
+        print(f"  passages matching no vehicle, {name}: {' '.join(stray) or '-'}")
     return results
 
 
@@ -313,9 +320,17 @@ def main() -> None:
         default="720,1080",
         help="frame heights of the real-time runs, comma-separated (1080: 1920x1080)",
     )
+    parser.add_argument(
+        "--light",
+        default="day,night",
+        help="the motion-gate clip by day, at night (infrared), or both, comma-separated",
+    )
     args = parser.parse_args()
-    if args.motion_vehicles:
-        bench_motion(args.motion_vehicles)
+    lights = [part.strip() for part in args.light.split(",") if part.strip()]
+    if unknown := set(lights) - {"day", "night"}:
+        parser.error(f"--light: {', '.join(sorted(unknown))} is not day or night")
+    for light in lights if args.motion_vehicles else ():
+        bench_motion(args.motion_vehicles, night=light == "night")
     if args.only_motion:
         return
     root = Path(tempfile.mkdtemp(prefix="bench-agent-"))

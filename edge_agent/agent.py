@@ -85,7 +85,11 @@ def gated(reader: FrameReader, config: AgentConfig) -> FrameReader:
         return reader
     motion = config.motion
     settings = MotionSettings(
-        motion.threshold, motion.min_cells, motion.full_frame_s, motion.close_up_extent
+        threshold=motion.threshold,
+        noise_factor=motion.noise_factor,
+        min_cells=motion.min_cells,
+        full_frame_s=motion.full_frame_s,
+        close_up_extent=motion.close_up_extent,
     )
     return MotionGatedReader(reader, settings)
 

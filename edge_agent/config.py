@@ -160,6 +160,13 @@ class MotionConfig(_Section):
         description="Grey levels a thumbnail cell must change by (above the frame's median "
         "change) to count as moved",
     )
+    noise_factor: float = Field(
+        default=5.0,
+        ge=0,
+        le=50,
+        description="... and at least this many times the frame's own noise (the spread of "
+        "its cells' changes): a night infrared camera's noise does not wake the gate",
+    )
     min_cells: int = Field(
         default=6,
         ge=1,

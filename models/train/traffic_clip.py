@@ -19,6 +19,13 @@ frames with sidecar annotations (`write_clip`) for the agent's folder replay.
 The ground truth per frame (`Shot.plates`) says which plates lie wholly in the view, and
 per vehicle its plate and the frames it is in view: the benchmark scores passages against
 vehicles, and costs against frames with and without a plate.
+
+`night=True` renders the same traffic as a roadside camera's infrared view at night
+(issue 19 item 2): a monochrome frame, the road lit only near the camera by its
+illuminator, dark vehicles, the retroreflective plate bright (`photo.night_pair`),
+headlights blooming into glare around it, and more sensor noise (sigma 6). The night's own
+random draws come from their own generator, so the vehicles, plates and paths are those of
+the day clip with the same seed.
 """
 
 from __future__ import annotations
@@ -33,11 +40,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from models.train.photo import night_pair
 from models.train.synthetic_scenes import random_dutch_plate, render_plate
 
 SIZE = (1280, 720)
 FPS = 25
 SHUTTER = 0.2  # exposure as a share of the frame interval (8 ms at 25 fps)
+HEADLIGHTS = (0.1, 0.78)  # headlights' left edges across the sprite (share of its width)
+HEADLIGHT_W = 0.12  # their width (share of the sprite's width)
+HEADLIGHT_Y = 0.55  # their centre down the sprite (share of its height)
 
 
 @dataclass
@@ -116,9 +127,9 @@ def vehicle_sprite(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int
     draw.rounded_rectangle(
         [car_w * 0.12, car_h * 0.08, car_w * 0.88, car_h * 0.42], 20, fill=(40, 50, 60, 255)
     )
-    for side in (0.1, 0.78):  # headlights
+    for side in HEADLIGHTS:
         draw.ellipse(
-            [car_w * side, car_h * 0.5, car_w * (side + 0.12), car_h * 0.6],
+            [car_w * side, car_h * 0.5, car_w * (side + HEADLIGHT_W), car_h * 0.6],
             fill=(235, 235, 220, 255),
         )
     plate_text, printed = random_dutch_plate(rng)
@@ -162,6 +173,44 @@ def traffic(
     return fleet, frame + fps
 
 
+def night_road(road: np.ndarray, rng: random.Random) -> np.ndarray:
+    """The empty road under the camera's infrared illuminator: grey, dark, lit more
+    towards the camera (the bottom of the view) than far away."""
+    grey = road.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    lit = np.linspace(0.06, rng.uniform(0.25, 0.35), road.shape[0], dtype=np.float32)
+    return np.repeat((grey * lit[:, None])[..., None], 3, axis=2).astype(np.uint8)
+
+
+def night_sprite(vehicle: Vehicle, rng: random.Random) -> Image.Image:
+    """The vehicle in infrared: a dark grey body, the plate bright with dark characters,
+    the headlights saturated."""
+    rgba = np.asarray(vehicle.sprite).copy()
+    rgb = rgba[..., :3].astype(np.float32)
+    headlight = rgb.min(axis=2) >= 215
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * rng.uniform(0.1, 0.3)
+    grey[headlight] = 255
+    x, y, w, h = vehicle.plate_box
+    plate = vehicle.sprite.crop((x, y, x + w, y + h)).convert("RGB")
+    ir_plate, _ = night_pair(plate, plate, rng)
+    grey[y : y + h, x : x + w] = np.asarray(ir_plate.convert("L"), dtype=np.float32)
+    rgba[..., :3] = np.clip(grey, 0, 255).astype(np.uint8)[..., None]
+    return Image.fromarray(rgba, "RGBA")
+
+
+def glare(pixels: np.ndarray, centre: tuple[float, float], radius: float, gain: float) -> None:
+    """A headlight's bloom added in place: a Gaussian glow within three radii of `centre`."""
+    height, width = pixels.shape[:2]
+    cx, cy = centre
+    reach = 3 * radius
+    x0, x1 = max(0, int(cx - reach)), min(width, int(cx + reach) + 1)
+    y0, y1 = max(0, int(cy - reach)), min(height, int(cy + reach) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    glow = gain * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius**2))
+    pixels[y0:y1, x0:x1] += glow.astype(np.float32)[..., None]
+
+
 def _motion_blur(pixels: np.ndarray, length: int) -> np.ndarray:
     """Vertical motion blur: the mean of `length` copies shifted down one row each."""
     if length <= 1:
@@ -181,18 +230,28 @@ def frames(
     stopping: int | None = 11,
     fps: int = FPS,
     crossing_s: tuple[float, float] = (0.6, 2.5),
+    night: bool = False,
 ) -> tuple[list[Vehicle], Iterator[Shot]]:
-    """The vehicles (ground truth) and an iterator over the clip's frames at `fps`."""
+    """The vehicles (ground truth) and an iterator over the clip's frames at `fps`, by day
+    or (`night`) as an infrared camera sees them at night."""
     rng = random.Random(seed)
     road = background(rng)
     fleet, length = traffic(seed, vehicles, creeping, stopping, fps, crossing_s)
     noise = np.random.default_rng(seed)
     shutter = SHUTTER * fps / FPS  # the same exposure time: a smaller share of a longer frame
+    sigma = 3.0
+    if night:
+        dark = random.Random(seed * 7919 + 1)  # the night's own draws: the day's stay the same
+        road = night_road(road, dark)
+        for vehicle in fleet:
+            vehicle.sprite = night_sprite(vehicle, dark)
+        sigma = 6.0
 
     def render() -> Iterator[Shot]:
         for index in range(length):
             canvas = Image.fromarray(road)
             plates, in_view = [], False
+            lamps: list[tuple[int, int, tuple[int, int]]] = []
             for vehicle in fleet:
                 if not vehicle.start <= index < vehicle.end:
                     continue
@@ -211,9 +270,15 @@ def frames(
                 if x >= 0 and y >= 0 and x + pw <= SIZE[0] and y + ph <= SIZE[1]:
                     plates.append((vehicle.plate, x, y, pw, ph))
                     vehicle.frames_in_view.append(index)
+                if night:
+                    lamps.append((left, top, size))
             drift = 4 * np.sin(index / (fps * 4))  # auto exposure breathing, +-4 levels
             pixels = np.asarray(canvas, dtype=np.float32) + drift
-            pixels += noise.normal(0, 3, pixels.shape[:2])[..., None]
+            for left, top, (width, height) in lamps:  # headlights bloom over their surround
+                for side in HEADLIGHTS:
+                    centre = (left + width * (side + HEADLIGHT_W / 2), top + height * HEADLIGHT_Y)
+                    glare(pixels, centre, width * 0.07, 220.0)
+            pixels += noise.normal(0, sigma, pixels.shape[:2])[..., None]
             rgb = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
             buffer = io.BytesIO()
             rgb.save(buffer, "JPEG", quality=85)
