@@ -95,7 +95,7 @@ def plate_tilt(gray: np.ndarray, box: Box) -> float | None:
     edges = cv2.Canny(crop, 50, 150)
     lines = cv2.HoughLinesP(edges, 1, math.pi / 360, threshold=max(10, w // 4),
                             minLineLength=max(8, w // 3), maxLineGap=5)  # fmt: skip
-    if lines is None:
+    if lines is None or len(lines) == 0:  # OpenCV 5.1 answers an empty array, 5.0 None
         return None
     x0, y0, x1, y1 = max(lines.reshape(-1, 4), key=lambda s: math.hypot(s[2] - s[0], s[3] - s[1]))
     angle = math.degrees(math.atan2(-(int(y1) - int(y0)), int(x1) - int(x0)))
