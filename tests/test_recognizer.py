@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from edge_agent.capture import Frame
@@ -173,6 +175,36 @@ def test_the_close_up_search_runs_on_a_canvas_a_third_the_size_and_finds_the_sam
         assert len(small) == len(whole)
         for a, b in zip(small, whole, strict=True):
             assert overlap(a.box, b.box) > 0.95
+
+
+@given(
+    size=st.tuples(st.integers(8, 300), st.integers(8, 300)),
+    region=st.tuples(*[st.integers(-50, 350)] * 4),
+    zoom=st.floats(0.1, 1.0),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=60, deadline=None)
+def test_any_region_and_zoom_gives_boxes_inside_the_image_and_the_region(
+    recognizer, size, region, zoom, seed
+):
+    """The gate's region comes from the frame's pixels: whatever it is (off the frame,
+    inverted, a sliver), the search answers boxes inside the frame, centred in the region."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), np.uint8)
+    image = Image.fromarray(pixels)
+    detector = recognizer.detector
+    width, height = detector.canvas_size(*size)
+    slack = 2 * detector.config.stride / (min(width / size[0], height / size[1]) * zoom)
+    left, top = max(0, region[0]), max(0, region[1])
+    right, bottom = min(size[0], region[2]), min(size[1], region[3])
+    found = detector.detect(image, zoom=zoom, region=region, threshold=0.0)
+    if right - left < 8 or bottom - top < 8:
+        assert found == []
+    for d in found:
+        x0, y0, x1, y1 = d.box
+        assert 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1]
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        assert left - slack <= cx <= right + slack or x0 == 0 or x1 == size[0]
+        assert top - slack <= cy <= bottom + slack or y0 == 0 or y1 == size[1]
 
 
 class FixedBoxDetector:
