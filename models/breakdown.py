@@ -85,6 +85,8 @@ SOURCES: dict[str, Source] = {
     "todobasic": Source("todobasic/Automatic-Number-Plate-Recognition", "phone", ("HR",)),
     "xaaris": Source("Xaaris/LicensePlateDetection", "road", ("DE",)),
     "unbekannt2": Source("Unbekannt28/german-license-plate-ai", "web", ("DE", "FR")),
+    # fresh held-out set 7 (evaluation only)
+    "abberihal": Source("abberihal/ai_projekt", "web", ("SE",)),
     # rendered Dutch road scenes (synthetic-heldout, samples/replay)
     "scene": Source("models/train/synthetic_scenes.py", "synthetic", ("NL",)),
 }

@@ -26,6 +26,9 @@
 - `real-heldout-6/` (`--fresh`): Turkish web photos and motorway dash-cam frames, Croatian parked
   cars, German cars from a street-side video and German press photos, from repositories without a
   licence (evaluation only, never trained on or committed): `heldout6_labels.tsv`.
+- `real-heldout-7/` (`--fresh`): Swedish cars in web photos (Blocket classifieds: dealer and owner
+  photos of parked cars) from a repository without a licence (evaluation only, never trained on or
+  committed): `heldout7_labels.tsv`.
 
 `openalpr/benchmarks` (endtoend/eu) is already in this format; point `anpr-eval` at it.
 """
@@ -49,6 +52,7 @@ FRESH_SETS = {
     4: sources.HELDOUT4_SOURCES,
     5: sources.HELDOUT5_SOURCES,
     6: sources.HELDOUT6_SOURCES,
+    7: sources.HELDOUT7_SOURCES,
 }
 SYNTHETIC_SEED = 999_003
 # The rendered night set's seed. Training seeds are small integers (train_ocr --data-seed 1 and
@@ -160,7 +164,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
     parser.add_argument("--synthetic", type=int, default=200)
     parser.add_argument("--night", type=int, default=200, help="rendered night scenes")
-    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -6")
+    parser.add_argument("--fresh", action="store_true", help="write only real-heldout-2 to -7")
     parser.add_argument(
         "--only", choices=("night", "synthetic"), help="write only this rendered set"
     )

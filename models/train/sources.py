@@ -174,6 +174,15 @@ DE_UNBEKANNT = Source(
 )
 HELDOUT6_SOURCES = {s.repo: s for s in (TR_LORENZOSUPPA, HR_TODOBASIC, DE_XAARIS, DE_UNBEKANNT)}
 
+# Real held-out set 7 (`heldout7_labels.tsv`): Swedish cars in web photos scraped from the Blocket
+# classifieds site (dealer and owner photos of parked cars), from a repository that has no licence
+# file (all rights reserved): evaluation only, never trained or tuned on, never committed; the
+# photos stay in the data folder.
+SE_ABBERIHAL = Source(
+    "abberihal/ai_projekt", "43f4e54c4cc8e1b0d8c0a260aadf82cded259a6d", "none: evaluation only"
+)
+HELDOUT7_SOURCES = {s.repo: s for s in (SE_ABBERIHAL,)}
+
 
 class SourceUnavailableError(RuntimeError):
     """A data source is missing and could not be cloned."""
