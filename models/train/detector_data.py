@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.train import sources
+from models.train import plate_render, sources
 from models.train.plates import degrade, place_plate, random_background, render_plate
 from models.train.synthetic_scenes import render_scene
 from recognition.detector import box_intersection, letterbox
@@ -54,7 +54,14 @@ def _zoomed(image: Image.Image, boxes, rng: random.Random, config: DetectorConfi
     return canvas, out
 
 
-def _composite(rng: random.Random, config: DetectorConfig, negatives, crops, yaw_share: float):
+def _composite(
+    rng: random.Random,
+    config: DetectorConfig,
+    negatives,
+    crops,
+    yaw_share: float,
+    every_country_share: float = 0.0,
+):
     size = (config.input_width, config.input_height)
     if negatives and rng.random() < 0.85:
         background = Image.open(rng.choice(negatives)).convert("RGB")
@@ -67,6 +74,8 @@ def _composite(rng: random.Random, config: DetectorConfig, negatives, crops, yaw
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
         if crops and rng.random() < 0.45:
             plate = Image.open(rng.choice(crops)).convert("RGB")
+        elif every_country_share and rng.random() < every_country_share:
+            plate = plate_render.render(rng).image  # any layout a Dutch road sees (3.0's)
         else:
             plate = render_plate(rng)[0]
         width = rng.uniform(28, 200) if rng.random() < 0.8 else rng.uniform(20, 40)
@@ -106,7 +115,7 @@ def _rendered_scene(rng: random.Random, config: DetectorConfig):
 
 
 def _chunk(args):
-    seed, count, config, kind, frames, negatives, crops, yaw_share = args
+    seed, count, config, kind, frames, negatives, crops, yaw_share, every_country_share = args
     rng = random.Random(seed)
     images, boxes = [], []
     for index in range(count):
@@ -116,7 +125,7 @@ def _chunk(args):
             if rng.random() < 0.5:
                 image = degrade(image, rng)
         elif kind == "composite":
-            image, found = _composite(rng, config, negatives, crops, yaw_share)
+            image, found = _composite(rng, config, negatives, crops, yaw_share, every_country_share)
         else:
             image, found = _rendered_scene(rng, config)
         if rng.random() < 0.5:  # mirror: plates read backwards still look like plates
@@ -136,10 +145,14 @@ def detector_set(
     cache: Path,
     workers: int = 2,
     yaw_share: float = 0.0,
+    every_country_share: float = 0.0,
 ) -> tuple[np.ndarray, list[list[tuple[float, float, float, float]]]]:
     """Frames of each kind ('real', 'composite', 'scene') per `counts`, cached as .npz.
 
-    `yaw_share` of the composite plates are turned 20-65 degrees (`plates.turned`)."""
+    `yaw_share` of the composite plates are turned 20-65 degrees (`plates.turned`);
+    `every_country_share` of the synthetic composite plates come from the 3.0 renderer
+    (`plate_render`: every layout a Dutch road sees, one and two rows) instead of the
+    13-country one."""
     if cache.exists():
         data = np.load(cache, allow_pickle=True)
         return data["images"], list(data["boxes"])
@@ -152,7 +165,17 @@ def detector_set(
             n = min(200, count - start)
             part = frames[start % len(frames) :] + frames[: start % len(frames)]
             jobs.append(
-                (seed * 104_729 + len(jobs), n, config, kind, part, negatives, crops, yaw_share)
+                (
+                    seed * 104_729 + len(jobs),
+                    n,
+                    config,
+                    kind,
+                    part,
+                    negatives,
+                    crops,
+                    yaw_share,
+                    every_country_share,
+                )
             )
     with Pool(workers) as pool:
         parts = pool.map(_chunk, jobs)

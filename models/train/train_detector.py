@@ -152,12 +152,15 @@ def train(args: argparse.Namespace) -> None:
     name = "_".join(f"{k}{v}" for k, v in counts.items())
     if args.yaw_share:
         name += f"_yaw{round(args.yaw_share * 100)}"
+    if args.every_country_share:
+        name += f"_every{round(args.every_country_share * 100)}"
     images, boxes = detector_set(
         DETECTOR,
         counts,
         args.seed,
         cache / f"det_{DATA_VERSION}_{name}_{args.seed}.npz",
         yaw_share=args.yaw_share,
+        every_country_share=args.every_country_share,
     )
     held_images, held_boxes = detector_set(
         DETECTOR,
@@ -227,6 +230,12 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument(
         "--yaw-share", type=float, default=0.35, help="share of composite plates seen from the side"
+    )
+    parser.add_argument(
+        "--every-country-share",
+        type=float,
+        default=0.0,
+        help="share of synthetic composite plates drawn by the 3.0 renderer (every layout)",
     )
     parser.add_argument("--work", default="var/train/detector")
     parser.add_argument(
