@@ -82,6 +82,12 @@ class RecognizerSettings:
     # A frame with no read at all is detected again drawn at this zoom (0 = never): close-ups
     # larger than anything the detector was trained on are found when drawn smaller.
     close_up_zoom: float = 0.5
+    # Boxes the detector scores from `weak_box_score` up to its threshold are read too, and
+    # kept only where the read is at least `weak_box_confidence` sure (0 = never): plates of
+    # layouts the detector is unsure of, confirmed by the reader. No layout is asked for:
+    # the plates the detector is unsure of are those of layouts nobody taught it.
+    weak_box_score: float = 0.0
+    weak_box_confidence: float = 0.97
     # A large frame still without a read (wider than about 2,100 px: 4K cameras, phone
     # photos) is searched again in overlapping tiles at this many times the detail (0 =
     # never): its small plates. 1280x720 and 1920x1080 frames never are.
@@ -159,7 +165,7 @@ class Recognizer:
         if bgr.shape[2] != 3 or bgr.shape[0] < 8 or bgr.shape[1] < 8:
             raise ImageError(f"expected H x W x 3 with H, W >= 8, got shape {bgr.shape}")
         image = Image.fromarray(np.ascontiguousarray(bgr))  # channels stay B, G, R
-        detections = self.detector.detect(image, bgr=True)
+        detections, weak = self._detect(image)
         reads = self._read_boxes(image, detections)
         for search in self._retries(image, close_up, tiles, moved):
             if reads:
@@ -169,7 +175,29 @@ class Recognizer:
             if extra:
                 detections = detections + extra
                 reads = self._read_boxes(image, extra)
+        # Weak boxes come last: a sure read of a sign in one must not stop the retries that
+        # find a close-up plate, and a box a retry found is not read twice.
+        for box, read in self._confirmed(image, weak) if weak else ():
+            if all(overlap(box.box, d.box) < 0.3 for d in detections):
+                detections = detections + [box]
+                reads = reads + [read]
         return detections, sorted(reads, key=lambda r: -r.confidence)
+
+    def _detect(self, image: Image.Image) -> tuple[list[Detection], list[Detection]]:
+        """The detector's boxes above its threshold, and the weak ones below it that a sure
+        read may still confirm (none unless `weak_box_score` is set)."""
+        sure_from = self.detector.config.score_threshold
+        weak_from = self.settings.weak_box_score
+        if not 0 < weak_from < sure_from:
+            return self.detector.detect(image, bgr=True), []
+        found = self.detector.detect(image, bgr=True, threshold=weak_from)
+        return [d for d in found if d.score >= sure_from], [d for d in found if d.score < sure_from]
+
+    def _confirmed(self, image: Image.Image, weak: list[Detection]) -> list[tuple[Detection, Read]]:
+        """The weak boxes whose read is sure enough."""
+        reads = self._read_boxes_aligned(image, weak)
+        sure = self.settings.weak_box_confidence
+        return [(d, r) for d, r in zip(weak, reads, strict=True) if r and r.confidence >= sure]
 
     def _retries(self, image: Image.Image, close_up: bool, tiles: bool, moved=None):
         """Searches for a frame without a read, cheapest first: the frame (or its part that
@@ -182,11 +210,15 @@ class Recognizer:
             yield lambda: self.detector.detect_tiles(image, bgr=True, detail=detail)
 
     def _read_boxes(self, image: Image.Image, detections: list[Detection]) -> list[Read]:
+        return [r for r in self._read_boxes_aligned(image, detections) if r is not None]
+
+    def _read_boxes_aligned(self, image: Image.Image, detections: list[Detection]):
+        """One read or None per box, second looks included."""
         texts = self.reader.read(image, [d.box for d in detections], bgr=True)
         reads = [self._to_read(d.box, t) for d, t in zip(detections, texts, strict=True)]
         if self.settings.second_look:
             self._second_look(image, detections, texts, reads)
-        return [r for r in reads if r is not None]
+        return reads
 
     def _uncertain(self, text: PlateText, read: Read | None) -> bool:
         return read is not None and (

@@ -4,6 +4,7 @@ committed ONNX models (no mocks)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -94,7 +95,6 @@ def test_bad_images_are_refused_clearly(recognizer, image):
 
 
 def test_a_missing_model_file_is_refused_with_its_name():
-    from dataclasses import replace
 
     from recognition.model_config import ModelConfigError
     from recognition.reader import PlateReader
@@ -108,6 +108,66 @@ def test_explicit_cpu_provider_gives_the_same_reads(recognizer):
     cpu = Recognizer.default(providers=["CPUExecutionProvider"])
     image = bgr(SCENES[1])
     assert cpu.read_image(image) == recognizer.read_image(image)
+
+
+def test_a_weak_box_is_kept_only_where_its_read_is_sure(recognizer):
+    """A plate the detector scores under its threshold (a layout it was never taught) is
+    reported when the reader is sure of it, and only then (issue 19)."""
+    from recognition.recognizer import RecognizerSettings
+
+    image, box, plate = scene_with_box(3, lambda x, y, w, h: (x, y, x + w, y + h))
+    weak = FixedBoxDetector(recognizer.detector.config, box, score=0.3)
+    off = Recognizer(weak, recognizer.reader, plain_settings())
+    assert off.read_image(image) == []
+    on = replace(plain_settings(), weak_box_score=0.2)
+    assert [r.plate for r in Recognizer(weak, recognizer.reader, on).read_image(image)] == [plate]
+    noise = np.random.default_rng(3).integers(0, 256, image.shape, dtype=np.uint8)
+    assert Recognizer(weak, recognizer.reader, on).read_image(noise) == []
+    too_weak = FixedBoxDetector(recognizer.detector.config, box, score=0.1)
+    assert Recognizer(too_weak, recognizer.reader, on).read_image(image) == []
+    image, box, plate = scene_with_box(6, lambda x, y, w, h: (x, y, x + w, y + h))
+    unsure = FixedBoxDetector(recognizer.detector.config, box, score=0.3)  # read at 0.40
+    assert Recognizer(unsure, recognizer.reader, on).read_image(image) == []
+    trusting = replace(on, weak_box_confidence=0.3)
+    read = Recognizer(unsure, recognizer.reader, trusting).read_image(image)
+    assert [r.plate for r in read] == [plate]
+    assert RecognizerSettings().weak_box_score == 0.0  # off unless configured
+
+
+class Doubting:
+    """The shipped detector, but unsure (score 0.3) of every box inside `region`."""
+
+    def __init__(self, detector, region) -> None:
+        self.detector, self.region, self.config = detector, region, detector.config
+
+    def detect(self, image, threshold=None, bgr=False, zoom=1.0, region=None):
+        from recognition.detector import Detection, overlap
+
+        limit = self.config.score_threshold if threshold is None else threshold
+        found = self.detector.detect(image, min(limit, 0.3), bgr, zoom, region)
+        doubted = [Detection(d.box, 0.3) if overlap(d.box, self.region) > 0.3 else d for d in found]
+        return [d for d in doubted if d.score >= limit]
+
+    def detect_tiles(self, image, bgr=False, detail=2.0):
+        return []
+
+
+def test_a_weak_box_read_does_not_stop_the_close_up_search(recognizer):
+    """A sure read in a weak box (a small plate in the corner) must not count as the frame's
+    read that makes the close-up search needless: the close-up plate is read as well."""
+    from models.train.synthetic_scenes import render_plate
+
+    rgb = Image.fromarray(close_up("39-09-TD", 560)[:, :, ::-1].copy())
+    small = render_plate("GJ-715-X", 150)
+    rgb.paste(small, (20, 20))
+    image = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    doubting = Doubting(recognizer.detector, (20, 20, 170, 20 + small.height))
+    settings = replace(plain_settings(), close_up_zoom=0.5)
+    off = Recognizer(doubting, recognizer.reader, settings).read_image(image)
+    assert [r.plate for r in off] == ["3909TD"]
+    weak = replace(settings, weak_box_score=0.2)
+    both = Recognizer(doubting, recognizer.reader, weak).read_image(image)
+    assert sorted(r.plate for r in both) == ["3909TD", "GJ715X"]
 
 
 # Second looks (issue 4): plates the detector boxes badly or not at all. The scenes come from
@@ -210,13 +270,14 @@ def test_any_region_and_zoom_gives_boxes_inside_the_image_and_the_region(
 class FixedBoxDetector:
     """The shipped detector's config, but one fixed box (a detector box cut short)."""
 
-    def __init__(self, config, box) -> None:
-        self.config, self.box = config, box
+    def __init__(self, config, box, score: float = 0.9) -> None:
+        self.config, self.box, self.score = config, box, score
 
     def detect(self, image, threshold=None, bgr=False, zoom=1.0, region=None):
         from recognition.detector import Detection
 
-        return [Detection(self.box, 0.9)] if zoom == 1.0 else []
+        limit = self.config.score_threshold if threshold is None else threshold
+        return [Detection(self.box, self.score)] if zoom == 1.0 and self.score >= limit else []
 
     def detect_tiles(self, image, bgr=False, detail=2.0):
         return []
