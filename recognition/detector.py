@@ -153,6 +153,8 @@ class PlateDetector:
             h = math.exp(float(log_h[iy, ix])) * config.box_scale / scale
             cx = (int(ix) + float(dx[iy, ix])) * config.stride / scale + left
             cy = (int(iy) + float(dy[iy, ix])) * config.stride / scale + top
+            if not (left <= cx <= left + source.width and top <= cy <= top + source.height):
+                continue  # centred on the grey padding, not on the picture
             box = (
                 max(0.0, cx - w / 2),
                 max(0.0, cy - h / 2),
