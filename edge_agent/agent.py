@@ -75,6 +75,7 @@ def make_recognizer(config: AgentConfig) -> FrameReader:
         min_confidence=config.recognizer.min_confidence,
         close_up_zoom=0.5 if config.recognizer.close_up_retry else 0.0,
         tile_detail=2.0 if config.recognizer.tile_large_frames else 0.0,
+        weak_box_score=0.2 if config.recognizer.weak_boxes else 0.0,
     )
     return Recognizer.default(settings)
 

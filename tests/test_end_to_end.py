@@ -126,14 +126,14 @@ def test_the_shipped_models_read_the_replayed_scenes_end_to_end(
 
 
 @pytest.mark.parametrize(
-    ("section", "zoom", "detail"),
+    ("section", "zoom", "detail", "weak"),
     [
-        ("", 0.5, 0.0),
-        ("close_up_retry = false\ntile_large_frames = true\n", 0.0, 2.0),
+        ("", 0.5, 0.0, 0.0),
+        ("close_up_retry = false\ntile_large_frames = true\nweak_boxes = true\n", 0.0, 2.0, 0.2),
     ],
 )
 def test_the_recognizer_section_switches_the_retries(
-    tmp_path, mosquitto, central_setup, camera, section, zoom, detail
+    tmp_path, mosquitto, central_setup, camera, section, zoom, detail, weak
 ):
     from edge_agent.agent import make_recognizer
 
@@ -143,3 +143,4 @@ def test_the_recognizer_section_switches_the_retries(
     recognizer = make_recognizer(load_config(path))
     assert recognizer.settings.close_up_zoom == zoom
     assert recognizer.settings.tile_detail == detail
+    assert recognizer.settings.weak_box_score == weak
