@@ -63,6 +63,7 @@ class AgentStats:
     frames_still: int = 0  # skipped by the motion gate: nothing moved
     repeats_merged: int = 0  # tracks of a plate already passed within the repeat gap
     tracks_cut_only: int = 0  # tracks whose plate was only seen cut by the frame's edge
+    tracks_stitched: int = 0  # short tracks joined to the longer track of the same plate
 
 
 def make_recognizer(config: AgentConfig) -> FrameReader:
@@ -299,6 +300,7 @@ class Agent:
         """Per vehicle: one passage (police purposes) and one research sighting (research)."""
         self.stats.repeats_merged = self.tracker.merged_repeats
         self.stats.tracks_cut_only = self.tracker.cut_dropped
+        self.stats.tracks_stitched = self.tracker.stitched
         for vehicle in vehicles:
             if self.research is not None and self.research.sight(
                 vehicle.plate, vehicle.best.frame.captured_at

@@ -46,6 +46,10 @@ PIPELINE_COUNTERS = {
         "anpr_agent_tracks_cut_only",
         "Tracks not sent: their plate was only ever seen cut by the frame's edge.",
     ),
+    "tracks_stitched": (
+        "anpr_agent_tracks_stitched",
+        "Short tracks found to be the start or a stray read of a longer one, joined to it.",
+    ),
     "records_expired": ("anpr_agent_records_expired", "Spooled records removed unsent by age."),
     "sightings": ("anpr_agent_research_sightings", "Pseudonymous traffic research sightings."),
 }

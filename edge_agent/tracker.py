@@ -15,6 +15,17 @@ nearest, if it is within a fraction of the plate's width of it. Blurred frames m
 more than two characters, so a read that sits right where the plate was predicted may
 differ more from the track's text (up to half its characters) and still join it; a read
 that only overlaps loosely must spell nearly the same plate.
+
+A vehicle's first read is often its best (far away, small, sharp) and its next one, a few
+frames on, already a plate width further and blurred into other characters: no velocity is
+known yet, so the two start separate tracks, and the vehicle became two passages, the sharp
+read alone beside the voted misread (rendered night traffic: 4 of 24 vehicles); a stray
+read of other characters on a plate already tracked did the same. So a short track that
+ends is first held against the longer tracks: when one of them was where the short track's
+plate was, when it was there (run backwards at its first speed, if it began just after),
+the two are one vehicle and the short track's votes join it (`stitched`). Reads no
+country's layout admits vote less (`UNFIT_VOTE`): among a vehicle's reads, the blurred ones
+that read Q for G or 6 for 5 are mostly not plates at all.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from datetime import datetime, timedelta
 from itertools import count
 
 from edge_agent.capture import Frame
+from recognition.plate_formats import countries_matching
 from recognition.recognizer import Read
 
 
@@ -72,6 +84,10 @@ def edit_distance(a: str, b: str) -> int:
 Box = tuple[int, int, int, int]  # x, y, width, height
 CUT_VOTE = 0.01  # a cut read's vote, against a whole read's: decides only among cut reads
 EDGE_PX = 2  # a box this close to the frame's border is a plate cut by it
+UNFIT_VOTE = 0.3  # a read no country's layout admits, against one that fits
+STITCH_READS = 3  # a track of at most this many reads may be the start of a later one
+STITCH_GAP = timedelta(milliseconds=300)  # ... that began at most this long after it ended
+STITCH_NEAR_IN_TIME = timedelta(milliseconds=100)  # ... or had a read this close in time
 
 
 def evidence(confidence: float) -> float:
@@ -107,13 +123,21 @@ class Track:
     best: dict[tuple[str, str], Observation] = field(default_factory=dict)
     char_sums: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     seen: int = 0
+    first_box: Box = field(init=False)
+    first_velocity: tuple[float, float] | None = None  # the first speed measured
+    path: list[tuple[datetime, Box]] = field(init=False)  # where its plate was, when
+
+    def __post_init__(self) -> None:
+        self.first_box = self.last_box
+        self.path = [(self.first_seen, self.last_box)]
 
     def add(self, observation: Observation, cut: bool = False) -> None:
         """Count the read as a vote for its text. A read of a plate cut by the frame's edge
         follows the track but hardly votes: its text lacks the characters beyond the edge."""
         read = observation.read
         key = (read.plate, read.country)
-        self.votes[key] += evidence(read.confidence) * (CUT_VOTE if cut else 1.0)
+        fits = UNFIT_VOTE if not countries_matching(read.plate) else 1.0
+        self.votes[key] += evidence(read.confidence) * (CUT_VOTE if cut else 1.0) * fits
         self.seen += 1
         self.whole += not cut
         self._follow(read.box, observation.frame.captured_at)
@@ -133,13 +157,15 @@ class Track:
             (x0, y0), (x1, y1) = centre(self.last_box), centre(box)
             measured = ((x1 - x0) / elapsed, (y1 - y0) / elapsed)
             if self.velocity is None:
-                self.velocity = measured
+                self.velocity = self.first_velocity = measured
             else:
                 self.velocity = tuple(  # type: ignore[assignment]
                     (old + new) / 2 for old, new in zip(self.velocity, measured, strict=True)
                 )
         self.last_box = box
         self.last_seen = at
+        if self.path[-1][0] != at:
+            self.path.append((at, box))
 
     def predicted_box(self, at: datetime) -> Box:
         """Where the plate should be at `at`, moving as it has been (standing still when the
@@ -154,6 +180,37 @@ class Track:
             w,
             h,
         )
+
+    def box_at(self, at: datetime) -> Box | None:
+        """Where the plate was at `at`: its read nearest in time while the track lived (within
+        STITCH_NEAR_IN_TIME), or before the track began (within STITCH_GAP), where it would
+        have been at its first speed; None when that cannot be said."""
+        if at < self.first_seen:
+            if self.first_velocity is None or self.first_seen - at > STITCH_GAP:
+                return None
+            elapsed = (self.first_seen - at).total_seconds()
+            x, y, w, h = self.first_box
+            vx, vy = self.first_velocity
+            return round(x - vx * elapsed), round(y - vy * elapsed), w, h
+        when, box = min(self.path, key=lambda entry: abs(entry[0] - at))
+        return box if abs(when - at) <= STITCH_NEAR_IN_TIME else None
+
+    def absorb(self, start: Track) -> None:
+        """Take the votes of a track that was this plate's start."""
+        for key, weight in start.votes.items():
+            self.votes[key] += weight
+            sums = start.char_sums[key]
+            mine = self.char_sums.get(key)
+            self.char_sums[key] = (
+                list(sums) if mine is None else [a + b for a, b in zip(mine, sums, strict=True)]
+            )
+            held = self.best.get(key)
+            if held is None or start.best[key].read.confidence > held.read.confidence:
+                self.best[key] = start.best[key]
+        self.seen += start.seen
+        self.whole += start.whole
+        if start.first_seen < self.first_seen:
+            self.first_seen, self.first_box = start.first_seen, start.first_box
 
     def leading_plate(self) -> str:
         return max(self.votes, key=self.votes.get)[0]
@@ -205,6 +262,7 @@ class Tracker:
         self.recent: dict[str, datetime] = {}  # plate -> last_seen of its last passage
         self.merged_repeats = 0
         self.cut_dropped = 0  # tracks not emitted: their plate was only seen cut by the edge
+        self.stitched = 0  # short tracks found to be the start of a later one, joined to it
         self._ids = count(1)
 
     def update(self, frame: Frame, reads: list[Read]) -> list[Vehicle]:
@@ -221,7 +279,7 @@ class Tracker:
     def flush(self) -> list[Vehicle]:
         """End every track (the source has ended)."""
         tracks, self.active = self.active, []
-        return self._emit(tracks)
+        return self._emit(self._stitch(tracks))
 
     def _match(self, read: Read, now: datetime) -> Track | None:
         """The live track this read continues, or None: the nearest to its predicted position
@@ -259,7 +317,40 @@ class Tracker:
     def _expire(self, now: datetime) -> list[Vehicle]:
         done = [t for t in self.active if now - t.last_seen > self.track_timeout]
         self.active = [t for t in self.active if t not in done]
-        return self._emit(done)
+        return self._emit(self._stitch(done))
+
+    def _stitch(self, done: list[Track]) -> list[Track]:
+        """The ended tracks less those that were the start of a later track (joined to it)."""
+        kept = []
+        for track in sorted(done, key=lambda t: t.first_seen):
+            later = self._continuation(track, [t for t in self.active + done if t is not track])
+            if later is None:
+                kept.append(track)
+                continue
+            later.absorb(track)
+            self.stitched += 1
+            done = [t for t in done if t is not track]
+        return kept
+
+    def _continuation(self, start: Track, others: list[Track]) -> Track | None:
+        """The longer track whose plate was where the short track's was, when it was there
+        (it began just after, or was being read at the same time), if any: the nearest, in
+        plate widths. Two plates are never in one place at one time."""
+        if start.seen > STITCH_READS:
+            return None
+        best, best_distance = None, self.near
+        for track in others:
+            if track.seen <= start.seen:
+                continue
+            back = track.box_at(start.last_seen)
+            if back is None:
+                continue
+            (bx, by), (sx, sy) = centre(back), centre(start.last_box)
+            width = max(back[2], start.last_box[2], 1)
+            distance = ((bx - sx) ** 2 + (by - sy) ** 2) ** 0.5 / width
+            if distance <= best_distance:
+                best, best_distance = track, distance
+        return best
 
     def _emit(self, tracks: list[Track]) -> list[Vehicle]:
         vehicles = []

@@ -322,6 +322,6 @@ def test_the_unit_writes_its_figures_for_node_exporter(tmp_path, mosquitto, cent
     assert value(samples, "anpr_agent_frames_total", camera=cam) == agent.stats.frames > 0
     assert value(samples, "anpr_agent_spool_depth", camera=cam) == 0
     assert value(samples, "anpr_agent_bad_acks_total", camera=cam) == 0
-    for name in ("repeats_merged", "tracks_cut_only"):  # what the tracker did not send
+    for name in ("repeats_merged", "tracks_cut_only", "tracks_stitched"):  # not sent alone
         assert value(samples, f"anpr_agent_{name}_total", camera=cam) == getattr(agent.stats, name)
     assert not list(textfile.parent.glob("*.prom.*")), "written atomically, no leftovers"

@@ -99,6 +99,50 @@ def test_blurred_misreads_where_the_plate_should_be_stay_with_its_vehicle():
     assert vehicle.plate == "GBL12X" and vehicle.observations == 10
 
 
+def test_a_sharp_first_read_and_the_track_that_follows_it_are_one_vehicle():
+    """Far away the plate is small and sharp and read right; two frames on it is a plate
+    width further and blurred into other characters, before any speed is known. One vehicle,
+    one passage, and the sure first read wins the vote (rendered night traffic)."""
+    tracker = Tracker()
+    frames = [[read("GBL12X", 500, 0.995, y=150, width=80)], []]
+    frames += [[read("C8L1ZK", 500, 0.6, y=150 + 40 * i, width=80 + 6 * i)] for i in range(2, 12)]
+    run(tracker, frames)
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 11
+    assert tracker.stitched == 1
+
+
+def test_a_stray_read_on_a_tracked_plate_joins_it():
+    """A second box on the plate, read as other characters, is no second vehicle: two
+    plates are never in one place at one time."""
+    tracker = Tracker()
+    frames = [[read("GBL12X", 500, 0.9, y=150 + 36 * i)] for i in range(10)]
+    frames[5].append(read("KHJ31N", 505, 0.5, y=150 + 36 * 5 + 4))
+    run(tracker, frames)
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "GBL12X" and vehicle.observations == 11
+
+
+def test_a_vehicle_before_another_in_the_same_lane_stays_its_own_passage():
+    tracker = Tracker()
+    frames = [[read("ZZ999Z", 500, 0.9, y=150)]] + [[] for _ in range(19)]
+    frames += [[read("GBL12X", 500, 0.9, y=150 + 36 * i)] for i in range(8)]  # 0.8 s later
+    run(tracker, frames)
+    assert sorted(v.plate for v in tracker.flush()) == ["GBL12X", "ZZ999Z"]
+    assert tracker.stitched == 0
+
+
+def test_reads_no_layout_admits_vote_less_than_one_that_fits():
+    """Glare reads Q for G frame after frame: 66JXRQ fits no country's layout, 55JXRG is a
+    Dutch plate; three unsure misreads no longer outvote the one read that is a plate."""
+    tracker = Tracker()
+    frames = [[read("55JXRG", 500, 0.9, y=150)]]
+    frames += [[read("66JXRQ", 500, 0.8, y=150 + 36 * i)] for i in range(1, 4)]
+    run(tracker, frames)
+    (vehicle,) = tracker.flush()
+    assert vehicle.plate == "55JXRG"
+
+
 def test_two_fast_vehicles_passing_each_other_stay_two_passages():
     tracker = Tracker()
     frames = [
