@@ -58,8 +58,10 @@ bench-store: system-deps $(BIN)/.installed
 	$(BIN)/python -m benchmarks.store
 
 .PHONY: bench-agent
-# Agent figures: live 25 fps replay (drops, passages per vehicle, RSS) and a 100,000-record
-# spool delivered after an outage (about 8 minutes on the development machine).
+# Agent figures: the motion gate on rendered traffic by day and at night (ms per frame,
+# vehicles with one right passage), live 25 fps replay at 720p and 1080p (drops, passages
+# per vehicle, RSS) and a 100,000-record spool delivered after an outage (about 16 minutes
+# on the development machine).
 bench-agent: system-deps $(BIN)/.installed
 	$(BIN)/python -m benchmarks.agent
 
