@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from models.train import heldout, sources
 
 TRAIN = Path(heldout.__file__).parent
@@ -68,43 +70,24 @@ def test_heldout4_labels_parse_and_share_no_plate_or_source_with_other_sets():
     assert sum(len(p) for p in photos.values()) == len(held4)
 
 
-def test_heldout5_labels_parse_and_share_no_plate_or_source_with_other_sets():
-    held5 = _rows(TRAIN / "heldout5_labels.tsv")
-    assert len({(row[0], row[1]) for row in held5}) >= 200
-    _check_rows(held5, sources.HELDOUT5_SOURCES)
-    plates5 = [row[6] for row in held5]
-    assert max(plates5.count(p) for p in plates5) <= 2
-    others = {
-        row[6]
-        for name in ("heldout2", "heldout3", "heldout4")
-        for row in _rows(TRAIN / f"{name}_labels.tsv")
-    }
+@pytest.mark.parametrize(("number", "photos_at_least"), [(5, 200), (6, 200), (7, 100)])
+def test_a_fresh_sets_labels_parse_and_share_no_plate_or_source_with_earlier_sets(
+    number, photos_at_least
+):
+    held = _rows(TRAIN / f"heldout{number}_labels.tsv")
+    assert len({(row[0], row[1]) for row in held}) >= photos_at_least
+    repos = getattr(sources, f"HELDOUT{number}_SOURCES")
+    _check_rows(held, repos)
+    plates = [row[6] for row in held]
+    assert max(plates.count(p) for p in plates) <= 2
+    earlier_sets = range(2, number)
+    others = {row[6] for n in earlier_sets for row in _rows(TRAIN / f"heldout{n}_labels.tsv")}
     others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
-    assert not set(plates5) & others
-    earlier = set(sources.HELDOUT2_SOURCES) | set(sources.HELDOUT3_SOURCES)
-    earlier |= set(sources.HELDOUT4_SOURCES)
-    assert not set(sources.HELDOUT5_SOURCES) & earlier
-    photos = heldout.read_labels(TRAIN / "heldout5_labels.tsv")
-    assert sum(len(p) for p in photos.values()) == len(held5)
-
-
-def test_heldout6_labels_parse_and_share_no_plate_or_source_with_other_sets():
-    held6 = _rows(TRAIN / "heldout6_labels.tsv")
-    assert len({(row[0], row[1]) for row in held6}) >= 200
-    _check_rows(held6, sources.HELDOUT6_SOURCES)
-    plates6 = [row[6] for row in held6]
-    assert max(plates6.count(p) for p in plates6) <= 2
-    others = {
-        row[6]
-        for name in ("heldout2", "heldout3", "heldout4", "heldout5")
-        for row in _rows(TRAIN / f"{name}_labels.tsv")
-    }
-    others |= {row[2] for row in _rows(TRAIN / "heldout_labels.tsv")}
-    assert not set(plates6) & others
-    earlier = set().union(*(getattr(sources, f"HELDOUT{n}_SOURCES") for n in (2, 3, 4, 5)))
-    assert not set(sources.HELDOUT6_SOURCES) & earlier
-    photos = heldout.read_labels(TRAIN / "heldout6_labels.tsv")
-    assert sum(len(p) for p in photos.values()) == len(held6)
+    assert not set(plates) & others
+    earlier = set().union(*(getattr(sources, f"HELDOUT{n}_SOURCES") for n in earlier_sets))
+    assert not set(repos) & earlier
+    photos = heldout.read_labels(TRAIN / f"heldout{number}_labels.tsv")
+    assert sum(len(p) for p in photos.values()) == len(held)
 
 
 def test_a_sets_committed_groups_file_goes_with_its_photos(tmp_path):
