@@ -111,6 +111,18 @@ def centre(box: Box) -> tuple[float, float]:
     return x + w / 2, y + h / 2
 
 
+def widths_apart(a: Box, b: Box) -> float:
+    """How far apart two plates' centres are, in plate widths (of the wider)."""
+    (ax, ay), (bx, by) = centre(a), centre(b)
+    return ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 / max(a[2], b[2], 1)
+
+
+def moved(box: Box, velocity: tuple[float, float], seconds: float) -> Box:
+    """The box carried `seconds` along at `velocity` (pixels per second; back when negative)."""
+    x, y, w, h = box
+    return round(x + velocity[0] * seconds), round(y + velocity[1] * seconds), w, h
+
+
 @dataclass
 class Track:
     track_id: int
@@ -172,14 +184,7 @@ class Track:
         track has one position so far)."""
         if self.velocity is None:
             return self.last_box
-        elapsed = (at - self.last_seen).total_seconds()
-        x, y, w, h = self.last_box
-        return (
-            round(x + self.velocity[0] * elapsed),
-            round(y + self.velocity[1] * elapsed),
-            w,
-            h,
-        )
+        return moved(self.last_box, self.velocity, (at - self.last_seen).total_seconds())
 
     def box_at(self, at: datetime) -> Box | None:
         """Where the plate was at `at`: its read nearest in time while the track lived (within
@@ -188,10 +193,8 @@ class Track:
         if at < self.first_seen:
             if self.first_velocity is None or self.first_seen - at > STITCH_GAP:
                 return None
-            elapsed = (self.first_seen - at).total_seconds()
-            x, y, w, h = self.first_box
-            vx, vy = self.first_velocity
-            return round(x - vx * elapsed), round(y - vy * elapsed), w, h
+            before = (at - self.first_seen).total_seconds()  # negative: back in time
+            return moved(self.first_box, self.first_velocity, before)
         when, box = min(self.path, key=lambda entry: abs(entry[0] - at))
         return box if abs(when - at) <= STITCH_NEAR_IN_TIME else None
 
@@ -298,9 +301,7 @@ class Tracker:
         """How far the read lies from where the track's plate should be, in plate widths;
         None when it cannot be the same plate."""
         predicted = track.predicted_box(now)
-        (px, py), (rx, ry) = centre(predicted), centre(read.box)
-        width = max(predicted[2], read.box[2], 1)
-        distance = ((px - rx) ** 2 + (py - ry) ** 2) ** 0.5 / width
+        distance = widths_apart(predicted, read.box)
         # A track seen once has no velocity yet: its plate may have moved up to about a
         # plate width since, so the first step is judged more loosely.
         slack = 1.0 if track.velocity is not None else 2.0
@@ -342,12 +343,10 @@ class Tracker:
         for track in others:
             if track.seen <= start.seen:
                 continue
-            back = track.box_at(start.last_seen)
-            if back is None:
+            then = track.box_at(start.last_seen)
+            if then is None:
                 continue
-            (bx, by), (sx, sy) = centre(back), centre(start.last_box)
-            width = max(back[2], start.last_box[2], 1)
-            distance = ((bx - sx) ** 2 + (by - sy) ** 2) ** 0.5 / width
+            distance = widths_apart(then, start.last_box)
             if distance <= best_distance:
                 best, best_distance = track, distance
         return best
