@@ -243,7 +243,6 @@ def bench_motion(vehicles: int, night: bool = False) -> dict[str, dict[str, floa
                 cells.append(f"{value:20.2f}")
         print("  " + figure.ljust(46) + "".join(cells))
     print(f"  (vehicles: {len(fleet)})")
-    plates = {v.plate for v in fleet}
     for name in names:
         stray = sorted(p.plate for p in passages[name] if p.plate not in plates)
         print(f"  passages matching no vehicle, {name}: {' '.join(stray) or '-'}")

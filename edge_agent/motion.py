@@ -81,12 +81,17 @@ class MotionSettings:
     columns: int = 160  # thumbnail width in cells
 
 
+def cell_size(width: int, columns: int) -> int:
+    """Frame pixels per thumbnail cell, across and down."""
+    return max(1, width // columns)
+
+
 def thumbnail(image: np.ndarray, columns: int = 160) -> np.ndarray:
     """A small grey image: per cell, the mean of four strided samples of the green channel
     (the largest share of luma). Strided sampling reads a few hundred rows of the frame,
     not all of it; averaging four samples halves the sensor noise of one."""
     height, width = image.shape[:2]
-    step = max(1, width // columns)
+    step = cell_size(width, columns)
     rows, cols = height // step * step, width // step * step
     half = step // 2
     green = image[:rows, :cols, 1] if image.ndim == 3 else image[:rows, :cols]
@@ -140,7 +145,7 @@ class MotionGate:
     def _region(self, changed: np.ndarray, columns: np.ndarray, shape) -> tuple[int, ...]:
         """The moved cells' bounding box in frame pixels, grown by the margin."""
         height, width = shape[:2]
-        step = max(1, width // self.settings.columns)
+        step = cell_size(width, self.settings.columns)
         rows = np.flatnonzero(changed.any(axis=1))
         margin = round(self.settings.region_margin * width)
         return (
