@@ -49,6 +49,7 @@ SHUTTER = 0.2  # exposure as a share of the frame interval (8 ms at 25 fps)
 HEADLIGHTS = (0.1, 0.78)  # headlights' left edges across the sprite (share of its width)
 HEADLIGHT_W = 0.12  # their width (share of the sprite's width)
 HEADLIGHT_Y = 0.55  # their centre down the sprite (share of its height)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # grey from R, G, B (ITU-R BT.601)
 
 
 @dataclass
@@ -176,7 +177,7 @@ def traffic(
 def night_road(road: np.ndarray, rng: random.Random) -> np.ndarray:
     """The empty road under the camera's infrared illuminator: grey, dark, lit more
     towards the camera (the bottom of the view) than far away."""
-    grey = road.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    grey = road.astype(np.float32) @ LUMA
     lit = np.linspace(0.06, rng.uniform(0.25, 0.35), road.shape[0], dtype=np.float32)
     return np.repeat((grey * lit[:, None])[..., None], 3, axis=2).astype(np.uint8)
 
@@ -187,7 +188,7 @@ def night_sprite(vehicle: Vehicle, rng: random.Random) -> Image.Image:
     rgba = np.asarray(vehicle.sprite).copy()
     rgb = rgba[..., :3].astype(np.float32)
     headlight = rgb.min(axis=2) >= 215
-    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * rng.uniform(0.1, 0.3)
+    grey = rgb @ LUMA * rng.uniform(0.1, 0.3)
     grey[headlight] = 255
     x, y, w, h = vehicle.plate_box
     plate = vehicle.sprite.crop((x, y, x + w, y + h)).convert("RGB")
