@@ -8,8 +8,9 @@ cell: numpy only, well under a millisecond at 1280x720) and compared with the th
 the last frame the recognizer searched. The difference is taken relative to the frame's
 median difference, so a global brightness change (auto exposure, a cloud) moves the median
 with it, and a cell counts as changed only above `threshold` grey levels and five times the
-frame's own noise (the median deviation of its cells), well above sensor and JPEG noise by
-day and by night, when an infrared camera's gain doubles the noise. Then:
+frame's own noise (the median deviation of its cells; at most `noise_ceiling`), well above
+sensor and JPEG noise by day and by night, when an infrared camera's gain doubles the
+noise. Then:
 
 - enough changed cells (`min_cells`): the frame is searched as always, retries included
   (the close-up retry only when the moved cells span a quarter of the frame's width: a
@@ -68,6 +69,10 @@ class MotionSettings:
     # differences): an infrared camera at night, at full gain, has twice the day's noise,
     # which alone would wake the gate on an empty road several times a second.
     noise_factor: float = 5.0
+    # ... but never more than this many grey levels: a vehicle that fills most of the view
+    # at once spreads the differences of most cells, and must not pass for noise (without
+    # this bound a frame-filling vehicle was skipped; sensor noise needs about 21 at night).
+    noise_ceiling: float = 30.0
     min_cells: int = 6  # changed cells that make a frame "moved" (of about 160 x 90)
     full_frame_s: float = 1.0  # a frame is searched at least this often, moved or not
     # The close-up retry finds plates wider than about a third of the frame (200 px at the
@@ -119,8 +124,10 @@ class MotionGate:
         difference = small - reference
         difference -= float(np.median(difference))  # a global brightness change
         difference = np.abs(difference)
+        settings = self.settings
         noise = MAD_TO_SIGMA * float(np.median(difference))
-        return difference > max(self.settings.threshold, self.settings.noise_factor * noise)
+        floor = min(settings.noise_factor * noise, settings.noise_ceiling)
+        return difference > max(settings.threshold, floor)
 
     def decide(self, image: np.ndarray, captured_at: datetime) -> Verdict:
         """SEARCH, REFRESH or SKIP for this frame; a searched frame becomes the reference."""

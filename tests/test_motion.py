@@ -88,6 +88,19 @@ def test_a_vehicle_creeping_in_a_pixel_a_frame_is_searched_before_the_periodic_f
     assert seen.count(Decision.SEARCH) >= 2  # and again as it keeps coming
 
 
+@pytest.mark.parametrize("cover", [0.5, 0.9, 1.0])
+def test_a_vehicle_filling_most_of_the_view_at_once_is_searched(cover):
+    """Its cells' differences spread as wide as noise would at any gain; the noise the gate
+    allows for has a ceiling, so the vehicle is not taken for noise and skipped."""
+    rng = np.random.default_rng(1)
+    gate = MotionGate()
+    gate.decide(camera(ROAD, rng), at(0))
+    height, width = ROAD.shape[:2]
+    side = cover**0.5
+    filled = with_box(ROAD, 0, 0, w=round(width * side), h=round(height * side))
+    assert gate.decide(camera(filled, rng), at(1)).decision is Decision.SEARCH
+
+
 def test_the_close_up_retry_runs_only_when_something_wide_moved():
     rng = np.random.default_rng(5)
     gate = MotionGate()
