@@ -202,6 +202,9 @@ def test_the_research_page_renders_in_a_browser(tmp_path):
     with serve(create_app(config)) as url, browser_page(tmp_path) as page:
         page.goto(url)
         page.click(f"text={TODAY.isoformat()}")
+        # The click only starts the navigation: counting at once raced it and counted the
+        # list of days (0 bars, once, on a loaded CI machine).
+        page.wait_for_url(f"**/research/utrecht/{TODAY.isoformat()}")
         assert page.locator("#flow-chart rect").count() == 96
         od = page.inner_text("#od")
         assert "12 (4.9 min)" in od and "<10" in od
